@@ -1,0 +1,168 @@
+//! The request and response types every handler speaks, independent of Spin.
+//!
+//! Handlers take a [`Request`] and return a [`Response`]; the Spin adapter
+//! (`crate::spin`) converts to and from WASI HTTP, and native tests call the
+//! handlers directly. A response body may be a lazy stream of chunks so that
+//! reads of large logs never sit in memory whole.
+
+use crate::problem::Problem;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+
+/// An incoming request, body already read (and bounded) by the adapter.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The raw, still percent-encoded path (`spin-path-info` is not trusted for routing:
+    /// we match the full path ourselves so a route means the same on every host).
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(method: Method, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method,
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// A header as text; a header that is not visible ASCII counts as absent.
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The media type of the body, lower-cased, without parameters.
+    pub fn content_type(&self) -> Option<String> {
+        self.header(header::CONTENT_TYPE).map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// A chunk producer for streamed bodies. An `Err` ends the stream abnormally:
+/// headers are gone by then, so the adapter can only cut the body short.
+pub type ChunkStream = Box<dyn Iterator<Item = Result<Vec<u8>, Problem>>>;
+
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    Stream(ChunkStream),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A JSON document answer.
+    pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => Self::new(status)
+                .header(header::CONTENT_TYPE, "application/json")
+                .bytes(bytes),
+            Err(e) => Self::from(Problem::internal(e)),
+        }
+    }
+
+    pub fn header(mut self, name: HeaderName, value: &str) -> Self {
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                self.headers.insert(name, v);
+            }
+            // Values we build are ASCII; anything else is a bug worth seeing in logs.
+            Err(_) => eprintln!("dropped non-ASCII value for header {name}"),
+        }
+        self
+    }
+
+    pub fn bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Body::Bytes(body.into());
+        self
+    }
+
+    pub fn stream(mut self, chunks: ChunkStream) -> Self {
+        self.body = Body::Stream(chunks);
+        self
+    }
+
+    /// Drains the body into memory. For tests and small bodies only.
+    pub fn into_bytes(self) -> Result<Vec<u8>, Problem> {
+        match self.body {
+            Body::Empty => Ok(Vec::new()),
+            Body::Bytes(b) => Ok(b),
+            Body::Stream(chunks) => {
+                let mut out = Vec::new();
+                for chunk in chunks {
+                    out.extend_from_slice(&chunk?);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl From<Problem> for Response {
+    fn from(p: Problem) -> Self {
+        let mut r = Response::new(p.status)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .header(header::CACHE_CONTROL, "no-cache");
+        if let Some(allow) = p.extra.get("allow").and_then(|v| v.as_str()) {
+            r = r.header(header::ALLOW, allow);
+        }
+        if let Some(secs) = p.extra.get("retry_after").and_then(|v| v.as_u64()) {
+            r = r.header(header::RETRY_AFTER, &secs.to_string());
+        }
+        r.bytes(p.to_json())
+    }
+}
+
+/// Lets handlers use `?` on `Result<Response, Problem>` and still return a `Response`.
+pub fn respond(result: Result<Response, Problem>) -> Response {
+    result.unwrap_or_else(Response::from)
+}

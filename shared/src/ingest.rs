@@ -1,0 +1,217 @@
+//! The write path (`ingest` component): register tasks, append to sandbox
+//! files, append journal entries.
+//!
+//! ```text
+//! PUT  /system/v1/logs/v2/ingest/tasks/{task_id}                  task metadata (JSON)
+//! GET  /system/v1/logs/v2/ingest/tasks/{task_id}                  the stored metadata
+//! POST /system/v1/logs/v2/ingest/tasks/{task_id}/files/{filename} lines: text/plain, or
+//!                                                                 NDJSON {"line": "..."}
+//! POST /system/v1/logs/v2/ingest/component                        journal entries (NDJSON)
+//! ```
+//! A body is validated whole before anything is stored, so a bad line rejects
+//! the batch and nothing of it becomes visible. `Idempotency-Key` makes appends
+//! safe to retry.
+
+use crate::Env;
+use crate::http::{Request, Response, respond};
+use crate::journal;
+use crate::problem::Problem;
+use crate::route::{segments_after, validate_name};
+use crate::sandbox::{Sandboxes, TaskSpec};
+use crate::store::log::{IdempotencyKey, Outcome};
+use http::{Method, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+
+pub const PREFIX: &str = "/system/v1/logs/v2/ingest";
+
+pub fn handle(req: Request, env: &Env) -> Response {
+    respond(route(&req, env))
+}
+
+fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
+    let segs = segments_after(&req.path, PREFIX)
+        .ok_or_else(|| Problem::not_found("no such ingest route"))??;
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (segs.as_slice(), &req.method) {
+        (["tasks", id], &Method::PUT) => register(req, env, id),
+        (["tasks", id], &Method::GET) => get_task(env, id),
+        (["tasks", _], _) => Err(Problem::method_not_allowed("GET, PUT")),
+        (["tasks", id, "files", name], &Method::POST) => append_file(req, env, id, name),
+        (["tasks", _, "files", _], _) => Err(Problem::method_not_allowed("POST")),
+        (["component"], &Method::POST) => append_journal(req, env),
+        (["component"], _) => Err(Problem::method_not_allowed("POST")),
+        _ => Err(Problem::not_found(format!(
+            "no ingest route at {}",
+            req.path
+        ))),
+    }
+}
+
+fn register(req: &Request, env: &Env, id: &str) -> Result<Response, Problem> {
+    validate_name("task_id", id)?;
+    require_json(req)?;
+    let spec = TaskSpec::parse(id, &req.body)?;
+    let (task, created) =
+        Sandboxes::new(env.store.clone()).register(id, spec, crate::clock::now_micros())?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(Response::json(status, &task))
+}
+
+fn get_task(env: &Env, id: &str) -> Result<Response, Problem> {
+    validate_name("task_id", id)?;
+    let task = Sandboxes::new(env.store.clone())
+        .task(id)?
+        .ok_or_else(|| Problem::not_found(format!("no task {id:?}")))?;
+    Ok(Response::json(StatusCode::OK, &task).header(header::CACHE_CONTROL, "no-cache"))
+}
+
+fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Response, Problem> {
+    validate_name("task_id", id)?;
+    validate_name("filename", name)?;
+    let idem = idempotency_key(req)?;
+    let data = file_lines(req)?;
+    let sandboxes = Sandboxes::new(env.store.clone());
+    if sandboxes.task(id)?.is_none() {
+        return Err(Problem::not_found(format!(
+            "no task {id:?}: register it with PUT {PREFIX}/tasks/{{task_id}} first"
+        )));
+    }
+    let log = sandboxes.file(id, name);
+    if log.head()?.is_none() {
+        sandboxes.add_file(id, name)?;
+    }
+    let key = idem.map(|k| IdempotencyKey::new(k, &data));
+    let outcome = log.append(&data, key.as_ref())?;
+    let done = outcome.appended();
+    let body = json!({
+        "task_id": id,
+        "file": name,
+        "offset": done.offset,
+        "bytes": done.bytes,
+        "first_line": done.first_line,
+        "lines": done.lines,
+        "size": done.size,
+    });
+    Ok(receipt(&outcome, &body))
+}
+
+fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
+    let idem = idempotency_key(req)?;
+    match req.content_type().as_deref() {
+        None | Some("application/x-ndjson" | "application/json" | "application/jsonl") => {}
+        Some(other) => {
+            return Err(Problem::unsupported_media_type(format!(
+                "journal entries are NDJSON (application/x-ndjson), not {other}"
+            )));
+        }
+    }
+    let (data, entries) = journal::parse_batch(&req.body, crate::clock::now_micros())?;
+    let key = idem.map(|k| IdempotencyKey::new(k, &data));
+    let outcome = journal::log(env.store.clone()).append(&data, key.as_ref())?;
+    let done = outcome.appended();
+    let body = json!({
+        "entries": entries,
+        "offset": done.offset,
+        "first_line": done.first_line,
+        "size": done.size,
+    });
+    Ok(receipt(&outcome, &body))
+}
+
+fn receipt(outcome: &Outcome, body: &serde_json::Value) -> Response {
+    let response = Response::json(StatusCode::OK, body);
+    match outcome {
+        Outcome::Appended(_) => response,
+        Outcome::Replayed(_) => response.header(
+            header::HeaderName::from_static("idempotent-replayed"),
+            "true",
+        ),
+    }
+}
+
+fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
+    let Some(raw) = req.headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match raw.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k))
+        }
+        _ => Err(Problem::bad_param(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        )),
+    }
+}
+
+fn require_json(req: &Request) -> Result<(), Problem> {
+    match req.content_type().as_deref() {
+        None | Some("application/json") => Ok(()),
+        Some(other) => Err(Problem::unsupported_media_type(format!(
+            "task metadata is application/json, not {other}"
+        ))),
+    }
+}
+
+/// One NDJSON record of a file append.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineRecord {
+    line: String,
+}
+
+/// The bytes to append: whole UTF-8 lines, each ending in `\n`.
+fn file_lines(req: &Request) -> Result<Vec<u8>, Problem> {
+    if req.body.is_empty() {
+        return Err(Problem::bad_request("the body is empty: nothing to append"));
+    }
+    match req.content_type().as_deref() {
+        None | Some("text/plain" | "application/octet-stream") => {
+            if let Err(e) = std::str::from_utf8(&req.body) {
+                let at = e.valid_up_to();
+                let line = memchr::memchr_iter(b'\n', &req.body[..at]).count() + 1;
+                return Err(Problem::bad_request(format!(
+                    "line {line} is not valid UTF-8 (byte offset {at})"
+                ))
+                .with("line", line));
+            }
+            let mut data = req.body.clone();
+            if data.last() != Some(&b'\n') {
+                data.push(b'\n');
+            }
+            Ok(data)
+        }
+        Some("application/x-ndjson" | "application/json" | "application/jsonl") => {
+            let text = std::str::from_utf8(&req.body)
+                .map_err(|_| Problem::bad_request("the NDJSON body is not valid UTF-8"))?;
+            let mut data = Vec::with_capacity(text.len());
+            for (i, raw) in text.lines().enumerate() {
+                if raw.trim().is_empty() {
+                    continue;
+                }
+                let bad = |detail: String| {
+                    Problem::bad_request(format!("line {}: {detail}", i + 1)).with("line", i + 1)
+                };
+                let rec: LineRecord = serde_json::from_str(raw)
+                    .map_err(|e| bad(format!("expected {{\"line\": \"...\"}}: {e}")))?;
+                if rec.line.contains('\n') {
+                    return Err(bad("a line may not contain a newline".into()));
+                }
+                data.extend_from_slice(rec.line.as_bytes());
+                data.push(b'\n');
+            }
+            if data.is_empty() {
+                return Err(Problem::bad_request("the body holds no lines"));
+            }
+            Ok(data)
+        }
+        Some(other) => Err(Problem::unsupported_media_type(format!(
+            "append text/plain lines or application/x-ndjson records, not {other}"
+        ))),
+    }
+}

@@ -1,0 +1,171 @@
+//! Blob storage: immutable byte objects addressed by key.
+//!
+//! Log bytes live here, metadata and indexes in the key-value store. The
+//! embedded default, [`KvBlobStore`], keeps an object as chunks of at most
+//! [`CHUNK_SIZE`] in a key-value store of its own (hosted KV stores cap values
+//! near 1 MB) plus a small manifest; the trait leaves room for an S3-compatible
+//! backend where an object is one S3 object and `get_range` a ranged GET.
+
+use super::kv::{Kv, KvError, KvResult};
+use serde::{Deserialize, Serialize};
+
+/// Largest chunk written to the key-value store.
+pub const CHUNK_SIZE: usize = 512 * 1024;
+
+pub trait BlobStore {
+    /// Stores `data` under `key`. Objects are written once: callers use fresh keys.
+    fn put(&self, key: &str, data: &[u8]) -> KvResult<()>;
+    /// The whole object, or `None` if absent.
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
+    /// Bytes `start..end` of the object (clamped to its size), reading only the
+    /// chunks that overlap the range.
+    fn get_range(&self, key: &str, start: u64, end: u64) -> KvResult<Option<Vec<u8>>>;
+    fn delete(&self, key: &str) -> KvResult<()>;
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Manifest {
+    size: u64,
+    chunks: u32,
+}
+
+/// The embedded default: a blob as `<key>#<i>` chunk keys plus a `<key>` manifest.
+pub struct KvBlobStore {
+    kv: Box<dyn Kv>,
+    chunk_size: usize,
+}
+
+impl KvBlobStore {
+    pub fn new(kv: Box<dyn Kv>) -> Self {
+        Self::with_chunk_size(kv, CHUNK_SIZE)
+    }
+
+    /// Small chunk sizes let tests cross chunk boundaries with little data.
+    pub fn with_chunk_size(kv: Box<dyn Kv>, chunk_size: usize) -> Self {
+        Self {
+            kv,
+            chunk_size: chunk_size.max(1),
+        }
+    }
+
+    fn chunk_key(key: &str, i: u64) -> String {
+        format!("{key}#{i}")
+    }
+
+    fn manifest(&self, key: &str) -> KvResult<Option<Manifest>> {
+        match self.kv.get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| KvError(format!("blob manifest {key}: {e}"))),
+        }
+    }
+
+    fn read_chunks(&self, key: &str, first: u64, last: u64) -> KvResult<Vec<u8>> {
+        let keys: Vec<String> = (first..=last).map(|i| Self::chunk_key(key, i)).collect();
+        let mut out = Vec::new();
+        for (k, chunk) in keys.iter().zip(self.kv.get_many(&keys)?) {
+            out.extend_from_slice(&chunk.ok_or_else(|| KvError(format!("missing chunk {k}")))?);
+        }
+        Ok(out)
+    }
+}
+
+impl BlobStore for KvBlobStore {
+    fn put(&self, key: &str, data: &[u8]) -> KvResult<()> {
+        let chunks: Vec<(String, Vec<u8>)> = data
+            .chunks(self.chunk_size)
+            .enumerate()
+            .map(|(i, c)| (Self::chunk_key(key, i as u64), c.to_vec()))
+            .collect();
+        let manifest = Manifest {
+            size: data.len() as u64,
+            chunks: chunks.len() as u32,
+        };
+        // Chunks before the manifest: a reader that finds the manifest finds the bytes.
+        self.kv.set_many(&chunks)?;
+        let manifest = serde_json::to_vec(&manifest).map_err(|e| KvError(e.to_string()))?;
+        self.kv.set(key, &manifest)
+    }
+
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        match self.manifest(key)? {
+            None => Ok(None),
+            Some(m) if m.chunks == 0 => Ok(Some(Vec::new())),
+            Some(m) => self.read_chunks(key, 0, m.chunks as u64 - 1).map(Some),
+        }
+    }
+
+    fn get_range(&self, key: &str, start: u64, end: u64) -> KvResult<Option<Vec<u8>>> {
+        let Some(m) = self.manifest(key)? else {
+            return Ok(None);
+        };
+        let end = end.min(m.size);
+        if start >= end {
+            return Ok(Some(Vec::new()));
+        }
+        let cs = self.chunk_size as u64;
+        let (first, last) = (start / cs, (end - 1) / cs);
+        let bytes = self.read_chunks(key, first, last)?;
+        let from = (start - first * cs) as usize;
+        let to = (end - first * cs) as usize;
+        Ok(Some(bytes[from..to.min(bytes.len())].to_vec()))
+    }
+
+    fn delete(&self, key: &str) -> KvResult<()> {
+        let Some(m) = self.manifest(key)? else {
+            return Ok(());
+        };
+        // Manifest first: a half-deleted blob is invisible rather than corrupt.
+        self.kv.delete(key)?;
+        let keys: Vec<String> = (0..m.chunks as u64)
+            .map(|i| Self::chunk_key(key, i))
+            .collect();
+        self.kv.delete_many(&keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::kv::MemoryKv;
+
+    fn store(chunk: usize) -> KvBlobStore {
+        KvBlobStore::with_chunk_size(Box::new(MemoryKv::new()), chunk)
+    }
+
+    #[test]
+    fn round_trips_across_chunks() {
+        let s = store(4);
+        let data = b"0123456789abcdef0";
+        s.put("o", data).unwrap();
+        assert_eq!(s.get("o").unwrap().unwrap(), data);
+        assert_eq!(s.get_range("o", 3, 9).unwrap().unwrap(), b"345678");
+        assert_eq!(s.get_range("o", 15, 99).unwrap().unwrap(), b"f0");
+        assert_eq!(s.get_range("o", 17, 20).unwrap().unwrap(), b"");
+        assert_eq!(s.get("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn chunks_never_exceed_the_limit() {
+        let kv = std::sync::Arc::new(MemoryKv::new());
+        let s = KvBlobStore::new(Box::new(kv.clone()));
+        let big: Vec<u8> = (0..CHUNK_SIZE * 2 + 10).map(|i| i as u8).collect();
+        s.put("big", &big).unwrap();
+        assert_eq!(s.get("big").unwrap().unwrap(), big);
+        assert_eq!(kv.len(), 4, "three chunks and a manifest");
+        for k in kv.keys() {
+            assert!(kv.get(&k).unwrap().unwrap().len() <= CHUNK_SIZE);
+        }
+    }
+
+    #[test]
+    fn empty_objects_and_deletes() {
+        let s = store(4);
+        s.put("e", b"").unwrap();
+        assert_eq!(s.get("e").unwrap().unwrap(), b"");
+        s.put("d", b"12345678").unwrap();
+        s.delete("d").unwrap();
+        assert_eq!(s.get("d").unwrap(), None);
+    }
+}
