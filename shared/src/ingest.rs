@@ -215,3 +215,289 @@ fn file_lines(req: &Request) -> Result<Vec<u8>, Problem> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::store::Store;
+    use crate::store::kv::MemoryKv;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    struct Fixture {
+        env: Env,
+        meta: Arc<MemoryKv>,
+        blobs: Arc<MemoryKv>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let (meta, blobs) = (Arc::new(MemoryKv::new()), Arc::new(MemoryKv::new()));
+            let store = Store::new(Box::new(meta.clone()), Box::new(blobs.clone()));
+            let env = Env {
+                store: Rc::new(store),
+                config: Config::default(),
+            };
+            Self { env, meta, blobs }
+        }
+
+        fn call(
+            &self,
+            method: Method,
+            path: &str,
+            ct: Option<&str>,
+            body: &[u8],
+        ) -> (StatusCode, String) {
+            let mut req = Request::new(method, &format!("{PREFIX}{path}")).with_body(body);
+            if let Some(ct) = ct {
+                req = req.with_header("content-type", ct);
+            }
+            let resp = handle(req, &self.env);
+            let status = resp.status;
+            let is_problem = resp
+                .headers
+                .get("content-type")
+                .is_some_and(|v| v == "application/problem+json");
+            let body = String::from_utf8(resp.into_bytes().unwrap()).unwrap();
+            assert_eq!(is_problem, !status.is_success(), "{status} {body}");
+            (status, body)
+        }
+
+        fn keys(&self) -> (usize, usize) {
+            (self.meta.len(), self.blobs.len())
+        }
+    }
+
+    const TASK: &str = r#"{"name":"web-1","agent_id":"A","framework_id":"F","container_id":"C"}"#;
+
+    #[test]
+    fn registers_then_appends_lines() {
+        let f = Fixture::new();
+        assert_eq!(
+            f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes()).0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes()).0,
+            StatusCode::OK
+        );
+        let (status, body) = f.call(Method::POST, "/tasks/t1/files/stdout", None, b"a\nb");
+        assert_eq!(status, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (
+                v["offset"].as_u64(),
+                v["lines"].as_u64(),
+                v["size"].as_u64()
+            ),
+            (Some(0), Some(2), Some(4))
+        );
+        let (_, body) = f.call(
+            Method::POST,
+            "/tasks/t1/files/stdout",
+            Some("application/x-ndjson"),
+            b"{\"line\":\"c\"}\n",
+        );
+        assert!(body.contains("\"offset\":4"), "{body}");
+        let files = Sandboxes::new(f.env.store.clone()).files("t1").unwrap();
+        assert_eq!((files[0].name.as_str(), files[0].size), ("stdout", 6));
+    }
+
+    #[test]
+    fn bad_input_is_a_4xx_and_stores_nothing() {
+        let f = Fixture::new();
+        f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes());
+        f.call(Method::POST, "/tasks/t1/files/stdout", None, b"seed\n");
+        let before = f.keys();
+        let long = "x".repeat(256);
+        type Case<'a> = (Method, String, Option<&'a str>, Vec<u8>, StatusCode);
+        let cases: Vec<Case> = vec![
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                None,
+                b"{".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                None,
+                br#"{"name":1,"agent_id":"A","framework_id":"F","container_id":"C"}"#.to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                None,
+                br#"{"name":"n","agent_id":"A","framework_id":"F","container_id":"C","oops":true}"#
+                    .to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                Some("text/plain"),
+                TASK.as_bytes().to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                Method::PUT,
+                "/tasks/..".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/%2e%2e".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/a%2Fb".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/a%00b".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                format!("/tasks/{long}"),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/..".into(),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/a%5Cb".into(),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                format!("/tasks/t1/files/{long}"),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                None,
+                b"ok\n\xff\xfe\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                None,
+                Vec::new(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("application/x-ndjson"),
+                b"{\"line\":\"a\"}\n{\"line\":2}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("application/x-ndjson"),
+                b"{\"line\":\"a\",\"x\":1}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("application/x-ndjson"),
+                b"{\"line\":\"a\\nb\"}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("image/png"),
+                b"x\n".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                Method::POST,
+                "/tasks/nope/files/stdout".into(),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/component".into(),
+                None,
+                b"{\"MESSAGE\":\"ok\"}\n{\"MESSAGE\":{}}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/component".into(),
+                None,
+                b"not json\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::GET,
+                "/tasks/t1/files/stdout".into(),
+                None,
+                Vec::new(),
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            (
+                Method::POST,
+                "/elsewhere".into(),
+                None,
+                Vec::new(),
+                StatusCode::NOT_FOUND,
+            ),
+        ];
+        for (method, path, ct, body, want) in cases {
+            let (status, detail) = f.call(method, &path, ct, &body);
+            assert_eq!(status, want, "{path}: {detail}");
+            assert_eq!(f.keys(), before, "{path} stored something");
+        }
+    }
+
+    #[test]
+    fn retried_appends_with_one_key_store_once() {
+        let f = Fixture::new();
+        f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes());
+        for _ in 0..3 {
+            let req = Request::new(Method::POST, &format!("{PREFIX}/tasks/t1/files/stdout"))
+                .with_header("idempotency-key", "abc")
+                .with_body(&b"once\n"[..]);
+            assert_eq!(handle(req, &f.env).status, StatusCode::OK);
+        }
+        let head = Sandboxes::new(f.env.store.clone())
+            .file("t1", "stdout")
+            .head()
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.size, 5);
+    }
+}

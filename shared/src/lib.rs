@@ -16,6 +16,7 @@ pub mod http;
 pub mod ingest;
 pub mod journal;
 pub mod problem;
+pub mod query;
 pub mod route;
 pub mod sandbox;
 pub mod store;

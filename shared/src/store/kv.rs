@@ -204,6 +204,31 @@ impl Cas for MemoryCas<'_> {
     }
 }
 
+/// Lets several owners (a test and the store under test) share one store.
+impl<T: Kv + ?Sized> Kv for std::sync::Arc<T> {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        (**self).get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        (**self).set(key, value)
+    }
+    fn delete(&self, key: &str) -> KvResult<()> {
+        (**self).delete(key)
+    }
+    fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
+        (**self).cas(key)
+    }
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        (**self).get_many(keys)
+    }
+    fn set_many(&self, items: &[(String, Vec<u8>)]) -> KvResult<()> {
+        (**self).set_many(items)
+    }
+    fn delete_many(&self, keys: &[String]) -> KvResult<()> {
+        (**self).delete_many(keys)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,30 +252,5 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 1);
-    }
-}
-
-/// Lets several owners (a test and the store under test) share one store.
-impl<T: Kv + ?Sized> Kv for std::sync::Arc<T> {
-    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        (**self).get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
-        (**self).set(key, value)
-    }
-    fn delete(&self, key: &str) -> KvResult<()> {
-        (**self).delete(key)
-    }
-    fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
-        (**self).cas(key)
-    }
-    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
-        (**self).get_many(keys)
-    }
-    fn set_many(&self, items: &[(String, Vec<u8>)]) -> KvResult<()> {
-        (**self).set_many(items)
-    }
-    fn delete_many(&self, keys: &[String]) -> KvResult<()> {
-        (**self).delete_many(keys)
     }
 }
