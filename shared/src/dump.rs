@@ -134,9 +134,8 @@ pub fn byte_range(snap: &Snapshot, p: &ReadParams, budget: u64) -> Result<ByteRa
     })
 }
 
-/// The request's query with `cursor` replaced by `next` and `skip` dropped
-/// (the cursor already includes it); `limit` is reduced by what was sent
-/// elsewhere, so it is kept as is here: the client's page size.
+/// The request's query with `cursor` set to `next` and `skip` dropped (the
+/// cursor already includes it); `limit` and the rest are kept as sent.
 fn next_query(query: &str, next: u64) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {

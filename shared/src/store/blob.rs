@@ -21,6 +21,12 @@ pub trait BlobStore {
     /// chunks that overlap the range.
     fn get_range(&self, key: &str, start: u64, end: u64) -> KvResult<Option<Vec<u8>>>;
     fn delete(&self, key: &str) -> KvResult<()>;
+
+    /// Stores several new objects, in one round trip where the backend allows.
+    /// Not atomic as a whole: for objects nobody references until a later commit.
+    fn put_many(&self, objects: &[(String, &[u8])]) -> KvResult<()> {
+        objects.iter().try_for_each(|(k, v)| self.put(k, v))
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -71,21 +77,44 @@ impl KvBlobStore {
     }
 }
 
-impl BlobStore for KvBlobStore {
-    fn put(&self, key: &str, data: &[u8]) -> KvResult<()> {
-        let chunks: Vec<(String, Vec<u8>)> = data
-            .chunks(self.chunk_size)
-            .enumerate()
-            .map(|(i, c)| (Self::chunk_key(key, i as u64), c.to_vec()))
-            .collect();
+impl KvBlobStore {
+    /// The chunk entries and then the manifest entry for one object.
+    fn entries(&self, key: &str, data: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> KvResult<()> {
+        let before = out.len();
+        out.extend(
+            data.chunks(self.chunk_size)
+                .enumerate()
+                .map(|(i, c)| (Self::chunk_key(key, i as u64), c.to_vec())),
+        );
         let manifest = Manifest {
             size: data.len() as u64,
-            chunks: chunks.len() as u32,
+            chunks: (out.len() - before) as u32,
         };
-        // Chunks before the manifest: a reader that finds the manifest finds the bytes.
-        self.kv.set_many(&chunks)?;
         let manifest = serde_json::to_vec(&manifest).map_err(|e| KvError(e.to_string()))?;
-        self.kv.set(key, &manifest)
+        out.push((key.to_owned(), manifest));
+        Ok(())
+    }
+}
+
+impl BlobStore for KvBlobStore {
+    fn put(&self, key: &str, data: &[u8]) -> KvResult<()> {
+        let mut entries = Vec::new();
+        self.entries(key, data, &mut entries)?;
+        let manifest = entries.pop();
+        // Chunks before the manifest: a reader that finds the manifest finds the bytes.
+        self.kv.set_many(&entries)?;
+        match manifest {
+            Some((k, v)) => self.kv.set(&k, &v),
+            None => Ok(()),
+        }
+    }
+
+    fn put_many(&self, objects: &[(String, &[u8])]) -> KvResult<()> {
+        let mut entries = Vec::new();
+        for (key, data) in objects {
+            self.entries(key, data, &mut entries)?;
+        }
+        self.kv.set_many(&entries)
     }
 
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
@@ -157,6 +186,15 @@ mod tests {
         for k in kv.keys() {
             assert!(kv.get(&k).unwrap().unwrap().len() <= CHUNK_SIZE);
         }
+    }
+
+    #[test]
+    fn put_many_stores_every_object() {
+        let s = store(3);
+        s.put_many(&[("a".into(), &b"1234567"[..]), ("b".into(), &b"xy"[..])])
+            .unwrap();
+        assert_eq!(s.get("a").unwrap().unwrap(), b"1234567");
+        assert_eq!(s.get("b").unwrap().unwrap(), b"xy");
     }
 
     #[test]

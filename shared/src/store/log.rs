@@ -198,12 +198,12 @@ impl Log {
         }
 
         let pieces = split(data, SEGMENT_MAX);
-        let mut blobs = Vec::with_capacity(pieces.len());
-        for piece in &pieces {
-            let key = format!("{}/s/{}", self.prefix, random_id()?);
-            self.store.blobs.put(&key, piece)?;
-            blobs.push(key);
-        }
+        let objects = pieces
+            .iter()
+            .map(|piece| Ok((format!("{}/s/{}", self.prefix, random_id()?), *piece)))
+            .collect::<Result<Vec<(String, &[u8])>, Problem>>()?;
+        self.store.blobs.put_many(&objects)?;
+        let blobs: Vec<String> = objects.into_iter().map(|(k, _)| k).collect();
 
         let now = crate::clock::now_micros();
         let outcome = update(
