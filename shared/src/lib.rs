@@ -7,7 +7,7 @@
 //! - [`route`], [`query`], [`format`], [`problem`]: reading requests and writing answers;
 //! - [`ingest`], [`dump`], ...: one handler module per component, each a function
 //!   from [`http::Request`] to [`http::Response`];
-//! - `spin` (wasm only): the glue to WASI HTTP, Spin key-value and variables.
+//! - [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
 pub mod clock;
 pub mod config;
@@ -40,5 +40,4 @@ impl Env {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 pub mod spin;

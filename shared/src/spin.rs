@@ -1,6 +1,7 @@
 //! The Spin side of every component: WASI HTTP in and out, Spin key-value
-//! stores, Spin variables. Only compiled for `wasm32`; everything above it is
-//! plain Rust that native tests drive with in-memory stores.
+//! stores, Spin variables. It only runs inside a component (natively the SDK's
+//! imports are stubs); everything above it is plain Rust that native tests
+//! drive with in-memory stores.
 
 use crate::Env;
 use crate::config::Config;
