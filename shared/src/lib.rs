@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod config;
 pub mod dump;
+pub mod format;
 pub mod http;
 pub mod ingest;
 pub mod journal;

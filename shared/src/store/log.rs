@@ -520,6 +520,112 @@ impl Snapshot {
     }
 }
 
+/// One line of a log: where it starts and its bytes without the newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub offset: u64,
+    pub text: Vec<u8>,
+}
+
+impl Line {
+    /// The position just after this line (its newline included): its cursor.
+    pub fn end(&self) -> u64 {
+        self.offset + self.text.len() as u64 + 1
+    }
+}
+
+impl Snapshot {
+    /// The whole lines in `start..end`; both must be line boundaries.
+    pub fn lines_in(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<Line, Problem>> {
+        let mut chunks = self.read(start, end);
+        let mut pending: Vec<u8> = Vec::new();
+        let mut pending_at = start;
+        let mut ready = std::collections::VecDeque::new();
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(line) = ready.pop_front() {
+                    return Some(Ok(line));
+                }
+                let chunk = match chunks.next()? {
+                    Ok(c) => c,
+                    Err(e) => return Some(Err(e)),
+                };
+                let mut from = 0;
+                for nl in memchr::memchr_iter(b'\n', &chunk) {
+                    pending.extend_from_slice(&chunk[from..nl]);
+                    let text = std::mem::take(&mut pending);
+                    let line = Line {
+                        offset: pending_at,
+                        text,
+                    };
+                    pending_at = line.end();
+                    ready.push_back(line);
+                    from = nl + 1;
+                }
+                pending.extend_from_slice(&chunk[from..]);
+            }
+        })
+    }
+
+    /// The whole lines before `end` (a line boundary), newest first.
+    pub fn lines_before(self: Rc<Self>, end: u64) -> impl Iterator<Item = Result<Line, Problem>> {
+        let end = end.min(self.head.size);
+        // Segment to load next, and the bytes after it that start an unfinished line.
+        let mut next_seg = if end == 0 {
+            Ok(None)
+        } else {
+            self.segment_at(end - 1).map(Some)
+        };
+        let mut carry: Vec<u8> = Vec::new();
+        let mut ready: Vec<Line> = Vec::new();
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(line) = ready.pop() {
+                    return Some(Ok(line));
+                }
+                let i = match std::mem::replace(&mut next_seg, Ok(None)) {
+                    Ok(Some(i)) => i,
+                    Ok(None) => return None,
+                    Err(e) => return Some(Err(e)),
+                };
+                let seg = match self.segment(i) {
+                    Ok(s) => s,
+                    Err(e) => return Some(Err(e)),
+                };
+                let upto = (end - seg.offset).min(seg.len);
+                let mut buf = match self.bytes(&seg, 0, upto) {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err(e)),
+                };
+                buf.extend_from_slice(&carry);
+                // Lines wholly inside `buf` start after a newline, or at 0 for the log's start.
+                let newlines: Vec<usize> = memchr::memchr_iter(b'\n', &buf).collect();
+                let first_full = match (seg.offset, newlines.first()) {
+                    (0, _) => 0,
+                    (_, Some(nl)) => nl + 1,
+                    (_, None) => buf.len(),
+                };
+                let mut start = first_full;
+                for &nl in newlines.iter().filter(|&&nl| nl >= first_full) {
+                    ready.push(Line {
+                        offset: seg.offset + start as u64,
+                        text: buf[start..nl].to_vec(),
+                    });
+                    start = nl + 1;
+                }
+                carry = buf[..first_full].to_vec();
+                if i > 0 {
+                    next_seg = Ok(Some(i - 1));
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +728,53 @@ mod tests {
         let other = IdempotencyKey::new("req-1", b"y\n");
         let err = log.append(b"y\n", Some(&other)).unwrap_err();
         assert_eq!(err.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn iterates_lines_both_ways_across_segments() {
+        let log = log();
+        let mut data = Vec::new();
+        for i in 0..300 {
+            let line = format!("{i}{}\n", "y".repeat(i % 7));
+            data.extend_from_slice(line.as_bytes());
+            log.append(line.as_bytes(), None).unwrap();
+        }
+        let mut long = vec![b'L'; SEGMENT_MAX + 10];
+        long.push(b'\n');
+        log.append(&long, None).unwrap();
+        data.extend_from_slice(&long);
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        let expected: Vec<Line> = {
+            let mut at = 0u64;
+            data.split_inclusive(|b| *b == b'\n')
+                .map(|l| {
+                    let line = Line {
+                        offset: at,
+                        text: l[..l.len() - 1].to_vec(),
+                    };
+                    at += l.len() as u64;
+                    line
+                })
+                .collect()
+        };
+        let forward: Vec<Line> = snap
+            .clone()
+            .lines_in(0, snap.size())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(forward, expected);
+        let mut backward: Vec<Line> = snap
+            .clone()
+            .lines_before(snap.size())
+            .map(Result::unwrap)
+            .collect();
+        backward.reverse();
+        assert_eq!(backward, expected);
+        let mid = expected[150].offset;
+        let before: Vec<Line> = snap.clone().lines_before(mid).map(Result::unwrap).collect();
+        assert_eq!(before.len(), 150);
+        assert_eq!(before[0], expected[149]);
+        assert_eq!(snap.lines_in(mid, mid).count(), 0);
     }
 
     #[test]
