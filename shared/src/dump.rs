@@ -1,41 +1,76 @@
-//! The read path (`dump` component): a sandbox file as text.
+//! The read path (`dump` component): task files and component (journal) logs.
 //!
 //! ```text
+//! GET /system/v1/logs/v2/component                 every journal entry
+//! GET /system/v1/logs/v2/component/{name}          entries of unit {name} or {name}.service
 //! GET /system/v1/agent/{agent}/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{container}/{file}
 //! GET /system/v1/agent/{agent}/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{container}/tasks/{task}/{file}
 //! ```
-//! `cursor` (BEG, END or a byte offset), `skip` and `limit` pick a range of
-//! whole lines through the log's index; the body streams segment by segment,
-//! so memory stays flat whatever the size. A response that would pass
-//! `max_response_bytes` ends on a line boundary and names the next position in
-//! `X-Next-Cursor` and `Link: <...>; rel="next"`.
+//! Parameters `limit`, `skip`, `cursor`, `filter` and the three formats are
+//! the DC/OS Logging API v2's; see [`crate::reader`] for how they resolve.
+//! An SSE request gets the backlog from its cursor (or `Last-Event-ID`) and
+//! ends; its events' ids resume exactly.
 
 use crate::Env;
+use crate::format::Format;
 use crate::http::{Request, Response, respond};
+use crate::journal;
 use crate::problem::Problem;
-use crate::query::{Cursor, ReadParams};
-use crate::route::AgentPath;
+use crate::query::ReadParams;
+use crate::reader::{FileSource, JournalSource, Read};
+use crate::route::{AgentPath, segments_after, validate_name};
 use crate::sandbox::Sandboxes;
-use crate::store::log::Snapshot;
-use http::{HeaderName, Method, StatusCode, header};
-use std::rc::Rc;
+use http::Method;
+
+pub const COMPONENT: &str = "/system/v1/logs/v2/component";
 
 pub fn handle(req: Request, env: &Env) -> Response {
     respond(route(&req, env))
 }
 
 fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
-    if req.path.starts_with("/system/v1/logs/v2/component") {
-        return Err(Problem::not_implemented("component logs"));
+    if req.method != Method::GET {
+        return Err(Problem::method_not_allowed("GET"));
     }
-    if req.method != Method::GET && req.method != Method::HEAD {
-        return Err(Problem::method_not_allowed("GET, HEAD"));
+    let params = ReadParams::parse(&req.query)?;
+    let format = Format::negotiate(req.header(http::header::ACCEPT))?;
+    let last_event_id = match (format, req.header("last-event-id")) {
+        (Format::Sse, Some(id)) if !id.is_empty() => Some(id.to_owned()),
+        _ => None,
+    };
+    if let Some(segs) = segments_after(&req.path, COMPONENT) {
+        let unit = match segs?.as_slice() {
+            [] => None,
+            [name] => {
+                validate_name("component", name)?;
+                Some(name.clone())
+            }
+            _ => return Err(Problem::not_found("no such component route")),
+        };
+        let snapshot = match journal::log(env.store.clone()).snapshot()? {
+            Some(s) => s,
+            None => {
+                return Ok(Response::new(http::StatusCode::NO_CONTENT)
+                    .header(http::header::CACHE_CONTROL, "no-cache"));
+            }
+        };
+        let source = JournalSource {
+            unit,
+            filters: params.filters.clone(),
+        };
+        return read(req, env, source, snapshot, params, format, last_event_id);
     }
+
     let path = AgentPath::parse(&req.path)?;
     let [filename] = path.rest.as_slice() else {
         return Err(Problem::not_found("no such file route"));
     };
-    let params = ReadParams::parse(&req.query)?;
+    if !params.filters.is_empty() {
+        return Err(Problem::bad_param(
+            "filter",
+            "filter applies to component logs only",
+        ));
+    }
     let sandboxes = Sandboxes::new(env.store.clone());
     let task = sandboxes
         .task_for_route(&path)?
@@ -46,172 +81,259 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         .ok_or_else(|| {
             Problem::not_found(format!("task {:?} has no file {filename:?}", task.id))
         })?;
-
-    let range = byte_range(&snapshot, &params, env.config.max_response_bytes)?;
-    if range.start == range.end {
-        return Ok(Response::new(StatusCode::NO_CONTENT).header(header::CACHE_CONTROL, "no-cache"));
-    }
-    let mut response = Response::new(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-cache");
-    if let Some(next) = range.next {
-        let link = format!(
-            "<{}?{}>; rel=\"next\"",
-            req.path,
-            next_query(&req.query, next)
-        );
-        response = response
-            .header(HeaderName::from_static("x-next-cursor"), &next.to_string())
-            .header(header::LINK, &link);
-    }
-    if req.method == Method::HEAD {
-        return Ok(response);
-    }
-    Ok(response.stream(Box::new(Rc::new(snapshot).read(range.start, range.end))))
+    let source = FileSource::new(&task, filename);
+    read(req, env, source, snapshot, params, format, last_event_id)
 }
 
-/// Bytes to send, and where the next page starts if the budget cut it short.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ByteRange {
-    pub start: u64,
-    pub end: u64,
-    pub next: Option<u64>,
-}
-
-/// Resolves cursor, skip and limit to whole lines, then applies the budget.
-pub fn byte_range(snap: &Snapshot, p: &ReadParams, budget: u64) -> Result<ByteRange, Problem> {
-    let lines = snap.lines();
-    let base = match &p.cursor {
-        Some(Cursor::Beg) => 0,
-        Some(Cursor::End) => lines,
-        None if p.skip < 0 => lines, // "the last N", as for component logs
-        None => 0,
-        Some(Cursor::At(token)) => {
-            let offset: u64 = token.parse().map_err(|_| {
-                Problem::bad_param(
-                    "cursor",
-                    format!("cursor must be BEG, END or a byte offset, not {token:?}"),
-                )
-            })?;
-            if offset > snap.size() {
-                return Err(Problem::bad_param(
-                    "cursor",
-                    format!(
-                        "cursor {offset} is past the end of the file ({} bytes)",
-                        snap.size()
-                    ),
-                ));
-            }
-            // Resume is exclusive: a cursor inside a line means that line was sent.
-            let line = snap.line_at(offset)?;
-            if snap.line_start(line)? == offset {
-                line
-            } else {
-                line + 1
-            }
-        }
-    };
-    let first = base.saturating_add_signed(p.skip).min(lines);
-    let last = p
-        .limit
-        .map_or(lines, |n| first.saturating_add(n).min(lines));
-    let start = snap.line_start(first)?;
-    let end = snap.line_start(last)?;
-    if end - start <= budget.max(1) {
-        return Ok(ByteRange {
-            start,
-            end,
-            next: None,
-        });
+fn read<S: crate::reader::Source + 'static>(
+    req: &Request,
+    env: &Env,
+    source: S,
+    snapshot: crate::store::log::Snapshot,
+    params: ReadParams,
+    format: Format,
+    last_event_id: Option<String>,
+) -> Result<Response, Problem> {
+    Read {
+        source,
+        snapshot: std::rc::Rc::new(snapshot),
+        params,
+        last_event_id,
+        format,
+        budget: env.config.max_response_bytes,
+        path: &req.path,
+        query: &req.query,
     }
-    // End on the last line boundary inside the budget; at least one line.
-    let cut_line = snap.line_at(start + budget.max(1))?;
-    let cut = snap.line_start(cut_line.max(first + 1))?;
-    Ok(ByteRange {
-        start,
-        end: cut,
-        next: Some(cut),
-    })
-}
-
-/// The request's query with `cursor` set to `next` and `skip` dropped (the
-/// cursor already includes it); `limit` and the rest are kept as sent.
-fn next_query(query: &str, next: u64) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if k != "cursor" && k != "skip" {
-            out.append_pair(&k, &v);
-        }
-    }
-    out.append_pair("cursor", &next.to_string());
-    out.finish()
+    .respond()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use crate::store::log::Log;
+    use crate::config::Config;
+    use http::StatusCode;
+    use serde_json::Value;
 
-    fn snapshot(lines: usize) -> Snapshot {
-        let log = Log::new(Rc::new(Store::memory()), "f");
-        let data: String = (0..lines).map(|i| format!("{i:04}\n")).collect();
-        log.append(data.as_bytes(), None).unwrap();
-        log.snapshot().unwrap().unwrap()
+    const FILE: &str = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/t1/runs/C/stdout";
+
+    fn env(budget: u64) -> Env {
+        let env = Env {
+            config: Config {
+                max_response_bytes: budget,
+                ..Config::default()
+            },
+            ..Env::memory()
+        };
+        let ingest = |method, path: &str, body: &[u8]| {
+            let req =
+                Request::new(method, &format!("{}{path}", crate::ingest::PREFIX)).with_body(body);
+            let r = crate::ingest::handle(req, &env);
+            assert!(r.status.is_success(), "{path}: {:?}", r.into_bytes());
+        };
+        ingest(
+            Method::PUT,
+            "/tasks/t1",
+            br#"{"name":"web","agent_id":"A","framework_id":"F","container_id":"C"}"#,
+        );
+        let lines: String = (0..100).map(|i| format!("{i:04}\n")).collect();
+        ingest(Method::POST, "/tasks/t1/files/stdout", lines.as_bytes());
+        let entries: String = (0..30)
+            .map(|i| {
+                let unit = ["a.service", "b", "c.service"][i % 3];
+                let key = if i % 2 == 0 { "UNIT" } else { "_SYSTEMD_UNIT" };
+                format!("{{\"MESSAGE\":\"m{i}\",\"{key}\":\"{unit}\",\"__REALTIME_TIMESTAMP\":\"{}\"}}\n", 1_500_000_000_000_000u64 + i as u64 * 1_000_000)
+            })
+            .collect();
+        ingest(Method::POST, "/component", entries.as_bytes());
+        env
     }
 
-    fn range(snap: &Snapshot, q: &str, budget: u64) -> ByteRange {
-        byte_range(snap, &ReadParams::parse(q).unwrap(), budget).unwrap()
-    }
-
-    #[test]
-    fn resolves_cursor_skip_and_limit_to_lines() {
-        let s = snapshot(100); // 5 bytes a line
-        assert_eq!(
-            range(&s, "", u64::MAX),
-            ByteRange {
-                start: 0,
-                end: 500,
-                next: None
-            }
-        );
-        assert_eq!(range(&s, "cursor=END&skip=-10", u64::MAX).start, 450);
-        assert_eq!(range(&s, "skip=-10", u64::MAX).start, 450);
-        assert_eq!(
-            range(&s, "skip=3&limit=2", u64::MAX),
-            ByteRange {
-                start: 15,
-                end: 25,
-                next: None
-            }
-        );
-        assert_eq!(range(&s, "cursor=25", u64::MAX).start, 25);
-        assert_eq!(
-            range(&s, "cursor=26", u64::MAX).start,
-            30,
-            "inside a line: resume after it"
-        );
-        assert_eq!(range(&s, "cursor=END", u64::MAX).start, 500);
-        assert_eq!(range(&s, "skip=-1000", u64::MAX).start, 0);
-        let e = byte_range(&s, &ReadParams::parse("cursor=501").unwrap(), 10).unwrap_err();
-        assert_eq!(e.extra["parameter"], "cursor");
-    }
-
-    #[test]
-    fn budget_cuts_on_line_boundaries_and_pages_cover_everything() {
-        let s = snapshot(100);
-        let mut pos = 0;
-        let mut pages = 0;
-        loop {
-            let r = range(&s, &format!("cursor={pos}"), 12);
-            assert_eq!(r.start, pos);
-            assert_eq!((r.end - r.start) % 5, 0);
-            pages += 1;
-            match r.next {
-                Some(n) => pos = n,
-                None => break assert_eq!(r.end, 500),
-            }
+    fn get(
+        env: &Env,
+        path: &str,
+        accept: Option<&str>,
+        last_event_id: Option<&str>,
+    ) -> (StatusCode, http::HeaderMap, String) {
+        let mut req = Request::new(Method::GET, path);
+        if let Some(a) = accept {
+            req = req.with_header("accept", a);
         }
-        assert_eq!(pages, 50);
+        if let Some(id) = last_event_id {
+            req = req.with_header("last-event-id", id);
+        }
+        let r = handle(req, env);
+        let (status, headers) = (r.status, r.headers.clone());
+        (
+            status,
+            headers,
+            String::from_utf8(r.into_bytes().unwrap()).unwrap(),
+        )
+    }
+
+    fn lines(from: usize, to: usize) -> String {
+        (from..to).map(|i| format!("{i:04}\n")).collect()
+    }
+
+    #[test]
+    fn file_reads_honour_cursor_skip_and_limit() {
+        let env = env(u64::MAX);
+        let text = |q: &str| get(&env, &format!("{FILE}?{q}"), None, None).2;
+        assert_eq!(text(""), lines(0, 100));
+        assert_eq!(text("cursor=END&skip=-10"), lines(90, 100));
+        assert_eq!(text("skip=-10"), lines(90, 100));
+        assert_eq!(text("skip=3&limit=2"), lines(3, 5));
+        assert_eq!(text("cursor=25&limit=1"), lines(5, 6));
+        assert_eq!(
+            text("cursor=26&limit=1"),
+            lines(6, 7),
+            "a cursor inside a line resumes after it"
+        );
+        assert_eq!(text("cursor=BEG&skip=-5&limit=1"), lines(0, 1));
+        let (status, headers, _) = get(&env, &format!("{FILE}?cursor=END"), None, None);
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(headers["cache-control"], "no-cache");
+        for bad in [
+            "cursor=501",
+            "cursor=abc",
+            "limit=x",
+            "skip=--1",
+            "filter=A:b",
+        ] {
+            let (status, _, body) = get(&env, &format!("{FILE}?{bad}"), None, None);
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+        assert_eq!(
+            get(&env, FILE, Some("image/png"), None).0,
+            StatusCode::NOT_ACCEPTABLE
+        );
+    }
+
+    #[test]
+    fn file_entries_as_ndjson_and_sse() {
+        let env = env(u64::MAX);
+        let (status, headers, body) = get(
+            &env,
+            &format!("{FILE}?limit=2"),
+            Some("application/json"),
+            None,
+        );
+        assert_eq!(
+            (status, &headers["content-type"]),
+            (StatusCode::OK, &"application/x-ndjson".parse().unwrap())
+        );
+        let entries: Vec<Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1]["fields"]["MESSAGE"], "0001");
+        assert_eq!(entries[1]["fields"]["FILE"], "stdout");
+        assert_eq!(entries[1]["fields"]["EXECUTOR_ID"], "t1");
+        assert_eq!(
+            (entries[1]["offset"].as_u64(), entries[1]["cursor"].as_str()),
+            (Some(5), Some("10"))
+        );
+
+        let (_, _, sse) = get(
+            &env,
+            &format!("{FILE}?limit=3"),
+            Some("text/event-stream"),
+            None,
+        );
+        assert!(sse.starts_with("retry: "));
+        assert!(sse.contains("id: 15\ndata: {"));
+        // Resume from an event id: the next entry, not the same one again.
+        let (_, _, resumed) = get(
+            &env,
+            &format!("{FILE}?limit=1"),
+            Some("text/event-stream"),
+            Some("15"),
+        );
+        assert!(resumed.contains("\"MESSAGE\":\"0003\""), "{resumed}");
+    }
+
+    #[test]
+    fn paging_past_the_budget_loses_and_repeats_nothing() {
+        for accept in [None, Some("application/json"), Some("text/event-stream")] {
+            let env = env(64);
+            let mut cursor = "BEG".to_string();
+            let mut seen = Vec::new();
+            for _ in 0..200 {
+                let (status, headers, body) =
+                    get(&env, &format!("{FILE}?cursor={cursor}"), accept, None);
+                assert_eq!(status, StatusCode::OK);
+                for line in body
+                    .lines()
+                    .filter(|l| !l.is_empty() && !l.starts_with("id:") && !l.starts_with("retry:"))
+                {
+                    let msg = match accept {
+                        None => line.to_string(),
+                        _ => {
+                            let json = line.strip_prefix("data: ").unwrap_or(line);
+                            serde_json::from_str::<Value>(json).unwrap()["fields"]["MESSAGE"]
+                                .as_str()
+                                .unwrap()
+                                .to_string()
+                        }
+                    };
+                    seen.push(msg);
+                }
+                match headers.get("x-next-cursor") {
+                    Some(next) => {
+                        assert!(headers["link"].to_str().unwrap().contains("rel=\"next\""));
+                        cursor = next.to_str().unwrap().to_string();
+                    }
+                    None => break,
+                }
+            }
+            let want: Vec<String> = (0..100).map(|i| format!("{i:04}")).collect();
+            assert_eq!(seen, want, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn component_logs_by_unit_filter_and_cursor() {
+        let env = env(u64::MAX);
+        let (status, _, all) = get(&env, COMPONENT, None, None);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(all.lines().count(), 30);
+        assert_eq!(all.lines().next(), Some("2017-07-14 02:40:00: m0"));
+        // Unit a matches UNIT=a.service and _SYSTEMD_UNIT=a.service: entries 0, 3, 6, ...
+        let (_, _, a) = get(&env, &format!("{COMPONENT}/a"), None, None);
+        assert_eq!(a.lines().count(), 10);
+        let (_, _, b) = get(&env, &format!("{COMPONENT}/b?skip=-2"), None, None);
+        assert_eq!(
+            b.lines().map(|l| &l[21..]).collect::<Vec<_>>(),
+            ["m25", "m28"]
+        );
+        let (_, _, f) = get(
+            &env,
+            &format!("{COMPONENT}?filter=_systemd_unit:c.service&limit=1"),
+            Some("application/json"),
+            None,
+        );
+        let entry: Value = serde_json::from_str(f.trim()).unwrap();
+        assert_eq!(entry["fields"]["MESSAGE"], "m5");
+        assert_eq!(entry["realtime_timestamp"], 1_500_000_005_000_000u64);
+        assert!(entry["fields"].get("__REALTIME_TIMESTAMP").is_none());
+        let cursor = entry["cursor"].as_str().unwrap();
+        let (_, _, next) = get(
+            &env,
+            &format!("{COMPONENT}?filter=_SYSTEMD_UNIT:c.service&limit=1&cursor={cursor}"),
+            None,
+            None,
+        );
+        assert!(next.ends_with(": m11\n"), "{next}");
+        let (status, _, _) = get(
+            &env,
+            &format!("{COMPONENT}?cursor=j.5.deadbeef"),
+            None,
+            None,
+        );
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = get(&env, &format!("{COMPONENT}/nothing-here"), None, None);
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _, _) = get(&env, &format!("{COMPONENT}?filter=nocolon"), None, None);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
     }
 }

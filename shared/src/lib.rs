@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod journal;
 pub mod problem;
 pub mod query;
+pub mod reader;
 pub mod route;
 pub mod sandbox;
 pub mod store;

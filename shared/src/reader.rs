@@ -1,0 +1,363 @@
+//! Readers: from a log snapshot, read parameters and a format to a response.
+//!
+//! Task files and the journal are both logs of lines, so one reader serves
+//! both; they differ in how a position is spelled (a byte offset for files, as
+//! DC/OS clients expect, a checked token for the journal), in which lines
+//! match (journal filters) and in how a line is rendered. Plain-text reads of
+//! files stream straight from storage with exact sizes known up front; other
+//! reads render into a buffer that stops at the response budget, which is what
+//! lets the headers name the next position.
+
+use crate::format::{Format, sse_event, utc_seconds};
+use crate::http::Response;
+use crate::problem::Problem;
+use crate::query::{Cursor, ReadParams};
+use crate::store::log::{Line, Snapshot, digest};
+use http::{HeaderName, StatusCode, header};
+use std::rc::Rc;
+
+/// How one kind of log spells positions, selects and renders lines.
+pub trait Source {
+    /// Decodes a client position (`cursor=` or `Last-Event-ID`) to a byte offset.
+    fn decode(&self, token: &str) -> Result<u64, Problem>;
+    fn encode(&self, offset: u64) -> String;
+    /// Whether every line is selected (lets reads use the line index).
+    fn selects_all(&self) -> bool;
+    /// Whether the text format is the stored bytes themselves (lets text reads
+    /// stream straight from storage).
+    fn text_is_stored(&self) -> bool {
+        false
+    }
+    /// Appends `line` in `format`, or returns `false` if the line is not selected.
+    fn render(&self, line: &Line, format: Format, out: &mut Vec<u8>) -> Result<bool, Problem>;
+}
+
+/// A read request, resolved against one snapshot.
+pub struct Read<'a, S: Source> {
+    pub source: S,
+    pub snapshot: Rc<Snapshot>,
+    pub params: ReadParams,
+    /// `Last-Event-ID`: wins over `cursor`.
+    pub last_event_id: Option<String>,
+    pub format: Format,
+    pub budget: u64,
+    /// Path and query of the request, for the `Link` to the next page.
+    pub path: &'a str,
+    pub query: &'a str,
+}
+
+/// Milliseconds an SSE client waits before reconnecting.
+const SSE_RETRY_MS: u32 = 1000;
+
+impl<S: Source + 'static> Read<'_, S> {
+    pub fn respond(self) -> Result<Response, Problem> {
+        let start = self.start()?;
+        if self.format == Format::Text && self.source.selects_all() && self.source.text_is_stored()
+        {
+            return self.stream_text(start);
+        }
+        self.render_buffered(start)
+    }
+
+    /// The first position to send, on a line boundary.
+    fn start(&self) -> Result<u64, Problem> {
+        let snap = &self.snapshot;
+        let cursor = match &self.last_event_id {
+            Some(id) => Some(Cursor::At(id.clone())),
+            None => self.params.cursor.clone(),
+        };
+        let skip = self.params.skip;
+        let base = match cursor {
+            Some(Cursor::Beg) => 0,
+            Some(Cursor::End) => snap.size(),
+            None if skip < 0 => snap.size(), // "the last N"
+            None => 0,
+            Some(Cursor::At(token)) => {
+                let offset = self.source.decode(&token)?;
+                if offset > snap.size() {
+                    return Err(Problem::bad_param(
+                        "cursor",
+                        "the cursor is past the end of this log",
+                    ));
+                }
+                boundary_at_or_after(snap, offset)?
+            }
+        };
+        if skip == 0 {
+            return Ok(base);
+        }
+        if self.source.selects_all() {
+            let line = snap
+                .line_at(base)?
+                .saturating_add_signed(skip)
+                .min(snap.lines());
+            return snap.line_start(line);
+        }
+        // Filtered: count selected entries, forwards or backwards.
+        let mut scratch = Vec::new();
+        if skip > 0 {
+            let mut left = skip;
+            for line in snap.clone().lines_in(base, snap.size()) {
+                let line = line?;
+                scratch.clear();
+                if self.source.render(&line, Format::Text, &mut scratch)? {
+                    left -= 1;
+                    if left == 0 {
+                        return Ok(line.end());
+                    }
+                }
+            }
+            Ok(snap.size())
+        } else {
+            let mut left = skip.unsigned_abs();
+            for line in snap.clone().lines_before(base) {
+                let line = line?;
+                scratch.clear();
+                if self.source.render(&line, Format::Text, &mut scratch)? {
+                    left -= 1;
+                    if left == 0 {
+                        return Ok(line.offset);
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+
+    fn headers(&self, status: StatusCode, next: Option<u64>) -> Response {
+        let mut r = Response::new(status).header(header::CACHE_CONTROL, "no-cache");
+        if status != StatusCode::NO_CONTENT {
+            r = r.header(header::CONTENT_TYPE, self.format.content_type());
+        }
+        if let Some(next) = next {
+            let token = self.source.encode(next);
+            let link = format!(
+                "<{}?{}>; rel=\"next\"",
+                self.path,
+                next_query(self.query, &token)
+            );
+            r = r
+                .header(HeaderName::from_static("x-next-cursor"), &token)
+                .header(header::LINK, &link);
+        }
+        r
+    }
+
+    fn stream_text(self, start: u64) -> Result<Response, Problem> {
+        let snap = &self.snapshot;
+        let first = snap.line_at(start)?;
+        let last = self
+            .params
+            .limit
+            .map_or(snap.lines(), |n| first.saturating_add(n).min(snap.lines()));
+        let mut end = snap.line_start(last)?;
+        let mut next = None;
+        if end - start > self.budget.max(1) {
+            // The last line boundary inside the budget; at least one line.
+            let cut = snap.line_at(start + self.budget.max(1))?;
+            end = snap.line_start(cut.max(first + 1))?;
+            next = Some(end);
+        }
+        if start == end {
+            return Ok(self.headers(StatusCode::NO_CONTENT, None));
+        }
+        let response = self.headers(StatusCode::OK, next);
+        Ok(response.stream(Box::new(self.snapshot.clone().read(start, end))))
+    }
+
+    fn render_buffered(self, start: u64) -> Result<Response, Problem> {
+        let mut out = Vec::new();
+        if self.format == Format::Sse {
+            out.extend_from_slice(format!("retry: {SSE_RETRY_MS}\n\n").as_bytes());
+        }
+        let preamble = out.len();
+        let mut sent = 0u64;
+        let mut next = None;
+        let mut entry = Vec::new();
+        for line in self.snapshot.clone().lines_in(start, self.snapshot.size()) {
+            let line = line?;
+            entry.clear();
+            if !self.source.render(&line, self.format, &mut entry)? {
+                continue;
+            }
+            if sent > 0 && (out.len() + entry.len()) as u64 > self.budget {
+                next = Some(line.offset);
+                break;
+            }
+            out.extend_from_slice(&entry);
+            sent += 1;
+            if self.params.limit.is_some_and(|n| sent >= n) {
+                break;
+            }
+        }
+        if out.len() == preamble {
+            return Ok(self.headers(StatusCode::NO_CONTENT, None));
+        }
+        Ok(self.headers(StatusCode::OK, next).bytes(out))
+    }
+}
+
+/// `offset` if a line starts there, else the start of the next line: a
+/// position inside a line means that line was already sent.
+fn boundary_at_or_after(snap: &Snapshot, offset: u64) -> Result<u64, Problem> {
+    let line = snap.line_at(offset)?;
+    let start = snap.line_start(line)?;
+    if start == offset {
+        Ok(start)
+    } else {
+        snap.line_start(line + 1)
+    }
+}
+
+/// The request's query with `cursor` set to `next` and `skip` dropped (the
+/// cursor already includes it); `limit` and the rest are kept as sent.
+fn next_query(query: &str, next: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k != "cursor" && k != "skip" {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.append_pair("cursor", next);
+    out.finish()
+}
+
+/// A sandbox file: positions are byte offsets, every line is an entry.
+pub struct FileSource {
+    /// `AGENT_ID`, `EXECUTOR_ID`, ... as rendered into each JSON entry.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl FileSource {
+    pub fn new(task: &crate::sandbox::Task, file: &str) -> Self {
+        let mut fields = serde_json::Map::new();
+        fields.insert("AGENT_ID".into(), task.agent_id.clone().into());
+        fields.insert("EXECUTOR_ID".into(), task.executor().into());
+        fields.insert("FRAMEWORK_ID".into(), task.framework_id.clone().into());
+        fields.insert("CONTAINER_ID".into(), task.container_id.clone().into());
+        fields.insert("FILE".into(), file.into());
+        Self { fields }
+    }
+}
+
+impl Source for FileSource {
+    fn decode(&self, token: &str) -> Result<u64, Problem> {
+        token.parse().map_err(|_| {
+            Problem::bad_param(
+                "cursor",
+                format!("a task file cursor is BEG, END or a byte offset, not {token:?}"),
+            )
+        })
+    }
+
+    fn encode(&self, offset: u64) -> String {
+        offset.to_string()
+    }
+
+    fn selects_all(&self) -> bool {
+        true
+    }
+
+    fn text_is_stored(&self) -> bool {
+        true
+    }
+
+    fn render(&self, line: &Line, format: Format, out: &mut Vec<u8>) -> Result<bool, Problem> {
+        if format == Format::Text {
+            out.extend_from_slice(&line.text);
+            out.push(b'\n');
+            return Ok(true);
+        }
+        let mut fields = self.fields.clone();
+        fields.insert("MESSAGE".into(), String::from_utf8_lossy(&line.text).into());
+        let cursor = line.end().to_string();
+        let entry = serde_json::json!({"fields": fields, "offset": line.offset, "cursor": cursor});
+        let json = entry.to_string();
+        match format {
+            Format::Sse => sse_event(out, Some(&cursor), None, &json),
+            _ => {
+                out.extend_from_slice(json.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The journal: positions are checked tokens, entries selected by unit and filters.
+pub struct JournalSource {
+    /// `/component/{name}`: `UNIT` or `_SYSTEMD_UNIT` is `name` or `name.service`.
+    pub unit: Option<String>,
+    pub filters: Vec<(String, String)>,
+}
+
+/// Journal cursor tokens: `j.<offset>.<check>`. The check binds the token to
+/// the journal and catches truncation or typos; it is not a signature.
+fn journal_check(offset: u64) -> String {
+    digest(format!("journal/default:{offset}").as_bytes())[..8].to_owned()
+}
+
+impl Source for JournalSource {
+    fn decode(&self, token: &str) -> Result<u64, Problem> {
+        let bad = || Problem::bad_param("cursor", format!("{token:?} is not a journal cursor"));
+        let rest = token.strip_prefix("j.").ok_or_else(bad)?;
+        let (offset, check) = rest.split_once('.').ok_or_else(bad)?;
+        let offset: u64 = offset.parse().map_err(|_| bad())?;
+        if check != journal_check(offset) {
+            return Err(bad());
+        }
+        Ok(offset)
+    }
+
+    fn encode(&self, offset: u64) -> String {
+        format!("j.{offset}.{}", journal_check(offset))
+    }
+
+    fn selects_all(&self) -> bool {
+        self.unit.is_none() && self.filters.is_empty()
+    }
+
+    fn render(&self, line: &Line, format: Format, out: &mut Vec<u8>) -> Result<bool, Problem> {
+        use crate::journal::{MONOTONIC, REALTIME};
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&line.text)
+                .map_err(|e| Problem::internal(format!("journal entry at {}: {e}", line.offset)))?;
+        let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        if let Some(unit) = &self.unit {
+            let service = format!("{unit}.service");
+            let is = |v: &str| v == unit || v == service;
+            if !(is(field("UNIT")) || is(field("_SYSTEMD_UNIT"))) {
+                return Ok(false);
+            }
+        }
+        if !self.filters.iter().all(|(k, v)| field(k) == v) {
+            return Ok(false);
+        }
+        let realtime: u64 = field(REALTIME).parse().unwrap_or(0);
+        if format == Format::Text {
+            out.extend_from_slice(
+                format!("{}: {}\n", utc_seconds(realtime), field("MESSAGE")).as_bytes(),
+            );
+            return Ok(true);
+        }
+        let monotonic: u64 = field(MONOTONIC).parse().unwrap_or(0);
+        fields.remove(REALTIME);
+        fields.remove(MONOTONIC);
+        let cursor = self.encode(line.end());
+        let entry = serde_json::json!({
+            "fields": fields,
+            "cursor": cursor,
+            "realtime_timestamp": realtime,
+            "monotonic_timestamp": monotonic,
+        });
+        let json = entry.to_string();
+        match format {
+            Format::Sse => sse_event(out, Some(&cursor), None, &json),
+            _ => {
+                out.extend_from_slice(json.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        Ok(true)
+    }
+}
