@@ -9,8 +9,11 @@
 //!   from [`http::Request`] to [`http::Response`];
 //! - [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
+pub mod archive;
+pub mod browse;
 pub mod clock;
 pub mod config;
+pub mod discovery;
 pub mod dump;
 pub mod format;
 pub mod http;

@@ -80,11 +80,16 @@ impl Task {
     }
 
     pub fn is_running(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "TASK_RUNNING" | "TASK_STARTING" | "TASK_STAGING" | "TASK_KILLING"
-        )
+        is_running(&self.state)
     }
+}
+
+/// Whether a Mesos task state is one of a live task (discovery prefers these).
+pub fn is_running(state: &str) -> bool {
+    matches!(
+        state,
+        "TASK_RUNNING" | "TASK_STARTING" | "TASK_STAGING" | "TASK_KILLING"
+    )
 }
 
 /// One line of the discovery index.

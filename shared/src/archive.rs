@@ -1,0 +1,192 @@
+//! Downloads (`archive` component): a sandbox file as an attachment.
+//!
+//! ```text
+//! GET|HEAD .../runs/{container}[/tasks/{task}]/{file}/download
+//! ```
+//! With `Content-Length`, a strong `ETag` and single-range `Range` /
+//! `If-Range` support, so a broken download resumes and a file larger than a
+//! host's response cap downloads in parts. A log is append-only, so its first
+//! `size` bytes never change: the ETag is the file's identity and size.
+
+use crate::Env;
+use crate::http::{Request, Response, respond};
+use crate::problem::Problem;
+use crate::route::AgentPath;
+use crate::sandbox::Sandboxes;
+use crate::store::log::digest;
+use http::{Method, StatusCode, header};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use std::rc::Rc;
+
+pub fn handle(req: Request, env: &Env) -> Response {
+    respond(route(&req, env))
+}
+
+fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Err(Problem::method_not_allowed("GET, HEAD"));
+    }
+    let path = AgentPath::parse(&req.path)?;
+    let [filename, download] = path.rest.as_slice() else {
+        return Err(Problem::not_found("no such download route"));
+    };
+    if download != "download" {
+        return Err(Problem::not_found("no such download route"));
+    }
+    let sandboxes = Sandboxes::new(env.store.clone());
+    let task = sandboxes
+        .task_for_route(&path)?
+        .ok_or_else(|| Problem::not_found("no task runs at this agent route"))?;
+    let snapshot = sandboxes
+        .file(&task.id, filename)
+        .snapshot()?
+        .ok_or_else(|| {
+            Problem::not_found(format!("task {:?} has no file {filename:?}", task.id))
+        })?;
+    let size = snapshot.size();
+    let etag = format!(
+        "\"{}-{size:x}\"",
+        &digest(format!("{}\0{filename}", task.id).as_bytes())[..16]
+    );
+
+    let range = match req.header(header::RANGE) {
+        Some(r) if if_range_holds(req, &etag) => parse_range(r, size),
+        _ => RangeSpec::Whole,
+    };
+    let (status, start, end) = match range {
+        RangeSpec::Whole => (StatusCode::OK, 0, size),
+        RangeSpec::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e),
+        RangeSpec::Unsatisfiable => {
+            return Ok(Response::from(
+                Problem::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "Range Not Satisfiable",
+                    format!("the file has {size} bytes"),
+                )
+                .with("size", size),
+            )
+            .header(header::CONTENT_RANGE, &format!("bytes */{size}")));
+        }
+    };
+
+    let mut response = Response::new(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CONTENT_DISPOSITION, &disposition(filename))
+        .header(header::CONTENT_LENGTH, &(end - start).to_string())
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, "no-cache");
+    if status == StatusCode::PARTIAL_CONTENT {
+        response = response.header(
+            header::CONTENT_RANGE,
+            &format!("bytes {start}-{}/{size}", end - 1),
+        );
+    }
+    if req.method == Method::HEAD || start == end {
+        return Ok(response);
+    }
+    Ok(response.stream(Box::new(Rc::new(snapshot).read(start, end))))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeSpec {
+    Whole,
+    /// `start..end`, end exclusive.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range (RFC 9110 §14.1.2). Several ranges or a malformed header
+/// are ignored (the whole file is sent), which the RFC allows.
+fn parse_range(value: &str, size: u64) -> RangeSpec {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Whole;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeSpec::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| s.parse::<u64>().ok();
+    match (a.is_empty(), b.is_empty()) {
+        (true, false) => match num(b) {
+            Some(0) => RangeSpec::Unsatisfiable,
+            Some(_) if size == 0 => RangeSpec::Unsatisfiable,
+            Some(n) => RangeSpec::Part(size - n.min(size), size),
+            None => RangeSpec::Whole,
+        },
+        (false, _) => match (num(a), if b.is_empty() { Some(u64::MAX) } else { num(b) }) {
+            (Some(s), Some(e)) if s <= e => {
+                if s >= size {
+                    RangeSpec::Unsatisfiable
+                } else {
+                    RangeSpec::Part(s, e.saturating_add(1).min(size))
+                }
+            }
+            _ => RangeSpec::Whole,
+        },
+        (true, true) => RangeSpec::Whole,
+    }
+}
+
+/// `If-Range` holds when absent or equal to the current strong ETag; a date or
+/// another tag means the client's partial copy is stale: send everything.
+fn if_range_holds(req: &Request, etag: &str) -> bool {
+    req.header(header::IF_RANGE)
+        .is_none_or(|v| v.trim() == etag)
+}
+
+/// `attachment; filename="..."` plus RFC 8187 `filename*` for non-ASCII names.
+fn disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(name, NON_ALPHANUMERIC)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_single_byte_ranges() {
+        use RangeSpec::*;
+        for (value, want) in [
+            ("bytes=0-9", Part(0, 10)),
+            ("bytes=5-", Part(5, 100)),
+            ("bytes=-10", Part(90, 100)),
+            ("bytes=-1000", Part(0, 100)),
+            ("bytes=90-1000", Part(90, 100)),
+            ("bytes=100-", Unsatisfiable),
+            ("bytes=-0", Unsatisfiable),
+            ("bytes=9-5", Whole),
+            ("bytes=0-1,5-6", Whole),
+            ("items=0-1", Whole),
+            ("bytes=x-1", Whole),
+        ] {
+            assert_eq!(parse_range(value, 100), want, "{value}");
+        }
+        assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
+    }
+
+    #[test]
+    fn dispositions_are_safe_for_any_name() {
+        assert_eq!(
+            disposition("stdout"),
+            "attachment; filename=\"stdout\"; filename*=UTF-8''stdout"
+        );
+        assert!(disposition("a\"b é").starts_with("attachment; filename=\"a_b _\""));
+    }
+}
