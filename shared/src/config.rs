@@ -10,6 +10,13 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// Most bytes one read response may carry before it ends with a "next" cursor.
     pub max_response_bytes: u64,
+    /// How long one follow (SSE tail) invocation streams before it ends with a
+    /// resume event, in milliseconds: well under the host's request limit.
+    pub tail_budget_ms: u64,
+    /// Silence after which a follow sends a keepalive, in milliseconds.
+    pub keepalive_ms: u64,
+    /// Concurrent follows one caller may hold; more is a 429.
+    pub max_followers: u64,
 }
 
 impl Default for Config {
@@ -17,6 +24,9 @@ impl Default for Config {
         Self {
             max_body_bytes: 8 * 1024 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
+            tail_budget_ms: 25_000,
+            keepalive_ms: 15_000,
+            max_followers: 8,
         }
     }
 }
@@ -29,6 +39,9 @@ impl Config {
         Ok(Self {
             max_body_bytes: number(&lookup, "max_body_bytes", d.max_body_bytes)?,
             max_response_bytes: number(&lookup, "max_response_bytes", d.max_response_bytes)?,
+            tail_budget_ms: number(&lookup, "tail_budget_ms", d.tail_budget_ms)?,
+            keepalive_ms: number(&lookup, "keepalive_ms", d.keepalive_ms)?,
+            max_followers: number(&lookup, "max_followers", d.max_followers)?,
         })
     }
 }

@@ -19,12 +19,14 @@ pub mod format;
 pub mod http;
 pub mod ingest;
 pub mod journal;
+pub mod lease;
 pub mod problem;
 pub mod query;
 pub mod reader;
 pub mod route;
 pub mod sandbox;
 pub mod store;
+pub mod tail;
 
 use std::rc::Rc;
 

@@ -144,7 +144,8 @@ pub fn digest(bytes: &[u8]) -> String {
     d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random_id() -> Result<String, Problem> {
+/// 128 random bits, hex: unique keys without coordination.
+pub fn random_id() -> Result<String, Problem> {
     let mut buf = [0u8; 16];
     getrandom::fill(&mut buf).map_err(|e| Problem::internal(format!("getrandom: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
