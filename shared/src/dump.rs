@@ -8,8 +8,8 @@
 //! ```
 //! Parameters `limit`, `skip`, `cursor`, `filter` and the three formats are
 //! the DC/OS Logging API v2's; see [`crate::reader`] for how they resolve.
-//! An SSE request gets the backlog from its cursor (or `Last-Event-ID`) and
-//! ends; its events' ids resume exactly.
+//! A request to follow (`Accept: text/event-stream` or `stream=true`) is
+//! redirected (307) to the same path under the `tail` component's prefix.
 
 use crate::Env;
 use crate::format::Format;
@@ -17,9 +17,10 @@ use crate::http::{Request, Response, respond};
 use crate::journal;
 use crate::problem::Problem;
 use crate::query::ReadParams;
-use crate::reader::{FileSource, JournalSource, Read};
+use crate::reader::{FileSource, JournalSource, Read, Source};
 use crate::route::{AgentPath, segments_after, validate_name};
 use crate::sandbox::Sandboxes;
+use crate::store::log::Log;
 use http::Method;
 
 pub const COMPONENT: &str = "/system/v1/logs/v2/component";
@@ -28,17 +29,15 @@ pub fn handle(req: Request, env: &Env) -> Response {
     respond(route(&req, env))
 }
 
-fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
-    if req.method != Method::GET {
-        return Err(Problem::method_not_allowed("GET"));
-    }
-    let params = ReadParams::parse(&req.query)?;
-    let format = Format::negotiate(req.header(http::header::ACCEPT))?;
-    let last_event_id = match (format, req.header("last-event-id")) {
-        (Format::Sse, Some(id)) if !id.is_empty() => Some(id.to_owned()),
-        _ => None,
-    };
-    if let Some(segs) = segments_after(&req.path, COMPONENT) {
+/// The log a read path names and how to render it.
+pub enum Target {
+    File(FileSource, Log),
+    Journal(JournalSource, Log),
+}
+
+/// Resolves a read route's path (component or agent file route) to its log.
+pub fn target(path: &str, params: &ReadParams, env: &Env) -> Result<Target, Problem> {
+    if let Some(segs) = segments_after(path, COMPONENT) {
         let unit = match segs?.as_slice() {
             [] => None,
             [name] => {
@@ -47,21 +46,13 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
             }
             _ => return Err(Problem::not_found("no such component route")),
         };
-        let snapshot = match journal::log(env.store.clone()).snapshot()? {
-            Some(s) => s,
-            None => {
-                return Ok(Response::new(http::StatusCode::NO_CONTENT)
-                    .header(http::header::CACHE_CONTROL, "no-cache"));
-            }
-        };
         let source = JournalSource {
             unit,
             filters: params.filters.clone(),
         };
-        return read(req, env, source, snapshot, params, format, last_event_id);
+        return Ok(Target::Journal(source, journal::log(env.store.clone())));
     }
-
-    let path = AgentPath::parse(&req.path)?;
+    let path = AgentPath::parse(path)?;
     let [filename] = path.rest.as_slice() else {
         return Err(Problem::not_found("no such file route"));
     };
@@ -75,25 +66,67 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     let task = sandboxes
         .task_for_route(&path)?
         .ok_or_else(|| Problem::not_found("no task runs at this agent route"))?;
-    let snapshot = sandboxes
-        .file(&task.id, filename)
-        .snapshot()?
-        .ok_or_else(|| {
-            Problem::not_found(format!("task {:?} has no file {filename:?}", task.id))
-        })?;
-    let source = FileSource::new(&task, filename);
-    read(req, env, source, snapshot, params, format, last_event_id)
+    let log = sandboxes.file(&task.id, filename);
+    if log.head()?.is_none() {
+        return Err(Problem::not_found(format!(
+            "task {:?} has no file {filename:?}",
+            task.id
+        )));
+    }
+    Ok(Target::File(FileSource::new(&task, filename), log))
 }
 
-fn read<S: crate::reader::Source + 'static>(
+/// `Last-Event-ID`, when the client reads SSE and sent one.
+pub fn last_event_id(req: &Request, format: Format) -> Option<String> {
+    match (format, req.header("last-event-id")) {
+        (Format::Sse, Some(id)) if !id.is_empty() => Some(id.to_owned()),
+        _ => None,
+    }
+}
+
+/// Whether a read asks to follow: SSE (DC/OS) or `stream=true`.
+pub fn wants_follow(query: &str, format: Format) -> bool {
+    format == Format::Sse
+        || url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "stream" && v == "true")
+}
+
+fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
+    if req.method != Method::GET {
+        return Err(Problem::method_not_allowed("GET"));
+    }
+    let params = ReadParams::parse(&req.query)?;
+    let format = Format::negotiate(req.header(http::header::ACCEPT))?;
+    let target = target(&req.path, &params, env)?;
+    if wants_follow(&req.query, format) {
+        // Following is the tail component's job; EventSource follows a 307.
+        let mut location = format!("{}{}", crate::tail::FOLLOW, req.path);
+        if !req.query.is_empty() {
+            location = format!("{location}?{}", req.query);
+        }
+        return Ok(Response::new(http::StatusCode::TEMPORARY_REDIRECT)
+            .header(http::header::LOCATION, &location)
+            .header(http::header::CACHE_CONTROL, "no-cache"));
+    }
+    let last_event_id = last_event_id(req, format);
+    match target {
+        Target::File(source, log) => read(req, env, source, log, params, format, last_event_id),
+        Target::Journal(source, log) => read(req, env, source, log, params, format, last_event_id),
+    }
+}
+
+fn read<S: Source + 'static>(
     req: &Request,
     env: &Env,
     source: S,
-    snapshot: crate::store::log::Snapshot,
+    log: Log,
     params: ReadParams,
     format: Format,
     last_event_id: Option<String>,
 ) -> Result<Response, Problem> {
+    let Some(snapshot) = log.snapshot()? else {
+        return Ok(Response::new(http::StatusCode::NO_CONTENT)
+            .header(http::header::CACHE_CONTROL, "no-cache"));
+    };
     Read {
         source,
         snapshot: std::rc::Rc::new(snapshot),
@@ -234,27 +267,44 @@ mod tests {
             (Some(5), Some("10"))
         );
 
-        let (_, _, sse) = get(
-            &env,
-            &format!("{FILE}?limit=3"),
-            Some("text/event-stream"),
-            None,
+        // Following is the tail's job: SSE and stream=true redirect there.
+        for (q, accept) in [
+            ("?limit=3", Some("text/event-stream")),
+            ("?stream=true", None),
+        ] {
+            let (status, headers, _) = get(&env, &format!("{FILE}{q}"), accept, None);
+            assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+            assert_eq!(
+                headers["location"],
+                format!("{}{FILE}{q}", crate::tail::FOLLOW).as_str()
+            );
+        }
+
+        // The follow replays from Last-Event-ID, then ends with a resume event.
+        let env = Env {
+            config: Config {
+                tail_budget_ms: 100,
+                ..Config::default()
+            },
+            ..env
+        };
+        let req = Request::new(Method::GET, &format!("{}{FILE}", crate::tail::FOLLOW))
+            .with_header("accept", "text/event-stream")
+            .with_header("last-event-id", "490");
+        let sse = String::from_utf8(crate::tail::handle(req, &env).into_bytes().unwrap()).unwrap();
+        assert!(sse.starts_with("retry: "), "{sse}");
+        assert!(sse.contains("id: 495\ndata: {"), "{sse}");
+        assert!(sse.contains("\"MESSAGE\":\"0099\""));
+        assert!(!sse.contains("\"MESSAGE\":\"0097\""), "{sse}");
+        assert!(
+            sse.ends_with("id: 500\nevent: resume\ndata: {\"cursor\":\"500\"}\n\n"),
+            "{sse}"
         );
-        assert!(sse.starts_with("retry: "));
-        assert!(sse.contains("id: 15\ndata: {"));
-        // Resume from an event id: the next entry, not the same one again.
-        let (_, _, resumed) = get(
-            &env,
-            &format!("{FILE}?limit=1"),
-            Some("text/event-stream"),
-            Some("15"),
-        );
-        assert!(resumed.contains("\"MESSAGE\":\"0003\""), "{resumed}");
     }
 
     #[test]
     fn paging_past_the_budget_loses_and_repeats_nothing() {
-        for accept in [None, Some("application/json"), Some("text/event-stream")] {
+        for accept in [None, Some("application/json")] {
             let env = env(64);
             let mut cursor = "BEG".to_string();
             let mut seen = Vec::new();

@@ -59,69 +59,13 @@ impl<S: Source + 'static> Read<'_, S> {
         self.render_buffered(start)
     }
 
-    /// The first position to send, on a line boundary.
     fn start(&self) -> Result<u64, Problem> {
-        let snap = &self.snapshot;
-        let cursor = match &self.last_event_id {
-            Some(id) => Some(Cursor::At(id.clone())),
-            None => self.params.cursor.clone(),
-        };
-        let skip = self.params.skip;
-        let base = match cursor {
-            Some(Cursor::Beg) => 0,
-            Some(Cursor::End) => snap.size(),
-            None if skip < 0 => snap.size(), // "the last N"
-            None => 0,
-            Some(Cursor::At(token)) => {
-                let offset = self.source.decode(&token)?;
-                if offset > snap.size() {
-                    return Err(Problem::bad_param(
-                        "cursor",
-                        "the cursor is past the end of this log",
-                    ));
-                }
-                boundary_at_or_after(snap, offset)?
-            }
-        };
-        if skip == 0 {
-            return Ok(base);
-        }
-        if self.source.selects_all() {
-            let line = snap
-                .line_at(base)?
-                .saturating_add_signed(skip)
-                .min(snap.lines());
-            return snap.line_start(line);
-        }
-        // Filtered: count selected entries, forwards or backwards.
-        let mut scratch = Vec::new();
-        if skip > 0 {
-            let mut left = skip;
-            for line in snap.clone().lines_in(base, snap.size()) {
-                let line = line?;
-                scratch.clear();
-                if self.source.render(&line, Format::Text, &mut scratch)? {
-                    left -= 1;
-                    if left == 0 {
-                        return Ok(line.end());
-                    }
-                }
-            }
-            Ok(snap.size())
-        } else {
-            let mut left = skip.unsigned_abs();
-            for line in snap.clone().lines_before(base) {
-                let line = line?;
-                scratch.clear();
-                if self.source.render(&line, Format::Text, &mut scratch)? {
-                    left -= 1;
-                    if left == 0 {
-                        return Ok(line.offset);
-                    }
-                }
-            }
-            Ok(0)
-        }
+        start_position(
+            &self.snapshot,
+            &self.source,
+            &self.params,
+            self.last_event_id.as_deref(),
+        )
     }
 
     fn headers(&self, status: StatusCode, next: Option<u64>) -> Response {
@@ -194,6 +138,77 @@ impl<S: Source + 'static> Read<'_, S> {
             return Ok(self.headers(StatusCode::NO_CONTENT, None));
         }
         Ok(self.headers(StatusCode::OK, next).bytes(out))
+    }
+}
+
+/// The first position a read sends, on a line boundary: `Last-Event-ID`
+/// (if any) or `cursor`, moved by `skip` entries.
+pub fn start_position<S: Source>(
+    snapshot: &Rc<Snapshot>,
+    source: &S,
+    params: &ReadParams,
+    last_event_id: Option<&str>,
+) -> Result<u64, Problem> {
+    let snap = snapshot;
+    let cursor = match last_event_id {
+        Some(id) => Some(Cursor::At(id.to_owned())),
+        None => params.cursor.clone(),
+    };
+    let skip = params.skip;
+    let base = match cursor {
+        Some(Cursor::Beg) => 0,
+        Some(Cursor::End) => snap.size(),
+        None if skip < 0 => snap.size(), // "the last N"
+        None => 0,
+        Some(Cursor::At(token)) => {
+            let offset = source.decode(&token)?;
+            if offset > snap.size() {
+                return Err(Problem::bad_param(
+                    "cursor",
+                    "the cursor is past the end of this log",
+                ));
+            }
+            boundary_at_or_after(snap, offset)?
+        }
+    };
+    if skip == 0 {
+        return Ok(base);
+    }
+    if source.selects_all() {
+        let line = snap
+            .line_at(base)?
+            .saturating_add_signed(skip)
+            .min(snap.lines());
+        return snap.line_start(line);
+    }
+    // Filtered: count selected entries, forwards or backwards.
+    let mut scratch = Vec::new();
+    if skip > 0 {
+        let mut left = skip;
+        for line in snap.clone().lines_in(base, snap.size()) {
+            let line = line?;
+            scratch.clear();
+            if source.render(&line, Format::Text, &mut scratch)? {
+                left -= 1;
+                if left == 0 {
+                    return Ok(line.end());
+                }
+            }
+        }
+        Ok(snap.size())
+    } else {
+        let mut left = skip.unsigned_abs();
+        for line in snap.clone().lines_before(base) {
+            let line = line?;
+            scratch.clear();
+            if source.render(&line, Format::Text, &mut scratch)? {
+                left -= 1;
+                if left == 0 {
+                    return Ok(line.offset);
+                }
+            }
+        }
+        Ok(0)
     }
 }
 

@@ -13,12 +13,126 @@
 //! an interval that starts short and backs off while the log is idle, so an
 //! appended line reaches a follower within a poll interval.
 
+use crate::Env;
+use crate::dump::{Target, last_event_id, target};
 use crate::format::Format;
-use crate::lease::Lease;
+use crate::http::{Request, Response, respond};
+use crate::lease::{self, Lease};
 use crate::problem::Problem;
-use crate::reader::Source;
+use crate::query::ReadParams;
+use crate::reader::{Source, start_position};
 use crate::store::log::Log;
+use http::{HeaderName, Method, StatusCode, header};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// Follow routes mirror the read routes under this prefix:
+/// `/system/v1/logs/v2/follow/system/v1/logs/v2/component/...` and
+/// `/system/v1/logs/v2/follow/system/v1/agent/...`.
+pub const FOLLOW: &str = "/system/v1/logs/v2/follow";
+
+pub fn handle(req: Request, env: &Env) -> Response {
+    respond(route(&req, env))
+}
+
+fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
+    let upgrade = req.header(header::UPGRADE).unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("websocket") {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "WebSocket Not Supported",
+            "this host cannot hold WebSocket connections; stream the same logs as \
+             Server-Sent Events: the same URL with stream=true and Accept: text/event-stream",
+        ));
+    }
+    if req.method != Method::GET {
+        return Err(Problem::method_not_allowed("GET"));
+    }
+    if let Some(inner) = req.path.strip_prefix(FOLLOW) {
+        return follow_read(req, env, inner);
+    }
+    Err(Problem::not_implemented(&format!("following {}", req.path)))
+}
+
+/// Follows what a read route at `path` would read.
+fn follow_read(req: &Request, env: &Env, path: &str) -> Result<Response, Problem> {
+    let params = ReadParams::parse(&req.query)?;
+    // Following needs ids to resume: NDJSON if asked for, otherwise SSE.
+    let format = match Format::negotiate(req.header(header::ACCEPT))? {
+        Format::Json => Format::Json,
+        _ => Format::Sse,
+    };
+    match target(path, &params, env)? {
+        Target::File(source, log) => follow(req, env, source, log, &params, format),
+        Target::Journal(source, log) => follow(req, env, source, log, &params, format),
+    }
+}
+
+fn follow<S: Source + 'static>(
+    req: &Request,
+    env: &Env,
+    source: S,
+    log: Log,
+    params: &ReadParams,
+    format: Format,
+) -> Result<Response, Problem> {
+    let pos = match log.snapshot()? {
+        Some(snap) => start_position(
+            &Rc::new(snap),
+            &source,
+            params,
+            last_event_id(req, Format::Sse).as_deref(),
+        )?,
+        None => 0,
+    };
+    let lease = take_slot(req, env)?;
+    let opts = FollowOptions {
+        budget: Duration::from_millis(env.config.tail_budget_ms),
+        keepalive: Duration::from_millis(env.config.keepalive_ms.max(1)),
+        ping_event: None,
+    };
+    Ok(Response::new(StatusCode::OK)
+        .header(header::CONTENT_TYPE, format.content_type())
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(HeaderName::from_static("x-accel-buffering"), "no")
+        .stream(Box::new(Follow::new(
+            log,
+            source,
+            format,
+            pos,
+            opts,
+            Some(lease),
+        ))))
+}
+
+/// One of the caller's follower slots, or 429 with `Retry-After`.
+fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
+    // Until authentication names callers, a caller is its client address.
+    let caller = req
+        .header("spin-client-addr")
+        .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip))
+        .unwrap_or("anonymous");
+    let ttl = (env.config.tail_budget_ms + 5_000) * 1_000;
+    let now = crate::clock::now_micros();
+    lease::acquire(
+        env.store.clone(),
+        caller,
+        env.config.max_followers,
+        ttl,
+        now,
+    )?
+    .map_err(|secs| {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Followers",
+            format!(
+                "at most {} concurrent follows per caller",
+                env.config.max_followers
+            ),
+        )
+        .with("retry_after", secs)
+    })
+}
 
 /// Poll intervals: the first after activity, and the cap while idle.
 const POLL_MIN: Duration = Duration::from_millis(20);

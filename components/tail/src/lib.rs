@@ -1,12 +1,9 @@
-//! The `tail` component: its routes exist (see spin.toml) but are not built yet,
-//! so each answers 501 with a problem+json body saying so.
+//! The `tail` component. Its routes and rules live in [`spin_logs::tail`], where
+//! native tests reach them; this file only binds them to Spin.
 
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    spin_logs::spin::serve(req, out, |_, _| {
-        spin_logs::problem::Problem::not_implemented("tail").into()
-    })
-    .await
+    spin_logs::spin::serve(req, out, spin_logs::tail::handle).await
 }
