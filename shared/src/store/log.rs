@@ -84,6 +84,10 @@ pub struct Segment {
     pub len: u64,
     /// Newlines inside this segment.
     pub newlines: u64,
+    /// When it was committed, microseconds since the epoch: the time of every
+    /// line that ends in it (appends carry no per-line clock).
+    #[serde(default)]
+    pub time: u64,
 }
 
 /// What one append did: where its bytes landed.
@@ -236,6 +240,7 @@ impl Log {
                         line: head.lines,
                         len: piece.len() as u64,
                         newlines,
+                        time: now,
                     });
                     head.size += piece.len() as u64;
                     head.lines += newlines;
@@ -481,6 +486,16 @@ impl Snapshot {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<Vec<u8>, Problem>> {
+        self.read_timed(start, end)
+            .map(|r| r.map(|(bytes, _)| bytes))
+    }
+
+    /// Like [`Snapshot::read`], with each chunk's segment commit time.
+    fn read_timed(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, u64), Problem>> {
         let end = end.min(self.head.size);
         let mut next = (start < end).then(|| self.segment_at(start)).transpose();
         let mut pos = start;
@@ -500,17 +515,17 @@ impl Snapshot {
             let chunk = self.segment(i).and_then(|seg| {
                 let from = pos - seg.offset;
                 let to = (end - seg.offset).min(seg.len);
-                self.bytes(&seg, from, to)
+                Ok((self.bytes(&seg, from, to)?, seg.time))
             });
             match chunk {
-                Ok(bytes) => {
+                Ok((bytes, time)) => {
                     pos += bytes.len() as u64;
                     next = Ok(Some(i + 1));
                     if bytes.is_empty() {
                         next = Ok(None); // a segment shorter than its index says
                         return Some(Err(Problem::internal("segment shorter than its index")));
                     }
-                    Some(Ok(bytes))
+                    Some(Ok((bytes, time)))
                 }
                 Err(e) => {
                     next = Ok(None);
@@ -526,6 +541,8 @@ impl Snapshot {
 pub struct Line {
     pub offset: u64,
     pub text: Vec<u8>,
+    /// Commit time of the append that wrote it, microseconds since the epoch.
+    pub time: u64,
 }
 
 impl Line {
@@ -542,7 +559,7 @@ impl Snapshot {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<Line, Problem>> {
-        let mut chunks = self.read(start, end);
+        let mut chunks = self.read_timed(start, end);
         let mut pending: Vec<u8> = Vec::new();
         let mut pending_at = start;
         let mut ready = std::collections::VecDeque::new();
@@ -551,7 +568,7 @@ impl Snapshot {
                 if let Some(line) = ready.pop_front() {
                     return Some(Ok(line));
                 }
-                let chunk = match chunks.next()? {
+                let (chunk, time) = match chunks.next()? {
                     Ok(c) => c,
                     Err(e) => return Some(Err(e)),
                 };
@@ -562,6 +579,7 @@ impl Snapshot {
                     let line = Line {
                         offset: pending_at,
                         text,
+                        time,
                     };
                     pending_at = line.end();
                     ready.push_back(line);
@@ -582,6 +600,8 @@ impl Snapshot {
             self.segment_at(end - 1).map(Some)
         };
         let mut carry: Vec<u8> = Vec::new();
+        // Commit time of the segment holding the carry's newline.
+        let mut carry_time = 0;
         let mut ready: Vec<Line> = Vec::new();
         std::iter::from_fn(move || {
             loop {
@@ -615,8 +635,16 @@ impl Snapshot {
                     ready.push(Line {
                         offset: seg.offset + start as u64,
                         text: buf[start..nl].to_vec(),
+                        time: if nl < upto as usize {
+                            seg.time
+                        } else {
+                            carry_time
+                        },
                     });
                     start = nl + 1;
+                }
+                if newlines.first().is_some_and(|&nl| nl < upto as usize) {
+                    carry_time = seg.time;
                 }
                 carry = buf[..first_full].to_vec();
                 if i > 0 {
@@ -745,14 +773,11 @@ mod tests {
         log.append(&long, None).unwrap();
         data.extend_from_slice(&long);
         let snap = Rc::new(log.snapshot().unwrap().unwrap());
-        let expected: Vec<Line> = {
+        let expected: Vec<(u64, Vec<u8>)> = {
             let mut at = 0u64;
             data.split_inclusive(|b| *b == b'\n')
                 .map(|l| {
-                    let line = Line {
-                        offset: at,
-                        text: l[..l.len() - 1].to_vec(),
-                    };
+                    let line = (at, l[..l.len() - 1].to_vec());
                     at += l.len() as u64;
                     line
                 })
@@ -763,18 +788,22 @@ mod tests {
             .lines_in(0, snap.size())
             .map(Result::unwrap)
             .collect();
-        assert_eq!(forward, expected);
+        let plain = |lines: &[Line]| -> Vec<(u64, Vec<u8>)> {
+            lines.iter().map(|l| (l.offset, l.text.clone())).collect()
+        };
+        assert_eq!(plain(&forward), expected);
         let mut backward: Vec<Line> = snap
             .clone()
             .lines_before(snap.size())
             .map(Result::unwrap)
             .collect();
         backward.reverse();
-        assert_eq!(backward, expected);
-        let mid = expected[150].offset;
+        assert_eq!(backward, forward, "same lines, same commit times");
+        assert!(forward.iter().all(|l| l.time > 0));
+        let mid = expected[150].0;
         let before: Vec<Line> = snap.clone().lines_before(mid).map(Result::unwrap).collect();
         assert_eq!(before.len(), 150);
-        assert_eq!(before[0], expected[149]);
+        assert_eq!(before[0], forward[149]);
         assert_eq!(snap.lines_in(mid, mid).count(), 0);
     }
 
