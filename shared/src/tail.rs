@@ -86,27 +86,32 @@ fn follow<S: Source + 'static>(
         None => 0,
     };
     let lease = take_slot(req, env)?;
-    let opts = FollowOptions {
-        budget: Duration::from_millis(env.config.tail_budget_ms),
-        keepalive: Duration::from_millis(env.config.keepalive_ms.max(1)),
-        ping_event: None,
+    let feed = LogFeed {
+        log,
+        source,
+        format,
+        pos,
     };
-    Ok(Response::new(StatusCode::OK)
+    let follow = Follow::new(
+        feed,
+        format,
+        FollowOptions::from_config(&env.config),
+        Some(lease),
+    );
+    Ok(stream_response(format, follow))
+}
+
+/// The response that carries a follow.
+pub fn stream_response<F: Feed + 'static>(format: Format, follow: Follow<F>) -> Response {
+    Response::new(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::CACHE_CONTROL, "no-cache")
         .header(HeaderName::from_static("x-accel-buffering"), "no")
-        .stream(Box::new(Follow::new(
-            log,
-            source,
-            format,
-            pos,
-            opts,
-            Some(lease),
-        ))))
+        .stream(Box::new(follow))
 }
 
 /// One of the caller's follower slots, or 429 with `Retry-After`.
-fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
+pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
     // Until authentication names callers, a caller is its client address.
     let caller = req
         .header("spin-client-addr")
@@ -151,12 +156,66 @@ pub struct FollowOptions {
     pub ping_event: Option<fn(u64) -> String>,
 }
 
-/// The body of one follow invocation: an iterator of SSE chunks.
-pub struct Follow<S: Source> {
-    log: Log,
-    source: S,
+impl FollowOptions {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            budget: Duration::from_millis(config.tail_budget_ms),
+            keepalive: Duration::from_millis(config.keepalive_ms.max(1)),
+            ping_event: None,
+        }
+    }
+}
+
+/// Where new entries come from and how a position is spelled.
+pub trait Feed {
+    /// Renders entries that arrived since the last call (about [`CHUNK`] bytes
+    /// at most) into `out`; nothing if there are none.
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem>;
+    /// The token that resumes right after everything rendered so far.
+    fn position(&self) -> String;
+    /// Whether this feed has nothing more to give (e.g. a requested duration ran out).
+    fn finished(&self) -> bool {
+        false
+    }
+}
+
+/// One log, rendered by a [`Source`].
+pub struct LogFeed<S: Source> {
+    pub log: Log,
+    pub source: S,
+    pub format: Format,
+    pub pos: u64,
+}
+
+impl<S: Source> Feed for LogFeed<S> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
+        let Some(snapshot) = self.log.snapshot()? else {
+            return Ok(());
+        };
+        let size = snapshot.size();
+        if size <= self.pos {
+            return Ok(());
+        }
+        for line in Rc::new(snapshot).lines_in(self.pos, size) {
+            let line = line?;
+            self.source.render(&line, self.format, out)?;
+            self.pos = line.end();
+            if out.len() >= CHUNK {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self) -> String {
+        self.source.encode(self.pos)
+    }
+}
+
+/// The body of one follow invocation: an iterator of chunks.
+pub struct Follow<F: Feed> {
+    feed: F,
     format: Format,
-    pos: u64,
     opts: FollowOptions,
     started: Instant,
     last_sent: Instant,
@@ -172,23 +231,13 @@ enum State {
     Done,
 }
 
-impl<S: Source> Follow<S> {
-    /// Follows `log` from `pos` (a line boundary), rendering with `source` in
-    /// `format` (SSE, or NDJSON for clients that read a plain stream).
-    pub fn new(
-        log: Log,
-        source: S,
-        format: Format,
-        pos: u64,
-        opts: FollowOptions,
-        lease: Option<Lease>,
-    ) -> Self {
+impl<F: Feed> Follow<F> {
+    /// Follows `feed` in `format` (SSE, or NDJSON for plain stream readers).
+    pub fn new(feed: F, format: Format, opts: FollowOptions, lease: Option<Lease>) -> Self {
         let now = Instant::now();
         Self {
-            log,
-            source,
+            feed,
             format,
-            pos,
             opts,
             started: now,
             last_sent: now,
@@ -198,38 +247,15 @@ impl<S: Source> Follow<S> {
         }
     }
 
-    /// Entries in `pos..size` rendered, up to about [`CHUNK`] bytes.
-    fn entries(&mut self) -> Result<Vec<u8>, Problem> {
-        let Some(snapshot) = self.log.snapshot()? else {
-            return Ok(Vec::new());
-        };
-        let size = snapshot.size();
-        if size <= self.pos {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        for line in std::rc::Rc::new(snapshot).lines_in(self.pos, size) {
-            let line = line?;
-            self.source.render(&line, self.format, &mut out)?;
-            self.pos = line.end();
-            if out.len() >= CHUNK {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
     fn resume_event(&self) -> Vec<u8> {
-        let token = self.source.encode(self.pos);
-        match self.format {
-            Format::Sse => {
-                let data = serde_json::json!({ "cursor": token }).to_string();
-                let mut out = Vec::new();
-                crate::format::sse_event(&mut out, Some(&token), Some("resume"), &data);
-                out
-            }
-            _ => Vec::new(),
+        if self.format != Format::Sse {
+            return Vec::new();
         }
+        let token = self.feed.position();
+        let data = serde_json::json!({ "cursor": token }).to_string();
+        let mut out = Vec::new();
+        crate::format::sse_event(&mut out, Some(&token), Some("resume"), &data);
+        out
     }
 
     fn keepalive(&self) -> Vec<u8> {
@@ -245,7 +271,7 @@ impl<S: Source> Follow<S> {
     }
 }
 
-impl<S: Source> Iterator for Follow<S> {
+impl<F: Feed> Iterator for Follow<F> {
     type Item = Result<Vec<u8>, Problem>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -262,21 +288,19 @@ impl<S: Source> Iterator for Follow<S> {
         loop {
             let now = Instant::now();
             let left = self.opts.budget.saturating_sub(now - self.started);
-            if left.is_zero() {
+            if left.is_zero() || self.feed.finished() {
                 self.state = State::Done;
                 return Some(Ok(self.resume_event()));
             }
-            match self.entries() {
-                Ok(out) if !out.is_empty() => {
-                    self.last_sent = now;
-                    self.interval = POLL_MIN;
-                    return Some(Ok(out));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    self.state = State::Done;
-                    return Some(Err(e));
-                }
+            let mut out = Vec::new();
+            if let Err(e) = self.feed.poll(&mut out) {
+                self.state = State::Done;
+                return Some(Err(e));
+            }
+            if !out.is_empty() {
+                self.last_sent = now;
+                self.interval = POLL_MIN;
+                return Some(Ok(out));
             }
             if now - self.last_sent >= self.opts.keepalive {
                 self.last_sent = now;
@@ -316,7 +340,13 @@ mod tests {
             keepalive: Duration::from_millis(100),
             ping_event: Some(|t| format!("{{\"name\":\"ping\",\"timestamp\":{t}}}")),
         };
-        let mut follow = Follow::new(log.clone(), source(), Format::Sse, 4, opts, None);
+        let feed = LogFeed {
+            log: log.clone(),
+            source: source(),
+            format: Format::Sse,
+            pos: 4,
+        };
+        let mut follow = Follow::new(feed, Format::Sse, opts, None);
         assert_eq!(follow.next().unwrap().unwrap(), b"retry: 500\n\n");
         log.append(b"new 1\nnew 2\n", None).unwrap();
         let events = String::from_utf8(follow.next().unwrap().unwrap()).unwrap();
