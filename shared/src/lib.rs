@@ -25,6 +25,7 @@ pub mod query;
 pub mod reader;
 pub mod route;
 pub mod sandbox;
+pub mod scalingo;
 pub mod store;
 pub mod tail;
 

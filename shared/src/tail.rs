@@ -51,6 +51,12 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     if let Some(inner) = req.path.strip_prefix(FOLLOW) {
         return follow_read(req, env, inner);
     }
+    if let Some(segs) = crate::route::segments_after(&req.path, "/apps") {
+        return match segs?.as_slice() {
+            [app, logs] if logs == "logs" => crate::scalingo::handle(req, env, app),
+            _ => Err(Problem::not_found("no such app route")),
+        };
+    }
     Err(Problem::not_implemented(&format!("following {}", req.path)))
 }
 
@@ -143,7 +149,7 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
 const POLL_MIN: Duration = Duration::from_millis(20);
 const POLL_MAX: Duration = Duration::from_millis(200);
 /// Most bytes of events rendered into one chunk.
-const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 /// Milliseconds an `EventSource` waits before reconnecting.
 pub const RETRY_MS: u64 = 500;
 

@@ -170,6 +170,12 @@ impl Log {
         }
     }
 
+    /// The key prefix naming this log (stable: positions of several logs are
+    /// keyed by a digest of it).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn head_key(&self) -> String {
         format!("{}/head", self.prefix)
     }
