@@ -14,6 +14,7 @@ pub mod browse;
 pub mod clock;
 pub mod config;
 pub mod discovery;
+pub mod dotnet;
 pub mod dump;
 pub mod format;
 pub mod http;

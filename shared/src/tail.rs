@@ -51,13 +51,16 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     if let Some(inner) = req.path.strip_prefix(FOLLOW) {
         return follow_read(req, env, inner);
     }
+    if req.path == "/logs" {
+        return crate::dotnet::handle(req, env);
+    }
     if let Some(segs) = crate::route::segments_after(&req.path, "/apps") {
         return match segs?.as_slice() {
             [app, logs] if logs == "logs" => crate::scalingo::handle(req, env, app),
             _ => Err(Problem::not_found("no such app route")),
         };
     }
-    Err(Problem::not_implemented(&format!("following {}", req.path)))
+    Err(Problem::not_found(format!("no tail route at {}", req.path)))
 }
 
 /// Follows what a read route at `path` would read.
