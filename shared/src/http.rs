@@ -162,6 +162,24 @@ impl From<Problem> for Response {
     }
 }
 
+/// Lets any origin read the API from a browser (a log viewer's `EventSource`
+/// or `fetch`), following redirects too. No cookies are involved, so `*` is
+/// safe; credentials travel in headers or URL tokens.
+pub fn allow_any_origin(mut response: Response) -> Response {
+    let headers = &mut response.headers;
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "x-next-cursor, link, location, etag, content-range, content-disposition, retry-after, idempotent-replayed",
+        ),
+    );
+    response
+}
+
 /// Lets handlers use `?` on `Result<Response, Problem>` and still return a `Response`.
 pub fn respond(result: Result<Response, Problem>) -> Response {
     result.unwrap_or_else(Response::from)

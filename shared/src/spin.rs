@@ -24,7 +24,7 @@ pub async fn serve(
         Ok((request, env)) => handler(request, &env),
         Err(problem) => Response::from(problem),
     };
-    send(response, out).await;
+    send(crate::http::allow_any_origin(response), out).await;
 }
 
 async fn prepare(req: IncomingRequest) -> Result<(Request, Env), Problem> {
