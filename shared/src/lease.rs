@@ -40,7 +40,7 @@ pub fn acquire(
 ) -> Result<Result<Lease, u64>, Problem> {
     let key = format!("lease/{}", digest(caller.as_bytes()));
     let id = random_id()?;
-    let outcome = update(store.meta.as_ref(), &key, ATTEMPTS, |cur| {
+    let outcome = update(store.meta.as_ref(), &key, Some(b"[]"), ATTEMPTS, |cur| {
         let mut slots: Vec<Slot> = match cur {
             Some(b) => serde_json::from_slice(b).map_err(Problem::internal)?,
             None => Vec::new(),
@@ -65,7 +65,7 @@ pub fn acquire(
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let result = update(self.store.meta.as_ref(), &self.key, ATTEMPTS, |cur| {
+        let result = update(self.store.meta.as_ref(), &self.key, None, ATTEMPTS, |cur| {
             let mut slots: Vec<Slot> = match cur {
                 Some(b) => serde_json::from_slice(b).map_err(Problem::internal)?,
                 None => return Ok(Update::Keep(())),

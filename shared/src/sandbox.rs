@@ -209,6 +209,7 @@ impl Sandboxes {
         let (task, created) = update(
             self.store.meta.as_ref(),
             &task_key(id),
+            None, // a later PUT simply wins
             UPDATE_ATTEMPTS,
             |cur| {
                 let previous: Option<Task> = cur.map(|b| parse("task", b)).transpose()?;
@@ -246,6 +247,7 @@ impl Sandboxes {
         update(
             self.store.meta.as_ref(),
             INDEX_KEY,
+            Some(b"[]"),
             UPDATE_ATTEMPTS,
             |cur| {
                 let mut index: Vec<TaskSummary> = cur
@@ -307,6 +309,7 @@ impl Sandboxes {
         update(
             self.store.meta.as_ref(),
             &files_key(task_id),
+            Some(b"[]"),
             UPDATE_ATTEMPTS,
             |cur| {
                 let mut names: Vec<String> = cur

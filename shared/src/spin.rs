@@ -184,6 +184,10 @@ impl Kv for SpinKv {
         }))
     }
 
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        atomics::increment(&self.bucket, key, delta).map_err(|e| err(key, e))
+    }
+
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
         if keys.len() <= 1 {
             return keys.iter().map(|k| self.get(k)).collect();

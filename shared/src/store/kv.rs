@@ -44,6 +44,10 @@ pub trait Kv {
     fn delete(&self, key: &str) -> KvResult<()>;
     /// Opens a compare-and-swap on `key` (reads its current value).
     fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>>;
+    /// Atomically adds `delta` to the counter at `key` (absent counts as 0)
+    /// and returns the new value. Counters are 8-byte little-endian, as Spin
+    /// stores them; only ever use it on keys nothing else writes.
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64>;
 
     /// Values for `keys`, in the same order. One round trip where the store allows.
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
@@ -65,15 +69,26 @@ pub trait Kv {
 ///
 /// `f` sees the current value and returns the new value and a result, or
 /// `Update::Keep` to stop without writing. Retries back off with jitter; after
-/// `attempts` lost races it gives up with [`Contended`].
+/// `attempts` lost races it gives up with [`UpdateError::Contended`].
+///
+/// With `empty: Some(..)` the key is first created holding `empty` (see
+/// [`ensure_exists`]), so the compare-and-swap never starts from "absent":
+/// Spin's SQLite backend performs a swap on an absent key as an upsert, which
+/// would let two first writers overwrite each other. `f` then never sees `None`.
 pub fn update<T>(
     kv: &dyn Kv,
     key: &str,
+    empty: Option<&[u8]>,
     attempts: u32,
     mut f: impl FnMut(Option<&[u8]>) -> Result<Update<T>, crate::problem::Problem>,
 ) -> Result<T, UpdateError> {
     for attempt in 0..attempts {
         let cas = kv.cas(key)?;
+        if let (None, Some(empty)) = (cas.current(), empty) {
+            drop(cas);
+            ensure_exists(kv, key, empty)?;
+            continue;
+        }
         match f(cas.current())? {
             Update::Keep(t) => return Ok(t),
             Update::Write(value, t) => {
@@ -85,6 +100,31 @@ pub fn update<T>(
         crate::clock::backoff(attempt);
     }
     Err(UpdateError::Contended)
+}
+
+/// Creates `key` holding `empty` unless it exists, without ever overwriting a
+/// value someone else wrote. An atomic counter beside the key elects exactly
+/// one creator; the others wait for its write. Only if the creator vanished
+/// between its election and its write (seconds of silence) does a waiter
+/// create the key itself.
+pub fn ensure_exists(kv: &dyn Kv, key: &str, empty: &[u8]) -> KvResult<()> {
+    if kv.get(key)?.is_some() {
+        return Ok(());
+    }
+    if kv.increment(&format!("{key}#born"), 1)? == 1 {
+        return kv.set(key, empty);
+    }
+    for attempt in 0..40 {
+        crate::clock::backoff(attempt.min(6));
+        if kv.get(key)?.is_some() {
+            return Ok(());
+        }
+    }
+    let cas = kv.cas(key)?;
+    if cas.current().is_none() {
+        cas.swap(empty)?;
+    }
+    Ok(())
 }
 
 pub enum Update<T> {
@@ -174,6 +214,21 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        let mut map = self.lock();
+        let current = match map.get(key) {
+            None => 0,
+            Some(v) => i64::from_le_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| KvError(format!("{key} is not a counter")))?,
+            ),
+        };
+        let next = current + delta;
+        map.insert(key.to_owned(), next.to_le_bytes().to_vec());
+        Ok(next)
+    }
+
     fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
         Ok(Box::new(MemoryCas {
             kv: self,
@@ -218,6 +273,9 @@ impl<T: Kv + ?Sized> Kv for std::sync::Arc<T> {
     fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
         (**self).cas(key)
     }
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        (**self).increment(key, delta)
+    }
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
         (**self).get_many(keys)
     }
@@ -234,6 +292,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn creation_never_overwrites_and_elects_one_creator() {
+        let kv = MemoryKv::new();
+        ensure_exists(&kv, "k", b"[]").unwrap();
+        kv.set("k", b"[1]").unwrap();
+        ensure_exists(&kv, "k", b"[]").unwrap();
+        assert_eq!(kv.get("k").unwrap().as_deref(), Some(&b"[1]"[..]));
+        let seen: u32 = update(&kv, "fresh", Some(b"0"), 5, |cur| {
+            assert!(cur.is_some(), "created before the closure runs");
+            Ok(Update::Keep(7))
+        })
+        .unwrap();
+        assert_eq!(seen, 7);
+        assert_eq!(kv.increment("fresh#born", 0).unwrap(), 1);
+    }
+
+    #[test]
     fn cas_fails_after_a_concurrent_write() {
         let kv = MemoryKv::new();
         let a = kv.cas("k").unwrap();
@@ -246,7 +320,7 @@ mod tests {
     #[test]
     fn update_retries_until_it_wins() {
         let kv = MemoryKv::new();
-        let n: u32 = update(&kv, "n", 5, |cur| {
+        let n: u32 = update(&kv, "n", None, 5, |cur| {
             let n = cur.map(|c| c[0]).unwrap_or(0) + 1;
             Ok(Update::Write(vec![n], n as u32))
         })

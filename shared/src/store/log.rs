@@ -217,9 +217,11 @@ impl Log {
         let blobs: Vec<String> = objects.into_iter().map(|(k, _)| k).collect();
 
         let now = crate::clock::now_micros();
+        let empty = serde_json::to_vec(&Head::default()).map_err(Problem::internal)?;
         let outcome = update(
             self.store.meta.as_ref(),
             &self.head_key(),
+            Some(&empty),
             COMMIT_ATTEMPTS,
             |current| {
                 let mut head = match current {
