@@ -85,7 +85,7 @@ fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Respons
     if log.head()?.is_none() {
         sandboxes.add_file(id, name)?;
     }
-    let key = idem.map(|k| IdempotencyKey::new(k, &data));
+    let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
     let outcome = log.append(&data, key.as_ref())?;
     let done = outcome.appended();
     let body = json!({
@@ -111,7 +111,7 @@ fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
         }
     }
     let (data, entries) = journal::parse_batch(&req.body, crate::clock::now_micros())?;
-    let key = idem.map(|k| IdempotencyKey::new(k, &data));
+    let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
     let outcome = journal::log(env.store.clone()).append(&data, key.as_ref())?;
     let done = outcome.appended();
     let body = json!({

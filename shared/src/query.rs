@@ -36,7 +36,7 @@ impl ReadParams {
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
                 "limit" => {
-                    let n: u64 = value.parse().map_err(|_| {
+                    let n: u64 = value.trim().parse().map_err(|_| {
                         Problem::bad_param(
                             "limit",
                             format!("limit must be a non-negative integer, not {value:?}"),
@@ -45,7 +45,8 @@ impl ReadParams {
                     p.limit = (n > 0).then_some(n);
                 }
                 "skip" => {
-                    p.skip = value.parse().map_err(|_| {
+                    // `skip=+10` as typed arrives as " 10": form decoding reads + as a space.
+                    p.skip = value.trim().parse().map_err(|_| {
                         Problem::bad_param(
                             "skip",
                             format!("skip must be an integer like +10 or -10, not {value:?}"),
@@ -94,6 +95,7 @@ mod tests {
         assert_eq!(p.filters[0], ("_SYSTEMD_UNIT".into(), "a.service".into()));
         assert_eq!(p.filters[1], ("X".into(), "y:z".into()));
         assert_eq!(ReadParams::parse("skip=%2B3&limit=0").unwrap().skip, 3);
+        assert_eq!(ReadParams::parse("skip=+3").unwrap().skip, 3);
         assert_eq!(ReadParams::parse("limit=0").unwrap().limit, None);
     }
 

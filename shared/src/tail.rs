@@ -36,8 +36,12 @@ pub fn handle(req: Request, env: &Env) -> Response {
 }
 
 fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
+    // `Upgrade` is hop-by-hop and may never reach a component; every
+    // WebSocket handshake also carries `Sec-WebSocket-Key`, which does.
     let upgrade = req.header(header::UPGRADE).unwrap_or_default();
-    if upgrade.eq_ignore_ascii_case("websocket") {
+    if upgrade.eq_ignore_ascii_case("websocket")
+        || req.headers.contains_key(header::SEC_WEBSOCKET_KEY)
+    {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "WebSocket Not Supported",

@@ -133,7 +133,8 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
-    /// `key` as the client sent it, `body` the bytes it covers.
+    /// `key` as the client sent it, `body` the request body as sent (not as
+    /// normalized: a server-filled timestamp must not make a retry differ).
     pub fn new(key: &str, body: &[u8]) -> Self {
         Self {
             key: digest(key.as_bytes()),

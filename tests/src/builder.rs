@@ -1,0 +1,159 @@
+//! `spin build`: run each component's `[component.X.build] command`.
+//!
+//! Commands run through `sh -c` from the repo root (or the component's
+//! `workdir`), as `spin build` does, with the outer cargo's per-invocation
+//! environment removed so a `cargo test` run does not leak its target dir,
+//! flags or jobserver into the nested build.
+//!
+//! Locking: we checked empirically (cargo 1.95) that a nested
+//! `cargo build --target wasm32-wasip2 --release` into the *same* `target/`
+//! does not deadlock when run from `cargo test`, `cargo test --release` or
+//! `cargo run --release`: cargo releases its build-directory lock before it
+//! runs test binaries or `run` targets. So the components are built exactly
+//! where `spin.toml`'s `source` paths point; no path mapping is needed. (A
+//! concurrent, unrelated cargo build in `target/` only makes us wait.)
+
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::process::Command;
+
+use crate::manifest::Manifest;
+
+/// Environment variables that describe the *outer* cargo invocation, not the
+/// user's setup. `CARGO_HOME`, `RUSTUP_HOME`, `RUSTUP_TOOLCHAIN` and `PATH`
+/// are kept, as are user-level `CARGO_NET_*`/`CARGO_HTTP_*`/registry settings.
+fn is_outer_cargo_var(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "CARGO",
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "OUT_DIR",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_CRATE_NAME",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "CARGO_LLVM_COV",
+    ];
+    const PREFIXES: &[&str] = &[
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_BIN_",
+        "CARGO_CFG_",
+        "__CARGO",
+    ];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn command(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str()
+            && is_outer_cargo_var(name)
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Runs every component's build command (after making sure the
+/// `wasm32-wasip2` target is installed). If all commands are
+/// `cargo build <same flags> -p <one package>` in the repo root, they run as a
+/// single cargo invocation; otherwise each runs as written.
+pub fn build_components(manifest: &Manifest) -> Result<()> {
+    let root = &manifest.root;
+    // Idempotent; a no-op (without network) when the target is installed.
+    // rustup may be absent (distro toolchains): then the build itself says
+    // what is missing.
+    let mut rustup = command("rustup", root);
+    rustup.args(["target", "add", "wasm32-wasip2"]);
+    if let Err(e) = run(rustup, "rustup target add wasm32-wasip2") {
+        eprintln!("spin-logs-host: {e:#}; building anyway");
+    }
+
+    let builds: Vec<_> = manifest
+        .components
+        .iter()
+        .filter_map(|(id, c)| c.build.as_ref().map(|b| (id, b)))
+        .collect();
+    if let Some(args) = combined_cargo_build(builds.iter().map(|(_, b)| *b)) {
+        let mut cmd = command("cargo", root);
+        cmd.args(&args);
+        return run(cmd, &format!("cargo {}", args.join(" ")));
+    }
+    for (id, build) in builds {
+        let dir = match &build.workdir {
+            Some(w) => root.join(w),
+            None => root.clone(),
+        };
+        let mut cmd = command("sh", &dir);
+        cmd.args(["-c", &build.command]);
+        run(
+            cmd,
+            &format!("build of component {id:?} (`{}`)", build.command),
+        )?;
+    }
+    Ok(())
+}
+
+/// `cargo build <flags> -p a -p b ...` if every command is
+/// `cargo build <flags> -p <pkg>` with identical flags and no workdir.
+fn combined_cargo_build<'a>(
+    builds: impl Iterator<Item = &'a crate::manifest::BuildDef>,
+) -> Option<Vec<String>> {
+    let mut flags: Option<Vec<&str>> = None;
+    let mut packages = Vec::new();
+    for build in builds {
+        if build.workdir.is_some() {
+            return None;
+        }
+        let words: Vec<&str> = build.command.split_whitespace().collect();
+        if words
+            .iter()
+            .any(|w| w.contains(['\'', '"', '$', ';', '&', '|', '`']))
+        {
+            return None;
+        }
+        let ["cargo", "build", rest @ ..] = words.as_slice() else {
+            return None;
+        };
+        let p = rest.iter().position(|w| *w == "-p" || *w == "--package")?;
+        let package = rest.get(p + 1)?;
+        let mut others: Vec<&str> = rest.to_vec();
+        others.drain(p..p + 2);
+        if others.iter().any(|w| *w == "-p" || *w == "--package") {
+            return None;
+        }
+        match &flags {
+            None => flags = Some(others),
+            Some(f) if *f == others => {}
+            Some(_) => return None,
+        }
+        packages.push(*package);
+    }
+    let mut args = vec!["build".to_owned()];
+    args.extend(flags?.into_iter().map(str::to_owned));
+    for p in packages {
+        args.push("-p".to_owned());
+        args.push(p.to_owned());
+    }
+    Some(args)
+}

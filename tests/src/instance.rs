@@ -1,0 +1,409 @@
+//! Per-instance store data and the Spin host interfaces beyond WASI:
+//! `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` (over [`crate::kv`]) and
+//! `fermyon:spin/variables@2.0.0`, with Spin's access rules and error values.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::kv::{self, KvError, KvStores, SwapError};
+use crate::manifest::{VariableError, Variables};
+
+wasmtime::component::bindgen!({
+    path: "wit",
+    world: "host",
+    imports: { default: async },
+    with: {
+        "wasi:keyvalue/store.bucket": crate::kv::Bucket,
+        "wasi:keyvalue/atomics.cas": crate::kv::Cas,
+    },
+});
+
+use fermyon::spin::variables;
+use wasi::keyvalue::{atomics, batch, store};
+
+/// What every component instance sees; one per request.
+pub struct InstanceState {
+    component: Arc<str>,
+    allowed_stores: Arc<HashSet<String>>,
+    kv: Arc<KvStores>,
+    vars: Arc<Variables>,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: DenyOutbound,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+}
+
+impl InstanceState {
+    pub(crate) fn new(
+        component: Arc<str>,
+        allowed_stores: Arc<HashSet<String>>,
+        kv: Arc<KvStores>,
+        vars: Arc<Variables>,
+        limits: StoreLimits,
+    ) -> Self {
+        InstanceState {
+            component,
+            allowed_stores,
+            kv,
+            vars,
+            // Like `spin up`: no args, no environment, no preopened dirs;
+            // guest output goes to the host's stdout/stderr.
+            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            hooks: DenyOutbound,
+            table: ResourceTable::new(),
+            limits,
+        }
+    }
+}
+
+/// Adds the non-WASI interfaces to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+    Host_::add_to_linker::<_, HasSelf<InstanceState>>(linker, |s| s)
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InstanceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// The manifest grants no `allowed_outbound_hosts`, so, as in Spin, every
+/// outbound request is denied.
+struct DenyOutbound;
+
+type BoxedResult = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+
+impl WasiHttpHooks for DenyOutbound {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: BoxedResult,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<wasmtime_wasi_http::WasiBody>,
+                    BoxedResult,
+                )>,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+fn to_wit(e: KvError) -> store::Error {
+    match e {
+        KvError::NoSuchStore => store::Error::NoSuchStore,
+        KvError::AccessDenied => store::Error::AccessDenied,
+        KvError::Other(m) => store::Error::Other(m),
+    }
+}
+
+/// SQLite calls block; run them off the async workers.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> kv::KvResult<R> + Send + 'static,
+) -> Result<R, store::Error> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(to_wit),
+        Err(e) => Err(store::Error::Other(format!("store task failed: {e}"))),
+    }
+}
+
+impl InstanceState {
+    fn bucket(&self, r: &Resource<kv::Bucket>) -> Result<kv::Bucket, store::Error> {
+        self.table
+            .get(r)
+            .cloned()
+            .map_err(|e| store::Error::Other(format!("invalid bucket handle: {e}")))
+    }
+
+    /// A CAS handle whose `current()` has already been read, as Spin hands
+    /// back with `cas-failed`.
+    async fn fresh_cas(
+        &mut self,
+        bucket: kv::Bucket,
+        key: String,
+    ) -> Result<Resource<kv::Cas>, store::Error> {
+        let cas = blocking(move || {
+            let mut cas = bucket.cas(&key);
+            cas.current()?;
+            Ok(cas)
+        })
+        .await?;
+        self.table
+            .push(cas)
+            .map_err(|e| store::Error::Other(e.to_string()))
+    }
+}
+
+impl store::Host for InstanceState {
+    async fn open(&mut self, identifier: String) -> Result<Resource<kv::Bucket>, store::Error> {
+        // Spin: labels not granted by `key_value_stores` are access-denied,
+        // whether or not the store exists.
+        if !self.allowed_stores.contains(&identifier) {
+            return Err(store::Error::AccessDenied);
+        }
+        let bucket = self.kv.bucket(&identifier).map_err(to_wit)?;
+        self.table
+            .push(bucket)
+            .map_err(|e| store::Error::Other(e.to_string()))
+    }
+}
+
+impl store::HostBucket for InstanceState {
+    async fn get(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, store::Error> {
+        let bucket = self.bucket(&b)?;
+        blocking(move || bucket.get(&key)).await
+    }
+
+    async fn set(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), store::Error> {
+        let bucket = self.bucket(&b)?;
+        blocking(move || bucket.set(&key, &value)).await
+    }
+
+    async fn delete(&mut self, b: Resource<kv::Bucket>, key: String) -> Result<(), store::Error> {
+        let bucket = self.bucket(&b)?;
+        blocking(move || bucket.delete(&key)).await
+    }
+
+    async fn exists(&mut self, b: Resource<kv::Bucket>, key: String) -> Result<bool, store::Error> {
+        let bucket = self.bucket(&b)?;
+        blocking(move || bucket.exists(&key)).await
+    }
+
+    async fn list_keys(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        cursor: Option<String>,
+    ) -> Result<store::KeyResponse, store::Error> {
+        if cursor.is_some() {
+            return Err(store::Error::Other(
+                "list_keys: cursor not supported".to_owned(),
+            ));
+        }
+        let bucket = self.bucket(&b)?;
+        let keys = blocking(move || bucket.keys()).await?;
+        Ok(store::KeyResponse { keys, cursor: None })
+    }
+
+    async fn drop(&mut self, b: Resource<kv::Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(b)?;
+        Ok(())
+    }
+}
+
+impl batch::Host for InstanceState {
+    async fn get_many(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
+        let bucket = self.bucket(&b)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        blocking(move || bucket.get_many(&keys)).await
+    }
+
+    async fn set_many(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        items: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), store::Error> {
+        let bucket = self.bucket(&b)?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        blocking(move || bucket.set_many(&items)).await
+    }
+
+    async fn delete_many(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        keys: Vec<String>,
+    ) -> Result<(), store::Error> {
+        let bucket = self.bucket(&b)?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        blocking(move || bucket.delete_many(&keys)).await
+    }
+}
+
+impl atomics::Host for InstanceState {
+    async fn increment(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, store::Error> {
+        let bucket = self.bucket(&b)?;
+        blocking(move || bucket.increment(&key, delta)).await
+    }
+
+    async fn swap(
+        &mut self,
+        c: Resource<kv::Cas>,
+        value: Vec<u8>,
+    ) -> Result<(), atomics::CasError> {
+        let cas = self
+            .table
+            .delete(c)
+            .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
+        let (bucket, key) = (cas.bucket().clone(), cas.key().to_owned());
+        let outcome = tokio::task::spawn_blocking(move || cas.swap(&value))
+            .await
+            .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(SwapError::Store(e)) => Err(atomics::CasError::StoreError(to_wit(e))),
+            Err(SwapError::CasFailed) => {
+                let fresh = self
+                    .fresh_cas(bucket, key)
+                    .await
+                    .map_err(atomics::CasError::StoreError)?;
+                Err(atomics::CasError::CasFailed(fresh))
+            }
+        }
+    }
+}
+
+impl atomics::HostCas for InstanceState {
+    async fn new(
+        &mut self,
+        b: Resource<kv::Bucket>,
+        key: String,
+    ) -> Result<Resource<kv::Cas>, store::Error> {
+        let bucket = self.bucket(&b)?;
+        self.table
+            .push(bucket.cas(&key))
+            .map_err(|e| store::Error::Other(e.to_string()))
+    }
+
+    async fn current(&mut self, c: Resource<kv::Cas>) -> Result<Option<Vec<u8>>, store::Error> {
+        let cas = self
+            .table
+            .get(&c)
+            .map_err(|e| store::Error::Other(format!("invalid cas handle: {e}")))?;
+        let (bucket, key) = (cas.bucket().clone(), cas.key().to_owned());
+        let value = blocking(move || bucket.get(&key)).await?;
+        self.table
+            .get_mut(&c)
+            .map_err(|e| store::Error::Other(e.to_string()))?
+            .remember(value.clone());
+        Ok(value)
+    }
+
+    async fn drop(&mut self, c: Resource<kv::Cas>) -> wasmtime::Result<()> {
+        self.table.delete(c)?;
+        Ok(())
+    }
+}
+
+impl variables::Host for InstanceState {
+    async fn get(&mut self, name: String) -> Result<String, variables::Error> {
+        self.vars.get(&self.component, &name).map_err(|e| match e {
+            VariableError::InvalidName(m) => variables::Error::InvalidName(m),
+            VariableError::Undefined(m) => variables::Error::Undefined(m),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::StoreLocation;
+    use std::collections::BTreeMap;
+
+    fn state(granted: &[&str]) -> InstanceState {
+        let mut locations = BTreeMap::new();
+        locations.insert("default".to_owned(), StoreLocation::InMemory);
+        locations.insert("blobs".to_owned(), StoreLocation::InMemory);
+        let kv = KvStores::open(&locations, false).expect("stores");
+        InstanceState::new(
+            "c".into(),
+            Arc::new(granted.iter().map(|s| s.to_string()).collect()),
+            Arc::new(kv),
+            Arc::new(Variables::default()),
+            StoreLimits::default(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn only_granted_labels_open() {
+        let mut s = state(&["default"]);
+        assert!(store::Host::open(&mut s, "default".into()).await.is_ok());
+        // Defined but not granted, and not defined at all: both access-denied.
+        for label in ["blobs", "nope"] {
+            assert!(matches!(
+                store::Host::open(&mut s, label.into()).await,
+                Err(store::Error::AccessDenied)
+            ));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn failed_swap_hands_back_a_current_handle() {
+        let mut s = state(&["default"]);
+        let b = store::Host::open(&mut s, "default".into())
+            .await
+            .expect("open");
+        let borrow = || Resource::<kv::Bucket>::new_borrow(b.rep());
+        store::HostBucket::set(&mut s, borrow(), "k".into(), b"v0".to_vec())
+            .await
+            .expect("set");
+
+        let stale = atomics::HostCas::new(&mut s, borrow(), "k".into())
+            .await
+            .expect("cas");
+        let seen = atomics::HostCas::current(&mut s, Resource::new_borrow(stale.rep())).await;
+        assert_eq!(seen.expect("current").as_deref(), Some(&b"v0"[..]));
+        store::HostBucket::set(&mut s, borrow(), "k".into(), b"v1".to_vec())
+            .await
+            .expect("set");
+
+        let Err(atomics::CasError::CasFailed(fresh)) =
+            atomics::Host::swap(&mut s, stale, b"lost".to_vec()).await
+        else {
+            panic!("the swap must fail: the value changed");
+        };
+        // The new handle already knows the current value, so it can swap.
+        atomics::Host::swap(&mut s, fresh, b"v2".to_vec())
+            .await
+            .expect("retry with the handed-back handle");
+        let now = store::HostBucket::get(&mut s, borrow(), "k".into()).await;
+        assert_eq!(now.expect("get").as_deref(), Some(&b"v2"[..]));
+
+        let n = atomics::Host::increment(&mut s, borrow(), "n".into(), 3).await;
+        assert_eq!(n.expect("increment"), 3);
+    }
+}

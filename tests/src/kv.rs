@@ -1,0 +1,343 @@
+//! SQLite-backed key-value stores with the semantics of Spin's `key-value-spin`
+//! crate, as plain Rust so the semantics can be tested without a guest.
+//!
+//! One table `spin_key_value(store, key, value)` per database file, keyed by
+//! `(store label, key)`, exactly Spin's schema, so a state dir written by this
+//! host can be inspected (or reused) with `spin up`. Each file has one
+//! connection behind a mutex; all instances of all components share it, which
+//! makes every single operation atomic with respect to the others, as in Spin.
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::manifest::StoreLocation;
+
+/// Errors of `wasi:keyvalue/store`, as Spin reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    NoSuchStore,
+    AccessDenied,
+    Other(String),
+}
+
+impl From<rusqlite::Error> for KvError {
+    fn from(e: rusqlite::Error) -> Self {
+        KvError::Other(format!("{e:?}"))
+    }
+}
+
+pub type KvResult<T> = Result<T, KvError>;
+
+/// Outcome of a failed `swap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapError {
+    /// The value changed since `current()` (or the key appeared/disappeared).
+    CasFailed,
+    Store(KvError),
+}
+
+/// Every label the app may open, each backed by a database file.
+#[derive(Clone)]
+pub struct KvStores {
+    labels: HashMap<String, Arc<Db>>,
+    cas_insert_overwrites: bool,
+}
+
+struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (statements
+        // are atomic), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl KvStores {
+    /// Opens (creating if needed) the database of every label. Labels sharing
+    /// a file share a connection. See [`Cas::swap`] for `cas_insert_overwrites`.
+    pub fn open(
+        locations: &BTreeMap<String, StoreLocation>,
+        cas_insert_overwrites: bool,
+    ) -> Result<KvStores> {
+        let mut files: HashMap<PathBuf, Arc<Db>> = HashMap::new();
+        let mut labels = HashMap::new();
+        for (label, location) in locations {
+            let db = match location {
+                StoreLocation::InMemory => Arc::new(Db::open_in_memory()?),
+                StoreLocation::File(path) => match files.get(path) {
+                    Some(db) => db.clone(),
+                    None => {
+                        let db = Arc::new(Db::open_file(path)?);
+                        files.insert(path.clone(), db.clone());
+                        db
+                    }
+                },
+            };
+            labels.insert(label.clone(), db);
+        }
+        Ok(KvStores {
+            labels,
+            cas_insert_overwrites,
+        })
+    }
+
+    pub fn is_defined(&self, label: &str) -> bool {
+        self.labels.contains_key(label)
+    }
+
+    /// Opens a bucket without any access check (the caller enforces grants).
+    pub fn bucket(&self, label: &str) -> KvResult<Bucket> {
+        let db = self.labels.get(label).ok_or(KvError::NoSuchStore)?;
+        Ok(Bucket {
+            db: db.clone(),
+            name: label.to_owned(),
+            cas_insert_overwrites: self.cas_insert_overwrites,
+        })
+    }
+}
+
+impl Db {
+    fn open_file(path: &PathBuf) -> Result<Db> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Self::init(conn)
+    }
+
+    fn open_in_memory() -> Result<Db> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Db> {
+        // Two hosts may share a state dir (e.g. a restart test); wait rather
+        // than fail when the other holds the write lock.
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL,
+                key   TEXT NOT NULL,
+                value BLOB NOT NULL,
+                PRIMARY KEY (store, key)
+            )",
+            [],
+        )?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+/// Writers take the write lock up front. With one connection per file this
+/// changes nothing; when two hosts share a state dir it turns a would-be
+/// lock-upgrade failure (`SQLITE_BUSY` despite the busy timeout) into a wait.
+const IMMEDIATE: TransactionBehavior = TransactionBehavior::Immediate;
+
+const SELECT: &str = "SELECT value FROM spin_key_value WHERE store=?1 AND key=?2";
+const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+     ON CONFLICT(store, key) DO UPDATE SET value=?3";
+
+/// An open store (`wasi:keyvalue/store.bucket`).
+#[derive(Clone)]
+pub struct Bucket {
+    db: Arc<Db>,
+    name: String,
+    cas_insert_overwrites: bool,
+}
+
+impl Bucket {
+    pub fn label(&self) -> &str {
+        &self.name
+    }
+
+    pub fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        let conn = self.db.lock();
+        Ok(conn
+            .prepare_cached(SELECT)?
+            .query_row(params![self.name, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        let conn = self.db.lock();
+        conn.prepare_cached(UPSERT)?
+            .execute(params![self.name, key, value])?;
+        Ok(())
+    }
+
+    pub fn delete(&self, key: &str) -> KvResult<()> {
+        let conn = self.db.lock();
+        conn.prepare_cached("DELETE FROM spin_key_value WHERE store=?1 AND key=?2")?
+            .execute(params![self.name, key])?;
+        Ok(())
+    }
+
+    pub fn exists(&self, key: &str) -> KvResult<bool> {
+        let conn = self.db.lock();
+        Ok(conn
+            .prepare_cached("SELECT 1 FROM spin_key_value WHERE store=?1 AND key=?2 LIMIT 1")?
+            .exists(params![self.name, key])?)
+    }
+
+    pub fn keys(&self) -> KvResult<Vec<String>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached("SELECT key FROM spin_key_value WHERE store=?1")?;
+        let keys = stmt
+            .query_map(params![self.name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(keys)
+    }
+
+    /// Like Spin: only keys that exist are returned (each once), in no
+    /// promised order.
+    pub fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached(SELECT)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for key in keys {
+            if !seen.insert(key.as_str()) {
+                continue;
+            }
+            if let Some(v) = stmt
+                .query_row(params![self.name, key], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+            {
+                found.push((key.clone(), Some(v)));
+            }
+        }
+        Ok(found)
+    }
+
+    /// One transaction, as in Spin.
+    pub fn set_many(&self, items: &[(String, Vec<u8>)]) -> KvResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(IMMEDIATE)?;
+        for (k, v) in items {
+            tx.prepare_cached(UPSERT)?
+                .execute(params![self.name, k, v])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn delete_many(&self, keys: &[String]) -> KvResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(IMMEDIATE)?;
+        for k in keys {
+            tx.prepare_cached("DELETE FROM spin_key_value WHERE store=?1 AND key=?2")?
+                .execute(params![self.name, k])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds `delta` to the i64 (little-endian) at `key`, absent counting as 0.
+    pub fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction_with_behavior(IMMEDIATE)?;
+        let old: Option<Vec<u8>> = tx
+            .prepare_cached(SELECT)?
+            .query_row(params![self.name, key], |r| r.get(0))
+            .optional()?;
+        let old = match old {
+            None => 0,
+            Some(bytes) => i64::from_le_bytes(bytes.try_into().map_err(|_| {
+                KvError::Other(format!("value of {key:?} is not an 8-byte integer"))
+            })?),
+        };
+        let new = old
+            .checked_add(delta)
+            .ok_or_else(|| KvError::Other("increment overflows i64".to_owned()))?;
+        tx.prepare_cached(UPSERT)?
+            .execute(params![self.name, key, new.to_le_bytes()])?;
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Starts a compare-and-swap on `key` (`atomics.cas.new`).
+    pub fn cas(&self, key: &str) -> Cas {
+        Cas {
+            bucket: self.clone(),
+            key: key.to_owned(),
+            seen: None,
+        }
+    }
+}
+
+/// A compare-and-swap handle (`wasi:keyvalue/atomics.cas`).
+pub struct Cas {
+    bucket: Bucket,
+    key: String,
+    seen: Option<Vec<u8>>,
+}
+
+impl Cas {
+    pub fn bucket(&self) -> &Bucket {
+        &self.bucket
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Reads the value and remembers it as the expected old value.
+    pub fn current(&mut self) -> KvResult<Option<Vec<u8>>> {
+        let value = self.bucket.get(&self.key)?;
+        self.remember(value.clone());
+        Ok(value)
+    }
+
+    /// Records a value read elsewhere (off-thread) as what `current()` saw.
+    pub fn remember(&mut self, value: Option<Vec<u8>>) {
+        self.seen = value;
+    }
+
+    /// Writes `value` if the key still holds what `current()` saw
+    /// (`UPDATE ... WHERE value = old`). If `current()` saw no value (or was
+    /// never called) the write is an insert: by default it only succeeds if
+    /// the key is still absent, the contract Spin documents for `Cas::swap`
+    /// and its Redis backend honours. Spin's SQLite backend instead upserts
+    /// (a concurrent creator is silently overwritten); pass
+    /// `cas_insert_overwrites = true` to [`KvStores::open`] to reproduce that.
+    pub fn swap(self, value: &[u8]) -> Result<(), SwapError> {
+        let name = &self.bucket.name;
+        let mut conn = self.bucket.db.lock();
+        let changed = match &self.seen {
+            Some(old) => conn
+                .prepare_cached(
+                    "UPDATE spin_key_value SET value=?4 WHERE store=?1 AND key=?2 AND value=?3",
+                )
+                .and_then(|mut s| s.execute(params![name, self.key, old, value])),
+            None => {
+                let sql = if self.bucket.cas_insert_overwrites {
+                    UPSERT
+                } else {
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(store, key) DO NOTHING"
+                };
+                conn.transaction_with_behavior(IMMEDIATE).and_then(|tx| {
+                    let n = tx
+                        .prepare_cached(sql)?
+                        .execute(params![name, self.key, value])?;
+                    tx.commit()?;
+                    Ok(n)
+                })
+            }
+        }
+        .map_err(|e| SwapError::Store(e.into()))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(SwapError::CasFailed)
+        }
+    }
+}

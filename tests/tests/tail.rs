@@ -1,0 +1,454 @@
+//! End-to-end: live tail over SSE across invocation limits, and the
+//! Scalingo and dotnet-monitor streaming routes, through the test host.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use spin_logs_tests::{HostOptions, TestHost};
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+const FOLLOW: &str = "/system/v1/logs/v2/follow";
+
+/// One SSE event as a client sees it.
+#[derive(Debug, Default, Clone)]
+struct Event {
+    id: Option<String>,
+    event: Option<String>,
+    data: String,
+}
+
+/// Reads one SSE response to its end (the invocation's budget), returning its
+/// events and whether comments (keepalives) were seen.
+fn sse_once(host: &TestHost, path: &str, last_event_id: Option<&str>) -> (u16, Vec<Event>, usize) {
+    let mut req = client()
+        .get(host.url(path))
+        .header("accept", "text/event-stream");
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id);
+    }
+    let resp = req.call().expect("request");
+    let status = resp.status().as_u16();
+    let reader = std::io::BufReader::new(resp.into_body().into_reader());
+    let mut events = Vec::new();
+    let mut comments = 0;
+    let mut current = Event::default();
+    let mut has_fields = false;
+    for line in reader.lines() {
+        let Ok(line) = line else { break }; // a cut connection ends the read
+        if line.is_empty() {
+            if has_fields {
+                events.push(std::mem::take(&mut current));
+            }
+            has_fields = false;
+        } else if line.starts_with(':') {
+            comments += 1;
+        } else if let Some((field, value)) = line.split_once(": ") {
+            match field {
+                "id" => current.id = Some(value.to_owned()),
+                "event" => current.event = Some(value.to_owned()),
+                "data" => {
+                    if !current.data.is_empty() {
+                        current.data.push('\n');
+                    }
+                    current.data.push_str(value);
+                }
+                _ => continue, // retry: and unknown fields make no event
+            }
+            has_fields = true;
+        }
+    }
+    (status, events, comments)
+}
+
+fn tail_host(budget_ms: u64, keepalive_ms: u64, max_followers: u64) -> TestHost {
+    host_with(HostOptions {
+        variables: vec![
+            ("tail_budget_ms".into(), budget_ms.to_string()),
+            ("keepalive_ms".into(), keepalive_ms.to_string()),
+            ("max_followers".into(), max_followers.to_string()),
+        ],
+        ..Default::default()
+    })
+}
+
+fn message(e: &Event) -> Option<String> {
+    let v: Value = serde_json::from_str(&e.data).ok()?;
+    v["fields"]["MESSAGE"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn a_follower_gets_every_line_once_across_forced_reconnects() {
+    const WRITERS: usize = 4;
+    const LINES: usize = 5_000;
+    const BATCH: usize = 50;
+    let host = tail_host(1_000, 300, 8);
+    let task = register(&host, "busy", "agent-a", false);
+    assert_eq!(append(&host, "busy", "stdout", b"start\n").status, 200);
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+
+    let (received, invocations) = std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let host = &host;
+            s.spawn(move || {
+                for b in 0..LINES / BATCH {
+                    let body: String = (b * BATCH..(b + 1) * BATCH)
+                        .map(|i| format!("w{w} {i}\n"))
+                        .collect();
+                    assert_eq!(append(host, "busy", "stdout", body.as_bytes()).status, 200);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+        }
+        let follower = s.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(240);
+            let mut last_id: Option<String> = None;
+            let mut got = Vec::new();
+            let mut invocations = 0;
+            while got.len() < WRITERS * LINES + 1 && Instant::now() < deadline {
+                let path = if last_id.is_some() {
+                    follow.clone()
+                } else {
+                    format!("{follow}?cursor=BEG")
+                };
+                let (status, events, _) = sse_once(&host, &path, last_id.as_deref());
+                assert_eq!(status, 200);
+                invocations += 1;
+                for e in events {
+                    if let Some(m) = message(&e) {
+                        got.push(m);
+                    }
+                    if e.id.is_some() {
+                        last_id = e.id;
+                    }
+                }
+            }
+            (got, invocations)
+        });
+        follower.join().expect("follower")
+    });
+
+    assert_eq!(received[0], "start");
+    assert_eq!(
+        received.len(),
+        WRITERS * LINES + 1,
+        "every line exactly once"
+    );
+    let mut next = [0usize; WRITERS];
+    for line in &received[1..] {
+        let (w, i) = line[1..].split_once(' ').unwrap();
+        let (w, i): (usize, usize) = (w.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(i, next[w], "writer {w} in order");
+        next[w] += 1;
+    }
+    assert!(
+        invocations >= 3,
+        "the 1 s budget forced reconnects ({invocations} invocations)"
+    );
+}
+
+#[test]
+fn last_event_id_from_any_point_resumes_exactly() {
+    let host = tail_host(300, 1_000, 8);
+    let task = register(&host, "t", "agent-a", false);
+    let lines: String = (0..200).map(|i| format!("l{i}\n")).collect();
+    append(&host, "t", "stdout", lines.as_bytes());
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let (_, events, _) = sse_once(&host, &format!("{follow}?cursor=BEG"), None);
+    let data: Vec<&Event> = events.iter().filter(|e| e.event.is_none()).collect();
+    assert_eq!(data.len(), 200);
+    for k in [0usize, 1, 57, 123, 198, 199] {
+        let id = data[k].id.clone().unwrap();
+        let (_, after, _) = sse_once(&host, &follow, Some(&id));
+        let first = after.iter().find_map(message);
+        let want = (k + 1 < 200).then(|| format!("l{}", k + 1));
+        assert_eq!(first, want, "resume after event {k}");
+    }
+    // The final resume event resumes at the end.
+    let resume = events
+        .iter()
+        .find(|e| e.event.as_deref() == Some("resume"))
+        .unwrap();
+    let (_, after, _) = sse_once(&host, &follow, resume.id.as_deref());
+    assert!(after.iter().all(|e| message(e).is_none()));
+    // The DC/OS read route hands SSE to the tail with a 307.
+    let r = get_with(
+        &host,
+        &file_path(&task, "stdout"),
+        &[("accept", "text/event-stream")],
+    );
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("location"), Some(follow.as_str()));
+}
+
+#[test]
+fn an_idle_stream_gets_keepalives_and_a_resume_event() {
+    let host = tail_host(1_200, 200, 8);
+    let task = register(&host, "idle", "agent-a", false);
+    append(&host, "idle", "stdout", b"only\n");
+    let follow = format!("{FOLLOW}{}?cursor=END", file_path(&task, "stdout"));
+    let started = Instant::now();
+    let (status, events, comments) = sse_once(&host, &follow, None);
+    assert_eq!(status, 200);
+    assert!(
+        comments >= 3,
+        "keepalive comments on an idle stream: {comments}"
+    );
+    assert_eq!(
+        events.last().and_then(|e| e.event.as_deref()),
+        Some("resume")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the stream ends inside its budget"
+    );
+}
+
+#[test]
+fn a_follower_slot_frees_itself_when_the_client_goes_away() {
+    let host = tail_host(20_000, 200, 1);
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"x\n");
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let first = client()
+        .get(host.url(&follow))
+        .header("accept", "text/event-stream")
+        .call()
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let mut reader = std::io::BufReader::new(first.into_body().into_reader());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap(); // the stream is live
+    let busy = get_with(&host, &follow, &[("accept", "text/event-stream")]);
+    let p = busy.problem(429);
+    assert!(busy.header("retry-after").is_some(), "{p}");
+    drop(reader); // the client vanishes mid-stream
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = client()
+            .get(host.url(&format!("{follow}?cursor=END")))
+            .header("accept", "text/event-stream")
+            .call()
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_follower_slot_expires_when_the_host_kills_the_instance() {
+    // Newer Spin aborts the guest when its client disconnects: nothing runs
+    // to give the slot back, so the lease's own expiry must free it.
+    let host = host_with(HostOptions {
+        variables: vec![
+            ("tail_budget_ms".into(), "1500".into()),
+            ("keepalive_ms".into(), "200".into()),
+            ("max_followers".into(), "1".into()),
+        ],
+        abort_on_disconnect: true,
+        ..Default::default()
+    });
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"x\n");
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let first = client()
+        .get(host.url(&follow))
+        .header("accept", "text/event-stream")
+        .call()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(first.into_body().into_reader());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader);
+    let started = Instant::now();
+    get_with(&host, &follow, &[("accept", "text/event-stream")]).problem(429);
+    loop {
+        let r = client()
+            .get(host.url(&format!("{follow}?cursor=END")))
+            .header("accept", "text/event-stream")
+            .call()
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the lease never expired"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn scalingo_dump_filter_and_stream() {
+    let host = tail_host(800, 300, 8);
+    for (id, name, app) in [
+        ("a1", "web-1", "shop"),
+        ("a2", "web-2", "shop"),
+        ("a3", "worker-1", "shop"),
+        ("b1", "web-1", "blog"),
+    ] {
+        let body = format!(
+            r#"{{"name":"{name}","agent_id":"A","framework_id":"F","container_id":"{id}","labels":{{"app":"{app}"}}}}"#
+        );
+        assert!(
+            send(
+                &host,
+                "PUT",
+                &format!("{INGEST}/tasks/{id}"),
+                Some("application/json"),
+                body.as_bytes()
+            )
+            .status
+                < 300
+        );
+    }
+    for (i, id) in ["a1", "a2", "a3", "b1", "a1"].iter().enumerate() {
+        append(&host, id, "stdout", format!("hello {i}\n").as_bytes());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let lines = |q: &str| -> Vec<String> {
+        let r = get(&host, &format!("/apps/shop/logs?{q}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+            .lines()
+            .map(|l| l.split_once(" +0000 UTC ").unwrap().1.to_owned())
+            .collect()
+    };
+    assert_eq!(lines("n=2"), ["[worker-1] hello 2", "[web-1] hello 4"]);
+    assert_eq!(
+        lines("filter=web"),
+        ["[web-1] hello 0", "[web-2] hello 1", "[web-1] hello 4"]
+    );
+    assert_eq!(lines("filter=web-2"), ["[web-2] hello 1"]);
+    assert_eq!(
+        lines("filter=worker|web-2&n=10"),
+        ["[web-2] hello 1", "[worker-1] hello 2"]
+    );
+    get(&host, "/apps/shop/logs?filter=(").problem(400);
+    get(&host, "/apps/nope/logs").problem(404);
+    let ws = get_with(
+        &host,
+        "/apps/shop/logs?stream=true",
+        &[
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+        ],
+    );
+    assert!(
+        ws.problem(400)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Server-Sent Events")
+    );
+
+    let (status, events, comments) = sse_once(&host, "/apps/shop/logs?stream=true&n=1", None);
+    assert_eq!(status, 200);
+    assert!(comments >= 1);
+    assert!(
+        events.iter().any(|e| e.data.contains("\"name\":\"ping\"")),
+        "ping events"
+    );
+    let logs: Vec<Value> = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
+        .filter(|v| v["name"] == "log")
+        .collect();
+    assert_eq!(logs.len(), 1);
+    assert!(
+        logs[0]["log"]
+            .as_str()
+            .unwrap()
+            .ends_with("[web-1] hello 4")
+    );
+    let last = events.last().unwrap().id.clone().unwrap();
+    append(&host, "a3", "stdout", b"later\n");
+    let (_, after, _) = sse_once(&host, "/apps/shop/logs?stream=true", Some(&last));
+    let logs: Vec<String> = after
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
+        .filter_map(|v| v["log"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].ends_with("[worker-1] later"));
+}
+
+#[test]
+fn dotnet_logs_by_level_for_a_duration() {
+    let host = tail_host(700, 300, 8);
+    let post = |body: &str| {
+        let r = send(
+            &host,
+            "POST",
+            &format!("{INGEST}/component"),
+            Some("application/x-ndjson"),
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    post("{\"MESSAGE\":\"old\",\"PRIORITY\":\"2\"}");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            post("{\"MESSAGE\":\"chatty\",\"PRIORITY\":\"7\"}\n{\"MESSAGE\":\"boom\",\"PRIORITY\":\"3\",\"_SYSTEMD_UNIT\":\"api.service\"}\n{\"MESSAGE\":\"careful\",\"LEVEL\":\"Warning\"}");
+        });
+        let r = get_with(
+            &host,
+            "/logs?level=Warning&durationSeconds=1",
+            &[("accept", "application/x-ndjson")],
+        );
+        assert_eq!(r.status, 200);
+        let entries: Vec<Value> = r
+            .text()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let got: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e["LogLevel"].as_str().unwrap(),
+                    e["Message"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("Error", "boom"), ("Warning", "careful")]);
+        assert_eq!(entries[0]["Category"], "api.service");
+    });
+    // Over SSE, a duration longer than the budget continues on reconnect, then ends with 204.
+    let (status, events, _) = sse_once(&host, "/logs?durationSeconds=2", None);
+    assert_eq!(status, 200);
+    let mut id = events.last().unwrap().id.clone().unwrap();
+    let started = Instant::now();
+    loop {
+        let r = get_with(
+            &host,
+            "/logs",
+            &[("accept", "text/event-stream"), ("last-event-id", &id)],
+        );
+        if r.status == 204 {
+            break;
+        }
+        assert_eq!(r.status, 200);
+        id = r
+            .text()
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("id: "))
+            .unwrap()
+            .to_owned();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the duration ends"
+        );
+    }
+    get(&host, "/logs?level=Loud").problem(400);
+    get(&host, "/logs?durationSeconds=-5").problem(400);
+}
