@@ -13,7 +13,7 @@
 //! to stop.
 
 use crate::Env;
-use crate::format::{Format, sse_event};
+use crate::format::{Format, rfc3339, sse_event};
 use crate::http::{Request, Response};
 use crate::journal::{self, REALTIME};
 use crate::problem::Problem;
@@ -22,7 +22,6 @@ use crate::store::log::Log;
 use crate::tail::{CHUNK, Feed, Follow, FollowOptions, stream_response, take_slot};
 use http::{StatusCode, header};
 use serde_json::{Map, Value, json};
-use std::rc::Rc;
 
 const LEVELS: [&str; 6] = [
     "Trace",
@@ -158,14 +157,10 @@ struct Capture {
 
 impl Feed for Capture {
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
-        let Some(snapshot) = self.log.snapshot()? else {
+        let Some(lines) = self.log.lines_since(self.pos)? else {
             return Ok(());
         };
-        let size = snapshot.size();
-        if size <= self.pos {
-            return Ok(());
-        }
-        for line in Rc::new(snapshot).lines_in(self.pos, size) {
+        for line in lines {
             let line = line?;
             self.pos = line.end();
             let fields: Map<String, Value> = serde_json::from_slice(&line.text)
@@ -196,7 +191,7 @@ impl Feed for Capture {
                 }
                 _ => {
                     let entry = json!({
-                        "Timestamp": timestamp(micros),
+                        "Timestamp": rfc3339(micros),
                         "LogLevel": LEVELS[level],
                         "EventId": "0",
                         "EventName": "",
@@ -228,16 +223,6 @@ impl Feed for Capture {
         self.deadline
             .is_some_and(|d| crate::clock::now_micros() >= d)
     }
-}
-
-fn timestamp(micros: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -85,6 +85,29 @@ pub fn sse_event(out: &mut Vec<u8>, id: Option<&str>, event: Option<&str>, data:
     out.extend_from_slice(b"\n\n");
 }
 
+/// Appends one rendered entry: an SSE event with its resume `id`, or an
+/// NDJSON line (the JSON carries its own cursor).
+pub fn emit(out: &mut Vec<u8>, format: Format, id: &str, json: &str) {
+    match format {
+        Format::Sse => sse_event(out, Some(id), None, json),
+        _ => {
+            out.extend_from_slice(json.as_bytes());
+            out.push(b'\n');
+        }
+    }
+}
+
+/// RFC 3339 in UTC for microseconds since the epoch.
+pub fn rfc3339(micros: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// `YYYY-MM-DD HH:MM:SS` in UTC for microseconds since the epoch.
 pub fn utc_seconds(micros: u64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

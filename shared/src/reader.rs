@@ -8,7 +8,7 @@
 //! reads render into a buffer that stops at the response budget, which is what
 //! lets the headers name the next position.
 
-use crate::format::{Format, sse_event, utc_seconds};
+use crate::format::{Format, emit, utc_seconds};
 use crate::http::Response;
 use crate::problem::Problem;
 use crate::query::{Cursor, ReadParams};
@@ -287,14 +287,7 @@ impl Source for FileSource {
         fields.insert("MESSAGE".into(), String::from_utf8_lossy(&line.text).into());
         let cursor = line.end().to_string();
         let entry = serde_json::json!({"fields": fields, "offset": line.offset, "cursor": cursor});
-        let json = entry.to_string();
-        match format {
-            Format::Sse => sse_event(out, Some(&cursor), None, &json),
-            _ => {
-                out.extend_from_slice(json.as_bytes());
-                out.push(b'\n');
-            }
-        }
+        emit(out, format, &cursor, &entry.to_string());
         Ok(true)
     }
 }
@@ -365,14 +358,7 @@ impl Source for JournalSource {
             "realtime_timestamp": realtime,
             "monotonic_timestamp": monotonic,
         });
-        let json = entry.to_string();
-        match format {
-            Format::Sse => sse_event(out, Some(&cursor), None, &json),
-            _ => {
-                out.extend_from_slice(json.as_bytes());
-                out.push(b'\n');
-            }
-        }
+        emit(out, format, &cursor, &entry.to_string());
         Ok(true)
     }
 }

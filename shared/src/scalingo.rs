@@ -13,7 +13,7 @@
 //! all containers at once.
 
 use crate::Env;
-use crate::format::Format;
+use crate::format::{Format, rfc3339};
 use crate::http::Response;
 use crate::problem::Problem;
 use crate::sandbox::{Sandboxes, Task};
@@ -199,16 +199,6 @@ fn render(container: &str, line: &Line) -> String {
     format!("{ts} [{container}] {}", String::from_utf8_lossy(&line.text))
 }
 
-fn rfc3339(micros: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// Positions of every container file: `s.<key>:<offset>,...`.
 fn encode(sources: &[Source]) -> String {
     let parts: Vec<String> = sources
@@ -260,19 +250,16 @@ impl Feed for AppFeed {
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
         let mut batch = std::mem::take(&mut self.pending);
         for (i, s) in self.sources.iter().enumerate() {
-            let Some(snap) = s.log.snapshot()? else {
+            let Some(lines) = s.log.lines_since(s.pos)? else {
                 continue;
             };
-            let size = snap.size();
-            if size > s.pos {
-                let mut bytes = 0;
-                for line in Rc::new(snap).lines_in(s.pos, size) {
-                    let line = line?;
-                    bytes += line.text.len();
-                    batch.push((i, line));
-                    if bytes >= CHUNK {
-                        break;
-                    }
+            let mut bytes = 0;
+            for line in lines {
+                let line = line?;
+                bytes += line.text.len();
+                batch.push((i, line));
+                if bytes >= CHUNK {
+                    break;
                 }
             }
         }

@@ -202,14 +202,10 @@ pub struct LogFeed<S: Source> {
 
 impl<S: Source> Feed for LogFeed<S> {
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
-        let Some(snapshot) = self.log.snapshot()? else {
+        let Some(lines) = self.log.lines_since(self.pos)? else {
             return Ok(());
         };
-        let size = snapshot.size();
-        if size <= self.pos {
-            return Ok(());
-        }
-        for line in Rc::new(snapshot).lines_in(self.pos, size) {
+        for line in lines {
             let line = line?;
             self.source.render(&line, self.format, out)?;
             self.pos = line.end();

@@ -5,12 +5,11 @@
 //! change the large file's size; default 256). Prints a table and the ratio the
 //! index promises to keep near 1: last-100 on the big file / on the small one.
 
-use spin_logs_tests::{HostOptions, TestHost};
-use std::time::{Duration, Instant};
+mod support;
 
-const INGEST: &str = "/system/v1/logs/v2/ingest";
-const LINE: usize = 100;
-const BATCH: usize = 1024 * 1024;
+use spin_logs_tests::{HostOptions, TestHost};
+use std::time::Instant;
+use support::*;
 
 fn main() {
     let big_mib: usize = std::env::var("BENCH_BIG_MIB")
@@ -18,10 +17,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
     let host = TestHost::start(HostOptions::default()).expect("host starts");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
 
     println!("== component sizes (wasm32-wasip2, release)");
     let manifest = spin_logs_tests::manifest::Manifest::load(&spin_logs_tests::repo_root())
@@ -80,64 +76,4 @@ fn main() {
         "ratio big/small: {:.2} (target: within 1.5)",
         big.as_secs_f64() / small.as_secs_f64()
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn register(agent: &ureq::Agent, host: &TestHost, id: &str) {
-    let body =
-        format!(r#"{{"name":"{id}","agent_id":"A","framework_id":"F","container_id":"{id}-c"}}"#);
-    let r = agent
-        .put(host.url(&format!("{INGEST}/tasks/{id}")))
-        .header("content-type", "application/json")
-        .send(body.as_bytes())
-        .expect("register");
-    assert!(r.status().is_success(), "register {id}: {}", r.status());
-}
-
-/// 1 MiB of 100-byte lines (99 visible bytes and a newline).
-fn batch_of_lines() -> Vec<u8> {
-    let mut out = Vec::with_capacity(BATCH);
-    let mut i = 0u64;
-    while out.len() + LINE <= BATCH {
-        let line = format!(
-            "2026-11-21T00:00:00Z INFO request {i:>12} served in 3ms path=/api/v1/items status=200 ok"
-        );
-        out.extend_from_slice(&line.as_bytes()[..LINE - 1]);
-        out.push(b'\n');
-        i += 1;
-    }
-    out
-}
-
-fn ingest(agent: &ureq::Agent, host: &TestHost, task: &str, batch: &[u8], times: usize) {
-    let url = host.url(&format!("{INGEST}/tasks/{task}/files/stdout"));
-    for _ in 0..times {
-        let r = agent
-            .post(&url)
-            .header("content-type", "text/plain")
-            .send(batch)
-            .expect("append");
-        assert_eq!(r.status(), 200, "append to {task}");
-    }
-}
-
-fn last_100(agent: &ureq::Agent, host: &TestHost, task: &str) -> Duration {
-    let url = host.url(&format!(
-        "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/{task}/runs/{task}-c/stdout?cursor=END&skip=-100"
-    ));
-    let mut times: Vec<Duration> = (0..51)
-        .map(|_| {
-            let start = Instant::now();
-            let r = agent.get(&url).call().expect("read");
-            assert_eq!(r.status(), 200);
-            let body = r.into_body().read_to_vec().expect("body");
-            assert_eq!(body.iter().filter(|b| **b == b'\n').count(), 100);
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
 }

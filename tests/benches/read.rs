@@ -5,12 +5,12 @@
 //! `cargo bench -p spin-logs-tests --bench read` (`BENCH_BIG_MIB`, default
 //! 1024, sets the big file; `BENCH_FULL_MIB`, default 256, the full read).
 
+mod support;
+
 use spin_logs_tests::{HostOptions, TestHost};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const INGEST: &str = "/system/v1/logs/v2/ingest";
-const BATCH: usize = 1024 * 1024;
+use support::*;
 
 fn env_mib(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -28,23 +28,13 @@ fn main() {
         ..Default::default()
     })
     .expect("host starts");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
     let batch = batch_of_lines();
 
     for (task, mib) in [("small", 1), ("full", full_mib), ("big", big_mib)] {
         register(&agent, &host, task);
         let start = Instant::now();
-        for _ in 0..mib {
-            let r = agent
-                .post(host.url(&format!("{INGEST}/tasks/{task}/files/stdout")))
-                .header("content-type", "text/plain")
-                .send(&batch[..])
-                .expect("append");
-            assert_eq!(r.status(), 200);
-        }
+        ingest(&agent, &host, task, &batch, mib);
         eprintln!(
             "ingested {mib} MiB into {task} in {:.1} s",
             start.elapsed().as_secs_f64()
@@ -103,57 +93,6 @@ fn main() {
         static_speed / 1e6
     );
     println!("ratio spin-logs/static: {:.2}", api_speed / static_speed);
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn read_path(task: &str, query: &str) -> String {
-    format!(
-        "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/{task}/runs/{task}-c/stdout{query}"
-    )
-}
-
-fn register(agent: &ureq::Agent, host: &TestHost, id: &str) {
-    let body =
-        format!(r#"{{"name":"{id}","agent_id":"A","framework_id":"F","container_id":"{id}-c"}}"#);
-    let r = agent
-        .put(host.url(&format!("{INGEST}/tasks/{id}")))
-        .header("content-type", "application/json")
-        .send(body.as_bytes())
-        .expect("register");
-    assert!(r.status().is_success());
-}
-
-fn batch_of_lines() -> Vec<u8> {
-    let mut out = Vec::with_capacity(BATCH);
-    let mut i = 0u64;
-    while out.len() + 100 <= BATCH {
-        let line = format!(
-            "2026-11-21T00:00:00Z INFO request {i:>12} served in 3ms path=/api/v1/items status=200 ok"
-        );
-        out.extend_from_slice(&line.as_bytes()[..99]);
-        out.push(b'\n');
-        i += 1;
-    }
-    out
-}
-
-fn last_100(agent: &ureq::Agent, host: &TestHost, task: &str) -> Duration {
-    let url = host.url(&read_path(task, "?cursor=END&skip=-100"));
-    let mut times: Vec<Duration> = (0..51)
-        .map(|_| {
-            let start = Instant::now();
-            let r = agent.get(&url).call().expect("read");
-            assert_eq!(r.status(), 200);
-            let body = r.into_body().read_to_vec().expect("body");
-            assert_eq!(body.iter().filter(|b| **b == b'\n').count(), 100);
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
 }
 
 /// Bytes per second of the best of three `curl` downloads of `url`.

@@ -318,6 +318,19 @@ impl Log {
         Ok(())
     }
 
+    /// The lines appended at or after `pos` (a line boundary) as of now, or
+    /// `None` when there are none: what a follower polls for.
+    pub fn lines_since(
+        &self,
+        pos: u64,
+    ) -> Result<Option<impl Iterator<Item = Result<Line, Problem>> + use<>>, Problem> {
+        let Some(snapshot) = self.snapshot()? else {
+            return Ok(None);
+        };
+        let size = snapshot.size();
+        Ok((size > pos).then(|| Rc::new(snapshot).lines_in(pos, size)))
+    }
+
     /// A consistent view for reading: the head as of now, pages loaded on demand.
     pub fn snapshot(&self) -> Result<Option<Snapshot>, Problem> {
         Ok(self.head()?.map(|head| Snapshot {

@@ -1,0 +1,86 @@
+//! What the benchmarks share: a typical log batch, task registration, and the
+//! timed "last 100 lines" read.
+
+#![allow(dead_code)] // each benchmark uses its own subset
+
+use spin_logs_tests::TestHost;
+use std::time::{Duration, Instant};
+
+pub const INGEST: &str = "/system/v1/logs/v2/ingest";
+pub const LINE: usize = 100;
+pub const BATCH: usize = 1024 * 1024;
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// Registers task `id` with agent `A`, framework `F`, container `{id}-c`.
+pub fn register(agent: &ureq::Agent, host: &TestHost, id: &str) {
+    let body =
+        format!(r#"{{"name":"{id}","agent_id":"A","framework_id":"F","container_id":"{id}-c"}}"#);
+    let r = agent
+        .put(host.url(&format!("{INGEST}/tasks/{id}")))
+        .header("content-type", "application/json")
+        .send(body.as_bytes())
+        .expect("register");
+    assert!(r.status().is_success(), "register {id}: {}", r.status());
+}
+
+/// 1 MiB of 100-byte log lines (99 visible bytes and a newline).
+pub fn batch_of_lines() -> Vec<u8> {
+    let mut out = Vec::with_capacity(BATCH);
+    let mut i = 0u64;
+    while out.len() + LINE <= BATCH {
+        let line = format!(
+            "2026-11-21T00:00:00Z INFO request {i:>12} served in 3ms path=/api/v1/items status=200 ok"
+        );
+        out.extend_from_slice(&line.as_bytes()[..LINE - 1]);
+        out.push(b'\n');
+        i += 1;
+    }
+    out
+}
+
+/// Appends `batch` to the task's stdout `times` times.
+pub fn ingest(agent: &ureq::Agent, host: &TestHost, task: &str, batch: &[u8], times: usize) {
+    let url = host.url(&format!("{INGEST}/tasks/{task}/files/stdout"));
+    for _ in 0..times {
+        let r = agent
+            .post(&url)
+            .header("content-type", "text/plain")
+            .send(batch)
+            .expect("append");
+        assert_eq!(r.status(), 200, "append to {task}");
+    }
+}
+
+/// The agent route of a task registered by [`register`].
+pub fn read_path(task: &str, query: &str) -> String {
+    format!(
+        "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/{task}/runs/{task}-c/stdout{query}"
+    )
+}
+
+/// Median time of 51 `cursor=END&skip=-100` reads, bodies read whole.
+pub fn last_100(agent: &ureq::Agent, host: &TestHost, task: &str) -> Duration {
+    let url = host.url(&read_path(task, "?cursor=END&skip=-100"));
+    let mut times: Vec<Duration> = (0..51)
+        .map(|_| {
+            let start = Instant::now();
+            let r = agent.get(&url).call().expect("read");
+            assert_eq!(r.status(), 200);
+            let body = r.into_body().read_to_vec().expect("body");
+            assert_eq!(body.iter().filter(|b| **b == b'\n').count(), 100);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
