@@ -337,6 +337,7 @@ impl Log {
             log: self.clone(),
             head,
             pages: RefCell::new(HashMap::new()),
+            last_segment: RefCell::new(None),
         }))
     }
 }
@@ -381,6 +382,9 @@ pub struct Snapshot {
     log: Log,
     head: Head,
     pages: RefCell<HashMap<usize, Rc<Vec<Segment>>>>,
+    /// The last segment's bytes fetched: a lookup followed by a read of the
+    /// same place (`cursor=END&skip=-100`) then fetches it once.
+    last_segment: RefCell<Option<(String, Rc<Vec<u8>>)>>,
 }
 
 impl Snapshot {
@@ -462,13 +466,28 @@ impl Snapshot {
             .ok_or_else(|| Problem::internal(format!("no segment holds offset {offset}")))
     }
 
+    /// Bytes `from..to` of a segment. A segment is one blob chunk, so the
+    /// whole of it costs what any part does: fetch it whole and keep it.
     fn bytes(&self, seg: &Segment, from: u64, to: u64) -> Result<Vec<u8>, Problem> {
-        let bytes = if from == 0 && to >= seg.len {
-            self.log.store.blobs.get(&seg.blob)?
-        } else {
-            self.log.store.blobs.get_range(&seg.blob, from, to)?
+        let cached = match &*self.last_segment.borrow() {
+            Some((key, bytes)) if *key == seg.blob => Some(bytes.clone()),
+            _ => None,
         };
-        bytes.ok_or_else(|| Problem::internal(format!("missing segment {}", seg.blob)))
+        let whole = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let bytes =
+                    self.log.store.blobs.get(&seg.blob)?.ok_or_else(|| {
+                        Problem::internal(format!("missing segment {}", seg.blob))
+                    })?;
+                let bytes = Rc::new(bytes);
+                *self.last_segment.borrow_mut() = Some((seg.blob.clone(), bytes.clone()));
+                bytes
+            }
+        };
+        let to = (to as usize).min(whole.len());
+        let from = (from as usize).min(to);
+        Ok(whole[from..to].to_vec())
     }
 
     /// Byte offset where line `line` (0-based) starts; `size` for `line >= lines`.
