@@ -80,10 +80,31 @@ fn message(e: &Event) -> Option<String> {
 
 #[test]
 fn a_follower_gets_every_line_once_across_forced_reconnects() {
+    // The component ends each invocation itself after 1 s, with a resume event.
+    follow_while_writing(tail_host(1_000, 300, 8));
+}
+
+#[test]
+fn a_follower_gets_every_line_once_when_the_host_cuts_streams() {
+    // A host limit shorter than the component's budget kills each stream
+    // mid-flight, with no resume event: the client resumes from the last id
+    // it saw, and still nothing is lost or repeated.
+    follow_while_writing(host_with(HostOptions {
+        request_timeout: Some(Duration::from_millis(1_000)),
+        variables: vec![
+            ("tail_budget_ms".into(), "60000".into()),
+            ("keepalive_ms".into(), "300".into()),
+        ],
+        ..Default::default()
+    }));
+}
+
+/// Four writers append 20,000 lines while one follower reads, reconnecting
+/// with `Last-Event-ID` each time a stream ends.
+fn follow_while_writing(host: TestHost) {
     const WRITERS: usize = 4;
     const LINES: usize = 5_000;
     const BATCH: usize = 50;
-    let host = tail_host(1_000, 300, 8);
     let task = register(&host, "busy", "agent-a", false);
     assert_eq!(append(&host, "busy", "stdout", b"start\n").status, 200);
     let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
