@@ -38,7 +38,7 @@ fn main() {
     let start = Instant::now();
     ingest(&agent, &host, "big", &batch, big_mib);
     let took = start.elapsed().as_secs_f64();
-    let mb = (big_mib * BATCH) as f64 / 1e6;
+    let mb = (big_mib * batch.len()) as f64 / 1e6;
     println!("\n== ingest: {big_mib} x 1 MiB batches of {LINE}-byte lines, one client");
     println!(
         "{:>10.1} MB/s  {:>10.0} lines/s  ({took:.1} s)",
@@ -59,7 +59,7 @@ fn main() {
         }
     });
     let took = start.elapsed().as_secs_f64();
-    let mb = (parallel * 16 * BATCH) as f64 / 1e6;
+    let mb = (parallel * 16 * batch.len()) as f64 / 1e6;
     println!("== ingest: {parallel} clients x 16 MiB to separate files");
     println!(
         "{:>10.1} MB/s  {:>10.0} lines/s",

@@ -53,7 +53,7 @@ fn main() {
 
     println!("\n== full read of {full_mib} MiB with curl (best of 3)");
     let api = host.url(&read_path("full", ""));
-    let api_speed = best_curl(&api, (full_mib * BATCH) as u64);
+    let api_speed = best_curl(&api, (full_mib * batch.len()) as u64);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut file = Vec::with_capacity(full_mib * BATCH);
     for _ in 0..full_mib {
@@ -78,7 +78,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(800));
     let static_speed = best_curl(
         &format!("http://127.0.0.1:{port}/stdout"),
-        (full_mib * BATCH) as u64,
+        (full_mib * batch.len()) as u64,
     );
     let _ = server.kill();
     let _ = server.wait();

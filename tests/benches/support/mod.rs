@@ -34,10 +34,12 @@ pub fn batch_of_lines() -> Vec<u8> {
     let mut out = Vec::with_capacity(BATCH);
     let mut i = 0u64;
     while out.len() + LINE <= BATCH {
-        let line = format!(
+        let mut line = format!(
             "2026-11-21T00:00:00Z INFO request {i:>12} served in 3ms path=/api/v1/items status=200 ok"
-        );
-        out.extend_from_slice(&line.as_bytes()[..LINE - 1]);
+        )
+        .into_bytes();
+        line.resize(LINE - 1, b' ');
+        out.extend_from_slice(&line);
         out.push(b'\n');
         i += 1;
     }
