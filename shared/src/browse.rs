@@ -41,9 +41,7 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         return Err(Problem::not_found("no such browse route"));
     }
     let sandboxes = Sandboxes::new(env.store.clone());
-    let task = sandboxes
-        .task_for_route(&path)?
-        .ok_or_else(|| Problem::not_found("no task runs at this agent route"))?;
+    let task = sandboxes.task_at(&path)?;
     let dir = sandbox_dir(&task);
     let entries: Vec<Entry> = sandboxes
         .files(&task.id)?

@@ -20,7 +20,7 @@ use crate::query::ReadParams;
 use crate::reader::{FileSource, JournalSource, Read, Source};
 use crate::route::{AgentPath, segments_after, validate_name};
 use crate::sandbox::Sandboxes;
-use crate::store::log::Log;
+use crate::store::log::{Log, Snapshot};
 use http::Method;
 
 pub const COMPONENT: &str = "/system/v1/logs/v2/component";
@@ -29,10 +29,12 @@ pub fn handle(req: Request, env: &Env) -> Response {
     respond(route(&req, env))
 }
 
-/// The log a read path names and how to render it.
+/// The log a read path names, how to render it, and its state as of the
+/// request (taken once: reads and follows start from this snapshot).
 pub enum Target {
-    File(FileSource, Log),
-    Journal(JournalSource, Log),
+    File(FileSource, Log, Snapshot),
+    /// The journal may not exist yet: nothing to read, but something to follow.
+    Journal(JournalSource, Log, Option<Snapshot>),
 }
 
 /// Resolves a read route's path (component or agent file route) to its log.
@@ -50,7 +52,9 @@ pub fn target(path: &str, params: &ReadParams, env: &Env) -> Result<Target, Prob
             unit,
             filters: params.filters.clone(),
         };
-        return Ok(Target::Journal(source, journal::log(env.store.clone())));
+        let log = journal::log(env.store.clone());
+        let snapshot = log.snapshot()?;
+        return Ok(Target::Journal(source, log, snapshot));
     }
     let path = AgentPath::parse(path)?;
     let [filename] = path.rest.as_slice() else {
@@ -63,17 +67,16 @@ pub fn target(path: &str, params: &ReadParams, env: &Env) -> Result<Target, Prob
         ));
     }
     let sandboxes = Sandboxes::new(env.store.clone());
-    let task = sandboxes
-        .task_for_route(&path)?
-        .ok_or_else(|| Problem::not_found("no task runs at this agent route"))?;
+    let task = sandboxes.task_at(&path)?;
     let log = sandboxes.file(&task.id, filename);
-    if log.head()?.is_none() {
-        return Err(Problem::not_found(format!(
-            "task {:?} has no file {filename:?}",
-            task.id
-        )));
-    }
-    Ok(Target::File(FileSource::new(&task, filename), log))
+    let snapshot = log.snapshot()?.ok_or_else(|| {
+        Problem::not_found(format!("task {:?} has no file {filename:?}", task.id))
+    })?;
+    Ok(Target::File(
+        FileSource::new(&task, filename),
+        log,
+        snapshot,
+    ))
 }
 
 /// `Last-Event-ID`, when the client reads SSE and sent one.
@@ -109,8 +112,18 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     }
     let last_event_id = last_event_id(req, format);
     match target {
-        Target::File(source, log) => read(req, env, source, log, params, format, last_event_id),
-        Target::Journal(source, log) => read(req, env, source, log, params, format, last_event_id),
+        Target::File(source, _, snapshot) => read(
+            req,
+            env,
+            source,
+            Some(snapshot),
+            params,
+            format,
+            last_event_id,
+        ),
+        Target::Journal(source, _, snapshot) => {
+            read(req, env, source, snapshot, params, format, last_event_id)
+        }
     }
 }
 
@@ -118,12 +131,12 @@ fn read<S: Source + 'static>(
     req: &Request,
     env: &Env,
     source: S,
-    log: Log,
+    snapshot: Option<Snapshot>,
     params: ReadParams,
     format: Format,
     last_event_id: Option<String>,
 ) -> Result<Response, Problem> {
-    let Some(snapshot) = log.snapshot()? else {
+    let Some(snapshot) = snapshot else {
         return Ok(Response::new(http::StatusCode::NO_CONTENT)
             .header(http::header::CACHE_CONTROL, "no-cache"));
     };

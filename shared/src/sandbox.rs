@@ -300,6 +300,12 @@ impl Sandboxes {
         }))
     }
 
+    /// [`Sandboxes::task_for_route`], with the 404 every agent route answers.
+    pub fn task_at(&self, path: &crate::route::AgentPath) -> Result<Task, Problem> {
+        self.task_for_route(path)?
+            .ok_or_else(|| Problem::not_found("no task runs at this agent route"))
+    }
+
     pub fn file(&self, task_id: &str, name: &str) -> Log {
         Log::new(self.store.clone(), file_prefix(task_id, name))
     }

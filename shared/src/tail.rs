@@ -76,8 +76,12 @@ fn follow_read(req: &Request, env: &Env, path: &str) -> Result<Response, Problem
         _ => Format::Sse,
     };
     match target(path, &params, env)? {
-        Target::File(source, log) => follow(req, env, source, log, &params, format),
-        Target::Journal(source, log) => follow(req, env, source, log, &params, format),
+        Target::File(source, log, snapshot) => {
+            follow(req, env, source, log, Some(snapshot), &params, format)
+        }
+        Target::Journal(source, log, snapshot) => {
+            follow(req, env, source, log, snapshot, &params, format)
+        }
     }
 }
 
@@ -86,10 +90,11 @@ fn follow<S: Source + 'static>(
     env: &Env,
     source: S,
     log: Log,
+    snapshot: Option<crate::store::log::Snapshot>,
     params: &ReadParams,
     format: Format,
 ) -> Result<Response, Problem> {
-    let pos = match log.snapshot()? {
+    let pos = match snapshot {
         Some(snap) => start_position(
             &Rc::new(snap),
             &source,
