@@ -1,24 +1,38 @@
-//! Downloads (`archive` component): a sandbox file as an attachment.
+//! Downloads (`archive` component): a sandbox file as an attachment, and the
+//! whole sandbox as a `.tar.gz`.
 //!
 //! ```text
 //! GET|HEAD .../runs/{container}[/tasks/{task}]/{file}/download
+//! GET|HEAD .../runs/{container}[/tasks/{task}]/files/archive
 //! ```
-//! With `Content-Length`, a strong `ETag` and single-range `Range` /
-//! `If-Range` support, so a broken download resumes and a file larger than a
-//! host's response cap downloads in parts. A log is append-only, so its first
-//! `size` bytes never change: the ETag is the file's identity and size.
+//! A file download has `Content-Length`, a strong `ETag` and single-range
+//! `Range` / `If-Range` support, so a broken download resumes and a file
+//! larger than a host's response cap downloads in parts. A log is append-only,
+//! so its first `size` bytes never change: the ETag is the file's identity and
+//! size.
+//!
+//! The sandbox archive is compressed while it streams, so it has no length up
+//! front and no ranges; each file is cut at its size when its entry starts.
+//! Archives too big for one response are what log collection jobs
+//! ([`crate::jobs`]) are for: they are built in steps, stored, and downloaded
+//! with ranges.
 
 use crate::Env;
 use crate::http::{Request, Response, respond};
 use crate::problem::Problem;
-use crate::route::AgentPath;
-use crate::sandbox::Sandboxes;
+use crate::route::{AgentPath, segments_after};
+use crate::sandbox::{Sandboxes, Task};
 use crate::store::log::digest;
+use crate::targz;
 use http::{Method, StatusCode, header};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::rc::Rc;
 
+/// The `archive` component serves sandbox downloads and log collection jobs.
 pub fn handle(req: Request, env: &Env) -> Response {
+    if segments_after(&req.path, crate::jobs::PREFIX).is_some() {
+        return crate::jobs::handle(req, env);
+    }
     respond(route(&req, env))
 }
 
@@ -27,13 +41,15 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         return Err(Problem::method_not_allowed("GET, HEAD"));
     }
     let path = AgentPath::parse(&req.path)?;
-    let [filename, download] = path.rest.as_slice() else {
-        return Err(Problem::not_found("no such download route"));
-    };
-    if download != "download" {
-        return Err(Problem::not_found("no such download route"));
-    }
     let sandboxes = Sandboxes::new(env.store.clone());
+    let filename = match path.rest.as_slice() {
+        [files, archive] if files == "files" && archive == "archive" => {
+            let task = sandboxes.task_at(&path)?;
+            return sandbox_archive(req, env, &sandboxes, &task);
+        }
+        [filename, download] if download == "download" => filename,
+        _ => return Err(Problem::not_found("no such download route")),
+    };
     let task = sandboxes.task_at(&path)?;
     let snapshot = sandboxes
         .file(&task.id, filename)
@@ -86,8 +102,90 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     Ok(response.stream(Box::new(Rc::new(snapshot).read(start, end))))
 }
 
+/// `task_id/<file>` for every file of the task, as one `.tar.gz` stream.
+fn sandbox_archive(
+    req: &Request,
+    env: &Env,
+    sandboxes: &Sandboxes,
+    task: &Task,
+) -> Result<Response, Problem> {
+    let files = sandboxes.files(&task.id)?;
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    if total > env.config.max_archive_bytes {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Archive Too Large",
+            format!(
+                "the sandbox holds {total} bytes, over max_archive_bytes ({}); \
+                 create a log collection job (POST /api/v1/groups/{{group}}/logCollectionJobs), \
+                 whose archive downloads in resumable ranges",
+                env.config.max_archive_bytes
+            ),
+        ));
+    }
+    let response = Response::new(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/gzip")
+        .header(
+            header::CONTENT_DISPOSITION,
+            &disposition(&format!("{}.tar.gz", task.id)),
+        )
+        .header(header::CACHE_CONTROL, "no-cache");
+    if req.method == Method::HEAD {
+        return Ok(response);
+    }
+    let store = env.store.clone();
+    let task_id = task.id.clone();
+    // Each file's entry: header, data streamed from storage, padding. Snapshots
+    // are taken lazily, as each entry starts, so memory holds one chunk.
+    let tar = files
+        .into_iter()
+        .flat_map(move |f| {
+            let log = Sandboxes::new(store.clone()).file(&task_id, &f.name);
+            let path = format!("{task_id}/{}", f.name);
+            let entry: Box<dyn Iterator<Item = Result<Vec<u8>, Problem>>> = match log.snapshot() {
+                Err(e) => Box::new(std::iter::once(Err(e))),
+                Ok(None) => Box::new(std::iter::empty()),
+                Ok(Some(snap)) => {
+                    let size = snap.size();
+                    let head = targz::header(&path, size, snap.head().mtime / 1_000_000);
+                    Box::new(
+                        std::iter::once(head)
+                            .chain(Rc::new(snap).read(0, size))
+                            .chain(std::iter::once(Ok(targz::padding(size).to_vec()))),
+                    )
+                }
+            };
+            entry
+        })
+        .chain(std::iter::once(Ok(targz::END.to_vec())));
+    Ok(response.stream(Box::new(compress(tar))))
+}
+
+/// Gzips a stream of tar chunks, yielding compressed output as it is produced.
+fn compress(
+    mut tar: impl Iterator<Item = Result<Vec<u8>, Problem>>,
+) -> impl Iterator<Item = Result<Vec<u8>, Problem>> {
+    let mut gz = Some(targz::GzStream::default());
+    std::iter::from_fn(move || {
+        loop {
+            let stream = gz.as_mut()?;
+            match tar.next() {
+                Some(Ok(chunk)) => match stream.push(&chunk) {
+                    Ok(out) if out.is_empty() => continue,
+                    other => return Some(other),
+                },
+                Some(Err(e)) => {
+                    gz = None;
+                    return Some(Err(e));
+                }
+                None => return gz.take().map(targz::GzStream::finish),
+            }
+        }
+    })
+}
+
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub(crate) enum RangeSpec {
     Whole,
     /// `start..end`, end exclusive.
     Part(u64, u64),
@@ -96,7 +194,7 @@ enum RangeSpec {
 
 /// One `bytes=` range (RFC 9110 §14.1.2). Several ranges or a malformed header
 /// are ignored (the whole file is sent), which the RFC allows.
-fn parse_range(value: &str, size: u64) -> RangeSpec {
+pub(crate) fn parse_range(value: &str, size: u64) -> RangeSpec {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeSpec::Whole;
     };
@@ -131,13 +229,13 @@ fn parse_range(value: &str, size: u64) -> RangeSpec {
 
 /// `If-Range` holds when absent or equal to the current strong ETag; a date or
 /// another tag means the client's partial copy is stale: send everything.
-fn if_range_holds(req: &Request, etag: &str) -> bool {
+pub(crate) fn if_range_holds(req: &Request, etag: &str) -> bool {
     req.header(header::IF_RANGE)
         .is_none_or(|v| v.trim() == etag)
 }
 
 /// `attachment; filename="..."` plus RFC 8187 `filename*` for non-ASCII names.
-fn disposition(name: &str) -> String {
+pub(crate) fn disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {

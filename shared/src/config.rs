@@ -17,6 +17,11 @@ pub struct Config {
     pub keepalive_ms: u64,
     /// Concurrent follows one caller may hold; more is a 429.
     pub max_followers: u64,
+    /// Largest sandbox (sum of file sizes) streamed as one `.tar.gz`; larger
+    /// is a 413 pointing at log collection jobs.
+    pub max_archive_bytes: u64,
+    /// How long one request may spend advancing a log collection job, in ms.
+    pub job_step_ms: u64,
 }
 
 impl Default for Config {
@@ -27,6 +32,8 @@ impl Default for Config {
             tail_budget_ms: 25_000,
             keepalive_ms: 15_000,
             max_followers: 8,
+            max_archive_bytes: 1024 * 1024 * 1024,
+            job_step_ms: 3_000,
         }
     }
 }
@@ -42,6 +49,8 @@ impl Config {
             tail_budget_ms: number(&lookup, "tail_budget_ms", d.tail_budget_ms)?,
             keepalive_ms: number(&lookup, "keepalive_ms", d.keepalive_ms)?,
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
+            max_archive_bytes: number(&lookup, "max_archive_bytes", d.max_archive_bytes)?,
+            job_step_ms: number(&lookup, "job_step_ms", d.job_step_ms)?,
         })
     }
 }

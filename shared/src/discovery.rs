@@ -7,6 +7,7 @@
 //! /system/v1/logs/v2/task/{task}/browse                   -> .../files/browse
 //! /system/v1/logs/v2/task/{task}/download                 -> .../stdout/download
 //! /system/v1/logs/v2/task/{task}/file/{file}/download     -> .../{file}/download
+//! /system/v1/logs/v2/task/{task}/archive                  -> .../files/archive
 //! ```
 //! `{task}` names a task whose name equals it or whose id contains it. An exact
 //! id beats an exact name, which beats a partial id; within the best kind a
@@ -47,6 +48,7 @@ enum Target<'a> {
     Read(&'a str),
     Download(&'a str),
     Browse,
+    Archive,
 }
 
 fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
@@ -60,6 +62,7 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         [task] => (*task, Target::Read("stdout")),
         [task, "file", file] => (*task, Target::Read(file)),
         [task, "browse"] => (*task, Target::Browse),
+        [task, "archive"] => (*task, Target::Archive),
         [task, "download"] => (*task, Target::Download("stdout")),
         [task, "file", file, "download"] => (*task, Target::Download(file)),
         _ => return Err(Problem::not_found(format!("no task route at {}", req.path))),
@@ -78,6 +81,7 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         Target::Read(f) => push(&mut location, &[f]),
         Target::Download(f) => push(&mut location, &[f, "download"]),
         Target::Browse => push(&mut location, &["files", "browse"]),
+        Target::Archive => push(&mut location, &["files", "archive"]),
     }
     if !req.query.is_empty() {
         location.push('?');

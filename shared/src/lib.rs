@@ -19,16 +19,20 @@ pub mod dump;
 pub mod format;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod journal;
 pub mod lease;
 pub mod problem;
 pub mod query;
 pub mod reader;
+pub mod redact;
 pub mod route;
 pub mod sandbox;
 pub mod scalingo;
+pub mod sha256;
 pub mod store;
 pub mod tail;
+pub mod targz;
 
 use std::rc::Rc;
 

@@ -214,7 +214,7 @@ pub fn start_position<S: Source>(
 
 /// `offset` if a line starts there, else the start of the next line: a
 /// position inside a line means that line was already sent.
-fn boundary_at_or_after(snap: &Snapshot, offset: u64) -> Result<u64, Problem> {
+pub(crate) fn boundary_at_or_after(snap: &Snapshot, offset: u64) -> Result<u64, Problem> {
     let line = snap.line_at(offset)?;
     let start = snap.line_start(line)?;
     if start == offset {

@@ -490,6 +490,32 @@ impl Snapshot {
         Ok(whole[from..to].to_vec())
     }
 
+    /// The bytes appended within `[since, until)` (microseconds; `None` is
+    /// open), as `from..to`: from the first segment committed at or after
+    /// `since` to the end of the last one committed before `until`. Appends
+    /// carry no per-line clock, so a segment is the unit. Visits every segment
+    /// (one page read per 128): meant for collection jobs, not per-request reads.
+    pub fn time_range(
+        &self,
+        since: Option<u64>,
+        until: Option<u64>,
+    ) -> Result<(u64, u64), Problem> {
+        if since.is_none() && until.is_none() {
+            return Ok((0, self.head.size));
+        }
+        let (mut from, mut to) = (None, 0);
+        for i in 0..self.head.segments {
+            let seg = self.segment(i)?;
+            let after = since.is_none_or(|s| seg.time >= s);
+            let before = until.is_none_or(|u| seg.time < u);
+            if after && before {
+                from.get_or_insert(seg.offset);
+                to = seg.offset + seg.len;
+            }
+        }
+        Ok(from.map_or((0, 0), |f| (f, to)))
+    }
+
     /// Byte offset where line `line` (0-based) starts; `size` for `line >= lines`.
     pub fn line_start(&self, line: u64) -> Result<u64, Problem> {
         if line == 0 {
