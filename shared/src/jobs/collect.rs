@@ -83,7 +83,10 @@ impl<'a> Step<'a> {
             garbage.push(last_key(&job.id, &old.id));
         }
         let lease = random_id()?;
-        let hold = budget.as_micros() as u64 * 2 + 10_000_000;
+        // A step overrunning its lease is safe (its commit fails and it drops
+        // its part), so the lease only needs to cover a normal overrun: one
+        // chunk and one part commit past the budget.
+        let hold = budget.as_micros() as u64 + 2_000_000;
         job.lease = Some(Lease {
             id: lease.clone(),
             until: now + hold,

@@ -143,6 +143,12 @@ impl BlobStore for KvBlobStore {
 
     fn delete(&self, key: &str) -> KvResult<()> {
         let Some(m) = self.manifest(key)? else {
+            // A put cut short writes chunks but no manifest: find them one by one.
+            let mut i = 0;
+            while self.kv.get(&Self::chunk_key(key, i))?.is_some() {
+                self.kv.delete(&Self::chunk_key(key, i))?;
+                i += 1;
+            }
             return Ok(());
         };
         // Manifest first: a half-deleted blob is invisible rather than corrupt.
@@ -205,5 +211,16 @@ mod tests {
         s.put("d", b"12345678").unwrap();
         s.delete("d").unwrap();
         assert_eq!(s.get("d").unwrap(), None);
+    }
+
+    #[test]
+    fn deleting_a_put_cut_short_removes_its_chunks() {
+        let s = store(4);
+        // Chunks of "x" written, manifest never: what a killed put leaves.
+        s.kv.set("x#0", b"1234").unwrap();
+        s.kv.set("x#1", b"56").unwrap();
+        s.delete("x").unwrap();
+        assert_eq!(s.kv.get("x#0").unwrap(), None);
+        assert_eq!(s.kv.get("x#1").unwrap(), None);
     }
 }
