@@ -17,6 +17,10 @@ pub struct Config {
     pub keepalive_ms: u64,
     /// Concurrent follows one caller may hold; more is a 429.
     pub max_followers: u64,
+    /// Keys and secrets of the auth gate (`auth_*`, `url_token_*`).
+    pub auth: crate::auth::Settings,
+    /// Requests per minute and caller (`rate_limit_*`).
+    pub rate: crate::ratelimit::Limits,
 }
 
 impl Default for Config {
@@ -27,6 +31,8 @@ impl Default for Config {
             tail_budget_ms: 25_000,
             keepalive_ms: 15_000,
             max_followers: 8,
+            auth: crate::auth::Settings::default(),
+            rate: crate::ratelimit::Limits::default(),
         }
     }
 }
@@ -42,6 +48,12 @@ impl Config {
             tail_budget_ms: number(&lookup, "tail_budget_ms", d.tail_budget_ms)?,
             keepalive_ms: number(&lookup, "keepalive_ms", d.keepalive_ms)?,
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
+            auth: crate::auth::Settings::from_lookup(&lookup)?,
+            rate: crate::ratelimit::Limits {
+                standard: number(&lookup, "rate_limit_standard", d.rate.standard)?,
+                heavy: number(&lookup, "rate_limit_heavy", d.rate.heavy)?,
+                ingest: number(&lookup, "rate_limit_ingest", d.rate.ingest)?,
+            },
         })
     }
 }
