@@ -22,6 +22,10 @@ pub struct Config {
     pub max_archive_bytes: u64,
     /// How long one request may spend advancing a log collection job, in ms.
     pub job_step_ms: u64,
+    /// Keys and secrets of the auth gate (`auth_*`, `url_token_*`).
+    pub auth: crate::auth::Settings,
+    /// Requests per minute and caller (`rate_limit_*`).
+    pub rate: crate::ratelimit::Limits,
 }
 
 impl Default for Config {
@@ -34,6 +38,8 @@ impl Default for Config {
             max_followers: 8,
             max_archive_bytes: 1024 * 1024 * 1024,
             job_step_ms: 3_000,
+            auth: crate::auth::Settings::default(),
+            rate: crate::ratelimit::Limits::default(),
         }
     }
 }
@@ -51,6 +57,12 @@ impl Config {
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
             max_archive_bytes: number(&lookup, "max_archive_bytes", d.max_archive_bytes)?,
             job_step_ms: number(&lookup, "job_step_ms", d.job_step_ms)?,
+            auth: crate::auth::Settings::from_lookup(&lookup)?,
+            rate: crate::ratelimit::Limits {
+                standard: number(&lookup, "rate_limit_standard", d.rate.standard)?,
+                heavy: number(&lookup, "rate_limit_heavy", d.rate.heavy)?,
+                ingest: number(&lookup, "rate_limit_ingest", d.rate.ingest)?,
+            },
         })
     }
 }

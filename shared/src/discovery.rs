@@ -25,7 +25,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 pub const PREFIX: &str = "/system/v1/logs/v2/task";
 
 /// Characters escaped in one path segment of a `Location`.
-const SEGMENT: &AsciiSet = &CONTROLS
+pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')

@@ -19,6 +19,9 @@ pub struct Request {
     pub query: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// Who is asking, as authentication named them (`user:<uid>` or
+    /// `ip:<address>`); `None` before (or without) the auth gate.
+    pub caller: Option<String>,
 }
 
 impl Request {
@@ -32,6 +35,7 @@ impl Request {
             query: query.to_owned(),
             headers: HeaderMap::new(),
             body: Vec::new(),
+            caller: None,
         }
     }
 
@@ -158,6 +162,14 @@ impl From<Problem> for Response {
         if let Some(secs) = p.extra.get("retry_after").and_then(|v| v.as_u64()) {
             r = r.header(header::RETRY_AFTER, &secs.to_string());
         }
+        for (name, value) in &p.headers {
+            match HeaderValue::from_str(value) {
+                Ok(v) => {
+                    r.headers.append(name, v);
+                }
+                Err(_) => eprintln!("dropped non-ASCII value for header {name}"),
+            }
+        }
         r.bytes(p.to_json())
     }
 }
@@ -174,7 +186,8 @@ pub fn allow_any_origin(mut response: Response) -> Response {
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-next-cursor, link, location, etag, content-range, content-disposition, retry-after, idempotent-replayed",
+            "x-next-cursor, link, location, etag, content-range, content-disposition, retry-after, idempotent-replayed, \
+             www-authenticate, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy",
         ),
     );
     response

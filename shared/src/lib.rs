@@ -7,9 +7,11 @@
 //! - [`route`], [`query`], [`format`], [`problem`]: reading requests and writing answers;
 //! - [`ingest`], [`dump`], ...: one handler module per component, each a function
 //!   from [`http::Request`] to [`http::Response`];
+//! - [`auth`] and [`ratelimit`]: the gate every request passes before its handler;
 //! - [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
 pub mod archive;
+pub mod auth;
 pub mod browse;
 pub mod clock;
 pub mod config;
@@ -24,6 +26,7 @@ pub mod journal;
 pub mod lease;
 pub mod problem;
 pub mod query;
+pub mod ratelimit;
 pub mod reader;
 pub mod redact;
 pub mod route;
@@ -33,6 +36,7 @@ pub mod sha256;
 pub mod store;
 pub mod tail;
 pub mod targz;
+pub mod token;
 
 use std::rc::Rc;
 

@@ -14,6 +14,8 @@ pub struct Problem {
     pub detail: String,
     /// Extra members (`"parameter": "limit"`, `"candidates": [...]`).
     pub extra: Map<String, Value>,
+    /// Response headers the problem needs (`WWW-Authenticate`, `RateLimit-*`).
+    pub headers: Vec<(http::HeaderName, String)>,
 }
 
 impl Problem {
@@ -23,6 +25,7 @@ impl Problem {
             title,
             detail: detail.into(),
             extra: Map::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -99,6 +102,12 @@ impl Problem {
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Adds a response header (appended, so a name may repeat).
+    pub fn with_header(mut self, name: http::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 

@@ -13,26 +13,27 @@ use futures::{SinkExt, StreamExt};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wkv};
 
-/// Runs `handler` for one request: reads the body within the configured limit,
-/// opens the stores, and streams the response back.
+/// Runs `handler` for one request: opens the stores, passes the auth gate
+/// (`crate::auth`), reads the body within the configured limit, and streams
+/// the response back.
 pub async fn serve(
     req: IncomingRequest,
     out: ResponseOutparam,
     handler: fn(Request, &Env) -> Response,
 ) {
     let response = match prepare(req).await {
-        Ok((request, env)) => handler(request, &env),
+        Ok((request, env, gate)) => gate.run(request, &env, handler),
         Err(problem) => Response::from(problem),
     };
     send(crate::http::allow_any_origin(response), out).await;
 }
 
-async fn prepare(req: IncomingRequest) -> Result<(Request, Env), Problem> {
+async fn prepare(req: IncomingRequest) -> Result<(Request, Env, crate::auth::Gate), Problem> {
     let config = Config::from_lookup(|name| spin_sdk::variables::get(name).ok())?;
-    let store = Store::new(
+    let store = std::rc::Rc::new(Store::new(
         Box::new(SpinKv::open("default")?),
         Box::new(SpinKv::open("blobs")?),
-    );
+    ));
 
     let method = convert_method(&req.method())?;
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".to_owned());
@@ -54,6 +55,8 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env), Problem> {
     {
         return Err(Problem::too_large(limit));
     }
+    // Authenticated, authorized and counted before a byte of the body is read.
+    let gate = crate::auth::admit(&mut request, &config, &store)?;
     let mut body = Vec::new();
     let mut stream = req.into_body_stream();
     while let Some(chunk) = stream.next().await {
@@ -64,13 +67,7 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env), Problem> {
         body.extend_from_slice(&chunk);
     }
     request.body = body;
-    Ok((
-        request,
-        Env {
-            store: std::rc::Rc::new(store),
-            config,
-        },
-    ))
+    Ok((request, Env { store, config }, gate))
 }
 
 fn convert_method(m: &spin_sdk::http::Method) -> Result<http::Method, Problem> {

@@ -130,16 +130,16 @@ pub fn stream_response<F: Feed + 'static>(format: Format, follow: Follow<F>) -> 
 
 /// One of the caller's follower slots, or 429 with `Retry-After`.
 pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
-    // Until authentication names callers, a caller is its client address.
+    // The caller the auth gate named (a user, or a URL token's client address).
     let caller = req
-        .header("spin-client-addr")
-        .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip))
-        .unwrap_or("anonymous");
+        .caller
+        .clone()
+        .unwrap_or_else(|| format!("ip:{}", crate::auth::client_ip(req)));
     let ttl = (env.config.tail_budget_ms + 5_000) * 1_000;
     let now = crate::clock::now_micros();
     lease::acquire(
         env.store.clone(),
-        caller,
+        &caller,
         env.config.max_followers,
         ttl,
         now,

@@ -11,7 +11,6 @@
 
 mod support;
 
-use spin_logs_tests::{HostOptions, TestHost};
 use std::io::Read;
 use std::process::Command;
 use std::time::Instant;
@@ -96,11 +95,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let host = TestHost::start(HostOptions {
-        variables: vec![("job_step_ms".into(), "10000".into())],
-        ..Default::default()
-    })
-    .expect("host starts");
+    let host = start(vec![("job_step_ms".into(), "10000".into())]);
     let agent = agent();
     register(&agent, &host, "bench");
     let files = [
@@ -128,6 +123,7 @@ fn main() {
             };
             let r = agent
                 .post(&url)
+                .header("authorization", auth())
                 .header("content-type", "text/plain")
                 .send(&rest[..cut])
                 .expect("append");
@@ -177,7 +173,11 @@ fn main() {
     let rss_before = status_kib("VmRSS:");
     peak_rss_reset();
     let start = Instant::now();
-    let r = agent.get(&url).call().expect("archive");
+    let r = agent
+        .get(&url)
+        .header("authorization", auth())
+        .call()
+        .expect("archive");
     assert_eq!(r.status(), 200);
     let mut reader = r.into_body().into_reader();
     let mut buf = vec![0u8; 1 << 16];
@@ -198,6 +198,7 @@ fn main() {
     let start = Instant::now();
     let r = agent
         .post(&jobs)
+        .header("authorization", auth())
         .header("content-type", "application/json")
         .send(br#"{"tasks":["bench"]}"#.as_slice())
         .expect("create job");
@@ -207,7 +208,11 @@ fn main() {
     let id = job["id"].as_str().expect("id").to_owned();
     let mut polls = 1;
     loop {
-        let r = agent.get(format!("{jobs}/{id}")).call().expect("poll");
+        let r = agent
+            .get(format!("{jobs}/{id}"))
+            .header("authorization", auth())
+            .call()
+            .expect("poll");
         let job: serde_json::Value =
             serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("JSON");
         polls += 1;

@@ -7,7 +7,6 @@
 
 mod support;
 
-use spin_logs_tests::{HostOptions, TestHost};
 use std::time::Instant;
 use support::*;
 
@@ -16,7 +15,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
-    let host = TestHost::start(HostOptions::default()).expect("host starts");
+    let host = start(Vec::new());
     let agent = agent();
 
     println!("== component sizes (wasm32-wasip2, release)");

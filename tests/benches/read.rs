@@ -7,7 +7,6 @@
 
 mod support;
 
-use spin_logs_tests::{HostOptions, TestHost};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
@@ -22,12 +21,11 @@ fn env_mib(name: &str, default: usize) -> usize {
 fn main() {
     let big_mib = env_mib("BENCH_BIG_MIB", 1024);
     let full_mib = env_mib("BENCH_FULL_MIB", 256);
-    let host = TestHost::start(HostOptions {
-        // One response may carry the whole file for the throughput run.
-        variables: vec![("max_response_bytes".into(), (4u64 << 30).to_string())],
-        ..Default::default()
-    })
-    .expect("host starts");
+    // One response may carry the whole file for the throughput run.
+    let host = start(vec![(
+        "max_response_bytes".into(),
+        (4u64 << 30).to_string(),
+    )]);
     let agent = agent();
     let batch = batch_of_lines();
 
@@ -53,7 +51,7 @@ fn main() {
 
     println!("\n== full read of {full_mib} MiB with curl (best of 3)");
     let api = host.url(&read_path("full", ""));
-    let api_speed = best_curl(&api, (full_mib * batch.len()) as u64);
+    let api_speed = best_curl(&api, Some(auth()), (full_mib * batch.len()) as u64);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut file = Vec::with_capacity(full_mib * BATCH);
     for _ in 0..full_mib {
@@ -78,6 +76,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(800));
     let static_speed = best_curl(
         &format!("http://127.0.0.1:{port}/stdout"),
+        None,
         (full_mib * batch.len()) as u64,
     );
     let _ = server.kill();
@@ -96,10 +95,14 @@ fn main() {
 }
 
 /// Bytes per second of the best of three `curl` downloads of `url`.
-fn best_curl(url: &str, expect: u64) -> f64 {
+fn best_curl(url: &str, auth: Option<&str>, expect: u64) -> f64 {
     (0..3)
         .map(|_| {
-            let out = Command::new("curl")
+            let mut curl = Command::new("curl");
+            if let Some(a) = auth {
+                curl.args(["-H", &format!("authorization: {a}")]);
+            }
+            let out = curl
                 .args([
                     "-s",
                     "-o",

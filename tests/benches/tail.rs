@@ -3,19 +3,18 @@
 //!
 //! `cargo bench -p spin-logs-tests --bench tail`
 
-use spin_logs_tests::{HostOptions, TestHost};
+mod support;
+
+use spin_logs_tests::TestHost;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
+use support::{auth, start};
 
 const INGEST: &str = "/system/v1/logs/v2/ingest";
 const FOLLOWERS: usize = 200;
 
 fn main() {
-    let host = TestHost::start(HostOptions {
-        variables: vec![("max_followers".into(), "1000".into())],
-        ..Default::default()
-    })
-    .expect("host starts");
+    let host = start(vec![("max_followers".into(), "1000".into())]);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -23,6 +22,8 @@ fn main() {
     let body = r#"{"name":"t","agent_id":"A","framework_id":"F","container_id":"c"}"#;
     let r = agent
         .put(host.url(&format!("{INGEST}/tasks/t")))
+        .header("authorization", auth())
+        .header("content-type", "application/json")
         .send(body.as_bytes())
         .expect("register");
     assert!(r.status().is_success());
@@ -36,7 +37,10 @@ fn main() {
             let mut got: Vec<Duration> = Vec::new();
             let mut last_id: Option<String> = None;
             while got.len() < 1000 {
-                let mut req = agent.get(&follow).header("accept", "text/event-stream");
+                let mut req = agent
+                    .get(&follow)
+                    .header("authorization", auth())
+                    .header("accept", "text/event-stream");
                 if let Some(id) = &last_id {
                     req = req.header("last-event-id", id);
                 }
@@ -96,6 +100,7 @@ fn main() {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let Ok(resp) = agent
                         .get(follow)
+                        .header("authorization", auth())
                         .header("accept", "text/event-stream")
                         .call()
                     else {
@@ -140,6 +145,7 @@ fn ms(d: Duration) -> f64 {
 fn append(agent: &ureq::Agent, host: &TestHost, text: &str) {
     let r = agent
         .post(host.url(&format!("{INGEST}/tasks/t/files/stdout")))
+        .header("authorization", auth())
         .header("content-type", "text/plain")
         .send(text.as_bytes())
         .expect("append");

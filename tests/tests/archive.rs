@@ -461,7 +461,11 @@ fn a_cut_download_resumes_with_range_to_the_same_sha256() {
 
     // Cut: read a random number of bytes, then drop the connection.
     let cut = random_below(size as u64 - 1) as usize + 1;
-    let resp = client().get(host.url(&url)).call().expect("request");
+    let resp = client()
+        .get(host.url(&url))
+        .header("authorization", &superuser())
+        .call()
+        .expect("request");
     let mut partial = vec![0; cut];
     resp.into_body()
         .into_reader()
@@ -648,4 +652,83 @@ fn a_step_killed_mid_collection_leaves_a_job_that_resumes() {
         })
         .count();
     assert_eq!(chunks_of_unlisted, 0);
+}
+
+/// Auth on the archive family: the sandbox archive is an agent route, its
+/// discovery redirect a system-logs route, and every jobs route needs the
+/// jobs permission (the superuser reaches all).
+#[test]
+fn archive_and_job_routes_are_guarded() {
+    let host = host();
+    let task = register(&host, "guard.1", "agent-1", false);
+    assert_eq!(append(&host, "guard.1", "stdout", b"hello\n").status, 200);
+    let r = post_job(&host, json!({"tasks": ["guard.1"]}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    let (job, _) = poll(&host, &id);
+    assert_eq!(job["status"], "SUCCESS");
+
+    const AGENT: &str = "dcos:adminrouter:system:agent";
+    const LOGS: &str = "dcos:adminrouter:ops:system-logs";
+    const JOBS_PERM: &str = "spin-logs:jobs";
+    let archive = file_path(&task, "files/archive");
+    let one = format!("{JOBS}/{id}");
+    let download = format!("{one}/download");
+    let retry = format!("{one}/retry");
+    let route = |method, path, content_type, body| Route {
+        method,
+        path,
+        content_type,
+        body,
+    };
+    let create = br#"{"tasks":["guard.1"]}"#;
+    for (r, right, wrong, ok) in [
+        (route("GET", &archive, None, b""), AGENT, LOGS, 200),
+        (
+            route("GET", "/system/v1/logs/v2/task/guard.1/archive", None, b""),
+            LOGS,
+            AGENT,
+            303,
+        ),
+        (route("GET", JOBS, None, b""), JOBS_PERM, LOGS, 200),
+        (
+            route("POST", JOBS, Some("application/json"), create),
+            JOBS_PERM,
+            AGENT,
+            201,
+        ),
+        (route("GET", &one, None, b""), JOBS_PERM, LOGS, 200),
+        (route("GET", &download, None, b""), JOBS_PERM, AGENT, 200),
+        (route("PUT", &retry, None, b""), JOBS_PERM, LOGS, 409),
+    ] {
+        assert_guarded(&host, &r, right, wrong, ok);
+    }
+}
+
+/// Archives and job creation are "heavy": 10 a minute per caller by default.
+#[test]
+fn heavy_archive_routes_are_limited_per_caller() {
+    let host = host_with(HostOptions {
+        variables: vec![("rate_limit_heavy".into(), "10".into())],
+        ..Default::default()
+    });
+    let task = register(&host, "heavy.1", "agent-1", false);
+    assert_eq!(append(&host, "heavy.1", "stdout", b"x\n").status, 200);
+    let me = bearer(&["dcos:superuser"]);
+    let replies = burst(&host, &file_path(&task, "files/archive"), &me, 4, 16);
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 10, "exactly the limit is served");
+    for r in &replies {
+        assert_eq!(r.header("ratelimit-limit"), Some("10"));
+        if r.status == 429 {
+            r.problem(429);
+            assert!(r.header("retry-after").is_some());
+            assert_eq!(r.header("ratelimit-remaining"), Some("0"));
+        }
+    }
+    // Standard routes are a separate budget: reading still works.
+    assert_eq!(
+        get_as(&host, &file_path(&task, "stdout"), Some(&me)).status,
+        200
+    );
 }

@@ -1,7 +1,8 @@
 //! End-to-end in a real browser: headless Chromium's `EventSource` follows a
 //! discovery redirect to the live tail and resumes across invocation ends
-//! without losing or repeating a line. Chromium comes from Debian's packages;
-//! the test installs it when it is missing.
+//! without losing or repeating a line. `EventSource` cannot send headers, so
+//! the page authenticates with a URL token, which the redirects carry along.
+//! Chromium comes from Debian's packages; the test installs it when it is missing.
 
 mod common;
 
@@ -37,11 +38,11 @@ fn chromium() -> String {
 
 /// The page: follow a task's stdout from the start through the discovery
 /// route, and post what arrived once every line is in.
-fn page(api: &str, report: &str) -> String {
+fn page(api: &str, token: &str, report: &str) -> String {
     format!(
         r#"<!doctype html><meta charset="utf-8"><title>follow</title><script>
 const got = []; let resumes = 0; let opens = 0;
-const es = new EventSource("{api}/system/v1/logs/v2/task/web.1/file/stdout?cursor=BEG");
+const es = new EventSource("{api}/system/v1/logs/v2/task/web.1/file/stdout?cursor=BEG&token={token}");
 es.onopen = () => opens++;
 es.addEventListener("resume", () => resumes++);
 es.onmessage = (e) => {{
@@ -67,11 +68,12 @@ fn a_browser_eventsource_follows_the_redirect_and_resumes_without_loss() {
     });
     register(&host, "web.1", "agent-a", false);
     assert_eq!(append(&host, "web.1", "stdout", b"line 0\n").status, 200);
+    let token = url_token(&host, "web.1", 300);
 
     // A tiny origin for the page and the report it posts back.
     let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
     let origin = format!("http://{}", listener.local_addr().unwrap());
-    let html = page(&host.base_url(), &format!("{origin}/report"));
+    let html = page(&host.base_url(), &token, &format!("{origin}/report"));
     let profile = tempfile::tempdir().expect("profile dir");
     let mut chrome = Command::new(&browser)
         .args([

@@ -2,6 +2,8 @@
 //! them, variable resolution, the SQLite key-value semantics, and the whole
 //! path through the real components.
 
+mod common;
+
 use spin_logs_tests::kv::{KvStores, SwapError};
 use spin_logs_tests::manifest::{
     HttpRoute, Manifest, StoreLocation, VariableError, Variables, key_value_stores, repo_root,
@@ -313,12 +315,32 @@ fn variables_resolve_like_spin() {
 fn our_manifest_grants_every_component_its_variables_and_stores() {
     let m = Manifest::load(&repo_root()).expect("spin.toml");
     let v = Variables::resolve(&m, &[], |_| None).expect("resolve");
-    assert_eq!(m.components.len(), 6);
+    assert_eq!(m.components.len(), 7);
     for (id, c) in &m.components {
         assert_eq!(
             v.get(id, "max_body_bytes").as_deref(),
             Ok("8388608"),
             "{id}"
+        );
+        // Every component runs the auth gate, so every one needs its keys:
+        // a component without them would refuse everything (closed, but broken).
+        for name in [
+            "auth_hs256_secret",
+            "auth_rs256_public_key",
+            "auth_es256_public_key",
+            "auth_api_keys",
+            "url_token_secret",
+            "url_token_max_ttl_s",
+            "rate_limit_standard",
+            "rate_limit_heavy",
+            "rate_limit_ingest",
+        ] {
+            assert!(v.get(id, name).is_ok(), "{id} lacks {name}");
+        }
+        assert_eq!(
+            v.get(id, "auth_hs256_secret").as_deref(),
+            Ok(""),
+            "closed by default"
         );
         assert_eq!(c.key_value_stores, vec!["default", "blobs"], "{id}");
     }
@@ -546,6 +568,7 @@ fn requests_reach_every_component() {
         format!("{run}/stdout"),
         format!("{run}/files/browse"),
         format!("{run}/stdout/download"),
+        "/system/v1/logs/v2/tokens".to_owned(),
     ] {
         let (status, content_type, body) = oversized_post(&agent, &host.url(&path));
         assert_eq!(status, 413, "{path}: {body}");
@@ -648,11 +671,16 @@ fn raw_exchange(host: &TestHost, request: &[u8], wait: Duration) -> (String, Dur
 fn request_timeout_drops_the_instance() {
     let host = start(HostOptions {
         request_timeout: Some(Duration::from_millis(300)),
+        variables: common::test_variables(),
         ..HostOptions::default()
     });
-    // The guest reads the body before answering; it never arrives in full.
-    let request = b"POST /logs HTTP/1.1\r\nhost: t\r\ncontent-length: 100\r\n\r\n0123456789";
-    let (response, elapsed) = raw_exchange(&host, request, Duration::from_secs(10));
+    // An authenticated guest reads the body before answering; it never
+    // arrives in full.
+    let request = format!(
+        "POST /logs HTTP/1.1\r\nhost: t\r\nauthorization: {}\r\ncontent-length: 100\r\n\r\n0123456789",
+        common::superuser()
+    );
+    let (response, elapsed) = raw_exchange(&host, request.as_bytes(), Duration::from_secs(10));
     assert!(response.starts_with("HTTP/1.1 500"), "{response}");
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }

@@ -24,6 +24,7 @@ struct Event {
 fn sse_once(host: &TestHost, path: &str, last_event_id: Option<&str>) -> (u16, Vec<Event>, usize) {
     let mut req = client()
         .get(host.url(path))
+        .header("authorization", &superuser())
         .header("accept", "text/event-stream");
     if let Some(id) = last_event_id {
         req = req.header("last-event-id", id);
@@ -234,6 +235,7 @@ fn a_follower_slot_frees_itself_when_the_client_goes_away() {
     let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
     let first = client()
         .get(host.url(&follow))
+        .header("authorization", &superuser())
         .header("accept", "text/event-stream")
         .call()
         .unwrap();
@@ -249,6 +251,7 @@ fn a_follower_slot_frees_itself_when_the_client_goes_away() {
     loop {
         let r = client()
             .get(host.url(&format!("{follow}?cursor=END")))
+            .header("authorization", &superuser())
             .header("accept", "text/event-stream")
             .call()
             .unwrap();
@@ -278,6 +281,7 @@ fn a_follower_slot_expires_when_the_host_kills_the_instance() {
     let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
     let first = client()
         .get(host.url(&follow))
+        .header("authorization", &superuser())
         .header("accept", "text/event-stream")
         .call()
         .unwrap();
@@ -290,6 +294,7 @@ fn a_follower_slot_expires_when_the_host_kills_the_instance() {
     loop {
         let r = client()
             .get(host.url(&format!("{follow}?cursor=END")))
+            .header("authorization", &superuser())
             .header("accept", "text/event-stream")
             .call()
             .unwrap();

@@ -132,7 +132,8 @@ impl Jobs<'_> {
         let request: JobRequest = serde_json::from_slice(&req.body)
             .map_err(|e| Problem::bad_request(format!("invalid job: {e}")))?;
         let now = now_micros();
-        let job = self.new_job(request, now)?;
+        let mut job = self.new_job(request, now)?;
+        job.user_id = req.caller.clone();
         let id = job.id.clone();
         self.env.store.meta.set(&self.key(&id), &job.to_bytes()?)?;
         update(

@@ -1,10 +1,50 @@
-//! What the benchmarks share: a typical log batch, task registration, and the
-//! timed "last 100 lines" read.
+//! What the benchmarks share: a host with a signing key, a typical log batch,
+//! task registration, and the timed "last 100 lines" read.
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
-use spin_logs_tests::TestHost;
+use spin_logs_tests::{HostOptions, TestHost};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+const SECRET: &str = "spin-logs benchmark secret, 32+ bytes long";
+
+/// A host with `variables`, a signing key, and rate limits no benchmark
+/// reaches (still counted, so their cost is in the figures).
+pub fn start(mut variables: Vec<(String, String)>) -> TestHost {
+    let mut all: Vec<(String, String)> = [
+        ("auth_hs256_secret", SECRET),
+        ("rate_limit_standard", "100000000"),
+        ("rate_limit_heavy", "100000000"),
+        ("rate_limit_ingest", "100000000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    all.append(&mut variables);
+    TestHost::start(HostOptions {
+        variables: all,
+        ..Default::default()
+    })
+    .expect("host starts")
+}
+
+/// The `Authorization` value every benchmark request sends: a superuser
+/// token for a day.
+pub fn auth() -> &'static str {
+    static AUTH: OnceLock<String> = OnceLock::new();
+    AUTH.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let perms = [spin_logs::auth::policy::SUPERUSER.to_owned()];
+        let token =
+            spin_logs::auth::jwt::sign_hs256(SECRET.as_bytes(), "bench", &perms, now, 86_400)
+                .expect("token");
+        format!("Bearer {token}")
+    })
+}
 
 pub const INGEST: &str = "/system/v1/logs/v2/ingest";
 pub const LINE: usize = 100;
@@ -23,6 +63,7 @@ pub fn register(agent: &ureq::Agent, host: &TestHost, id: &str) {
         format!(r#"{{"name":"{id}","agent_id":"A","framework_id":"F","container_id":"{id}-c"}}"#);
     let r = agent
         .put(host.url(&format!("{INGEST}/tasks/{id}")))
+        .header("authorization", auth())
         .header("content-type", "application/json")
         .send(body.as_bytes())
         .expect("register");
@@ -52,6 +93,7 @@ pub fn ingest(agent: &ureq::Agent, host: &TestHost, task: &str, batch: &[u8], ti
     for _ in 0..times {
         let r = agent
             .post(&url)
+            .header("authorization", auth())
             .header("content-type", "text/plain")
             .send(batch)
             .expect("append");
@@ -72,7 +114,11 @@ pub fn last_100(agent: &ureq::Agent, host: &TestHost, task: &str) -> Duration {
     let mut times: Vec<Duration> = (0..51)
         .map(|_| {
             let start = Instant::now();
-            let r = agent.get(&url).call().expect("read");
+            let r = agent
+                .get(&url)
+                .header("authorization", auth())
+                .call()
+                .expect("read");
             assert_eq!(r.status(), 200);
             let body = r.into_body().read_to_vec().expect("body");
             assert_eq!(body.iter().filter(|b| **b == b'\n').count(), 100);

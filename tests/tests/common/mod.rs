@@ -1,17 +1,197 @@
 //! Helpers shared by the end-to-end tests: a host per test, an HTTP client that
-//! reports statuses instead of failing on them, and a look inside the stores.
+//! reports statuses instead of failing on them, credentials, and a look inside
+//! the stores.
+//!
+//! Every host gets a test signing key ([`SECRET`]) and no rate limits;
+//! [`get`], [`send`] and friends send a superuser token unless the caller
+//! passes its own `authorization` header. To test
+//! permissions use [`token`] / [`bearer`] with [`get_as`] / [`send_as`]
+//! (`None` sends no credentials at all).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+use spin_logs::auth::policy;
 use spin_logs_tests::{HostOptions, TestHost};
 use std::path::Path;
+
+/// The HS256 secret every test host verifies tokens with.
+pub const SECRET: &str = "spin-logs end-to-end test secret, 32+ bytes";
+
+/// Permissions, as tokens carry them.
+pub const SUPERUSER: &str = policy::SUPERUSER;
+pub const SYSTEM_LOGS: &str = policy::SYSTEM_LOGS;
+pub const AGENT: &str = policy::AGENT;
+pub const INGEST_PERM: &str = policy::INGEST;
+pub const JOBS: &str = policy::JOBS;
+
+/// Rate limits off (`0`) for functional tests; `tests/auth.rs` sets its own.
+/// Not merely high: counting costs every request one write transaction in
+/// the SQLite store, which doubles the time of the 16-writer contention test.
+pub const NO_LIMIT: &str = "0";
 
 pub fn host() -> TestHost {
     host_with(HostOptions::default())
 }
 
-pub fn host_with(opts: HostOptions) -> TestHost {
+/// A host with the test key and rate limits off; `opts.variables` win.
+pub fn host_with(mut opts: HostOptions) -> TestHost {
+    let mut variables = test_variables();
+    variables.append(&mut opts.variables);
+    opts.variables = variables;
     TestHost::start(opts).expect("test host starts")
+}
+
+/// A host exactly as configured: no key unless `opts` sets one.
+pub fn bare_host(opts: HostOptions) -> TestHost {
+    TestHost::start(opts).expect("test host starts")
+}
+
+pub fn test_variables() -> Vec<(String, String)> {
+    [
+        ("auth_hs256_secret", SECRET),
+        ("rate_limit_standard", NO_LIMIT),
+        ("rate_limit_heavy", NO_LIMIT),
+        ("rate_limit_ingest", NO_LIMIT),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// An HS256 JWT for `uid` with `perms`, valid for `ttl_secs` from `now`.
+pub fn token_at(uid: &str, perms: &[&str], now: u64, ttl_secs: u64) -> String {
+    let perms: Vec<String> = perms.iter().map(|p| p.to_string()).collect();
+    spin_logs::auth::jwt::sign_hs256(SECRET.as_bytes(), uid, &perms, now, ttl_secs)
+        .expect("token signs")
+}
+
+/// An HS256 JWT for user `tester` with `perms`, valid for an hour.
+pub fn token(perms: &[&str]) -> String {
+    token_at("tester", perms, now_secs(), 3600)
+}
+
+/// `Bearer <token(perms)>`: an `Authorization` value.
+pub fn bearer(perms: &[&str]) -> String {
+    format!("Bearer {}", token(perms))
+}
+
+/// The `Authorization` value [`get`], [`send`] and friends send by default.
+pub fn superuser() -> String {
+    bearer(&[SUPERUSER])
+}
+
+/// A permission no route accepts: a token with only it is authenticated but
+/// empty-handed.
+pub const NO_PERMISSION: &str = "dcos:nothing";
+
+/// One request of a route, for [`assert_guarded`].
+pub struct Route<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+impl Route<'_> {
+    pub fn call(&self, host: &TestHost, auth: Option<&str>) -> Reply {
+        send_as(
+            host,
+            self.method,
+            self.path,
+            auth,
+            &[],
+            self.content_type,
+            self.body,
+        )
+    }
+}
+
+/// The auth contract of one route: 401 without credentials (problem +
+/// `WWW-Authenticate`), 403 with `wrong` naming `right` and the superuser,
+/// `ok` with `right` (beside another permission), `ok` for the superuser.
+pub fn assert_guarded(host: &TestHost, route: &Route, right: &str, wrong: &str, ok: u16) {
+    let name = format!("{} {}", route.method, route.path);
+    let r = route.call(host, None);
+    let p = unauthorized(&r);
+    let challenge = r.header("www-authenticate").unwrap_or_default();
+    assert!(
+        !challenge.contains("error="),
+        "{name}: no token, no error: {challenge}"
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Authorization"),
+        "{name}: {p}"
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{name}");
+
+    let r = route.call(host, Some(&bearer(&[wrong])));
+    let p = r.problem(403);
+    let required = p["required_permissions"]
+        .as_array()
+        .expect("required_permissions");
+    assert!(required.contains(&right.into()), "{name}: {p}");
+    assert!(required.contains(&SUPERUSER.into()), "{name}: {p}");
+
+    let r = route.call(host, Some(&bearer(&[NO_PERMISSION, right])));
+    assert_eq!(r.status, ok, "{name} with {right}: {}", r.text());
+    let r = route.call(host, Some(&superuser()));
+    assert_eq!(r.status, ok, "{name} as superuser: {}", r.text());
+}
+
+/// Asserts a 401 problem with a `Bearer` challenge, and returns its body.
+pub fn unauthorized(r: &Reply) -> serde_json::Value {
+    let p = r.problem(401);
+    let challenge = r.header("www-authenticate").expect("WWW-Authenticate");
+    assert!(
+        challenge.starts_with("Bearer realm=\"spin-logs\""),
+        "{challenge}"
+    );
+    p
+}
+
+/// `n` GETs of `path` as `auth`, concurrently from `threads` threads.
+pub fn burst(host: &TestHost, path: &str, auth: &str, threads: usize, n: usize) -> Vec<Reply> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (0..n / threads + usize::from(t < n % threads))
+                        .map(|_| get_as(host, path, Some(auth)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    })
+}
+
+/// A URL token (`?token=`) for a task, minted through the API by the superuser.
+pub fn url_token(host: &TestHost, task: &str, ttl_secs: u64) -> String {
+    let body = serde_json::json!({"task": task, "ttl": ttl_secs}).to_string();
+    let r = send_as(
+        host,
+        "POST",
+        "/system/v1/logs/v2/tokens",
+        Some(&superuser()),
+        &[],
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["token"].as_str().expect("token").to_owned()
 }
 
 pub fn client() -> ureq::Agent {
@@ -76,11 +256,16 @@ fn finish(resp: Result<http::Response<ureq::Body>, ureq::Error>) -> Reply {
 }
 
 pub fn get(host: &TestHost, path: &str) -> Reply {
-    finish(client().get(host.url(path)).call())
+    get_with(host, path, &[])
 }
 
 pub fn get_with(host: &TestHost, path: &str, headers: &[(&str, &str)]) -> Reply {
     send_with(host, "GET", path, headers, None, b"")
+}
+
+/// A GET with `auth` as the `Authorization` header; `None`: no credentials.
+pub fn get_as(host: &TestHost, path: &str, auth: Option<&str>) -> Reply {
+    send_as(host, "GET", path, auth, &[], None, b"")
 }
 
 pub fn send(
@@ -93,6 +278,7 @@ pub fn send(
     send_with(host, method, path, &[], content_type, body)
 }
 
+/// [`send_as`] as the superuser, unless `headers` has an `authorization`.
 pub fn send_with(
     host: &TestHost,
     method: &str,
@@ -101,7 +287,35 @@ pub fn send_with(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Reply {
+    let own = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    let auth = (!own).then(superuser);
+    send_as(
+        host,
+        method,
+        path,
+        auth.as_deref(),
+        headers,
+        content_type,
+        body,
+    )
+}
+
+/// One exchange with `auth` as the `Authorization` header (`None`: none).
+pub fn send_as(
+    host: &TestHost,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Reply {
     let mut req = http::Request::builder().method(method).uri(host.url(path));
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }

@@ -1,0 +1,103 @@
+//! API keys (`Authorization: ApiKey <key>`), for log shippers and scripts
+//! that cannot refresh a JWT, like dotnet-monitor's `MonitorApiKey`.
+//!
+//! The deployment stores only the SHA-256 of each key (variable
+//! `auth_api_keys`, a JSON array of `{"sha256", "uid", "permissions"}`), so
+//! reading the configuration never yields a usable key. A presented key is
+//! hashed and compared with every entry in constant time.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Lower-case hex SHA-256 of the key.
+    pub sha256: String,
+    pub uid: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// Parses `auth_api_keys`; empty means none.
+pub fn parse(json: &str) -> Result<Vec<ApiKey>, String> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys: Vec<ApiKey> = serde_json::from_str(json)
+        .map_err(|e| format!("auth_api_keys is not a JSON array of keys: {e}"))?;
+    for k in &mut keys {
+        k.sha256.make_ascii_lowercase();
+        if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "auth_api_keys: {:?} is not a hex SHA-256 (64 hex digits)",
+                k.sha256
+            ));
+        }
+        if k.uid.is_empty() {
+            return Err("auth_api_keys: an entry has an empty uid".into());
+        }
+    }
+    Ok(keys)
+}
+
+/// The lower-case hex SHA-256 of `key`: what `auth_api_keys` stores.
+pub fn hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The entry `presented` matches. Every entry is compared, each in constant
+/// time, so timing says nothing about which (or whether one) matched.
+pub fn find<'a>(keys: &'a [ApiKey], presented: &str) -> Option<&'a ApiKey> {
+    let h = hash(presented);
+    let mut found = None;
+    for k in keys {
+        if constant_time_eq(h.as_bytes(), k.sha256.as_bytes()) {
+            found = Some(k);
+        }
+    }
+    found
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_by_hash_only() {
+        let json = format!(
+            r#"[{{"sha256":"{}","uid":"shipper","permissions":["spin-logs:ingest"]}},
+                {{"sha256":"{}","uid":"ops"}}]"#,
+            hash("k1").to_uppercase(),
+            hash("k2")
+        );
+        let keys = parse(&json).unwrap();
+        assert_eq!(find(&keys, "k1").unwrap().uid, "shipper");
+        assert_eq!(find(&keys, "k2").unwrap().permissions.len(), 0);
+        assert!(find(&keys, "k3").is_none());
+        assert!(find(&keys, "").is_none());
+        assert!(!format!("{keys:?}").contains("k1"));
+    }
+
+    #[test]
+    fn refuses_malformed_configuration() {
+        assert_eq!(parse("  ").unwrap(), vec![]);
+        assert!(parse("{}").is_err());
+        assert!(parse(r#"[{"sha256":"abc","uid":"x"}]"#).is_err());
+        assert!(parse(&format!(r#"[{{"sha256":"{}","uid":""}}]"#, hash("k"))).is_err());
+        assert!(
+            parse(&format!(
+                r#"[{{"sha256":"{}","uid":"u","key":"k"}}]"#,
+                hash("k")
+            ))
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,670 @@
+//! Authentication, authorization and rate limits: the gate every request of
+//! every component passes before its handler runs (`crate::spin::serve`).
+//!
+//! A log API leaks secrets if it leaks anything, so the gate is closed by
+//! default: with no key configured every request is a 401 saying how to
+//! configure one, and a path the permission map ([`policy`]) does not know
+//! is for `dcos:superuser` only. In order, a request is:
+//! 1. a CORS preflight? answered here (it carries no credentials and reveals nothing);
+//! 2. authenticated ([`jwt`], [`apikey`] or [`urltoken`]), else 401 with `WWW-Authenticate`;
+//! 3. authorized by the permission map, else 403 naming the permission;
+//! 4. counted against its caller's rate limit ([`crate::ratelimit`]), else 429;
+//!
+//! all before a byte of the body is read.
+
+pub mod apikey;
+pub mod jwt;
+pub mod policy;
+pub mod urltoken;
+
+use crate::Env;
+use crate::config::Config;
+use crate::http::{Request, Response};
+use crate::problem::Problem;
+use crate::ratelimit::{self, Verdict};
+use crate::sandbox::Sandboxes;
+use crate::store::Store;
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use policy::{Rule, SUPERUSER, Target};
+use std::rc::Rc;
+use urltoken::Scope;
+
+/// Keys and secrets, from Spin variables (see the README's Authentication).
+/// `Debug` shows which are set, never their values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `auth_hs256_secret`: HS256 JWTs (and, by derivation, URL tokens).
+    pub hs256_secret: Option<String>,
+    /// `auth_rs256_public_key`: PEM, verifies RS256 JWTs.
+    pub rs256_public_key: Option<String>,
+    /// `auth_es256_public_key`: PEM, verifies ES256 JWTs (P-256).
+    pub es256_public_key: Option<String>,
+    /// `auth_api_keys`: hashes of API keys and what each grants.
+    pub api_keys: Vec<apikey::ApiKey>,
+    /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
+    pub url_token_secret: Option<String>,
+    /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
+    pub url_token_max_ttl_s: u64,
+}
+
+impl Default for Settings {
+    /// Closed: no key, so nothing authenticates.
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            rs256_public_key: None,
+            es256_public_key: None,
+            api_keys: Vec::new(),
+            url_token_secret: None,
+            url_token_max_ttl_s: URL_TOKEN_MAX_TTL_S,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<set>"))
+            .field("rs256_public_key", &self.rs256_public_key.is_some())
+            .field("es256_public_key", &self.es256_public_key.is_some())
+            .field("api_keys", &self.api_keys.len())
+            .field(
+                "url_token_secret",
+                &self.url_token_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("url_token_max_ttl_s", &self.url_token_max_ttl_s)
+            .finish()
+    }
+}
+
+/// Shortest HS256 secret accepted: a shorter one can be guessed offline from
+/// any token it signed.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Default `url_token_max_ttl_s`.
+pub const URL_TOKEN_MAX_TTL_S: u64 = 600;
+
+impl Settings {
+    /// Reads the `auth_*` and `url_token_*` variables. Empty means unset. A
+    /// malformed value is a deployment error (500), never a reason to open up.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, Problem> {
+        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let secret = |name: &str| match text(name) {
+            Some(s) if s.len() < MIN_SECRET_BYTES => Err(Problem::internal(format!(
+                "variable {name} is shorter than {MIN_SECRET_BYTES} bytes"
+            ))),
+            other => Ok(other),
+        };
+        // A PEM on one line (`\n` escapes, as env files often carry it) is unfolded.
+        let pem = |name: &str| {
+            text(name).map(|v| {
+                if v.contains('\n') {
+                    v
+                } else {
+                    v.replace("\\n", "\n")
+                }
+            })
+        };
+        let max_ttl = match text("url_token_max_ttl_s") {
+            None => URL_TOKEN_MAX_TTL_S,
+            Some(v) => v.trim().parse().map_err(|_| {
+                Problem::internal(format!(
+                    "variable url_token_max_ttl_s = {v:?} is not a number"
+                ))
+            })?,
+        };
+        Ok(Self {
+            hs256_secret: secret("auth_hs256_secret")?,
+            rs256_public_key: pem("auth_rs256_public_key"),
+            es256_public_key: pem("auth_es256_public_key"),
+            api_keys: apikey::parse(&text("auth_api_keys").unwrap_or_default())
+                .map_err(Problem::internal)?,
+            url_token_secret: secret("url_token_secret")?,
+            url_token_max_ttl_s: max_ttl,
+        })
+    }
+
+    /// Whether any credential could be accepted at all.
+    pub fn configured(&self) -> bool {
+        self.hs256_secret.is_some()
+            || self.rs256_public_key.is_some()
+            || self.es256_public_key.is_some()
+            || !self.api_keys.is_empty()
+            || self.url_token_secret.is_some()
+    }
+
+    /// The key URL tokens are signed with, if URL tokens are configured.
+    pub fn url_token_key(&self) -> Option<Vec<u8>> {
+        urltoken::key(
+            self.url_token_secret.as_deref(),
+            self.hs256_secret.as_deref(),
+        )
+    }
+}
+
+/// Who passed the gate, and what they may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The rate-limit and follower-slot key: `user:<uid>`, or `ip:<address>`
+    /// for URL-token holders, who have no user id.
+    pub caller: String,
+    pub grant: Grant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// From a JWT or an API key.
+    Permissions(Vec<String>),
+    /// From a URL token: reads within this scope only.
+    Url(Scope),
+}
+
+/// What the gate decided for a request that may proceed.
+#[derive(Debug)]
+pub enum Gate {
+    /// A CORS preflight: answered without running the handler.
+    Preflight,
+    /// Run the handler, then add these headers (the rate-limit state).
+    Pass(Vec<(HeaderName, String)>),
+}
+
+impl Gate {
+    /// Answers the request: the preflight, or the handler's response with the
+    /// gate's headers.
+    pub fn run(self, req: Request, env: &Env, handler: fn(Request, &Env) -> Response) -> Response {
+        match self {
+            Gate::Preflight => preflight(),
+            Gate::Pass(headers) => {
+                let mut response = handler(req, env);
+                for (name, value) in headers {
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        response.headers.insert(name, v);
+                    }
+                }
+                response
+            }
+        }
+    }
+}
+
+/// The gate: see the module docs. On success the request carries its caller.
+pub fn admit(req: &mut Request, config: &Config, store: &Rc<Store>) -> Result<Gate, Problem> {
+    if req.method == Method::OPTIONS
+        && req
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return Ok(Gate::Preflight);
+    }
+    let now_ms = crate::clock::now_micros() / 1_000;
+    let principal = authenticate(req, &config.auth, now_ms / 1_000)?;
+    let rule = policy::rule_for(&req.method, &req.path);
+    authorize(&principal, &rule, req, store)?;
+    req.caller = Some(principal.caller.clone());
+
+    let limit = config.rate.of(rule.class);
+    if limit == 0 {
+        return Ok(Gate::Pass(Vec::new()));
+    }
+    let verdict = ratelimit::check(
+        store.meta.as_ref(),
+        &principal.caller,
+        rule.class,
+        limit,
+        now_ms,
+    )?;
+    let headers = rate_headers(&verdict);
+    match verdict.retry_after {
+        None => Ok(Gate::Pass(headers)),
+        Some(secs) => {
+            let mut p = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                format!(
+                    "at most {limit} {} requests a minute per caller; retry in {secs} s",
+                    class_name(rule.class)
+                ),
+            )
+            .with("retry_after", secs)
+            .with("limit", limit);
+            for (name, value) in headers {
+                p = p.with_header(name, value);
+            }
+            Err(p)
+        }
+    }
+}
+
+fn class_name(class: ratelimit::Class) -> &'static str {
+    match class {
+        ratelimit::Class::Standard => "standard",
+        ratelimit::Class::Heavy => "heavy",
+        ratelimit::Class::Ingest => "ingest",
+    }
+}
+
+fn rate_headers(v: &Verdict) -> Vec<(HeaderName, String)> {
+    let h = HeaderName::from_static;
+    vec![
+        (h("ratelimit-limit"), v.limit.to_string()),
+        (h("ratelimit-remaining"), v.remaining.to_string()),
+        (h("ratelimit-reset"), v.reset.to_string()),
+        (
+            h("ratelimit-policy"),
+            format!("{};w={}", v.limit, ratelimit::WINDOW_MS / 1_000),
+        ),
+    ]
+}
+
+/// `Access-Control-*` for a browser about to send credentials or a body.
+fn preflight() -> Response {
+    Response::new(StatusCode::NO_CONTENT)
+        .header(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, HEAD, POST, PUT, DELETE",
+        )
+        .header(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "authorization, content-type, accept, last-event-id, idempotency-key, range, if-range",
+        )
+        .header(header::ACCESS_CONTROL_MAX_AGE, "600")
+}
+
+const REALM: &str = "Bearer realm=\"spin-logs\"";
+
+/// 401 for a request without credentials.
+fn missing(detail: &str) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail)
+        .with_header(header::WWW_AUTHENTICATE, REALM)
+}
+
+/// 401 for credentials that were given but not accepted.
+fn rejected(detail: &str) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail).with_header(
+        header::WWW_AUTHENTICATE,
+        format!("{REALM}, error=\"invalid_token\", error_description=\"{detail}\""),
+    )
+}
+
+const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorization: ApiKey <key>, \
+                   or a ?token= URL token";
+
+/// Who is asking, from the `Authorization` header or else a `?token=`.
+pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Principal, Problem> {
+    if !settings.configured() {
+        return Err(missing(
+            "authentication is not configured on this server, so every request is refused: \
+             set the variable auth_hs256_secret (or auth_rs256_public_key, auth_es256_public_key, \
+             auth_api_keys); see the README, Authentication",
+        ));
+    }
+    let mut values = req.headers.get_all(header::AUTHORIZATION).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err(rejected("more than one Authorization header"));
+    }
+    if let Some(value) = first {
+        let value = value
+            .to_str()
+            .map_err(|_| rejected("the Authorization header is not ASCII"))?
+            .trim();
+        let (scheme, sep, rest) = match value.find([' ', '=']) {
+            Some(i) => (&value[..i], &value[i..=i], value[i + 1..].trim()),
+            None => (value, "", ""),
+        };
+        return match (scheme.to_ascii_lowercase().as_str(), sep) {
+            ("bearer", " ") => from_jwt(rest, settings, now),
+            // DC/OS: `Authorization: token=<jwt>`.
+            ("token", "=") => from_jwt(rest, settings, now),
+            ("apikey", " ") => match apikey::find(&settings.api_keys, rest) {
+                Some(k) => Ok(Principal {
+                    caller: format!("user:{}", k.uid),
+                    grant: Grant::Permissions(k.permissions.clone()),
+                }),
+                None => Err(rejected("the API key is not valid")),
+            },
+            _ => Err(rejected(
+                "unsupported Authorization scheme; use Bearer, token= or ApiKey",
+            )),
+        };
+    }
+    let mut tokens = url::form_urlencoded::parse(req.query.as_bytes())
+        .filter(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    match (tokens.next(), tokens.next()) {
+        (None, _) => Err(missing(&format!("credentials are required: {HOW}"))),
+        (Some(_), Some(_)) => Err(rejected("more than one token parameter")),
+        (Some(token), None) => from_url_token(&token, req, settings, now),
+    }
+}
+
+fn from_jwt(token: &str, settings: &Settings, now: u64) -> Result<Principal, Problem> {
+    match jwt::verify(token, settings, now) {
+        Ok(claims) => Ok(Principal {
+            caller: format!("user:{}", claims.uid),
+            grant: Grant::Permissions(claims.permissions),
+        }),
+        Err(jwt::JwtError::Expired) => Err(rejected("the token has expired")),
+        Err(jwt::JwtError::NotYetValid) => Err(rejected("the token is not valid yet")),
+        Err(jwt::JwtError::Invalid(why)) => {
+            eprintln!("auth: JWT refused: {why}");
+            Err(rejected("the token is not valid"))
+        }
+        Err(jwt::JwtError::BadKey(why)) => Err(Problem::internal(why)),
+    }
+}
+
+fn from_url_token(
+    token: &str,
+    req: &Request,
+    settings: &Settings,
+    now: u64,
+) -> Result<Principal, Problem> {
+    let key = settings
+        .url_token_key()
+        .filter(|_| urltoken::looks_like(token));
+    let Some(key) = key else {
+        return Err(rejected("the URL token is not valid"));
+    };
+    match urltoken::verify(&key, token, now) {
+        Ok((scope, _)) => Ok(Principal {
+            caller: format!("ip:{}", client_ip(req)),
+            grant: Grant::Url(scope),
+        }),
+        Err(urltoken::UrlTokenError::Expired) => Err(rejected("the URL token has expired")),
+        Err(urltoken::UrlTokenError::Invalid) => Err(rejected("the URL token is not valid")),
+    }
+}
+
+/// The client address Spin reports, without the port. The last value wins:
+/// hosts append theirs after whatever the client sent.
+pub fn client_ip(req: &Request) -> String {
+    req.headers
+        .get_all("spin-client-addr")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip).to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Whether `principal` may make this request: 403 naming what is missing.
+pub fn authorize(
+    principal: &Principal,
+    rule: &Rule,
+    req: &Request,
+    store: &Rc<Store>,
+) -> Result<(), Problem> {
+    match &principal.grant {
+        Grant::Permissions(perms) => {
+            let has = |p: &str| perms.iter().any(|q| q == p);
+            if has(SUPERUSER) || rule.any_of.iter().any(|p| has(p)) {
+                return Ok(());
+            }
+            let needed: Vec<&str> = rule.any_of.iter().copied().chain([SUPERUSER]).collect();
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                format!("this route needs the permission {}", needed.join(" or ")),
+            )
+            .with("required_permissions", needed))
+        }
+        Grant::Url(scope) => {
+            let read = matches!(req.method, Method::GET | Method::HEAD);
+            if read && covers(scope, rule.scope.as_ref(), store)? {
+                return Ok(());
+            }
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "this URL token grants reading one task's or app's logs, and not this request",
+            ))
+        }
+    }
+}
+
+/// Whether a URL token's scope covers a route's target.
+fn covers(scope: &Scope, target: Option<&Target>, store: &Rc<Store>) -> Result<bool, Problem> {
+    Ok(match (scope, target) {
+        (Scope::Task(id), Some(Target::TaskQuery(q))) => q == id,
+        (Scope::Task(id), Some(Target::Agent(path))) => Sandboxes::new(store.clone())
+            .task_for_route(path)?
+            .is_some_and(|t| &t.id == id),
+        (Scope::App(app), Some(Target::App(a))) => a == app,
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::Limits;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config() -> Config {
+        Config {
+            auth: Settings {
+                hs256_secret: Some(SECRET.into()),
+                api_keys: vec![apikey::ApiKey {
+                    sha256: apikey::hash("the-key"),
+                    uid: "shipper".into(),
+                    permissions: vec![policy::INGEST.into()],
+                }],
+                url_token_max_ttl_s: 600,
+                ..Settings::default()
+            },
+            rate: Limits {
+                standard: 2,
+                ..Limits::default()
+            },
+            ..Config::default()
+        }
+    }
+
+    fn jwt(perms: &[&str]) -> String {
+        let perms: Vec<String> = perms.iter().map(|p| p.to_string()).collect();
+        let now = crate::clock::now_micros() / 1_000_000;
+        jwt::sign_hs256(SECRET.as_bytes(), "alice", &perms, now, 60).unwrap()
+    }
+
+    fn admit_with(
+        config: &Config,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+    ) -> Result<Gate, Problem> {
+        let store = Rc::new(Store::memory());
+        let mut req = Request::new(method, path);
+        if let Some(a) = auth {
+            req = req.with_header("authorization", a);
+        }
+        admit(&mut req, config, &store)
+    }
+
+    fn status(r: Result<Gate, Problem>) -> u16 {
+        match r {
+            Ok(_) => 200,
+            Err(p) => p.status.as_u16(),
+        }
+    }
+
+    #[test]
+    fn closed_without_configuration() {
+        let p = admit_with(&Config::default(), Method::GET, "/logs", None).unwrap_err();
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+        assert!(p.detail.contains("auth_hs256_secret"), "{}", p.detail);
+        assert_eq!(p.headers[0].0, header::WWW_AUTHENTICATE);
+        // Even with what would be a valid token elsewhere.
+        let t = format!("Bearer {}", jwt(&[SUPERUSER]));
+        assert_eq!(
+            status(admit_with(
+                &Config::default(),
+                Method::GET,
+                "/logs",
+                Some(&t)
+            )),
+            401
+        );
+    }
+
+    #[test]
+    fn schemes_and_permissions() {
+        let c = config();
+        let get = |path: &str, auth: Option<&str>| status(admit_with(&c, Method::GET, path, auth));
+        assert_eq!(get("/logs", None), 401);
+        let logs = jwt(&[policy::SYSTEM_LOGS]);
+        assert_eq!(get("/logs", Some(&format!("Bearer {logs}"))), 200);
+        assert_eq!(get("/logs", Some(&format!("token={logs}"))), 200);
+        assert_eq!(get("/logs", Some(&format!("bearer  {logs}"))), 200);
+        assert_eq!(get("/logs", Some(&format!("Basic {logs}"))), 401);
+        assert_eq!(get("/logs", Some(&format!("tokenx {logs}"))), 401);
+        assert_eq!(get("/nope", Some(&format!("Bearer {logs}"))), 403);
+        let su = jwt(&[SUPERUSER]);
+        assert_eq!(get("/nope", Some(&format!("Bearer {su}"))), 200);
+        assert_eq!(get("/logs", Some("ApiKey the-key")), 403);
+        assert_eq!(
+            status(admit_with(
+                &c,
+                Method::POST,
+                "/system/v1/logs/v2/ingest/component",
+                Some("ApiKey the-key")
+            )),
+            200
+        );
+        assert_eq!(get("/logs", Some("ApiKey wrong")), 401);
+        let p = admit_with(
+            &c,
+            Method::GET,
+            "/logs",
+            Some(&format!("Bearer {}", jwt(&[policy::INGEST]))),
+        )
+        .unwrap_err();
+        assert_eq!(
+            p.extra["required_permissions"],
+            serde_json::json!([policy::SYSTEM_LOGS, SUPERUSER])
+        );
+    }
+
+    #[test]
+    fn rate_limit_headers_and_429() {
+        let c = config();
+        let store = Rc::new(Store::memory());
+        let auth = format!("Bearer {}", jwt(&[SUPERUSER]));
+        let call = || {
+            let mut req = Request::new(Method::GET, "/logs").with_header("authorization", &auth);
+            admit(&mut req, &c, &store)
+        };
+        let Ok(Gate::Pass(h)) = call() else { panic!() };
+        assert!(
+            h.iter()
+                .any(|(n, v)| n == "ratelimit-remaining" && v == "1"),
+            "{h:?}"
+        );
+        assert!(call().is_ok());
+        let p = call().unwrap_err();
+        assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(p.extra["retry_after"].as_u64().unwrap() >= 1);
+        assert!(
+            p.headers
+                .iter()
+                .any(|(n, v)| n == "ratelimit-remaining" && v == "0")
+        );
+    }
+
+    #[test]
+    fn url_tokens_read_their_scope_only() {
+        let c = config();
+        let key = c.auth.url_token_key().unwrap();
+        let now = crate::clock::now_micros() / 1_000_000;
+        let t = urltoken::mint(&key, &Scope::App("shop".into()), now + 60);
+        let get = |method: Method, path: &str| status(admit_with(&c, method, path, None));
+        assert_eq!(
+            get(Method::GET, &format!("/apps/shop/logs?n=5&token={t}")),
+            200
+        );
+        assert_eq!(
+            get(Method::HEAD, &format!("/apps/shop/logs?token={t}")),
+            200
+        );
+        assert_eq!(
+            get(Method::POST, &format!("/apps/shop/logs?token={t}")),
+            403
+        );
+        assert_eq!(
+            get(Method::GET, &format!("/apps/other/logs?token={t}")),
+            403
+        );
+        assert_eq!(get(Method::GET, &format!("/logs?token={t}")), 403);
+        let task = urltoken::mint(&key, &Scope::Task("web.1".into()), now + 60);
+        assert_eq!(
+            get(
+                Method::GET,
+                &format!("/system/v1/logs/v2/task/web.1?token={task}")
+            ),
+            200
+        );
+        assert_eq!(
+            get(
+                Method::GET,
+                &format!("/system/v1/logs/v2/task/web?token={task}")
+            ),
+            403
+        );
+        // No such task at this agent route (nothing registered): not covered.
+        assert_eq!(
+            get(
+                Method::GET,
+                &format!(
+                    "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/web.1/runs/C/stdout?token={task}"
+                )
+            ),
+            403
+        );
+        let old = urltoken::mint(&key, &Scope::Task("web.1".into()), now - 1);
+        assert_eq!(
+            get(
+                Method::GET,
+                &format!("/system/v1/logs/v2/task/web.1?token={old}")
+            ),
+            401
+        );
+        assert_eq!(
+            get(
+                Method::GET,
+                "/system/v1/logs/v2/task/web.1?token=u1.abc.def"
+            ),
+            401
+        );
+        let two = format!("/system/v1/logs/v2/task/web.1?token={task}&token={task}");
+        assert_eq!(get(Method::GET, &two), 401);
+    }
+
+    #[test]
+    fn preflight_passes_without_credentials() {
+        let store = Rc::new(Store::memory());
+        let mut req = Request::new(Method::OPTIONS, "/logs")
+            .with_header("access-control-request-method", "GET");
+        assert!(matches!(
+            admit(&mut req, &Config::default(), &store),
+            Ok(Gate::Preflight)
+        ));
+        let mut plain = Request::new(Method::OPTIONS, "/logs");
+        assert!(admit(&mut plain, &config(), &store).is_err());
+    }
+
+    #[test]
+    fn settings_refuse_weak_secrets_and_hide_values() {
+        let lookup = |name: &str| (name == "auth_hs256_secret").then(|| "short".to_owned());
+        assert!(Settings::from_lookup(&lookup).is_err());
+        let lookup = |name: &str| match name {
+            "auth_hs256_secret" => Some(SECRET.to_owned()),
+            "auth_rs256_public_key" => Some("  ".to_owned()),
+            _ => None,
+        };
+        let s = Settings::from_lookup(&lookup).unwrap();
+        assert!(s.configured() && s.rs256_public_key.is_none());
+        assert_eq!(s.url_token_max_ttl_s, URL_TOKEN_MAX_TTL_S);
+        assert!(!format!("{s:?}").contains(SECRET));
+    }
+}
