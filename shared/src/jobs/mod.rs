@@ -133,7 +133,11 @@ impl Jobs<'_> {
             .map_err(|e| Problem::bad_request(format!("invalid job: {e}")))?;
         let now = now_micros();
         let mut job = self.new_job(request, now)?;
-        job.user_id = req.caller.clone();
+        job.user_id = req
+            .caller
+            .as_deref()
+            .and_then(|c| c.strip_prefix("user:"))
+            .map(str::to_owned);
         let id = job.id.clone();
         self.env.store.meta.set(&self.key(&id), &job.to_bytes()?)?;
         update(
