@@ -17,6 +17,10 @@ pub struct Config {
     pub keepalive_ms: u64,
     /// Concurrent follows one caller may hold; more is a 429.
     pub max_followers: u64,
+    /// Largest total of request header bytes the client sent; more is a 431.
+    pub max_header_bytes: u64,
+    /// Longest path and query; longer is a 414.
+    pub max_uri_bytes: u64,
 }
 
 impl Default for Config {
@@ -27,6 +31,8 @@ impl Default for Config {
             tail_budget_ms: 25_000,
             keepalive_ms: 15_000,
             max_followers: 8,
+            max_header_bytes: 16 * 1024,
+            max_uri_bytes: 8 * 1024,
         }
     }
 }
@@ -42,6 +48,8 @@ impl Config {
             tail_budget_ms: number(&lookup, "tail_budget_ms", d.tail_budget_ms)?,
             keepalive_ms: number(&lookup, "keepalive_ms", d.keepalive_ms)?,
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
+            max_header_bytes: number(&lookup, "max_header_bytes", d.max_header_bytes)?,
+            max_uri_bytes: number(&lookup, "max_uri_bytes", d.max_uri_bytes)?,
         })
     }
 }

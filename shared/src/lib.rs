@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod dotnet;
 pub mod dump;
 pub mod format;
+pub mod guard;
 pub mod http;
 pub mod ingest;
 pub mod journal;

@@ -45,6 +45,7 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env), Problem> {
             request.headers.append(n, v);
         }
     }
+    crate::guard::check(&request, &config)?;
 
     let limit = config.max_body_bytes;
     if let Some(len) = request
