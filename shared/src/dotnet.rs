@@ -182,11 +182,8 @@ impl Feed for Capture {
             let message = text("MESSAGE");
             match self.format {
                 Format::Sse => {
-                    let mut data = format!("{} {category}[0]", LEVELS[level]);
-                    for l in message.split('\n') {
-                        data.push_str("\ndata: ");
-                        data.push_str(l);
-                    }
+                    // Two or more `data:` lines; `sse_event` splits them safely.
+                    let data = format!("{} {category}[0]\n{message}", LEVELS[level]);
                     sse_event(out, Some(&self.position()), Some("log"), &data);
                 }
                 _ => {
