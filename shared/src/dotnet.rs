@@ -17,7 +17,6 @@ use crate::format::{Format, rfc3339, sse_event};
 use crate::http::{Request, Response};
 use crate::journal::{self, REALTIME};
 use crate::problem::Problem;
-use crate::reader::{JournalSource, Source};
 use crate::store::log::Log;
 use crate::tail::{CHUNK, Feed, Follow, FollowOptions, stream_response, take_slot};
 use http::{StatusCode, header};
@@ -97,20 +96,20 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
         _ => Format::Json,
     };
     let log = journal::log(env.store.clone());
-    let source = JournalSource {
-        unit: None,
-        filters: Vec::new(),
-    };
     let now = crate::clock::now_micros();
     let (pos, deadline) = match req.header("last-event-id").filter(|id| !id.is_empty()) {
         Some(id) => {
-            let (cursor, deadline) = id.rsplit_once('~').ok_or_else(|| {
-                Problem::bad_param("Last-Event-ID", "not a position of this stream")
+            let (pos, deadline) = decode(id)?;
+            let valid = match log.snapshot()? {
+                Some(snap) => crate::position::on_boundary(&snap, pos),
+                None if pos == 0 => Ok(()),
+                None => Err(Problem::bad_request("past the end of the journal")),
+            };
+            valid.map_err(|p| match p.status {
+                StatusCode::BAD_REQUEST => Problem::bad_param("Last-Event-ID", p.detail),
+                _ => p,
             })?;
-            let deadline: u64 = deadline.parse().map_err(|_| {
-                Problem::bad_param("Last-Event-ID", "not a position of this stream")
-            })?;
-            (source.decode(cursor)?, (deadline != 0).then_some(deadline))
+            (pos, deadline)
         }
         None => {
             let end = log.head()?.map_or(0, |h| h.size);
@@ -128,7 +127,6 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
     let lease = take_slot(req, env)?;
     let feed = Capture {
         log,
-        source,
         format,
         pos,
         deadline,
@@ -145,10 +143,43 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
     ))
 }
 
+/// A capture's event id: `d.<journal offset>.<deadline or 0>.<check>`, so a
+/// reconnect continues both where and until when the capture was going.
+pub(crate) fn encode(pos: u64, deadline: Option<u64>) -> String {
+    let payload = format!("{pos}.{}", deadline.unwrap_or(0));
+    format!(
+        "d.{payload}.{}",
+        crate::position::check(TOKEN_DOMAIN, &payload)
+    )
+}
+
+const TOKEN_DOMAIN: &str = "dotnet/journal/default";
+
+/// The journal offset and deadline in an id [`encode`] made; anything else,
+/// an edited id included, is a 400.
+pub(crate) fn decode(token: &str) -> Result<(u64, Option<u64>), Problem> {
+    let bad = || {
+        Problem::bad_param(
+            "Last-Event-ID",
+            format!("{token:?} is not a position of this stream"),
+        )
+    };
+    let (payload, check) = token
+        .strip_prefix("d.")
+        .and_then(|t| t.rsplit_once('.'))
+        .ok_or_else(bad)?;
+    if check != crate::position::check(TOKEN_DOMAIN, payload) {
+        return Err(bad());
+    }
+    let (pos, deadline) = payload.split_once('.').ok_or_else(bad)?;
+    let pos = crate::position::canonical_decimal(pos).ok_or_else(bad)?;
+    let deadline = crate::position::canonical_decimal(deadline).ok_or_else(bad)?;
+    Ok((pos, (deadline != 0).then_some(deadline)))
+}
+
 /// New journal entries at or above a level, until a deadline.
 struct Capture {
     log: Log,
-    source: JournalSource,
     format: Format,
     pos: u64,
     deadline: Option<u64>,
@@ -209,11 +240,7 @@ impl Feed for Capture {
     }
 
     fn position(&self) -> String {
-        format!(
-            "{}~{}",
-            self.source.encode(self.pos),
-            self.deadline.unwrap_or(0)
-        )
+        encode(self.pos, self.deadline)
     }
 
     fn finished(&self) -> bool {

@@ -22,6 +22,7 @@ pub mod http;
 pub mod ingest;
 pub mod journal;
 pub mod lease;
+pub mod position;
 pub mod problem;
 pub mod query;
 pub mod reader;

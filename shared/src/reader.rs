@@ -12,7 +12,7 @@ use crate::format::{Format, emit, utc_seconds};
 use crate::http::Response;
 use crate::problem::Problem;
 use crate::query::{Cursor, ReadParams};
-use crate::store::log::{Line, Snapshot, digest};
+use crate::store::log::{Line, Snapshot};
 use http::{HeaderName, StatusCode, header};
 use std::rc::Rc;
 
@@ -142,7 +142,9 @@ impl<S: Source + 'static> Read<'_, S> {
 }
 
 /// The first position a read sends, on a line boundary: `Last-Event-ID`
-/// (if any) or `cursor`, moved by `skip` entries.
+/// (if any) or `cursor`, moved by `skip` entries. A position the client
+/// sent must be one of this log's (see [`crate::position`]): otherwise a
+/// 400 naming the parameter it came in.
 pub fn start_position<S: Source>(
     snapshot: &Rc<Snapshot>,
     source: &S,
@@ -150,9 +152,9 @@ pub fn start_position<S: Source>(
     last_event_id: Option<&str>,
 ) -> Result<u64, Problem> {
     let snap = snapshot;
-    let cursor = match last_event_id {
-        Some(id) => Some(Cursor::At(id.to_owned())),
-        None => params.cursor.clone(),
+    let (cursor, param) = match last_event_id {
+        Some(id) => (Some(Cursor::At(id.to_owned())), "Last-Event-ID"),
+        None => (params.cursor.clone(), "cursor"),
     };
     let skip = params.skip;
     let base = match cursor {
@@ -161,14 +163,7 @@ pub fn start_position<S: Source>(
         None if skip < 0 => snap.size(), // "the last N"
         None => 0,
         Some(Cursor::At(token)) => {
-            let offset = source.decode(&token)?;
-            if offset > snap.size() {
-                return Err(Problem::bad_param(
-                    "cursor",
-                    "the cursor is past the end of this log",
-                ));
-            }
-            boundary_at_or_after(snap, offset)?
+            resolve(snap, source, &token).map_err(|p| p.with("parameter", param))?
         }
     };
     if skip == 0 {
@@ -212,16 +207,38 @@ pub fn start_position<S: Source>(
     }
 }
 
-/// `offset` if a line starts there, else the start of the next line: a
-/// position inside a line means that line was already sent.
-fn boundary_at_or_after(snap: &Snapshot, offset: u64) -> Result<u64, Problem> {
-    let line = snap.line_at(offset)?;
-    let start = snap.line_start(line)?;
-    if start == offset {
-        Ok(start)
-    } else {
-        snap.line_start(line + 1)
+/// [`start_position`] for a log that does not exist yet (an empty journal):
+/// everything is position 0, and a position the client sent must say so.
+pub fn start_position_empty<S: Source>(
+    source: &S,
+    params: &ReadParams,
+    last_event_id: Option<&str>,
+) -> Result<u64, Problem> {
+    let (token, param) = match (last_event_id, &params.cursor) {
+        (Some(id), _) => (id, "Last-Event-ID"),
+        (None, Some(Cursor::At(token))) => (token.as_str(), "cursor"),
+        (None, _) => return Ok(0),
+    };
+    match source.decode(token) {
+        Ok(0) => Ok(0),
+        Ok(n) => Err(Problem::bad_param(
+            param,
+            format!("position {n} is past the end of this log (0 bytes)"),
+        )),
+        Err(p) => Err(p.with("parameter", param)),
     }
+}
+
+/// Decodes a client position and checks it is a position of this log.
+pub fn resolve<S: Source>(snap: &Snapshot, source: &S, token: &str) -> Result<u64, Problem> {
+    let offset = source.decode(token)?;
+    crate::position::on_boundary(snap, offset).map_err(|p| match p.status {
+        StatusCode::BAD_REQUEST => {
+            Problem::bad_param("cursor", format!("cursor {token:?}: {}", p.detail))
+        }
+        _ => p,
+    })?;
+    Ok(offset)
 }
 
 /// The request's query with `cursor` set to `next` and `skip` dropped (the
@@ -257,7 +274,7 @@ impl FileSource {
 
 impl Source for FileSource {
     fn decode(&self, token: &str) -> Result<u64, Problem> {
-        token.parse().map_err(|_| {
+        crate::position::decimal(token).ok_or_else(|| {
             Problem::bad_param(
                 "cursor",
                 format!("a task file cursor is BEG, END or a byte offset, not {token:?}"),
@@ -302,7 +319,7 @@ pub struct JournalSource {
 /// Journal cursor tokens: `j.<offset>.<check>`. The check binds the token to
 /// the journal and catches truncation or typos; it is not a signature.
 fn journal_check(offset: u64) -> String {
-    digest(format!("journal/default:{offset}").as_bytes())[..8].to_owned()
+    crate::position::check("journal/default", &offset.to_string())
 }
 
 impl Source for JournalSource {
@@ -310,7 +327,7 @@ impl Source for JournalSource {
         let bad = || Problem::bad_param("cursor", format!("{token:?} is not a journal cursor"));
         let rest = token.strip_prefix("j.").ok_or_else(bad)?;
         let (offset, check) = rest.split_once('.').ok_or_else(bad)?;
-        let offset: u64 = offset.parse().map_err(|_| bad())?;
+        let offset = crate::position::canonical_decimal(offset).ok_or_else(bad)?;
         if check != journal_check(offset) {
             return Err(bad());
         }
