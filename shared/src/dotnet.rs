@@ -50,13 +50,13 @@ fn entry_level(fields: &Map<String, Value>) -> usize {
     }
 }
 
-struct Params {
+pub(crate) struct Params {
     level: usize,
     /// `None`: no end.
     duration_secs: Option<u64>,
 }
 
-fn params(query: &str) -> Result<Params, Problem> {
+pub(crate) fn params(query: &str) -> Result<Params, Problem> {
     let mut p = Params {
         level: 0,
         duration_secs: Some(30),

@@ -17,6 +17,8 @@ pub mod discovery;
 pub mod dotnet;
 pub mod dump;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod http;
 pub mod ingest;

@@ -243,7 +243,7 @@ pub fn resolve<S: Source>(snap: &Snapshot, source: &S, token: &str) -> Result<u6
 
 /// The request's query with `cursor` set to `next` and `skip` dropped (the
 /// cursor already includes it); `limit` and the rest are kept as sent.
-fn next_query(query: &str, next: &str) -> String {
+pub(crate) fn next_query(query: &str, next: &str) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k != "cursor" && k != "skip" {

@@ -38,13 +38,13 @@ struct Source {
     pos: u64,
 }
 
-struct Params {
+pub(crate) struct Params {
     n: u64,
     filter: Option<regex_lite::Regex>,
     stream: bool,
 }
 
-fn params(query: &str) -> Result<Params, Problem> {
+pub(crate) fn params(query: &str) -> Result<Params, Problem> {
     let mut p = Params {
         n: DEFAULT_LINES,
         filter: None,
