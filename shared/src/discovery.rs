@@ -89,7 +89,7 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     }
     if !req.query.is_empty() {
         location.push('?');
-        location.push_str(&req.query);
+        location.push_str(&crate::route::header_safe(&req.query));
     }
     Ok(Response::new(StatusCode::SEE_OTHER)
         .header(header::LOCATION, &location)

@@ -106,6 +106,7 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         if !req.query.is_empty() {
             location = format!("{location}?{}", req.query);
         }
+        let location = crate::route::header_safe(&location);
         return Ok(Response::new(http::StatusCode::TEMPORARY_REDIRECT)
             .header(http::header::LOCATION, &location)
             .header(http::header::CACHE_CONTROL, "no-cache"));
