@@ -48,9 +48,16 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     }
 }
 
+/// Largest task metadata document: ample for Mesos-like metadata, and it
+/// keeps every task record small for the routes that read many of them.
+pub const MAX_TASK_BYTES: u64 = 64 * 1024;
+
 fn register(req: &Request, env: &Env, id: &str) -> Result<Response, Problem> {
     validate_name("task_id", id)?;
     require_json(req)?;
+    if req.body.len() as u64 > MAX_TASK_BYTES {
+        return Err(Problem::too_large(MAX_TASK_BYTES));
+    }
     let spec = TaskSpec::parse(id, &req.body)?;
     let (task, created) =
         Sandboxes::new(env.store.clone()).register(id, spec, crate::clock::now_micros())?;

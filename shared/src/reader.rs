@@ -77,7 +77,7 @@ impl<S: Source + 'static> Read<'_, S> {
             let token = self.source.encode(next);
             let link = format!(
                 "<{}?{}>; rel=\"next\"",
-                self.path,
+                crate::route::header_safe(self.path),
                 next_query(self.query, &token)
             );
             r = r
@@ -316,6 +316,27 @@ pub struct JournalSource {
     pub filters: Vec<(String, String)>,
 }
 
+/// `<time>: <message>\n`. A multi-line message continues on lines indented
+/// to the message column, as `journalctl` prints it, so a line break in a
+/// message can never pass for an entry of its own.
+fn text_entry(out: &mut Vec<u8>, time: &str, message: &str) {
+    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(b": ");
+    let indent = time.len() + 2;
+    let lines = message
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l));
+    for (i, line) in lines.enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+            out.resize(out.len() + indent, b' ');
+        }
+        // A lone CR would let a terminal draw over the line's start.
+        out.extend(line.bytes().map(|b| if b == b'\r' { b' ' } else { b }));
+    }
+    out.push(b'\n');
+}
+
 /// Journal cursor tokens: `j.<offset>.<check>`. The check binds the token to
 /// the journal and catches truncation or typos; it is not a signature.
 fn journal_check(offset: u64) -> String {
@@ -360,9 +381,7 @@ impl Source for JournalSource {
         }
         let realtime: u64 = field(REALTIME).parse().unwrap_or(0);
         if format == Format::Text {
-            out.extend_from_slice(
-                format!("{}: {}\n", utc_seconds(realtime), field("MESSAGE")).as_bytes(),
-            );
+            text_entry(out, &utc_seconds(realtime), field("MESSAGE"));
             return Ok(true);
         }
         let monotonic: u64 = field(MONOTONIC).parse().unwrap_or(0);
@@ -377,5 +396,24 @@ impl Source for JournalSource {
         });
         emit(out, format, &cursor, &entry.to_string());
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_journal_messages_cannot_pass_for_entries() {
+        let mut out = Vec::new();
+        text_entry(
+            &mut out,
+            "2017-07-14 02:40:00",
+            "one\r\n2017-07-14 02:40:01: forged\rx\ny",
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2017-07-14 02:40:00: one\n                     2017-07-14 02:40:01: forged x\n                     y\n"
+        );
     }
 }

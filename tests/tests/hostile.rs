@@ -112,6 +112,12 @@ fn base(task: &serde_json::Value) -> String {
 /// One raw HTTP/1.1 exchange, for bytes no HTTP client will send. Returns the
 /// status and the body (whatever arrived before the server closed).
 fn raw(host: &TestHost, request: &[u8]) -> (u16, String) {
+    let (status, _, body) = raw_exchange(host, request);
+    (status, body)
+}
+
+/// [`raw`], with the response head (status line and headers) too.
+fn raw_exchange(host: &TestHost, request: &[u8]) -> (u16, String, String) {
     let mut stream = std::net::TcpStream::connect(host.addr()).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -126,11 +132,8 @@ fn raw(host: &TestHost, request: &[u8]) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 fn hex_check(domain: &str, payload: &str) -> String {
@@ -287,6 +290,25 @@ fn bytes_no_client_sends_are_refused_by_the_host_or_the_component() {
         let (status, body) = raw(&host, &request);
         assert_eq!(status, want, "{}", String::from_utf8_lossy(&request));
         assert!(!body.contains(SECRET));
+    }
+    // Raw UTF-8 in a URI passes the host; echoed in a redirect it is percent-encoded.
+    for (target, status, location) in [
+        (
+            format!("{DISCOVERY}/t1?x=\u{e9}"),
+            303,
+            format!("{path}?x=%C3%A9"),
+        ),
+        (
+            format!("{path}?stream=true&x=\u{e9}"),
+            307,
+            format!("{FOLLOW}{path}?stream=true&x=%C3%A9"),
+        ),
+    ] {
+        let request = format!("GET {target} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n");
+        let (got, head, _) = raw_exchange(&host, request.as_bytes());
+        assert_eq!(got, status, "{head}");
+        let want = format!("location: {location}").to_ascii_lowercase();
+        assert!(head.to_ascii_lowercase().contains(&want), "{head}");
     }
     // UTF-8 but not ASCII where the API reads a header: the component's 400.
     let p = refused(
@@ -459,6 +481,50 @@ fn invalid_bodies_store_nothing() {
         refused(&host, method, path, headers, body, status);
     }
     refused(&host, "DELETE", &file, &[], b"", 405);
+    // Task metadata is small: a document over 64 KiB (huge labels) is a 413.
+    let labels: serde_json::Map<String, serde_json::Value> = (0..100)
+        .map(|i| (format!("l{i}"), "v".repeat(1000).into()))
+        .collect();
+    let body = serde_json::json!({
+        "name": "n", "agent_id": "a", "framework_id": "f", "container_id": "c", "labels": labels,
+    });
+    refused(
+        &host,
+        "PUT",
+        &format!("{INGEST}/tasks/t9"),
+        &[],
+        body.to_string().as_bytes(),
+        413,
+    );
+}
+
+#[test]
+fn stored_text_cannot_pass_for_another_entry() {
+    let Fixture { host, .. } = fixture(HostOptions::default());
+    let forged = "2017-07-14 02:40:01: forged";
+    let message = format!("real\n{forged}\r\nmore");
+    let entry = serde_json::json!({"MESSAGE": message, "UNIT": "c"});
+    let r = send(
+        &host,
+        "POST",
+        &format!("{INGEST}/component"),
+        Some("application/x-ndjson"),
+        format!("{entry}\n").as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = get(&host, &format!("{COMPONENT}/c")).text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].ends_with(": real"), "{text}");
+    let indent = " ".repeat("2017-07-14 02:40:00: ".len());
+    assert!(lines[1..].iter().all(|l| l.starts_with(&indent)), "{text}");
+    // NDJSON keeps the message exactly.
+    let json = get_with(
+        &host,
+        &format!("{COMPONENT}/c"),
+        &[("accept", "application/json")],
+    );
+    assert_eq!(json.json()["fields"]["MESSAGE"], message);
 }
 
 #[test]
