@@ -88,7 +88,7 @@ pub fn sse_event(out: &mut Vec<u8>, id: Option<&str>, event: Option<&str>, data:
     loop {
         let cut = rest.find(['\r', '\n']);
         out.extend_from_slice(b"data: ");
-        out.extend_from_slice(rest[..cut.unwrap_or(rest.len())].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..cut.unwrap_or(rest.len())]);
         out.push(b'\n');
         match cut {
             None => break,

@@ -428,12 +428,15 @@ fn oversized_uris_headers_and_bodies() {
     assert_eq!(stored_rows(host.state_dir()), before);
 }
 
+/// Method, path, headers, body, expected status.
+type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a [u8], u16);
+
 #[test]
 fn invalid_bodies_store_nothing() {
     let Fixture { host, .. } = fixture(HostOptions::default());
     let file = format!("{INGEST}/tasks/t1/files/stdout");
     let ndjson = [("content-type", "application/x-ndjson")];
-    let cases: [(&str, &str, &[(&str, &str)], &[u8], u16); 12] = [
+    let cases: [Case; 12] = [
         ("POST", &file, &[], b"ok\n\xff\xfe\n", 400),
         ("POST", &file, &[], b"", 400),
         ("POST", &file, &ndjson, b"{\"line\":\"a\"}\n{\"line\":\"\xff\"}\n", 400),
