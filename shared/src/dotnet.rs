@@ -100,15 +100,7 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
     let (pos, deadline) = match req.header("last-event-id").filter(|id| !id.is_empty()) {
         Some(id) => {
             let (pos, deadline) = decode(id)?;
-            let valid = match log.snapshot()? {
-                Some(snap) => crate::position::on_boundary(&snap, pos),
-                None if pos == 0 => Ok(()),
-                None => Err(Problem::bad_request("past the end of the journal")),
-            };
-            valid.map_err(|p| match p.status {
-                StatusCode::BAD_REQUEST => Problem::bad_param("Last-Event-ID", p.detail),
-                _ => p,
-            })?;
+            crate::position::require(log.snapshot()?.as_ref(), pos, "Last-Event-ID")?;
             (pos, deadline)
         }
         None => {

@@ -8,7 +8,9 @@
 //! at most its size and at the start of a line. Anything else is a 400, so a
 //! position can neither reach another log nor start a read mid-line.
 
+use crate::problem::Problem;
 use crate::store::log::{Snapshot, digest};
+use http::StatusCode;
 
 /// A non-negative decimal integer: ASCII digits only (no sign, no spaces).
 pub fn decimal(s: &str) -> Option<u64> {
@@ -30,10 +32,25 @@ pub fn check(domain: &str, payload: &str) -> String {
     digest(format!("{domain}:{payload}").as_bytes())[..8].to_owned()
 }
 
+/// Requires `offset` to be a position of a log that is at `snap` (`None`: the
+/// log does not exist yet, so only 0 is): a 400 naming `param` otherwise.
+pub fn require(snap: Option<&Snapshot>, offset: u64, param: &str) -> Result<(), Problem> {
+    let found = match snap {
+        Some(snap) => on_boundary(snap, offset),
+        None if offset == 0 => Ok(()),
+        None => Err(Problem::bad_request(format!(
+            "position {offset} is past the end of this log (0 bytes)"
+        ))),
+    };
+    found.map_err(|p| match p.status {
+        StatusCode::BAD_REQUEST => Problem::bad_param(param, p.detail),
+        _ => p, // a storage failure stays a 500
+    })
+}
+
 /// Whether `offset` is a position of `snap`: at most its size and at the start
 /// of a line (its size counts: it is where the next line will start).
-pub fn on_boundary(snap: &Snapshot, offset: u64) -> Result<(), crate::problem::Problem> {
-    use crate::problem::Problem;
+pub fn on_boundary(snap: &Snapshot, offset: u64) -> Result<(), Problem> {
     if offset > snap.size() {
         return Err(Problem::bad_request(format!(
             "position {offset} is past the end of this log ({} bytes)",
@@ -86,6 +103,13 @@ mod tests {
         }
         for bad in [1, 2, 4, 5, 7, u64::MAX] {
             assert!(on_boundary(&snap, bad).is_err(), "{bad}");
+            let p = require(Some(&snap), bad, "cursor").unwrap_err();
+            assert_eq!(p.extra["parameter"], "cursor");
         }
+        require(None, 0, "cursor").unwrap();
+        assert_eq!(
+            require(None, 1, "Last-Event-ID").unwrap_err().extra["parameter"],
+            "Last-Event-ID"
+        );
     }
 }

@@ -163,7 +163,11 @@ pub fn start_position<S: Source>(
         None if skip < 0 => snap.size(), // "the last N"
         None => 0,
         Some(Cursor::At(token)) => {
-            resolve(snap, source, &token).map_err(|p| p.with("parameter", param))?
+            let offset = source
+                .decode(&token)
+                .map_err(|p| p.with("parameter", param))?;
+            crate::position::require(Some(snap), offset, param)?;
+            offset
         }
     };
     if skip == 0 {
@@ -219,26 +223,11 @@ pub fn start_position_empty<S: Source>(
         (None, Some(Cursor::At(token))) => (token.as_str(), "cursor"),
         (None, _) => return Ok(0),
     };
-    match source.decode(token) {
-        Ok(0) => Ok(0),
-        Ok(n) => Err(Problem::bad_param(
-            param,
-            format!("position {n} is past the end of this log (0 bytes)"),
-        )),
-        Err(p) => Err(p.with("parameter", param)),
-    }
-}
-
-/// Decodes a client position and checks it is a position of this log.
-pub fn resolve<S: Source>(snap: &Snapshot, source: &S, token: &str) -> Result<u64, Problem> {
-    let offset = source.decode(token)?;
-    crate::position::on_boundary(snap, offset).map_err(|p| match p.status {
-        StatusCode::BAD_REQUEST => {
-            Problem::bad_param("cursor", format!("cursor {token:?}: {}", p.detail))
-        }
-        _ => p,
-    })?;
-    Ok(offset)
+    let offset = source
+        .decode(token)
+        .map_err(|p| p.with("parameter", param))?;
+    crate::position::require(None, offset, param)?;
+    Ok(0)
 }
 
 /// The request's query with `cursor` set to `next` and `skip` dropped (the

@@ -186,20 +186,9 @@ fn resume_at(source: &Source, positions: &HashMap<String, u64>) -> Result<u64, P
         return Ok(0);
     };
     let snapshot = source.log.snapshot()?;
-    let valid = match &snapshot {
-        Some(snap) => crate::position::on_boundary(snap, pos),
-        None if pos == 0 => Ok(()),
-        None => Err(Problem::bad_request("past the end")),
-    };
-    valid.map_err(|p| match p.status {
-        StatusCode::BAD_REQUEST => Problem::bad_param(
-            "Last-Event-ID",
-            format!(
-                "the position of container {:?}: {}",
-                source.container, p.detail
-            ),
-        ),
-        _ => p,
+    crate::position::require(snapshot.as_ref(), pos, "Last-Event-ID").map_err(|p| Problem {
+        detail: format!("container {:?}: {}", source.container, p.detail),
+        ..p
     })?;
     Ok(pos)
 }
