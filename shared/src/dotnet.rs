@@ -260,6 +260,25 @@ mod tests {
     }
 
     #[test]
+    fn ids_decode_only_as_encoded() {
+        let id = encode(42, Some(1_700_000_000_000_000));
+        assert_eq!(decode(&id).unwrap(), (42, Some(1_700_000_000_000_000)));
+        assert_eq!(decode(&encode(0, None)).unwrap(), (0, None));
+        let edited_deadline = id.replace(".1700000000000000.", ".1800000000000000.");
+        for bad in [
+            "",
+            "d.42.0",
+            "j.0.7c3e6951~0",
+            &edited_deadline,
+            &id.replace("d.42.", "d.43."),
+            &id[..id.len() - 1],
+        ] {
+            let p = decode(bad).unwrap_err();
+            assert_eq!(p.extra["parameter"], "Last-Event-ID", "{bad}");
+        }
+    }
+
+    #[test]
     fn captures_new_entries_at_or_above_the_level_until_the_deadline() {
         let env = Env {
             config: crate::config::Config {
