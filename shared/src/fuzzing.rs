@@ -19,6 +19,48 @@ use http::Method;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// A small store: task t1 (agent A, app shop) and pod task t2 (agent B, app
+/// blog), each with a stdout, and a journal. Follows end at once (budget 0).
+fn populated() -> Env {
+    let env = Env {
+        config: crate::config::Config {
+            tail_budget_ms: 0,
+            ..Default::default()
+        },
+        ..Env::memory()
+    };
+    let call = |method: Method, path: &str, body: &str| {
+        let req = Request::new(method, &format!("{}{path}", crate::ingest::PREFIX))
+            .with_body(body.as_bytes().to_vec());
+        let r = crate::ingest::handle(req, &env);
+        assert!(r.status.is_success(), "fixture {path}: {}", r.status);
+    };
+    for (id, agent, app, pod) in [("t1", "A", "shop", false), ("t2", "B", "blog", true)] {
+        call(
+            Method::PUT,
+            &format!("/tasks/{id}"),
+            &format!(
+                r#"{{"name":"{id}-1","agent_id":"{agent}","framework_id":"F","container_id":"C{id}","pod":{pod},"labels":{{"app":"{app}"}}}}"#
+            ),
+        );
+        call(
+            Method::POST,
+            &format!("/tasks/{id}/files/stdout"),
+            &format!("{app} one\n{app} two\n"),
+        );
+    }
+    call(
+        Method::POST,
+        "/component",
+        "{\"MESSAGE\":\"j one\",\"UNIT\":\"u\"}\n{\"MESSAGE\":\"j two\",\"PRIORITY\":\"3\"}\n",
+    );
+    env
+}
+
+/// Agent route prefixes of the [`populated`] tasks.
+const T1: &str = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/t1/runs/Ct1";
+const T2: &str = "/system/v1/agent/B/logs/v2/task/frameworks/F/executors/t2/runs/Ct2/tasks/t2";
+
 /// Asserts what [`validate_name`] promises of a name it accepts.
 fn assert_name(name: &str) {
     assert!(!name.is_empty() && name.len() <= MAX_NAME_BYTES, "{name:?}");
@@ -109,6 +151,25 @@ pub fn router(input: &str) {
         (0, 0),
         "{path:?} stored something"
     );
+
+    // The read handlers again, over a store with tasks on two agents: the
+    // path may now name real ids. Still never a 5xx, and agent A's routes
+    // never show agent B's task.
+    let env = populated();
+    let readers: [fn(Request, &Env) -> Response; 4] = [
+        crate::discovery::handle,
+        crate::dump::handle,
+        crate::browse::handle,
+        crate::archive::handle,
+    ];
+    for handle in readers {
+        let r = handle(Request::new(Method::GET, &path), &env);
+        assert_client_problem(&path, &r);
+        if path.starts_with("/system/v1/agent/A/") {
+            let body = r.into_bytes().expect("body");
+            assert!(!String::from_utf8_lossy(&body).contains("blog"), "{path:?}");
+        }
+    }
 }
 
 /// Splits `input` on `|` into ids; when all are valid names, the agent route
@@ -229,17 +290,26 @@ pub fn cursor(input: &[u8]) {
             .append(entries.as_bytes(), None)
             .expect("append");
     }
+    let filters = params.filters.clone();
+    let journal = move || JournalSource {
+        unit: None,
+        filters: filters.clone(),
+    };
+    let file = || FileSource {
+        fields: serde_json::Map::new(),
+    };
     check_start(&file_log, file, &params, token, Some(&data));
     check_start(&journal_log, journal, &params, token, None);
 }
 
 fn check_start<S: Source + 'static>(
     log: &Log,
-    source: S,
+    make: impl Fn() -> S,
     params: &ReadParams,
     token: &str,
     bytes: Option<&[u8]>,
 ) {
+    let source = make();
     let token = match token.strip_prefix('@') {
         Some(n) => match crate::position::decimal(n) {
             Some(n) => source.encode(n),
@@ -267,6 +337,25 @@ fn check_start<S: Source + 'static>(
         }
     };
     assert!(crate::position::on_boundary(&snap, pos).is_ok(), "{pos}");
+    // Entries as NDJSON, paged by a small budget: the next cursor is a
+    // position of this log, after the start.
+    let read = Read {
+        source: make(),
+        snapshot: snap.clone(),
+        params: params.clone(),
+        last_event_id: None,
+        format: Format::Json,
+        budget: 64,
+        path: "/p",
+        query: "",
+    };
+    let response = read.respond().expect("a read from a valid start");
+    if let Some(next) = response.headers.get("x-next-cursor") {
+        let next = source
+            .decode(next.to_str().expect("ascii"))
+            .expect("a next cursor decodes");
+        assert!(next > pos && crate::position::on_boundary(&snap, next).is_ok());
+    }
     let read = Read {
         source,
         snapshot: snap.clone(),
@@ -388,6 +477,8 @@ pub fn last_event_id(input: &str) {
         assert_eq!(journal.encode(n), input);
     }
 
+    follow_with(input);
+
     let (id, data) = input.split_once('\u{0}').unwrap_or(("7", input));
     let mut out = Vec::new();
     sse_event(&mut out, Some(id), Some("log"), data);
@@ -441,4 +532,94 @@ fn parse_sse(stream: &str) -> Vec<(Option<String>, String, String)> {
         }
     }
     events
+}
+
+/// Resumes every follow route of a [`populated`] store from `input` as
+/// `Last-Event-ID`. `@s:<parts>` stands for a Scalingo id of app shop with a
+/// valid check (`K1`/`K2` in it for the keys of t1's and t2's stdout), and
+/// `@d:<pos>.<deadline>` for a dotnet id with a valid check, so positions
+/// behind valid checks get explored too. Each answer is a stream, a 204, or a
+/// 400 naming Last-Event-ID; a stream's ids decode, and app shop never shows
+/// app blog's lines.
+fn follow_with(input: &str) {
+    let env = populated();
+    let sandboxes = crate::sandbox::Sandboxes::new(env.store.clone());
+    let key = |task: &str| {
+        crate::store::log::digest(sandboxes.file(task, "stdout").prefix().as_bytes())[..12]
+            .to_owned()
+    };
+    let id = if let Some(parts) = input.strip_prefix("@s:") {
+        let parts = parts.replace("K1", &key("t1")).replace("K2", &key("t2"));
+        let check = crate::position::check("scalingo/shop", &parts);
+        format!("s.{parts}.{check}")
+    } else if let Some(payload) = input.strip_prefix("@d:") {
+        let check = crate::position::check("dotnet/journal/default", payload);
+        format!("d.{payload}.{check}")
+    } else {
+        input.to_owned()
+    };
+    let routes = [
+        "/apps/shop/logs?stream=true".to_owned(),
+        "/logs?durationSeconds=-1".to_owned(),
+        format!("{}{T1}/stdout", crate::tail::FOLLOW),
+        format!("{}{T2}/stdout", crate::tail::FOLLOW),
+        format!("{}{}", crate::tail::FOLLOW, crate::dump::COMPONENT),
+    ];
+    for route in &routes {
+        let req = Request::new(Method::GET, route)
+            .with_header("accept", "text/event-stream")
+            .with_header("last-event-id", &id);
+        let r = crate::tail::handle(req, &env);
+        match r.status.as_u16() {
+            200 => {}
+            204 => continue,
+            400 => {
+                let body = r.into_bytes().expect("body");
+                let p: serde_json::Value = serde_json::from_slice(&body).expect("a problem");
+                assert_eq!(p["parameter"], "Last-Event-ID", "{route} {id:?}: {p}");
+                continue;
+            }
+            other => panic!("{route} {id:?}: {other}"),
+        }
+        // Every id handed out is a position of its log (a line start).
+        let journal = crate::journal::log(env.store.clone());
+        let at = |log: &Log, pos: u64| {
+            let snap = log.snapshot().expect("snapshot");
+            crate::position::require(snap.as_ref(), pos, "id")
+                .unwrap_or_else(|p| panic!("{route} {id:?} handed out {pos}: {p}"));
+        };
+        let body = String::from_utf8(r.into_bytes().expect("body")).expect("UTF-8");
+        for (event_id, _, data) in parse_sse(&body) {
+            let Some(event_id) = event_id else { continue };
+            if route.starts_with("/apps/") {
+                assert!(!data.contains("blog"), "{data}");
+                let positions = crate::scalingo::decode("shop", &event_id).expect("an app id");
+                for (k, pos) in positions {
+                    assert_eq!(k, key("t1"), "only shop's file");
+                    at(&sandboxes.file("t1", "stdout"), pos);
+                }
+            } else if route.starts_with("/logs") {
+                at(
+                    &journal,
+                    crate::dotnet::decode(&event_id).expect("a dotnet id").0,
+                );
+            } else if route.contains(T1) {
+                at(
+                    &sandboxes.file("t1", "stdout"),
+                    event_id.parse().expect("offset"),
+                );
+            } else if route.contains(T2) {
+                at(
+                    &sandboxes.file("t2", "stdout"),
+                    event_id.parse().expect("offset"),
+                );
+            } else {
+                let source = JournalSource {
+                    unit: None,
+                    filters: Vec::new(),
+                };
+                at(&journal, source.decode(&event_id).expect("a journal id"));
+            }
+        }
+    }
 }
