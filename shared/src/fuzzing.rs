@@ -19,6 +19,17 @@ use http::Method;
 use std::rc::Rc;
 use std::sync::Arc;
 
+thread_local! {
+    /// Built once per thread: building it costs more than most inputs. Only
+    /// reads and follows use it, and a follow's lease is gone when it ends.
+    static POPULATED: Env = populated();
+}
+
+/// Runs `f` with the [`populated`] store.
+fn with_populated<T>(f: impl FnOnce(&Env) -> T) -> T {
+    POPULATED.with(f)
+}
+
 /// A small store: task t1 (agent A, app shop) and pod task t2 (agent B, app
 /// blog), each with a stdout, and a journal. Follows end at once (budget 0).
 fn populated() -> Env {
@@ -155,7 +166,10 @@ pub fn router(input: &str) {
     // The read handlers again, over a store with tasks on two agents: the
     // path may now name real ids. Still never a 5xx, and agent A's routes
     // never show agent B's task.
-    let env = populated();
+    with_populated(|env| read_populated(env, &path));
+}
+
+fn read_populated(env: &Env, path: &str) {
     let readers: [fn(Request, &Env) -> Response; 4] = [
         crate::discovery::handle,
         crate::dump::handle,
@@ -163,8 +177,8 @@ pub fn router(input: &str) {
         crate::archive::handle,
     ];
     for handle in readers {
-        let r = handle(Request::new(Method::GET, &path), &env);
-        assert_client_problem(&path, &r);
+        let r = handle(Request::new(Method::GET, path), env);
+        assert_client_problem(path, &r);
         if path.starts_with("/system/v1/agent/A/") {
             let body = r.into_bytes().expect("body");
             assert!(!String::from_utf8_lossy(&body).contains("blog"), "{path:?}");
@@ -542,7 +556,10 @@ fn parse_sse(stream: &str) -> Vec<(Option<String>, String, String)> {
 /// 400 naming Last-Event-ID; a stream's ids decode, and app shop never shows
 /// app blog's lines.
 fn follow_with(input: &str) {
-    let env = populated();
+    with_populated(|env| follow_populated(env, input));
+}
+
+fn follow_populated(env: &Env, input: &str) {
     let sandboxes = crate::sandbox::Sandboxes::new(env.store.clone());
     let key = |task: &str| {
         crate::store::log::digest(sandboxes.file(task, "stdout").prefix().as_bytes())[..12]
@@ -569,7 +586,7 @@ fn follow_with(input: &str) {
         let req = Request::new(Method::GET, route)
             .with_header("accept", "text/event-stream")
             .with_header("last-event-id", &id);
-        let r = crate::tail::handle(req, &env);
+        let r = crate::tail::handle(req, env);
         match r.status.as_u16() {
             200 => {}
             204 => continue,
