@@ -26,6 +26,10 @@ pub struct Config {
     pub auth: crate::auth::Settings,
     /// Requests per minute and caller (`rate_limit_*`).
     pub rate: crate::ratelimit::Limits,
+    /// Largest total of request header bytes the client sent; more is a 431.
+    pub max_header_bytes: u64,
+    /// Longest path and query; longer is a 414.
+    pub max_uri_bytes: u64,
 }
 
 impl Default for Config {
@@ -40,6 +44,8 @@ impl Default for Config {
             job_step_ms: 3_000,
             auth: crate::auth::Settings::default(),
             rate: crate::ratelimit::Limits::default(),
+            max_header_bytes: 16 * 1024,
+            max_uri_bytes: 8 * 1024,
         }
     }
 }
@@ -63,6 +69,8 @@ impl Config {
                 heavy: number(&lookup, "rate_limit_heavy", d.rate.heavy)?,
                 ingest: number(&lookup, "rate_limit_ingest", d.rate.ingest)?,
             },
+            max_header_bytes: number(&lookup, "max_header_bytes", d.max_header_bytes)?,
+            max_uri_bytes: number(&lookup, "max_uri_bytes", d.max_uri_bytes)?,
         })
     }
 }

@@ -44,40 +44,48 @@ pub fn handle(req: Request, env: &Env) -> Response {
 }
 
 /// What the client asked for, on the agent side.
-enum Target<'a> {
-    Read(&'a str),
-    Download(&'a str),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Read(String),
+    Download(String),
     Browse,
     Archive,
+}
+
+/// The task query and target a discovery path names, both validated.
+pub fn parse(path: &str) -> Result<(String, Target), Problem> {
+    let segs =
+        segments_after(path, PREFIX).ok_or_else(|| Problem::not_found("not a task route"))??;
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let (query, target) = match s.as_slice() {
+        [task] => (*task, Target::Read("stdout".into())),
+        [task, "file", file] => (*task, Target::Read(file.to_string())),
+        [task, "browse"] => (*task, Target::Browse),
+        [task, "archive"] => (*task, Target::Archive),
+        [task, "download"] => (*task, Target::Download("stdout".into())),
+        [task, "file", file, "download"] => (*task, Target::Download(file.to_string())),
+        _ => return Err(Problem::not_found(format!("no task route at {path}"))),
+    };
+    validate_name("task_id", query)?;
+    if let Target::Read(f) | Target::Download(f) = &target {
+        validate_name("filename", f)?;
+    }
+    Ok((query.to_owned(), target))
 }
 
 fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     if req.method != Method::GET && req.method != Method::HEAD {
         return Err(Problem::method_not_allowed("GET, HEAD"));
     }
-    let segs = segments_after(&req.path, PREFIX)
-        .ok_or_else(|| Problem::not_found("not a task route"))??;
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let (query, target) = match s.as_slice() {
-        [task] => (*task, Target::Read("stdout")),
-        [task, "file", file] => (*task, Target::Read(file)),
-        [task, "browse"] => (*task, Target::Browse),
-        [task, "archive"] => (*task, Target::Archive),
-        [task, "download"] => (*task, Target::Download("stdout")),
-        [task, "file", file, "download"] => (*task, Target::Download(file)),
-        _ => return Err(Problem::not_found(format!("no task route at {}", req.path))),
-    };
-    validate_name("task_id", query)?;
-    if let Target::Read(f) | Target::Download(f) = target {
-        validate_name("filename", f)?;
-    }
+    let (query, target) = parse(&req.path)?;
+    let query = query.as_str();
     let sandboxes = Sandboxes::new(env.store.clone());
     let id = choose(&sandboxes.index()?, query)?;
     let task = sandboxes
         .task(&id)?
         .ok_or_else(|| Problem::not_found(format!("no task matches {query:?}")))?;
     let mut location = agent_base(&task);
-    match target {
+    match &target {
         Target::Read(f) => push(&mut location, &[f]),
         Target::Download(f) => push(&mut location, &[f, "download"]),
         Target::Browse => push(&mut location, &["files", "browse"]),
@@ -85,7 +93,7 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     }
     if !req.query.is_empty() {
         location.push('?');
-        location.push_str(&req.query);
+        location.push_str(&crate::route::header_safe(&req.query));
     }
     Ok(Response::new(StatusCode::SEE_OTHER)
         .header(header::LOCATION, &location)
@@ -116,7 +124,8 @@ pub fn agent_base(task: &Task) -> String {
     path
 }
 
-fn push(path: &mut String, segments: &[&str]) {
+/// Appends `segments` to `path`, each percent-encoded as one path segment.
+pub fn push(path: &mut String, segments: &[&str]) {
     for s in segments {
         path.push('/');
         path.extend(utf8_percent_encode(s, SEGMENT));

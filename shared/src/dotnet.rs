@@ -17,7 +17,6 @@ use crate::format::{Format, rfc3339, sse_event};
 use crate::http::{Request, Response};
 use crate::journal::{self, REALTIME};
 use crate::problem::Problem;
-use crate::reader::{JournalSource, Source};
 use crate::store::log::Log;
 use crate::tail::{CHUNK, Feed, Follow, FollowOptions, stream_response, take_slot};
 use http::{StatusCode, header};
@@ -51,13 +50,13 @@ fn entry_level(fields: &Map<String, Value>) -> usize {
     }
 }
 
-struct Params {
+pub(crate) struct Params {
     level: usize,
     /// `None`: no end.
     duration_secs: Option<u64>,
 }
 
-fn params(query: &str) -> Result<Params, Problem> {
+pub(crate) fn params(query: &str) -> Result<Params, Problem> {
     let mut p = Params {
         level: 0,
         duration_secs: Some(30),
@@ -97,20 +96,12 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
         _ => Format::Json,
     };
     let log = journal::log(env.store.clone());
-    let source = JournalSource {
-        unit: None,
-        filters: Vec::new(),
-    };
     let now = crate::clock::now_micros();
     let (pos, deadline) = match req.header("last-event-id").filter(|id| !id.is_empty()) {
         Some(id) => {
-            let (cursor, deadline) = id.rsplit_once('~').ok_or_else(|| {
-                Problem::bad_param("Last-Event-ID", "not a position of this stream")
-            })?;
-            let deadline: u64 = deadline.parse().map_err(|_| {
-                Problem::bad_param("Last-Event-ID", "not a position of this stream")
-            })?;
-            (source.decode(cursor)?, (deadline != 0).then_some(deadline))
+            let (pos, deadline) = decode(id)?;
+            crate::position::require(log.snapshot()?.as_ref(), pos, "Last-Event-ID")?;
+            (pos, deadline)
         }
         None => {
             let end = log.head()?.map_or(0, |h| h.size);
@@ -128,7 +119,6 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
     let lease = take_slot(req, env)?;
     let feed = Capture {
         log,
-        source,
         format,
         pos,
         deadline,
@@ -145,10 +135,43 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
     ))
 }
 
+/// A capture's event id: `d.<journal offset>.<deadline or 0>.<check>`, so a
+/// reconnect continues both where and until when the capture was going.
+pub(crate) fn encode(pos: u64, deadline: Option<u64>) -> String {
+    let payload = format!("{pos}.{}", deadline.unwrap_or(0));
+    format!(
+        "d.{payload}.{}",
+        crate::position::check(TOKEN_DOMAIN, &payload)
+    )
+}
+
+const TOKEN_DOMAIN: &str = "dotnet/journal/default";
+
+/// The journal offset and deadline in an id [`encode`] made; anything else,
+/// an edited id included, is a 400.
+pub(crate) fn decode(token: &str) -> Result<(u64, Option<u64>), Problem> {
+    let bad = || {
+        Problem::bad_param(
+            "Last-Event-ID",
+            format!("{token:?} is not a position of this stream"),
+        )
+    };
+    let (payload, check) = token
+        .strip_prefix("d.")
+        .and_then(|t| t.rsplit_once('.'))
+        .ok_or_else(bad)?;
+    if check != crate::position::check(TOKEN_DOMAIN, payload) {
+        return Err(bad());
+    }
+    let (pos, deadline) = payload.split_once('.').ok_or_else(bad)?;
+    let pos = crate::position::canonical_decimal(pos).ok_or_else(bad)?;
+    let deadline = crate::position::canonical_decimal(deadline).ok_or_else(bad)?;
+    Ok((pos, (deadline != 0).then_some(deadline)))
+}
+
 /// New journal entries at or above a level, until a deadline.
 struct Capture {
     log: Log,
-    source: JournalSource,
     format: Format,
     pos: u64,
     deadline: Option<u64>,
@@ -182,11 +205,8 @@ impl Feed for Capture {
             let message = text("MESSAGE");
             match self.format {
                 Format::Sse => {
-                    let mut data = format!("{} {category}[0]", LEVELS[level]);
-                    for l in message.split('\n') {
-                        data.push_str("\ndata: ");
-                        data.push_str(l);
-                    }
+                    // Two or more `data:` lines; `sse_event` splits them safely.
+                    let data = format!("{} {category}[0]\n{message}", LEVELS[level]);
                     sse_event(out, Some(&self.position()), Some("log"), &data);
                 }
                 _ => {
@@ -212,11 +232,7 @@ impl Feed for Capture {
     }
 
     fn position(&self) -> String {
-        format!(
-            "{}~{}",
-            self.source.encode(self.pos),
-            self.deadline.unwrap_or(0)
-        )
+        encode(self.pos, self.deadline)
     }
 
     fn finished(&self) -> bool {
@@ -241,6 +257,25 @@ mod tests {
         assert!(params("level=Verbose").is_err());
         assert!(params("durationSeconds=-2").is_err());
         assert_eq!(params("durationSeconds=-1").unwrap().duration_secs, None);
+    }
+
+    #[test]
+    fn ids_decode_only_as_encoded() {
+        let id = encode(42, Some(1_700_000_000_000_000));
+        assert_eq!(decode(&id).unwrap(), (42, Some(1_700_000_000_000_000)));
+        assert_eq!(decode(&encode(0, None)).unwrap(), (0, None));
+        let edited_deadline = id.replace(".1700000000000000.", ".1800000000000000.");
+        for bad in [
+            "",
+            "d.42.0",
+            "j.0.7c3e6951~0",
+            &edited_deadline,
+            &id.replace("d.42.", "d.43."),
+            &id[..id.len() - 1],
+        ] {
+            let p = decode(bad).unwrap_err();
+            assert_eq!(p.extra["parameter"], "Last-Event-ID", "{bad}");
+        }
     }
 
     #[test]

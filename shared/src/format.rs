@@ -67,22 +67,38 @@ impl Format {
     }
 }
 
-/// Appends one SSE event: `id`, optional `event`, and `data` (which must not
-/// contain a newline: our JSON never does).
+/// Appends one SSE event: `id`, optional `event`, and `data`. A line break in
+/// `data` (CR, LF or CRLF, all of which end an SSE line) starts another
+/// `data:` line, which clients join back with `\n`; line breaks in `id` and
+/// `event` (ours never have any) are dropped. So no stored text can end the
+/// event early or forge an `id:` or `event:` field.
 pub fn sse_event(out: &mut Vec<u8>, id: Option<&str>, event: Option<&str>, data: &str) {
-    if let Some(id) = id {
-        out.extend_from_slice(b"id: ");
-        out.extend_from_slice(id.as_bytes());
+    let field = |out: &mut Vec<u8>, name: &[u8], value: &str| {
+        out.extend_from_slice(name);
+        out.extend(value.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
         out.push(b'\n');
+    };
+    if let Some(id) = id {
+        field(out, b"id: ", id);
     }
     if let Some(event) = event {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(event.as_bytes());
-        out.push(b'\n');
+        field(out, b"event: ", event);
     }
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data.as_bytes());
-    out.extend_from_slice(b"\n\n");
+    let mut rest = data;
+    loop {
+        let cut = rest.find(['\r', '\n']);
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&rest.as_bytes()[..cut.unwrap_or(rest.len())]);
+        out.push(b'\n');
+        match cut {
+            None => break,
+            Some(i) => {
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+        }
+    }
+    out.push(b'\n');
 }
 
 /// Appends one rendered entry: an SSE event with its resume `id`, or an
@@ -149,6 +165,18 @@ mod tests {
         let mut out = Vec::new();
         sse_event(&mut out, Some("42"), None, "{}");
         assert_eq!(out, b"id: 42\ndata: {}\n\n");
+        // Stored text cannot end the event or forge a field.
+        let mut out = Vec::new();
+        sse_event(
+            &mut out,
+            Some("1"),
+            Some("log"),
+            "a\rid: 666\r\nb\n\nevent: x",
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id: 1\nevent: log\ndata: a\ndata: id: 666\ndata: b\ndata: \ndata: event: x\n\n"
+        );
         assert_eq!(utc_seconds(1_500_000_000_123_456), "2017-07-14 02:40:00");
     }
 }

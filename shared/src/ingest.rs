@@ -48,9 +48,16 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
     }
 }
 
+/// Largest task metadata document: ample for Mesos-like metadata, and it
+/// keeps every task record small for the routes that read many of them.
+pub const MAX_TASK_BYTES: u64 = 64 * 1024;
+
 fn register(req: &Request, env: &Env, id: &str) -> Result<Response, Problem> {
     validate_name("task_id", id)?;
     require_json(req)?;
+    if req.body.len() as u64 > MAX_TASK_BYTES {
+        return Err(Problem::too_large(MAX_TASK_BYTES));
+    }
     let spec = TaskSpec::parse(id, &req.body)?;
     let (task, created) =
         Sandboxes::new(env.store.clone()).register(id, spec, crate::clock::now_micros())?;
@@ -167,27 +174,34 @@ struct LineRecord {
 
 /// The bytes to append: whole UTF-8 lines, each ending in `\n`.
 fn file_lines(req: &Request) -> Result<Vec<u8>, Problem> {
-    if req.body.is_empty() {
+    parse_lines(req.content_type().as_deref(), &req.body)
+}
+
+/// Parses a file append's body of media type `content_type` (lower-cased,
+/// without parameters) into the bytes to append: whole UTF-8 lines, each
+/// ending in `\n`. Nothing is stored if this fails.
+pub fn parse_lines(content_type: Option<&str>, body: &[u8]) -> Result<Vec<u8>, Problem> {
+    if body.is_empty() {
         return Err(Problem::bad_request("the body is empty: nothing to append"));
     }
-    match req.content_type().as_deref() {
+    match content_type {
         None | Some("text/plain" | "application/octet-stream") => {
-            if let Err(e) = std::str::from_utf8(&req.body) {
+            if let Err(e) = std::str::from_utf8(body) {
                 let at = e.valid_up_to();
-                let line = memchr::memchr_iter(b'\n', &req.body[..at]).count() + 1;
+                let line = memchr::memchr_iter(b'\n', &body[..at]).count() + 1;
                 return Err(Problem::bad_request(format!(
                     "line {line} is not valid UTF-8 (byte offset {at})"
                 ))
                 .with("line", line));
             }
-            let mut data = req.body.clone();
+            let mut data = body.to_vec();
             if data.last() != Some(&b'\n') {
                 data.push(b'\n');
             }
             Ok(data)
         }
         Some("application/x-ndjson" | "application/json" | "application/jsonl") => {
-            let text = std::str::from_utf8(&req.body)
+            let text = std::str::from_utf8(body)
                 .map_err(|_| Problem::bad_request("the NDJSON body is not valid UTF-8"))?;
             let mut data = Vec::with_capacity(text.len());
             for (i, raw) in text.lines().enumerate() {

@@ -19,11 +19,15 @@ pub mod discovery;
 pub mod dotnet;
 pub mod dump;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod guard;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
 pub mod journal;
 pub mod lease;
+pub mod position;
 pub mod problem;
 pub mod query;
 pub mod ratelimit;

@@ -12,7 +12,7 @@ use crate::format::{Format, emit, utc_seconds};
 use crate::http::Response;
 use crate::problem::Problem;
 use crate::query::{Cursor, ReadParams};
-use crate::store::log::{Line, Snapshot, digest};
+use crate::store::log::{Line, Snapshot};
 use http::{HeaderName, StatusCode, header};
 use std::rc::Rc;
 
@@ -77,7 +77,7 @@ impl<S: Source + 'static> Read<'_, S> {
             let token = self.source.encode(next);
             let link = format!(
                 "<{}?{}>; rel=\"next\"",
-                self.path,
+                crate::route::header_safe(self.path),
                 next_query(self.query, &token)
             );
             r = r
@@ -142,7 +142,9 @@ impl<S: Source + 'static> Read<'_, S> {
 }
 
 /// The first position a read sends, on a line boundary: `Last-Event-ID`
-/// (if any) or `cursor`, moved by `skip` entries.
+/// (if any) or `cursor`, moved by `skip` entries. A position the client
+/// sent must be one of this log's (see [`crate::position`]): otherwise a
+/// 400 naming the parameter it came in.
 pub fn start_position<S: Source>(
     snapshot: &Rc<Snapshot>,
     source: &S,
@@ -150,9 +152,9 @@ pub fn start_position<S: Source>(
     last_event_id: Option<&str>,
 ) -> Result<u64, Problem> {
     let snap = snapshot;
-    let cursor = match last_event_id {
-        Some(id) => Some(Cursor::At(id.to_owned())),
-        None => params.cursor.clone(),
+    let (cursor, param) = match last_event_id {
+        Some(id) => (Some(Cursor::At(id.to_owned())), "Last-Event-ID"),
+        None => (params.cursor.clone(), "cursor"),
     };
     let skip = params.skip;
     let base = match cursor {
@@ -161,14 +163,11 @@ pub fn start_position<S: Source>(
         None if skip < 0 => snap.size(), // "the last N"
         None => 0,
         Some(Cursor::At(token)) => {
-            let offset = source.decode(&token)?;
-            if offset > snap.size() {
-                return Err(Problem::bad_param(
-                    "cursor",
-                    "the cursor is past the end of this log",
-                ));
-            }
-            boundary_at_or_after(snap, offset)?
+            let offset = source
+                .decode(&token)
+                .map_err(|p| p.with("parameter", param))?;
+            crate::position::require(Some(snap), offset, param)?;
+            offset
         }
     };
     if skip == 0 {
@@ -224,9 +223,28 @@ pub(crate) fn boundary_at_or_after(snap: &Snapshot, offset: u64) -> Result<u64, 
     }
 }
 
+/// [`start_position`] for a log that does not exist yet (an empty journal):
+/// everything is position 0, and a position the client sent must say so.
+pub fn start_position_empty<S: Source>(
+    source: &S,
+    params: &ReadParams,
+    last_event_id: Option<&str>,
+) -> Result<u64, Problem> {
+    let (token, param) = match (last_event_id, &params.cursor) {
+        (Some(id), _) => (id, "Last-Event-ID"),
+        (None, Some(Cursor::At(token))) => (token.as_str(), "cursor"),
+        (None, _) => return Ok(0),
+    };
+    let offset = source
+        .decode(token)
+        .map_err(|p| p.with("parameter", param))?;
+    crate::position::require(None, offset, param)?;
+    Ok(0)
+}
+
 /// The request's query with `cursor` set to `next` and `skip` dropped (the
 /// cursor already includes it); `limit` and the rest are kept as sent.
-fn next_query(query: &str, next: &str) -> String {
+pub(crate) fn next_query(query: &str, next: &str) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k != "cursor" && k != "skip" {
@@ -257,7 +275,7 @@ impl FileSource {
 
 impl Source for FileSource {
     fn decode(&self, token: &str) -> Result<u64, Problem> {
-        token.parse().map_err(|_| {
+        crate::position::decimal(token).ok_or_else(|| {
             Problem::bad_param(
                 "cursor",
                 format!("a task file cursor is BEG, END or a byte offset, not {token:?}"),
@@ -299,10 +317,31 @@ pub struct JournalSource {
     pub filters: Vec<(String, String)>,
 }
 
+/// `<time>: <message>\n`. A multi-line message continues on lines indented
+/// to the message column, as `journalctl` prints it, so a line break in a
+/// message can never pass for an entry of its own.
+fn text_entry(out: &mut Vec<u8>, time: &str, message: &str) {
+    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(b": ");
+    let indent = time.len() + 2;
+    let lines = message
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l));
+    for (i, line) in lines.enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+            out.resize(out.len() + indent, b' ');
+        }
+        // A lone CR would let a terminal draw over the line's start.
+        out.extend(line.bytes().map(|b| if b == b'\r' { b' ' } else { b }));
+    }
+    out.push(b'\n');
+}
+
 /// Journal cursor tokens: `j.<offset>.<check>`. The check binds the token to
 /// the journal and catches truncation or typos; it is not a signature.
 fn journal_check(offset: u64) -> String {
-    digest(format!("journal/default:{offset}").as_bytes())[..8].to_owned()
+    crate::position::check("journal/default", &offset.to_string())
 }
 
 impl Source for JournalSource {
@@ -310,7 +349,7 @@ impl Source for JournalSource {
         let bad = || Problem::bad_param("cursor", format!("{token:?} is not a journal cursor"));
         let rest = token.strip_prefix("j.").ok_or_else(bad)?;
         let (offset, check) = rest.split_once('.').ok_or_else(bad)?;
-        let offset: u64 = offset.parse().map_err(|_| bad())?;
+        let offset = crate::position::canonical_decimal(offset).ok_or_else(bad)?;
         if check != journal_check(offset) {
             return Err(bad());
         }
@@ -343,9 +382,7 @@ impl Source for JournalSource {
         }
         let realtime: u64 = field(REALTIME).parse().unwrap_or(0);
         if format == Format::Text {
-            out.extend_from_slice(
-                format!("{}: {}\n", utc_seconds(realtime), field("MESSAGE")).as_bytes(),
-            );
+            text_entry(out, &utc_seconds(realtime), field("MESSAGE"));
             return Ok(true);
         }
         let monotonic: u64 = field(MONOTONIC).parse().unwrap_or(0);
@@ -360,5 +397,24 @@ impl Source for JournalSource {
         });
         emit(out, format, &cursor, &entry.to_string());
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_journal_messages_cannot_pass_for_entries() {
+        let mut out = Vec::new();
+        text_entry(
+            &mut out,
+            "2017-07-14 02:40:00",
+            "one\r\n2017-07-14 02:40:01: forged\rx\ny",
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2017-07-14 02:40:00: one\n                     2017-07-14 02:40:01: forged x\n                     y\n"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! it uses has been decoded and validated exactly once, here.
 
 use crate::problem::Problem;
-use percent_encoding::percent_decode_str;
+use percent_encoding::{CONTROLS, percent_decode_str, utf8_percent_encode};
 
 /// The longest id or file name accepted (a common file-system limit).
 pub const MAX_NAME_BYTES: usize = 255;
@@ -55,6 +55,14 @@ pub fn validate_name(what: &str, name: &str) -> Result<(), Problem> {
         return Err(bad("it contains a control character"));
     }
     Ok(())
+}
+
+/// A request's path or query as it may be echoed in a `Location` or `Link`
+/// header: hosts pass raw UTF-8 in URIs through, but header values are
+/// ASCII, so non-ASCII (and control) bytes are percent-encoded. Decoding
+/// gives the same text back, so the target is unchanged.
+pub fn header_safe(raw: &str) -> String {
+    utf8_percent_encode(raw, CONTROLS).to_string()
 }
 
 /// `/system/v1/agent/{agent}/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{container}[/tasks/{task}]/{rest...}`
@@ -130,6 +138,12 @@ mod tests {
         assert_eq!(segs, vec!["x y", "z"]);
         assert!(segments_after("/a/bc", "/a/b").is_none());
         assert!(segments_after("/a/b/%ff", "/a/b").unwrap().is_err());
+    }
+
+    #[test]
+    fn echoed_uris_are_ascii() {
+        assert_eq!(header_safe("/a/é?x=ü&y=%20"), "/a/%C3%A9?x=%C3%BC&y=%20");
+        assert_eq!(header_safe("/plain?q=1"), "/plain?q=1");
     }
 
     #[test]

@@ -26,6 +26,8 @@ use std::rc::Rc;
 /// Default and largest `n`.
 const DEFAULT_LINES: u64 = 20;
 const MAX_LINES: u64 = 10_000;
+/// Largest compiled `filter` regex, in bytes (regex-lite's default is 10 MiB).
+const FILTER_SIZE_LIMIT: usize = 256 * 1024;
 
 /// One container's file.
 struct Source {
@@ -36,13 +38,13 @@ struct Source {
     pos: u64,
 }
 
-struct Params {
+pub(crate) struct Params {
     n: u64,
     filter: Option<regex_lite::Regex>,
     stream: bool,
 }
 
-fn params(query: &str) -> Result<Params, Problem> {
+pub(crate) fn params(query: &str) -> Result<Params, Problem> {
     let mut p = Params {
         n: DEFAULT_LINES,
         filter: None,
@@ -56,12 +58,16 @@ fn params(query: &str) -> Result<Params, Problem> {
                 })?;
             }
             "filter" if !v.is_empty() => {
-                let re = regex_lite::Regex::new(&format!("^(?:{v})$")).map_err(|e| {
-                    Problem::bad_param(
-                        "filter",
-                        format!("filter is not a valid regular expression: {e}"),
-                    )
-                })?;
+                // Matching is linear in regex-lite; this bounds compiling too.
+                let re = regex_lite::RegexBuilder::new(&format!("^(?:{v})$"))
+                    .size_limit(FILTER_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| {
+                        Problem::bad_param(
+                            "filter",
+                            format!("filter is not a valid regular expression: {e}"),
+                        )
+                    })?;
                 p.filter = Some(re);
             }
             "stream" => {
@@ -132,14 +138,14 @@ pub fn handle(req: &crate::http::Request, env: &Env, app: &str) -> Result<Respon
         return Err(Problem::not_found(format!("no app {app:?}")));
     }
     let resume = match req.header("last-event-id") {
-        Some(id) if p.stream && !id.is_empty() => Some(decode(id)?),
+        Some(id) if p.stream && !id.is_empty() => Some(decode(app, id)?),
         _ => None,
     };
     let history = match &resume {
         // A reconnect continues where it stopped; history was sent already.
         Some(positions) => {
             for s in &mut sources {
-                s.pos = positions.get(&s.key).copied().unwrap_or(0).min(s.pos);
+                s.pos = resume_at(s, positions)?;
             }
             Vec::new()
         }
@@ -158,6 +164,7 @@ pub fn handle(req: &crate::http::Request, env: &Env, app: &str) -> Result<Respon
     }
     let lease = take_slot(req, env)?;
     let feed = AppFeed {
+        app: app.to_owned(),
         sources,
         pending: history,
     };
@@ -169,6 +176,21 @@ pub fn handle(req: &crate::http::Request, env: &Env, app: &str) -> Result<Respon
         Format::Sse,
         Follow::new(feed, Format::Sse, opts, Some(lease)),
     ))
+}
+
+/// Where a reconnect resumes `source`: its position in the token, checked
+/// against the file (a container new since then starts at 0). Keys of files
+/// that are no longer the app's are ignored: they name nothing readable here.
+fn resume_at(source: &Source, positions: &HashMap<String, u64>) -> Result<u64, Problem> {
+    let Some(&pos) = positions.get(&source.key) else {
+        return Ok(0);
+    };
+    let snapshot = source.log.snapshot()?;
+    crate::position::require(snapshot.as_ref(), pos, "Last-Event-ID").map_err(|p| Problem {
+        detail: format!("container {:?}: {}", source.container, p.detail),
+        ..p
+    })?;
+    Ok(pos)
 }
 
 /// The last `n` lines over all sources, oldest first, as (source, line).
@@ -199,39 +221,58 @@ fn render(container: &str, line: &Line) -> String {
     format!("{ts} [{container}] {}", String::from_utf8_lossy(&line.text))
 }
 
-/// Positions of every container file: `s.<key>:<offset>,...`.
-fn encode(sources: &[Source]) -> String {
-    let parts: Vec<String> = sources
-        .iter()
-        .map(|s| format!("{}:{}", s.key, s.pos))
+/// Positions of every container file: `s.<key>:<offset>,...<check>`, the check
+/// binding them to `app` (see [`crate::position`]).
+pub(crate) fn encode<'a>(app: &str, positions: impl IntoIterator<Item = (&'a str, u64)>) -> String {
+    let parts: Vec<String> = positions
+        .into_iter()
+        .map(|(key, pos)| format!("{key}:{pos}"))
         .collect();
-    format!("s.{}", parts.join(","))
+    let parts = parts.join(",");
+    format!(
+        "s.{parts}.{}",
+        crate::position::check(&token_domain(app), &parts)
+    )
 }
 
-fn decode(token: &str) -> Result<HashMap<String, u64>, Problem> {
+fn token_domain(app: &str) -> String {
+    format!("scalingo/{app}")
+}
+
+/// The positions in a token [`encode`] made for `app`, by key. Anything else,
+/// including a token for another app or an edited one, is a 400.
+pub(crate) fn decode(app: &str, token: &str) -> Result<HashMap<String, u64>, Problem> {
     let bad = || {
         Problem::bad_param(
             "Last-Event-ID",
-            format!("{token:?} is not an app log position"),
+            format!("{token:?} is not a position of this app's logs"),
         )
     };
-    let body = token.strip_prefix("s.").ok_or_else(bad)?;
-    body.split(',')
-        .filter(|p| !p.is_empty())
-        .map(|part| {
-            let (key, pos) = part.split_once(':').ok_or_else(bad)?;
-            let valid_key = key.len() == 12 && key.bytes().all(|b| b.is_ascii_hexdigit());
-            let pos: u64 = pos.parse().map_err(|_| bad())?;
-            if !valid_key {
-                return Err(bad());
-            }
-            Ok((key.to_owned(), pos))
-        })
-        .collect()
+    let (parts, check) = token
+        .strip_prefix("s.")
+        .and_then(|body| body.rsplit_once('.'))
+        .ok_or_else(bad)?;
+    if check != crate::position::check(&token_domain(app), parts) {
+        return Err(bad());
+    }
+    let mut positions = HashMap::new();
+    for part in parts.split(',').filter(|p| !p.is_empty()) {
+        let (key, pos) = part.split_once(':').ok_or_else(bad)?;
+        let valid_key =
+            key.len() == 12 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let pos = crate::position::canonical_decimal(pos)
+            .filter(|_| valid_key)
+            .ok_or_else(bad)?;
+        if positions.insert(key.to_owned(), pos).is_some() {
+            return Err(bad());
+        }
+    }
+    Ok(positions)
 }
 
 /// Every container's files merged by time.
 struct AppFeed {
+    app: String,
     sources: Vec<Source>,
     /// History still to send on the first poll.
     pending: Vec<(usize, Line)>,
@@ -242,7 +283,7 @@ impl AppFeed {
         self.sources[i].pos = self.sources[i].pos.max(line.end());
         let data =
             serde_json::json!({"name": "log", "log": render(&self.sources[i].container, line)});
-        crate::format::sse_event(out, Some(&encode(&self.sources)), None, &data.to_string());
+        crate::format::sse_event(out, Some(&self.position()), None, &data.to_string());
     }
 }
 
@@ -271,7 +312,10 @@ impl Feed for AppFeed {
     }
 
     fn position(&self) -> String {
-        encode(&self.sources)
+        encode(
+            &self.app,
+            self.sources.iter().map(|s| (s.key.as_str(), s.pos)),
+        )
     }
 }
 
@@ -292,11 +336,26 @@ mod tests {
         assert_eq!(container_type(&task), "worker");
         task.labels.insert("container_type".into(), "clock".into());
         assert_eq!(container_type(&task), "clock");
-        let positions = decode("s.0123456789ab:42,ba9876543210:7").unwrap();
+        let token = encode("shop", [("0123456789ab", 42), ("ba9876543210", 7)]);
+        let positions = decode("shop", &token).unwrap();
         assert_eq!(positions["0123456789ab"], 42);
-        for bad in ["x", "s.zz:1", "s.0123456789ab:x", "s.0123456789ab"] {
-            assert!(decode(bad).is_err(), "{bad}");
+        assert_eq!(positions.len(), 2);
+        assert!(decode("blog", &token).is_err(), "another app's token");
+        let dup = encode("shop", [("0123456789ab", 1), ("0123456789ab", 2)]);
+        for bad in [
+            "x",
+            "s.zz:1",
+            "s.0123456789ab:x",
+            "s.0123456789ab",
+            &token.replace(":42", ":43"),
+            &token.replace(":42", ":042"),
+            &encode("shop", [("0123456789AB", 1)]),
+            &encode("shop", [("0123456789ab", 1)]).replace("ab:1", "ab:+1"),
+            &dup,
+        ] {
+            assert!(decode("shop", bad).is_err(), "{bad}");
         }
+        assert!(decode("shop", &encode("shop", [])).unwrap().is_empty());
     }
 
     fn app_env() -> Env {

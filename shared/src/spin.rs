@@ -46,6 +46,7 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env, crate::auth::Gat
             request.headers.append(n, v);
         }
     }
+    crate::guard::check(&request, &config)?;
 
     let limit = config.max_body_bytes;
     if let Some(len) = request

@@ -101,7 +101,11 @@ fn follow<S: Source + 'static>(
             params,
             last_event_id(req, Format::Sse).as_deref(),
         )?,
-        None => 0,
+        None => crate::reader::start_position_empty(
+            &source,
+            params,
+            last_event_id(req, Format::Sse).as_deref(),
+        )?,
     };
     let lease = take_slot(req, env)?;
     let feed = LogFeed {

@@ -144,7 +144,8 @@ impl Server {
             .path_and_query(path_and_query)
             .build()?;
         for value in parts.headers.values() {
-            value.to_str()?;
+            // Spin's `prepare_request_headers` requires UTF-8, not ASCII.
+            std::str::from_utf8(value.as_bytes())?;
         }
         for (name, value) in spin_headers {
             parts

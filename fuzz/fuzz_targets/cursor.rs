@@ -1,0 +1,6 @@
+#![no_main]
+//! See `spin_logs::fuzzing::cursor` for what this target checks.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| spin_logs::fuzzing::cursor(data));
