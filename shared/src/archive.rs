@@ -63,43 +63,78 @@ fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
         &digest(format!("{}\0{filename}", task.id).as_bytes())[..16]
     );
 
-    let range = match req.header(header::RANGE) {
-        Some(r) if if_range_holds(req, &etag) => parse_range(r, size),
-        _ => RangeSpec::Whole,
+    let download = Download {
+        size,
+        etag: &etag,
+        content_type: "text/plain; charset=utf-8",
+        filename,
     };
-    let (status, start, end) = match range {
-        RangeSpec::Whole => (StatusCode::OK, 0, size),
-        RangeSpec::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e),
-        RangeSpec::Unsatisfiable => {
-            return Ok(Response::from(
-                Problem::new(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "Range Not Satisfiable",
-                    format!("the file has {size} bytes"),
-                )
-                .with("size", size),
-            )
-            .header(header::CONTENT_RANGE, &format!("bytes */{size}")));
-        }
+    let (response, start, end) = match download.respond(req) {
+        Ranged::Body(response, start, end) => (response, start, end),
+        Ranged::Done(response) => return Ok(response),
     };
-
-    let mut response = Response::new(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .header(header::CONTENT_DISPOSITION, &disposition(filename))
-        .header(header::CONTENT_LENGTH, &(end - start).to_string())
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, "no-cache");
-    if status == StatusCode::PARTIAL_CONTENT {
-        response = response.header(
-            header::CONTENT_RANGE,
-            &format!("bytes {start}-{}/{size}", end - 1),
-        );
-    }
-    if req.method == Method::HEAD || start == end {
-        return Ok(response);
-    }
     Ok(response.stream(Box::new(Rc::new(snapshot).read(start, end))))
+}
+
+/// A stored, immutable object served as an attachment with `Content-Length`,
+/// a strong `ETag` and single-range `Range`/`If-Range`: a file, or a job's archive.
+pub(crate) struct Download<'a> {
+    pub size: u64,
+    pub etag: &'a str,
+    pub content_type: &'a str,
+    pub filename: &'a str,
+}
+
+/// What a [`Download`] answers.
+pub(crate) enum Ranged {
+    /// A 200/206 head and the byte range `start..end` its body must carry.
+    Body(Response, u64, u64),
+    /// An answer that needs no body: HEAD, an empty range, a 416.
+    Done(Response),
+}
+
+impl Download<'_> {
+    pub fn respond(&self, req: &Request) -> Ranged {
+        let size = self.size;
+        let range = match req.header(header::RANGE) {
+            Some(r) if if_range_holds(req, self.etag) => parse_range(r, size),
+            _ => RangeSpec::Whole,
+        };
+        let (status, start, end) = match range {
+            RangeSpec::Whole => (StatusCode::OK, 0, size),
+            RangeSpec::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e),
+            RangeSpec::Unsatisfiable => {
+                return Ranged::Done(
+                    Response::from(
+                        Problem::new(
+                            StatusCode::RANGE_NOT_SATISFIABLE,
+                            "Range Not Satisfiable",
+                            format!("{} has {size} bytes", self.filename),
+                        )
+                        .with("size", size),
+                    )
+                    .header(header::CONTENT_RANGE, &format!("bytes */{size}")),
+                );
+            }
+        };
+        let mut response = Response::new(status)
+            .header(header::CONTENT_TYPE, self.content_type)
+            .header(header::CONTENT_DISPOSITION, &disposition(self.filename))
+            .header(header::CONTENT_LENGTH, &(end - start).to_string())
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header(header::ETAG, self.etag)
+            .header(header::CACHE_CONTROL, "no-cache");
+        if status == StatusCode::PARTIAL_CONTENT {
+            response = response.header(
+                header::CONTENT_RANGE,
+                &format!("bytes {start}-{}/{size}", end - 1),
+            );
+        }
+        if req.method == Method::HEAD || start == end {
+            return Ranged::Done(response);
+        }
+        Ranged::Body(response, start, end)
+    }
 }
 
 /// `task_id/<file>` for every file of the task, as one `.tar.gz` stream.
@@ -185,7 +220,7 @@ fn compress(
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum RangeSpec {
+enum RangeSpec {
     Whole,
     /// `start..end`, end exclusive.
     Part(u64, u64),
@@ -194,7 +229,7 @@ pub(crate) enum RangeSpec {
 
 /// One `bytes=` range (RFC 9110 §14.1.2). Several ranges or a malformed header
 /// are ignored (the whole file is sent), which the RFC allows.
-pub(crate) fn parse_range(value: &str, size: u64) -> RangeSpec {
+fn parse_range(value: &str, size: u64) -> RangeSpec {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeSpec::Whole;
     };
@@ -229,7 +264,7 @@ pub(crate) fn parse_range(value: &str, size: u64) -> RangeSpec {
 
 /// `If-Range` holds when absent or equal to the current strong ETag; a date or
 /// another tag means the client's partial copy is stale: send everything.
-pub(crate) fn if_range_holds(req: &Request, etag: &str) -> bool {
+fn if_range_holds(req: &Request, etag: &str) -> bool {
     req.header(header::IF_RANGE)
         .is_none_or(|v| v.trim() == etag)
 }

@@ -23,7 +23,7 @@ mod collect;
 pub mod model;
 
 use crate::Env;
-use crate::archive::{RangeSpec, disposition, if_range_holds, parse_range};
+use crate::archive::{Download, Ranged};
 use crate::clock::now_micros;
 use crate::format::rfc3339;
 use crate::http::{Request, Response, respond};
@@ -483,44 +483,17 @@ impl Jobs<'_> {
         }
         let size = job.archive.size();
         let etag = format!("\"{}-{}-{size:x}\"", job.id, job.version);
-        let range = match req.header(header::RANGE) {
-            Some(r) if if_range_holds(req, &etag) => parse_range(r, size),
-            _ => RangeSpec::Whole,
+        let filename = format!("{id}.tar.gz");
+        let download = Download {
+            size,
+            etag: &etag,
+            content_type: "application/gzip",
+            filename: &filename,
         };
-        let (status, start, end) = match range {
-            RangeSpec::Whole => (StatusCode::OK, 0, size),
-            RangeSpec::Part(s, e) => (StatusCode::PARTIAL_CONTENT, s, e),
-            RangeSpec::Unsatisfiable => {
-                return Ok(Response::from(
-                    Problem::new(
-                        StatusCode::RANGE_NOT_SATISFIABLE,
-                        "Range Not Satisfiable",
-                        format!("the archive has {size} bytes"),
-                    )
-                    .with("size", size),
-                )
-                .header(header::CONTENT_RANGE, &format!("bytes */{size}")));
-            }
+        let (response, start, end) = match download.respond(req) {
+            Ranged::Body(response, start, end) => (response, start, end),
+            Ranged::Done(response) => return Ok(response),
         };
-        let mut response = Response::new(status)
-            .header(header::CONTENT_TYPE, "application/gzip")
-            .header(
-                header::CONTENT_DISPOSITION,
-                &disposition(&format!("{id}.tar.gz")),
-            )
-            .header(header::CONTENT_LENGTH, &(end - start).to_string())
-            .header(header::ACCEPT_RANGES, "bytes")
-            .header(header::ETAG, &etag)
-            .header(header::CACHE_CONTROL, "no-cache");
-        if status == StatusCode::PARTIAL_CONTENT {
-            response = response.header(
-                header::CONTENT_RANGE,
-                &format!("bytes {start}-{}/{size}", end - 1),
-            );
-        }
-        if req.method == Method::HEAD || start == end {
-            return Ok(response);
-        }
         // Parts overlapping start..end, each read as one range.
         let store = Rc::clone(&self.env.store);
         let mut pieces = Vec::new();
