@@ -134,7 +134,8 @@ pub fn rule_for(method: &Method, path: &str) -> Rule {
     if let Some(s) = segs("/api/v1/groups") {
         // Creating or retrying a job starts a collection; a download streams
         // a whole archive. Listing and polling are standard.
-        let heavy = *method == Method::POST || s.last().is_some_and(|l| l == "download");
+        let heavy =
+            *method == Method::POST || s.last().is_some_and(|l| l == "download" || l == "retry");
         let class = if heavy { Class::Heavy } else { Class::Standard };
         return rule(&[JOBS], class, None);
     }
@@ -269,7 +270,7 @@ mod tests {
                 Heavy,
             ),
             (
-                Method::POST,
+                Method::PUT,
                 "/api/v1/groups/g/logCollectionJobs/j/retry".into(),
                 &[JOBS],
                 Heavy,
