@@ -338,6 +338,50 @@ fn text_entry(out: &mut Vec<u8>, time: &str, message: &str) {
     out.push(b'\n');
 }
 
+impl JournalSource {
+    /// The entry's fields if this source selects it (unit and filters).
+    fn select(&self, line: &Line) -> Result<Option<JournalFields>, Problem> {
+        let fields: JournalFields = serde_json::from_slice(&line.text)
+            .map_err(|e| Problem::internal(format!("journal entry at {}: {e}", line.offset)))?;
+        let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        if let Some(unit) = &self.unit {
+            let service = format!("{unit}.service");
+            let is = |v: &str| v == unit || v == service;
+            if !(is(field("UNIT")) || is(field("_SYSTEMD_UNIT"))) {
+                return Ok(None);
+            }
+        }
+        if !self.filters.iter().all(|(k, v)| field(k) == v) {
+            return Ok(None);
+        }
+        Ok(Some(fields))
+    }
+
+    /// The entry as a text line (what `/component` serves, and what a log
+    /// collection job archives), if selected and stamped within
+    /// `[since, until)` (microseconds; `None` is open).
+    pub fn text_between(
+        &self,
+        line: &Line,
+        since: Option<u64>,
+        until: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, Problem> {
+        let Some(fields) = self.select(line)? else {
+            return Ok(false);
+        };
+        let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let realtime: u64 = field(crate::journal::REALTIME).parse().unwrap_or(0);
+        if since.is_some_and(|s| realtime < s) || until.is_some_and(|u| realtime >= u) {
+            return Ok(false);
+        }
+        text_entry(out, &utc_seconds(realtime), field("MESSAGE"));
+        Ok(true)
+    }
+}
+
+type JournalFields = serde_json::Map<String, serde_json::Value>;
+
 /// Journal cursor tokens: `j.<offset>.<check>`. The check binds the token to
 /// the journal and catches truncation or typos; it is not a signature.
 fn journal_check(offset: u64) -> String {
@@ -366,25 +410,14 @@ impl Source for JournalSource {
 
     fn render(&self, line: &Line, format: Format, out: &mut Vec<u8>) -> Result<bool, Problem> {
         use crate::journal::{MONOTONIC, REALTIME};
-        let mut fields: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&line.text)
-                .map_err(|e| Problem::internal(format!("journal entry at {}: {e}", line.offset)))?;
-        let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        if let Some(unit) = &self.unit {
-            let service = format!("{unit}.service");
-            let is = |v: &str| v == unit || v == service;
-            if !(is(field("UNIT")) || is(field("_SYSTEMD_UNIT"))) {
-                return Ok(false);
-            }
-        }
-        if !self.filters.iter().all(|(k, v)| field(k) == v) {
-            return Ok(false);
-        }
-        let realtime: u64 = field(REALTIME).parse().unwrap_or(0);
         if format == Format::Text {
-            text_entry(out, &utc_seconds(realtime), field("MESSAGE"));
-            return Ok(true);
+            return self.text_between(line, None, None, out);
         }
+        let Some(mut fields) = self.select(line)? else {
+            return Ok(false);
+        };
+        let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let realtime: u64 = field(REALTIME).parse().unwrap_or(0);
         let monotonic: u64 = field(MONOTONIC).parse().unwrap_or(0);
         fields.remove(REALTIME);
         fields.remove(MONOTONIC);

@@ -17,10 +17,10 @@ use super::model::{Child, Job, Lease, Part, Plan, Source, Status, last_key, part
 use crate::Env;
 use crate::clock::now_micros;
 use crate::problem::Problem;
-use crate::reader::boundary_at_or_after;
+use crate::reader::{JournalSource, boundary_at_or_after};
 use crate::redact::Redactor;
 use crate::sandbox::Sandboxes;
-use crate::store::log::{Snapshot, random_id};
+use crate::store::log::{Line, Snapshot, random_id};
 use crate::targz::{self, Piece};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -361,12 +361,22 @@ impl<'a> Step<'a> {
             None => return Err(Problem::internal("the journal vanished")),
         };
         let (since, until) = (self.job.since, self.job.until);
-        let render = |text: &[u8]| component_line(text, unit, since, until);
+        let source = JournalSource {
+            unit: Some(unit.to_owned()),
+            filters: Vec::new(),
+        };
+        // The same text `/component/{unit}` serves.
+        let render = |line: &Line| -> Result<Option<Vec<u8>>, Problem> {
+            let mut out = Vec::new();
+            Ok(source
+                .text_between(line, since, until, &mut out)?
+                .then_some(out))
+        };
         let mut n = 0u32;
         let mut lines = snap.lines_in(self.job.children[i].pos, plan.to);
 
-        let text_len = |text: &[u8]| -> Result<u64, Problem> {
-            Ok(render(text)?.map_or(0, |t| t.len() as u64))
+        let text_len = |line: &Line| -> Result<u64, Problem> {
+            Ok(render(line)?.map_or(0, |t| t.len() as u64))
         };
         if plan.counted.is_none() || plan.size.is_none() {
             let total = plan.counted;
@@ -382,7 +392,7 @@ impl<'a> Step<'a> {
                 complete = true;
                 for line in lines.by_ref() {
                     let line = line?;
-                    acc += text_len(&line.text)?;
+                    acc += text_len(&line)?;
                     pos = line.end();
                     if total.is_some_and(|t| t - acc <= cap) {
                         break;
@@ -425,7 +435,7 @@ impl<'a> Step<'a> {
         for line in lines {
             let line = line?;
             let advance = line.end() - self.job.children[i].pos;
-            match render(&line.text)? {
+            match render(&line)? {
                 Some(mut text) => {
                     if let Some(r) = &self.redactor {
                         r.apply(&mut text);
@@ -578,35 +588,4 @@ impl<'a> Step<'a> {
             }
         }
     }
-}
-
-/// A journal entry as a line of a component's log file (the same text the
-/// `/component` route serves), or `None` if another unit's or out of range.
-fn component_line(
-    text: &[u8],
-    unit: &str,
-    since: Option<u64>,
-    until: Option<u64>,
-) -> Result<Option<Vec<u8>>, Problem> {
-    use crate::journal::REALTIME;
-    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(text)
-        .map_err(|e| Problem::internal(format!("journal entry: {e}")))?;
-    let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-    let service = format!("{unit}.service");
-    let is = |v: &str| v == unit || v == service;
-    if !(is(field("UNIT")) || is(field("_SYSTEMD_UNIT"))) {
-        return Ok(None);
-    }
-    let realtime: u64 = field(REALTIME).parse().unwrap_or(0);
-    if since.is_some_and(|s| realtime < s) || until.is_some_and(|u| realtime >= u) {
-        return Ok(None);
-    }
-    Ok(Some(
-        format!(
-            "{}: {}\n",
-            crate::format::utc_seconds(realtime),
-            field("MESSAGE")
-        )
-        .into_bytes(),
-    ))
 }
