@@ -1,8 +1,48 @@
 //! Settings read from Spin variables (declared in `spin.toml`).
 //!
-//! Read through a lookup function so native tests can supply their own.
+//! Read through a lookup function so native tests can supply their own. Every
+//! setting of every layer is parsed here, below the layers that use it, so a
+//! malformed deployment fails the same way whichever route notices, and the
+//! auth gate and the rate limiter need not know where their numbers come from.
 
-use crate::problem::Problem;
+use serde::Deserialize;
+
+/// Every variable [`Config::from_lookup`] reads. spin.toml must declare each
+/// one and map it into every component (a test checks): an unmapped
+/// variable would silently fall back to its default inside that component.
+pub const VARIABLES: &[&str] = &[
+    "max_body_bytes",
+    "max_response_bytes",
+    "tail_budget_ms",
+    "keepalive_ms",
+    "max_followers",
+    "max_archive_bytes",
+    "job_step_ms",
+    "auth_hs256_secret",
+    "auth_rs256_public_key",
+    "auth_es256_public_key",
+    "auth_api_keys",
+    "url_token_secret",
+    "url_token_max_ttl_s",
+    "rate_limit_standard",
+    "rate_limit_heavy",
+    "rate_limit_ingest",
+    "max_header_bytes",
+    "max_uri_bytes",
+];
+
+/// A deployment error: a variable is set to something unusable. Never a
+/// reason to fall back to a default or to open up; the request fails (500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -23,9 +63,9 @@ pub struct Config {
     /// How long one request may spend advancing a log collection job, in ms.
     pub job_step_ms: u64,
     /// Keys and secrets of the auth gate (`auth_*`, `url_token_*`).
-    pub auth: crate::auth::Settings,
+    pub auth: AuthSettings,
     /// Requests per minute and caller (`rate_limit_*`).
-    pub rate: crate::ratelimit::Limits,
+    pub rate: Limits,
     /// Largest total of request header bytes the client sent; more is a 431.
     pub max_header_bytes: u64,
     /// Longest path and query; longer is a 414.
@@ -42,8 +82,8 @@ impl Default for Config {
             max_followers: 8,
             max_archive_bytes: 1024 * 1024 * 1024,
             job_step_ms: 3_000,
-            auth: crate::auth::Settings::default(),
-            rate: crate::ratelimit::Limits::default(),
+            auth: AuthSettings::default(),
+            rate: Limits::default(),
             max_header_bytes: 16 * 1024,
             max_uri_bytes: 8 * 1024,
         }
@@ -53,7 +93,7 @@ impl Default for Config {
 impl Config {
     /// Builds the config from `lookup(name)`, falling back to defaults for absent
     /// variables. A present but malformed value is a deployment error, not ignored.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Problem> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Config::default();
         Ok(Self {
             max_body_bytes: number(&lookup, "max_body_bytes", d.max_body_bytes)?,
@@ -63,8 +103,8 @@ impl Config {
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
             max_archive_bytes: number(&lookup, "max_archive_bytes", d.max_archive_bytes)?,
             job_step_ms: number(&lookup, "job_step_ms", d.job_step_ms)?,
-            auth: crate::auth::Settings::from_lookup(&lookup)?,
-            rate: crate::ratelimit::Limits {
+            auth: AuthSettings::from_lookup(&lookup)?,
+            rate: Limits {
                 standard: number(&lookup, "rate_limit_standard", d.rate.standard)?,
                 heavy: number(&lookup, "rate_limit_heavy", d.rate.heavy)?,
                 ingest: number(&lookup, "rate_limit_ingest", d.rate.ingest)?,
@@ -79,12 +119,210 @@ fn number(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &str,
     default: u64,
-) -> Result<u64, Problem> {
+) -> Result<u64, ConfigError> {
     match lookup(name) {
         None => Ok(default),
         Some(v) => v
             .trim()
             .parse()
-            .map_err(|_| Problem::internal(format!("variable {name} = {v:?} is not a number"))),
+            .map_err(|_| ConfigError(format!("variable {name} = {v:?} is not a number"))),
+    }
+}
+
+/// How expensive a route is; each class has its own limit and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Reads, follows (each reconnect counts), listings, token minting.
+    Standard,
+    /// Whole-archive downloads and job creation.
+    Heavy,
+    /// The write path for log shippers.
+    Ingest,
+}
+
+/// Requests per minute and caller for each class (`rate_limit_*`); 0 turns
+/// a class's limit off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub standard: u64,
+    pub heavy: u64,
+    pub ingest: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            standard: 100,
+            heavy: 10,
+            ingest: 6_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn of(&self, class: Class) -> u64 {
+        match class {
+            Class::Standard => self.standard,
+            Class::Heavy => self.heavy,
+            Class::Ingest => self.ingest,
+        }
+    }
+}
+
+/// Keys and secrets, from Spin variables (see the README's Authentication).
+/// `Debug` shows which are set, never their values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// `auth_hs256_secret`: HS256 JWTs (and, by derivation, URL tokens).
+    pub hs256_secret: Option<String>,
+    /// `auth_rs256_public_key`: PEM, verifies RS256 JWTs.
+    pub rs256_public_key: Option<String>,
+    /// `auth_es256_public_key`: PEM, verifies ES256 JWTs (P-256).
+    pub es256_public_key: Option<String>,
+    /// `auth_api_keys`: hashes of API keys and what each grants.
+    pub api_keys: Vec<ApiKey>,
+    /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
+    pub url_token_secret: Option<String>,
+    /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
+    pub url_token_max_ttl_s: u64,
+}
+
+impl Default for AuthSettings {
+    /// Closed: no key, so nothing authenticates.
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            rs256_public_key: None,
+            es256_public_key: None,
+            api_keys: Vec::new(),
+            url_token_secret: None,
+            url_token_max_ttl_s: URL_TOKEN_MAX_TTL_S,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<set>"))
+            .field("rs256_public_key", &self.rs256_public_key.is_some())
+            .field("es256_public_key", &self.es256_public_key.is_some())
+            .field("api_keys", &self.api_keys.len())
+            .field(
+                "url_token_secret",
+                &self.url_token_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("url_token_max_ttl_s", &self.url_token_max_ttl_s)
+            .finish()
+    }
+}
+
+/// Shortest HS256 secret accepted: a shorter one can be guessed offline from
+/// any token it signed.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Default `url_token_max_ttl_s`.
+pub const URL_TOKEN_MAX_TTL_S: u64 = 600;
+
+impl AuthSettings {
+    /// Reads the `auth_*` and `url_token_*` variables. Empty means unset. A
+    /// malformed value is a deployment error (500), never a reason to open up.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let secret = |name: &str| match text(name) {
+            Some(s) if s.len() < MIN_SECRET_BYTES => Err(ConfigError(format!(
+                "variable {name} is shorter than {MIN_SECRET_BYTES} bytes"
+            ))),
+            other => Ok(other),
+        };
+        // A PEM on one line (`\n` escapes, as env files often carry it) is unfolded.
+        let pem = |name: &str| {
+            text(name).map(|v| {
+                if v.contains('\n') {
+                    v
+                } else {
+                    v.replace("\\n", "\n")
+                }
+            })
+        };
+        let max_ttl = match text("url_token_max_ttl_s") {
+            None => URL_TOKEN_MAX_TTL_S,
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError(format!(
+                    "variable url_token_max_ttl_s = {v:?} is not a number"
+                ))
+            })?,
+        };
+        Ok(Self {
+            hs256_secret: secret("auth_hs256_secret")?,
+            rs256_public_key: pem("auth_rs256_public_key"),
+            es256_public_key: pem("auth_es256_public_key"),
+            api_keys: parse_api_keys(&text("auth_api_keys").unwrap_or_default())
+                .map_err(ConfigError)?,
+            url_token_secret: secret("url_token_secret")?,
+            url_token_max_ttl_s: max_ttl,
+        })
+    }
+
+    /// Whether any credential could be accepted at all.
+    pub fn configured(&self) -> bool {
+        self.hs256_secret.is_some()
+            || self.rs256_public_key.is_some()
+            || self.es256_public_key.is_some()
+            || !self.api_keys.is_empty()
+            || self.url_token_secret.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Lower-case hex SHA-256 of the key.
+    pub sha256: String,
+    pub uid: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// Parses `auth_api_keys`; empty means none.
+pub fn parse_api_keys(json: &str) -> Result<Vec<ApiKey>, String> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys: Vec<ApiKey> = serde_json::from_str(json)
+        .map_err(|e| format!("auth_api_keys is not a JSON array of keys: {e}"))?;
+    for k in &mut keys {
+        k.sha256.make_ascii_lowercase();
+        if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "auth_api_keys: {:?} is not a hex SHA-256 (64 hex digits)",
+                k.sha256
+            ));
+        }
+        if k.uid.is_empty() {
+            return Err("auth_api_keys: an entry has an empty uid".into());
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_listed_variable_and_nothing_else() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let mut asked = asked.into_inner();
+        asked.sort();
+        asked.dedup();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(asked, listed);
     }
 }

@@ -5,16 +5,19 @@
 //! (no copies of the logic live here) and panics when an invariant breaks,
 //! which is what a fuzzer reports as a crash. Not an API: hidden from docs.
 
-use crate::Env;
-use crate::format::{Format, sse_event};
-use crate::http::{Request, Response};
-use crate::query::{Cursor, ReadParams};
-use crate::reader::{FileSource, JournalSource, Read, Source, start_position};
-use crate::route::{AgentPath, MAX_NAME_BYTES, segments_after, validate_name};
-use crate::sandbox::Task;
+use crate::env::Env;
+use crate::model::sandbox::Task;
+use crate::read::format::{Format, sse_event};
+use crate::read::params::{Cursor, ReadParams};
+use crate::read::reader::{FileSource, JournalSource, Read, Source, start_position};
 use crate::store::Store;
 use crate::store::kv::MemoryKv;
 use crate::store::log::Log;
+use crate::web::message::{Request, Response};
+use crate::web::query::Query;
+use crate::web::route::{
+    AgentPath, Discover, JobRoute, MAX_NAME_BYTES, ReadTarget, Route, segments_after, validate_name,
+};
 use http::Method;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -41,9 +44,9 @@ fn populated() -> Env {
         ..Env::memory()
     };
     let call = |method: Method, path: &str, body: &str| {
-        let req = Request::new(method, &format!("{}{path}", crate::ingest::PREFIX))
+        let req = Request::new(method, &format!("{}{path}", crate::api::ingest::PREFIX))
             .with_body(body.as_bytes().to_vec());
-        let r = crate::ingest::handle(req, &env);
+        let r = crate::api::call(crate::api::ingest::handle, req, &env);
         assert!(r.status.is_success(), "fixture {path}: {}", r.status);
     };
     for (id, agent, app, pod) in [("t1", "A", "shop", false), ("t2", "B", "blog", true)] {
@@ -71,6 +74,49 @@ fn populated() -> Env {
 /// Agent route prefixes of the [`populated`] tasks.
 const T1: &str = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/t1/runs/Ct1";
 const T2: &str = "/system/v1/agent/B/logs/v2/task/frameworks/F/executors/t2/runs/Ct2/tasks/t2";
+
+/// Every id and name a route carries.
+fn route_names(route: &Route) -> Vec<&str> {
+    fn run(r: &AgentPath) -> Vec<&str> {
+        let mut v = vec![
+            r.agent_id.as_str(),
+            &r.framework_id,
+            &r.executor_id,
+            &r.container_id,
+        ];
+        v.extend(r.task_id.as_deref());
+        v
+    }
+    match route {
+        Route::TaskMeta { task_id } => vec![task_id],
+        Route::AppendFile { task_id, file } => vec![task_id, file],
+        Route::Discover { task, target } => match target {
+            Discover::Read(f) | Discover::Download(f) => vec![task, f],
+            Discover::Browse | Discover::Archive => vec![task],
+        },
+        Route::Read(ReadTarget::File { run: r, file })
+        | Route::Follow(ReadTarget::File { run: r, file }) => {
+            let mut v = run(r);
+            v.push(file);
+            v
+        }
+        Route::Read(ReadTarget::Journal { unit }) | Route::Follow(ReadTarget::Journal { unit }) => {
+            unit.iter().map(String::as_str).collect()
+        }
+        Route::Browse { run: r } | Route::SandboxArchive { run: r } => run(r),
+        Route::Download { run: r, file } => {
+            let mut v = run(r);
+            v.push(file);
+            v
+        }
+        Route::Jobs { group, job } => match job {
+            JobRoute::All => vec![group],
+            JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) => vec![group, id],
+        },
+        Route::AppLogs { app } => vec![app],
+        Route::AppendJournal | Route::Capture | Route::MintToken => Vec::new(),
+    }
+}
 
 /// Asserts what [`validate_name`] promises of a name it accepts.
 fn assert_name(name: &str) {
@@ -104,33 +150,20 @@ pub fn router(input: &str) {
         assert_name(input);
     }
     for prefix in [
-        crate::ingest::PREFIX,
-        crate::discovery::PREFIX,
-        crate::dump::COMPONENT,
-        "/system/v1/agent",
-        "/apps",
+        crate::web::route::INGEST,
+        crate::web::route::DISCOVERY,
+        crate::web::route::COMPONENT,
+        crate::web::route::AGENT,
+        crate::web::route::APPS,
     ] {
         if let Some(Ok(segs)) = segments_after(input, prefix) {
             assert!(segs.iter().all(|s| !s.is_empty()), "{input:?}");
         }
     }
-    if let Ok(p) = AgentPath::parse(input) {
-        for name in [
-            &p.agent_id,
-            &p.framework_id,
-            &p.executor_id,
-            &p.container_id,
-        ] {
-            assert_name(name);
-        }
-        p.task_id.as_deref().map(assert_name);
-        p.rest.iter().for_each(|r| assert_name(r));
-    }
-    if let Ok((task, target)) = crate::discovery::parse(input) {
-        assert_name(&task);
-        if let crate::discovery::Target::Read(f) | crate::discovery::Target::Download(f) = target {
-            assert_name(&f);
-        }
+    if let Ok(route) = Route::parse(input) {
+        route_names(&route).into_iter().for_each(assert_name);
+        let again = Route::parse(input).expect("parsing is deterministic");
+        assert_eq!(again, route, "{input:?}");
     }
     location_round_trip(input);
 
@@ -142,19 +175,20 @@ pub fn router(input: &str) {
         config: crate::config::Config::default(),
     };
     let path = format!("/{}", input.trim_start_matches('/'));
-    let handlers: [fn(Request, &Env) -> Response; 5] = [
-        crate::ingest::handle,
-        crate::discovery::handle,
-        crate::dump::handle,
-        crate::browse::handle,
-        crate::archive::handle,
+    let handlers: [crate::api::Handler; 5] = [
+        crate::api::ingest::handle,
+        crate::api::discovery::handle,
+        crate::api::dump::handle,
+        crate::api::browse::handle,
+        crate::api::archive::handle,
     ];
     for handle in handlers {
-        let r = handle(Request::new(Method::GET, &path), &env);
+        let r = crate::api::call(handle, Request::new(Method::GET, &path), &env);
         assert_client_problem(&path, &r);
     }
     for (method, body) in [(Method::PUT, &b"{}"[..]), (Method::POST, &b"x\n"[..])] {
-        let r = crate::ingest::handle(Request::new(method, &path).with_body(body), &env);
+        let req = Request::new(method, &path).with_body(body);
+        let r = crate::api::call(crate::api::ingest::handle, req, &env);
         assert_client_problem(&path, &r);
     }
     assert_eq!(
@@ -170,14 +204,14 @@ pub fn router(input: &str) {
 }
 
 fn read_populated(env: &Env, path: &str) {
-    let readers: [fn(Request, &Env) -> Response; 4] = [
-        crate::discovery::handle,
-        crate::dump::handle,
-        crate::browse::handle,
-        crate::archive::handle,
+    let readers: [crate::api::Handler; 4] = [
+        crate::api::discovery::handle,
+        crate::api::dump::handle,
+        crate::api::browse::handle,
+        crate::api::archive::handle,
     ];
     for handle in readers {
-        let r = handle(Request::new(Method::GET, path), env);
+        let r = crate::api::call(handle, Request::new(Method::GET, path), env);
         assert_client_problem(path, &r);
         if path.starts_with("/system/v1/agent/A/") {
             let body = r.into_bytes().expect("body");
@@ -214,10 +248,13 @@ fn location_round_trip(input: &str) {
             created: 0,
             updated: 0,
         };
-        let mut location = crate::discovery::agent_base(&t);
-        crate::discovery::push(&mut location, &[file]);
-        let p = AgentPath::parse(&location)
+        let mut location = t.agent_route();
+        crate::web::route::push(&mut location, &[file]);
+        let route = Route::parse(&location)
             .unwrap_or_else(|e| panic!("{location:?} does not parse back: {e}"));
+        let Route::Read(ReadTarget::File { run: p, file: f }) = route else {
+            panic!("{location:?} is not a file read: {route:?}");
+        };
         assert_eq!(
             (
                 p.agent_id.as_str(),
@@ -229,7 +266,7 @@ fn location_round_trip(input: &str) {
             "{location}"
         );
         assert_eq!(p.task_id.as_deref(), pod.then_some(*task), "{location}");
-        assert_eq!(p.rest, [file.to_string()], "{location}");
+        assert_eq!(f, *file, "{location}");
     }
 }
 
@@ -237,22 +274,24 @@ fn location_round_trip(input: &str) {
 /// `Accept` negotiation and the request guard take any text without panicking;
 /// parsed read parameters are sane, and a "next page" query keeps them.
 pub fn query(input: &str) {
-    let _ = crate::scalingo::params(input);
-    let _ = crate::dotnet::params(input);
+    let q = Query::parse(input);
+    let _ = crate::api::scalingo::params(&q);
+    let _ = crate::api::dotnet::params(&q);
     let _ = Format::negotiate(Some(input));
-    let _ = crate::guard::check(
+    let _ = crate::web::guard::check(
         &Request::new(Method::GET, &format!("/?{input}")),
         &crate::config::Config::default(),
     );
-    let Ok(p) = ReadParams::parse(input) else {
+    let Ok(p) = ReadParams::parse(&q) else {
         return;
     };
     assert_ne!(p.limit, Some(0), "{input:?}");
     for (k, _) in &p.filters {
         assert!(!k.is_empty() && *k == k.to_ascii_uppercase(), "{input:?}");
     }
-    let next = crate::reader::next_query(input, "12");
-    let again = ReadParams::parse(&next).unwrap_or_else(|e| panic!("{input:?} -> {next:?}: {e}"));
+    let next = crate::read::reader::next_query(&q, "12");
+    let again = ReadParams::parse(&Query::parse(&next))
+        .unwrap_or_else(|e| panic!("{input:?} -> {next:?}: {e}"));
     assert_eq!(again.cursor, Some(Cursor::At("12".into())), "{next:?}");
     assert_eq!((again.skip, again.limit), (0, p.limit), "{next:?}");
     assert_eq!(again.filters, p.filters, "{next:?}");
@@ -271,7 +310,7 @@ pub fn cursor(input: &[u8]) {
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
-    let Ok(params) = ReadParams::parse(query) else {
+    let Ok(params) = ReadParams::parse(&Query::parse(query)) else {
         return;
     };
     let file = FileSource {
@@ -325,7 +364,7 @@ fn check_start<S: Source + 'static>(
 ) {
     let source = make();
     let token = match token.strip_prefix('@') {
-        Some(n) => match crate::position::decimal(n) {
+        Some(n) => match crate::model::position::decimal(n) {
             Some(n) => source.encode(n),
             None => return,
         },
@@ -336,7 +375,7 @@ fn check_start<S: Source + 'static>(
         params.cursor = Some(Cursor::At(token.clone()));
     }
     let Some(snap) = log.snapshot().expect("snapshot") else {
-        if let Ok(pos) = crate::reader::start_position_empty(&source, &params, None) {
+        if let Ok(pos) = crate::read::reader::start_position_empty(&source, &params, None) {
             assert_eq!(pos, 0);
         }
         return;
@@ -350,7 +389,10 @@ fn check_start<S: Source + 'static>(
             return;
         }
     };
-    assert!(crate::position::on_boundary(&snap, pos).is_ok(), "{pos}");
+    assert!(
+        crate::model::position::on_boundary(&snap, pos).is_ok(),
+        "{pos}"
+    );
     // Entries as NDJSON, paged by a small budget: the next cursor is a
     // position of this log, after the start.
     let read = Read {
@@ -361,14 +403,14 @@ fn check_start<S: Source + 'static>(
         format: Format::Json,
         budget: 64,
         path: "/p",
-        query: "",
+        query: &Query::default(),
     };
     let response = read.respond().expect("a read from a valid start");
     if let Some(next) = response.headers.get("x-next-cursor") {
         let next = source
             .decode(next.to_str().expect("ascii"))
             .expect("a next cursor decodes");
-        assert!(next > pos && crate::position::on_boundary(&snap, next).is_ok());
+        assert!(next > pos && crate::model::position::on_boundary(&snap, next).is_ok());
     }
     let read = Read {
         source,
@@ -378,7 +420,7 @@ fn check_start<S: Source + 'static>(
         format: Format::Text,
         budget: 64,
         path: "/p",
-        query: "",
+        query: &Query::default(),
     };
     let response = read.respond().expect("a read from a valid start");
     let next = response
@@ -411,7 +453,7 @@ pub fn ingest(input: &[u8]) {
         Some("application/octet-stream"),
         Some("image/png"),
     ][kind as usize % 7];
-    if let Ok(data) = crate::ingest::parse_lines(content_type, body) {
+    if let Ok(data) = crate::api::ingest::parse_lines(content_type, body) {
         assert!(data.ends_with(b"\n"));
         assert!(std::str::from_utf8(&data).is_ok());
         if matches!(
@@ -422,7 +464,7 @@ pub fn ingest(input: &[u8]) {
         }
         round_trip(&data);
     }
-    if let Ok((data, n)) = crate::journal::parse_batch(body, 7) {
+    if let Ok((data, n)) = crate::model::journal::parse_batch(body, 7) {
         let lines: Vec<&[u8]> = data
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -432,13 +474,16 @@ pub fn ingest(input: &[u8]) {
             let entry: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_slice(line).expect("a stored entry is a JSON object");
             assert!(entry["MESSAGE"].is_string());
-            for ts in [crate::journal::REALTIME, crate::journal::MONOTONIC] {
+            for ts in [
+                crate::model::journal::REALTIME,
+                crate::model::journal::MONOTONIC,
+            ] {
                 assert!(entry[ts].as_str().is_some_and(|v| v.parse::<u64>().is_ok()));
             }
         }
         round_trip(&data);
     }
-    if let Ok(spec) = crate::sandbox::TaskSpec::parse("t", body) {
+    if let Ok(spec) = crate::model::sandbox::TaskSpec::parse("t", body) {
         for name in [
             &spec.name,
             &spec.agent_id,
@@ -471,17 +516,17 @@ fn round_trip(data: &[u8]) {
 /// written with any text as data parses back, per the WHATWG rules, as one
 /// event carrying exactly that text.
 pub fn last_event_id(input: &str) {
-    if let Ok(positions) = crate::scalingo::decode("app", input) {
-        let again = crate::scalingo::decode(
+    if let Ok(positions) = crate::api::scalingo::decode("app", input) {
+        let again = crate::api::scalingo::decode(
             "app",
-            &crate::scalingo::encode("app", positions.iter().map(|(k, v)| (k.as_str(), *v))),
+            &crate::api::scalingo::encode("app", positions.iter().map(|(k, v)| (k.as_str(), *v))),
         )
         .expect("re-encoded ids decode");
         assert_eq!(again, positions);
-        assert!(crate::scalingo::decode("other", input).is_err());
+        assert!(crate::api::scalingo::decode("other", input).is_err());
     }
-    if let Ok((pos, deadline)) = crate::dotnet::decode(input) {
-        assert_eq!(crate::dotnet::encode(pos, deadline), input);
+    if let Ok((pos, deadline)) = crate::api::dotnet::decode(input) {
+        assert_eq!(crate::api::dotnet::encode(pos, deadline), input);
     }
     let journal = JournalSource {
         unit: None,
@@ -560,17 +605,17 @@ fn follow_with(input: &str) {
 }
 
 fn follow_populated(env: &Env, input: &str) {
-    let sandboxes = crate::sandbox::Sandboxes::new(env.store.clone());
+    let sandboxes = crate::model::sandbox::Sandboxes::new(env.store.clone());
     let key = |task: &str| {
-        crate::store::log::digest(sandboxes.file(task, "stdout").prefix().as_bytes())[..12]
+        crate::util::ids::digest(sandboxes.file(task, "stdout").prefix().as_bytes())[..12]
             .to_owned()
     };
     let id = if let Some(parts) = input.strip_prefix("@s:") {
         let parts = parts.replace("K1", &key("t1")).replace("K2", &key("t2"));
-        let check = crate::position::check("scalingo/shop", &parts);
+        let check = crate::model::position::check("scalingo/shop", &parts);
         format!("s.{parts}.{check}")
     } else if let Some(payload) = input.strip_prefix("@d:") {
-        let check = crate::position::check("dotnet/journal/default", payload);
+        let check = crate::model::position::check("dotnet/journal/default", payload);
         format!("d.{payload}.{check}")
     } else {
         input.to_owned()
@@ -578,15 +623,19 @@ fn follow_populated(env: &Env, input: &str) {
     let routes = [
         "/apps/shop/logs?stream=true".to_owned(),
         "/logs?durationSeconds=-1".to_owned(),
-        format!("{}{T1}/stdout", crate::tail::FOLLOW),
-        format!("{}{T2}/stdout", crate::tail::FOLLOW),
-        format!("{}{}", crate::tail::FOLLOW, crate::dump::COMPONENT),
+        format!("{}{T1}/stdout", crate::api::tail::FOLLOW),
+        format!("{}{T2}/stdout", crate::api::tail::FOLLOW),
+        format!(
+            "{}{}",
+            crate::api::tail::FOLLOW,
+            crate::api::dump::COMPONENT
+        ),
     ];
     for route in &routes {
         let req = Request::new(Method::GET, route)
             .with_header("accept", "text/event-stream")
             .with_header("last-event-id", &id);
-        let r = crate::tail::handle(req, env);
+        let r = crate::api::call(crate::api::tail::handle, req, env);
         match r.status.as_u16() {
             200 => {}
             204 => continue,
@@ -599,10 +648,10 @@ fn follow_populated(env: &Env, input: &str) {
             other => panic!("{route} {id:?}: {other}"),
         }
         // Every id handed out is a position of its log (a line start).
-        let journal = crate::journal::log(env.store.clone());
+        let journal = crate::model::journal::log(env.store.clone());
         let at = |log: &Log, pos: u64| {
             let snap = log.snapshot().expect("snapshot");
-            crate::position::require(snap.as_ref(), pos, "id")
+            crate::model::position::require(snap.as_ref(), pos, "id")
                 .unwrap_or_else(|p| panic!("{route} {id:?} handed out {pos}: {p}"));
         };
         let body = String::from_utf8(r.into_bytes().expect("body")).expect("UTF-8");
@@ -610,7 +659,7 @@ fn follow_populated(env: &Env, input: &str) {
             let Some(event_id) = event_id else { continue };
             if route.starts_with("/apps/") {
                 assert!(!data.contains("blog"), "{data}");
-                let positions = crate::scalingo::decode("shop", &event_id).expect("an app id");
+                let positions = crate::api::scalingo::decode("shop", &event_id).expect("an app id");
                 for (k, pos) in positions {
                     assert_eq!(k, key("t1"), "only shop's file");
                     at(&sandboxes.file("t1", "stdout"), pos);
@@ -618,7 +667,9 @@ fn follow_populated(env: &Env, input: &str) {
             } else if route.starts_with("/logs") {
                 at(
                     &journal,
-                    crate::dotnet::decode(&event_id).expect("a dotnet id").0,
+                    crate::api::dotnet::decode(&event_id)
+                        .expect("a dotnet id")
+                        .0,
                 );
             } else if route.contains(T1) {
                 at(

@@ -1,64 +1,47 @@
 //! spin-logs: the library every spin-logs component is built from.
 //!
-//! Layers, bottom up:
-//! - [`store`]: key-value and blob storage, and the append-only indexed [`store::log`]
-//!   that task files and the journal are both made of;
-//! - [`sandbox`] (tasks and their files) and [`journal`] (component log entries): the data model;
-//! - [`route`], [`query`], [`format`], [`problem`]: reading requests and writing answers;
-//! - [`ingest`], [`dump`], ...: one handler module per component, each a function
-//!   from [`http::Request`] to [`http::Response`];
-//! - [`auth`] and [`ratelimit`]: the gate every request passes before its handler;
-//! - [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
+//! Layers, bottom up. Each module imports only from layers below it (a test,
+//! `tests/layers.rs`, reads every `use crate::` and holds the code to this):
+//!
+//! 1. [`util`]: clocks, ids, digests.
+//! 2. [`store`]: key-value, blobs, and the append-only indexed [`store::log`]
+//!    task files and the journal are made of; errors of its own, no HTTP.
+//! 3. [`config`]: every setting, from Spin variables.
+//! 4. [`web`]: problems, requests and responses, the query string, the typed
+//!    [`web::route::Route`] of every request, and the bounds checked first.
+//! 5. [`env`]: the stores and settings a request works with.
+//! 6. [`model`]: tasks and their sandboxes, journal entries, positions.
+//! 7. [`read`]: read parameters, formats, the reader, the follow engine,
+//!    follower leases, ranged downloads, tar.gz and redaction.
+//! 8. [`auth`]: the gate: authentication, the permission of each route, rate limits.
+//! 9. [`jobs`]: log collection jobs: their records, lifecycle and collection.
+//! 10. [`api`]: one module per route family: parse, call, render.
+//! 11. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
-pub mod archive;
-pub mod auth;
-pub mod browse;
-pub mod clock;
-pub mod config;
-pub mod discovery;
-pub mod dotnet;
-pub mod dump;
-pub mod format;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod guard;
-pub mod http;
-pub mod ingest;
-pub mod jobs;
-pub mod journal;
-pub mod lease;
-pub mod position;
-pub mod problem;
-pub mod query;
-pub mod ratelimit;
-pub mod reader;
-pub mod redact;
-pub mod route;
-pub mod sandbox;
-pub mod scalingo;
-pub mod sha256;
+pub mod util;
+
 pub mod store;
-pub mod tail;
-pub mod targz;
-pub mod token;
 
-use std::rc::Rc;
+pub mod config;
 
-/// Everything a handler may touch, built once per request by the host glue
-/// (`spin::serve` in a component, directly in native tests).
-pub struct Env {
-    pub store: Rc<store::Store>,
-    pub config: config::Config,
-}
+pub mod web;
 
-impl Env {
-    /// In-memory stores and default settings: what native tests use.
-    pub fn memory() -> Self {
-        Self {
-            store: Rc::new(store::Store::memory()),
-            config: config::Config::default(),
-        }
-    }
-}
+pub mod env;
+
+pub mod model;
+
+pub mod read;
+
+pub mod auth;
+
+pub mod jobs;
+
+pub mod api;
 
 pub mod spin;
+
+/// Entry points for the fuzz targets and their regression tests; compiled
+/// only with the `fuzzing` feature, so no product build carries them.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;

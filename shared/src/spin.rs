@@ -3,32 +3,36 @@
 //! imports are stubs); everything above it is plain Rust that native tests
 //! drive with in-memory stores.
 
-use crate::Env;
+use crate::api::Handler;
 use crate::config::Config;
-use crate::http::{Body, Request, Response};
-use crate::problem::Problem;
+use crate::env::Env;
 use crate::store::Store;
 use crate::store::kv::{Cas, Kv, KvError, KvResult};
+use crate::web::message::{Body, Chunk, Request, Response, respond};
+use crate::web::problem::Problem;
+use crate::web::route::Route;
 use futures::{SinkExt, StreamExt};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wkv};
+use std::time::Duration;
 
-/// Runs `handler` for one request: opens the stores, passes the auth gate
-/// (`crate::auth`), reads the body within the configured limit, and streams
-/// the response back.
-pub async fn serve(
-    req: IncomingRequest,
-    out: ResponseOutparam,
-    handler: fn(Request, &Env) -> Response,
-) {
+/// Runs `handler` for one request: opens the stores, parses the route once,
+/// passes the auth gate (`crate::auth`) with it, reads the body within the
+/// configured limit, hands the same route to the handler, and streams the
+/// response back.
+pub async fn serve(req: IncomingRequest, out: ResponseOutparam, handler: Handler) {
     let response = match prepare(req).await {
-        Ok((request, env, gate)) => gate.run(request, &env, handler),
+        Ok((request, route, env, gate)) => {
+            gate.run(|| respond(route.and_then(|route| handler(route, &request, &env))))
+        }
         Err(problem) => Response::from(problem),
     };
-    send(crate::http::allow_any_origin(response), out).await;
+    send(crate::web::message::allow_any_origin(response), out).await;
 }
 
-async fn prepare(req: IncomingRequest) -> Result<(Request, Env, crate::auth::Gate), Problem> {
+type Prepared = (Request, Result<Route, Problem>, Env, crate::auth::Gate);
+
+async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
     let config = Config::from_lookup(|name| spin_sdk::variables::get(name).ok())?;
     let store = std::rc::Rc::new(Store::new(
         Box::new(SpinKv::open("default")?),
@@ -46,7 +50,8 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env, crate::auth::Gat
             request.headers.append(n, v);
         }
     }
-    crate::guard::check(&request, &config)?;
+    crate::web::guard::check(&request, &config)?;
+    let route = Route::parse(&request.path);
 
     let limit = config.max_body_bytes;
     if let Some(len) = request
@@ -57,7 +62,7 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env, crate::auth::Gat
         return Err(Problem::too_large(limit));
     }
     // Authenticated, authorized and counted before a byte of the body is read.
-    let gate = crate::auth::admit(&mut request, &config, &store)?;
+    let gate = crate::auth::admit(&mut request, route.as_ref().ok(), &config, &store)?;
     let mut body = Vec::new();
     let mut stream = req.into_body_stream();
     while let Some(chunk) = stream.next().await {
@@ -68,7 +73,7 @@ async fn prepare(req: IncomingRequest) -> Result<(Request, Env, crate::auth::Gat
         body.extend_from_slice(&chunk);
     }
     request.body = body;
-    Ok((request, Env { store, config }, gate))
+    Ok((request, route, Env { store, config }, gate))
 }
 
 fn convert_method(m: &spin_sdk::http::Method) -> Result<http::Method, Problem> {
@@ -117,9 +122,19 @@ async fn send(response: Response, out: ResponseOutparam) {
         Body::Stream(chunks) => {
             for chunk in chunks {
                 match chunk {
-                    Ok(bytes) if bytes.is_empty() => {}
-                    Ok(bytes) => {
+                    Ok(Chunk::Data(bytes)) if bytes.is_empty() => {}
+                    Ok(Chunk::Data(bytes)) => {
                         if let Err(e) = sink.send(bytes).await {
+                            eprintln!("client went away: {e:?}");
+                            return;
+                        }
+                    }
+                    Ok(Chunk::Wait(d)) => {
+                        sleep(d).await;
+                        // A flush fails once the client has gone: stop now
+                        // (dropping the stream gives its follower slot back)
+                        // rather than at the next write.
+                        if let Err(e) = sink.flush().await {
                             eprintln!("client went away: {e:?}");
                             return;
                         }
@@ -135,6 +150,23 @@ async fn send(response: Response, out: ResponseOutparam) {
     if let Err(e) = sink.close().await {
         eprintln!("closing the response: {e:?}");
     }
+}
+
+/// Waits `d` without blocking the instance: a `wasi:clocks` pollable handed
+/// to the SDK's executor, so other futures (the response body) keep moving.
+async fn sleep(d: Duration) {
+    use wasi::clocks::monotonic_clock;
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let pollable = monotonic_clock::subscribe_duration(nanos);
+    let mut pending = Some(pollable);
+    std::future::poll_fn(move |cx| match pending.take() {
+        Some(p) if !p.ready() => {
+            spin_executor::push_waker(p, cx.waker().clone());
+            std::task::Poll::Pending
+        }
+        _ => std::task::Poll::Ready(()),
+    })
+    .await;
 }
 
 /// A Spin key-value store reached through WASI key-value (`store`, `batch` and

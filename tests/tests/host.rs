@@ -322,21 +322,6 @@ fn our_manifest_grants_every_component_its_variables_and_stores() {
             Ok("8388608"),
             "{id}"
         );
-        // Every component runs the auth gate, so every one needs its keys:
-        // a component without them would refuse everything (closed, but broken).
-        for name in [
-            "auth_hs256_secret",
-            "auth_rs256_public_key",
-            "auth_es256_public_key",
-            "auth_api_keys",
-            "url_token_secret",
-            "url_token_max_ttl_s",
-            "rate_limit_standard",
-            "rate_limit_heavy",
-            "rate_limit_ingest",
-        ] {
-            assert!(v.get(id, name).is_ok(), "{id} lacks {name}");
-        }
         assert_eq!(
             v.get(id, "auth_hs256_secret").as_deref(),
             Ok(""),
@@ -355,6 +340,38 @@ fn our_manifest_grants_every_component_its_variables_and_stores() {
         Some(&StoreLocation::File(dir.join("blobs.db")))
     );
     assert_eq!(stores.len(), 2);
+}
+
+/// Every component maps every application variable, as `"{{ name }}"`, and
+/// nothing else: a missing mapping silently falls back to the component's
+/// built-in default (e.g. no auth keys: a component that refuses everything).
+#[test]
+fn every_component_maps_every_application_variable() {
+    let text = std::fs::read_to_string(repo_root().join("spin.toml")).expect("spin.toml");
+    let doc: toml::Table = toml::from_str(&text).expect("spin.toml parses");
+    let app = doc["variables"].as_table().expect("[variables]");
+    let no_variables = toml::Table::new();
+    let mut problems = Vec::new();
+    for (id, c) in doc["component"].as_table().expect("[component.*]") {
+        let mapped = c
+            .get("variables")
+            .map(|v| v.as_table().expect("a table"))
+            .unwrap_or(&no_variables);
+        for name in app.keys() {
+            let want = format!("{{{{ {name} }}}}");
+            match mapped.get(name) {
+                None => problems.push(format!("{id}: missing {name}")),
+                Some(v) if v.as_str() != Some(want.as_str()) => {
+                    problems.push(format!("{id}: {name} = {v}, not {want:?}"))
+                }
+                Some(_) => {}
+            }
+        }
+        for name in mapped.keys().filter(|n| !app.contains_key(*n)) {
+            problems.push(format!("{id}: maps {name}, not an application variable"));
+        }
+    }
+    assert!(problems.is_empty(), "spin.toml:\n{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------- key-value
@@ -758,4 +775,51 @@ fn state_dir_is_used_and_temp_dirs_are_removed() {
     assert!(path.exists());
     drop(temp);
     assert!(!path.exists(), "the temp state dir is removed on drop");
+}
+
+/// spin.toml and `spin_logs::web::route::Route` agree, both ways: every
+/// example of every `Route` variant is routed by Spin's rules to the
+/// component that serves it, every `[[trigger.http]]` route is reached by
+/// some example, and an exact trigger route, with sample values, parses to a
+/// `Route` of its own component.
+#[test]
+fn spin_toml_routes_and_the_typed_routes_agree() {
+    use spin_logs::web::route::Route;
+    let manifest = Manifest::load(&spin_logs_tests::repo_root()).expect("spin.toml");
+    let router = Router::build(&manifest.routes).expect("router");
+    let mut reached = std::collections::BTreeSet::new();
+    for (name, path) in Route::examples() {
+        let route = Route::parse(&path).unwrap_or_else(|p| panic!("{path}: {p}"));
+        assert_eq!(route.name(), name, "{path}");
+        let m = router
+            .route(&path)
+            .unwrap_or_else(|| panic!("spin.toml routes {path} ({name}) nowhere"));
+        assert_eq!(
+            m.component,
+            route.component(),
+            "{path} ({name}) is served by {}, but spin.toml sends it to {}",
+            route.component(),
+            m.component
+        );
+        reached.insert(m.raw_route);
+    }
+    for trigger in &manifest.routes {
+        assert!(
+            reached.contains(&trigger.route),
+            "no Route variant reaches spin.toml's {} ({}): add an example",
+            trigger.route,
+            trigger.component
+        );
+        if trigger.route.ends_with("/...") {
+            continue;
+        }
+        let path: String = trigger
+            .route
+            .split('/')
+            .map(|seg| if seg.starts_with(':') { "x1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let route = Route::parse(&path).unwrap_or_else(|p| panic!("{path}: {p}"));
+        assert_eq!(route.component(), trigger.component, "{path}");
+    }
 }

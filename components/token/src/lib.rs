@@ -1,10 +1,10 @@
 //! The `token` component: mints URL tokens. Its route and rules live in
-//! [`spin_logs::token`], where native tests reach them; this file only binds
+//! [`spin_logs::api::token`], where native tests reach them; this file only binds
 //! them to Spin.
 
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    spin_logs::spin::serve(req, out, spin_logs::token::handle).await
+    spin_logs::spin::serve(req, out, spin_logs::api::token::handle).await
 }

@@ -6,40 +6,9 @@
 //! reading the configuration never yields a usable key. A presented key is
 //! hashed and compared with every entry in constant time.
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiKey {
-    /// Lower-case hex SHA-256 of the key.
-    pub sha256: String,
-    pub uid: String,
-    #[serde(default)]
-    pub permissions: Vec<String>,
-}
-
-/// Parses `auth_api_keys`; empty means none.
-pub fn parse(json: &str) -> Result<Vec<ApiKey>, String> {
-    if json.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut keys: Vec<ApiKey> = serde_json::from_str(json)
-        .map_err(|e| format!("auth_api_keys is not a JSON array of keys: {e}"))?;
-    for k in &mut keys {
-        k.sha256.make_ascii_lowercase();
-        if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "auth_api_keys: {:?} is not a hex SHA-256 (64 hex digits)",
-                k.sha256
-            ));
-        }
-        if k.uid.is_empty() {
-            return Err("auth_api_keys: an entry has an empty uid".into());
-        }
-    }
-    Ok(keys)
-}
+pub use crate::config::ApiKey;
 
 /// The lower-case hex SHA-256 of `key`: what `auth_api_keys` stores.
 pub fn hash(key: &str) -> String {
@@ -69,6 +38,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_api_keys as parse;
 
     #[test]
     fn matches_by_hash_only() {

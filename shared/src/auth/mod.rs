@@ -3,136 +3,36 @@
 //!
 //! A log API leaks secrets if it leaks anything, so the gate is closed by
 //! default: with no key configured every request is a 401 saying how to
-//! configure one, and a path the permission map ([`policy`]) does not know
-//! is for `dcos:superuser` only. In order, a request is:
+//! configure one, and a path that is no [`Route`] is for `dcos:superuser`
+//! only ([`policy`]). In order, a request is:
 //! 1. a CORS preflight? answered here (it carries no credentials and reveals nothing);
 //! 2. authenticated ([`jwt`], [`apikey`] or [`urltoken`]), else 401 with `WWW-Authenticate`;
 //! 3. authorized by the permission map, else 403 naming the permission;
-//! 4. counted against its caller's rate limit ([`crate::ratelimit`]), else 429;
+//! 4. counted against its caller's rate limit ([`ratelimit`]), else 429;
 //!
 //! all before a byte of the body is read.
 
 pub mod apikey;
 pub mod jwt;
 pub mod policy;
+pub mod ratelimit;
 pub mod urltoken;
 
-use crate::Env;
 use crate::config::Config;
-use crate::http::{Request, Response};
-use crate::problem::Problem;
-use crate::ratelimit::{self, Verdict};
-use crate::sandbox::Sandboxes;
+use crate::model::sandbox::Sandboxes;
 use crate::store::Store;
+use crate::web::message::{Request, Response};
+use crate::web::problem::Problem;
+use crate::web::route::Route;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use policy::{Rule, SUPERUSER, Target};
+use policy::{Rule, SUPERUSER, Subject};
+use ratelimit::Verdict;
 use std::rc::Rc;
 use urltoken::Scope;
 
-/// Keys and secrets, from Spin variables (see the README's Authentication).
-/// `Debug` shows which are set, never their values.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// `auth_hs256_secret`: HS256 JWTs (and, by derivation, URL tokens).
-    pub hs256_secret: Option<String>,
-    /// `auth_rs256_public_key`: PEM, verifies RS256 JWTs.
-    pub rs256_public_key: Option<String>,
-    /// `auth_es256_public_key`: PEM, verifies ES256 JWTs (P-256).
-    pub es256_public_key: Option<String>,
-    /// `auth_api_keys`: hashes of API keys and what each grants.
-    pub api_keys: Vec<apikey::ApiKey>,
-    /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
-    pub url_token_secret: Option<String>,
-    /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
-    pub url_token_max_ttl_s: u64,
-}
-
-impl Default for Settings {
-    /// Closed: no key, so nothing authenticates.
-    fn default() -> Self {
-        Self {
-            hs256_secret: None,
-            rs256_public_key: None,
-            es256_public_key: None,
-            api_keys: Vec::new(),
-            url_token_secret: None,
-            url_token_max_ttl_s: URL_TOKEN_MAX_TTL_S,
-        }
-    }
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<set>"))
-            .field("rs256_public_key", &self.rs256_public_key.is_some())
-            .field("es256_public_key", &self.es256_public_key.is_some())
-            .field("api_keys", &self.api_keys.len())
-            .field(
-                "url_token_secret",
-                &self.url_token_secret.as_ref().map(|_| "<set>"),
-            )
-            .field("url_token_max_ttl_s", &self.url_token_max_ttl_s)
-            .finish()
-    }
-}
-
-/// Shortest HS256 secret accepted: a shorter one can be guessed offline from
-/// any token it signed.
-pub const MIN_SECRET_BYTES: usize = 32;
-
-/// Default `url_token_max_ttl_s`.
-pub const URL_TOKEN_MAX_TTL_S: u64 = 600;
+pub use crate::config::{AuthSettings as Settings, MIN_SECRET_BYTES, URL_TOKEN_MAX_TTL_S};
 
 impl Settings {
-    /// Reads the `auth_*` and `url_token_*` variables. Empty means unset. A
-    /// malformed value is a deployment error (500), never a reason to open up.
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, Problem> {
-        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let secret = |name: &str| match text(name) {
-            Some(s) if s.len() < MIN_SECRET_BYTES => Err(Problem::internal(format!(
-                "variable {name} is shorter than {MIN_SECRET_BYTES} bytes"
-            ))),
-            other => Ok(other),
-        };
-        // A PEM on one line (`\n` escapes, as env files often carry it) is unfolded.
-        let pem = |name: &str| {
-            text(name).map(|v| {
-                if v.contains('\n') {
-                    v
-                } else {
-                    v.replace("\\n", "\n")
-                }
-            })
-        };
-        let max_ttl = match text("url_token_max_ttl_s") {
-            None => URL_TOKEN_MAX_TTL_S,
-            Some(v) => v.trim().parse().map_err(|_| {
-                Problem::internal(format!(
-                    "variable url_token_max_ttl_s = {v:?} is not a number"
-                ))
-            })?,
-        };
-        Ok(Self {
-            hs256_secret: secret("auth_hs256_secret")?,
-            rs256_public_key: pem("auth_rs256_public_key"),
-            es256_public_key: pem("auth_es256_public_key"),
-            api_keys: apikey::parse(&text("auth_api_keys").unwrap_or_default())
-                .map_err(Problem::internal)?,
-            url_token_secret: secret("url_token_secret")?,
-            url_token_max_ttl_s: max_ttl,
-        })
-    }
-
-    /// Whether any credential could be accepted at all.
-    pub fn configured(&self) -> bool {
-        self.hs256_secret.is_some()
-            || self.rs256_public_key.is_some()
-            || self.es256_public_key.is_some()
-            || !self.api_keys.is_empty()
-            || self.url_token_secret.is_some()
-    }
-
     /// The key URL tokens are signed with, if URL tokens are configured.
     pub fn url_token_key(&self) -> Option<Vec<u8>> {
         urltoken::key(
@@ -169,13 +69,13 @@ pub enum Gate {
 }
 
 impl Gate {
-    /// Answers the request: the preflight, or the handler's response with the
-    /// gate's headers.
-    pub fn run(self, req: Request, env: &Env, handler: fn(Request, &Env) -> Response) -> Response {
+    /// Answers the request: the preflight, or the handler's response
+    /// (`answer`) with the gate's headers.
+    pub fn run(self, answer: impl FnOnce() -> Response) -> Response {
         match self {
             Gate::Preflight => preflight(),
             Gate::Pass(headers) => {
-                let mut response = handler(req, env);
+                let mut response = answer();
                 for (name, value) in headers {
                     if let Ok(v) = HeaderValue::from_str(&value) {
                         response.headers.insert(name, v);
@@ -187,8 +87,14 @@ impl Gate {
     }
 }
 
-/// The gate: see the module docs. On success the request carries its caller.
-pub fn admit(req: &mut Request, config: &Config, store: &Rc<Store>) -> Result<Gate, Problem> {
+/// The gate: see the module docs. `route` is what the request's path parsed
+/// to (`None`: no route). On success the request carries its caller.
+pub fn admit(
+    req: &mut Request,
+    route: Option<&Route>,
+    config: &Config,
+    store: &Rc<Store>,
+) -> Result<Gate, Problem> {
     if req.method == Method::OPTIONS
         && req
             .headers
@@ -196,9 +102,9 @@ pub fn admit(req: &mut Request, config: &Config, store: &Rc<Store>) -> Result<Ga
     {
         return Ok(Gate::Preflight);
     }
-    let now_ms = crate::clock::now_micros() / 1_000;
+    let now_ms = crate::util::clock::now_micros() / 1_000;
     let principal = authenticate(req, &config.auth, now_ms / 1_000)?;
-    let rule = policy::rule_for(&req.method, &req.path);
+    let rule = policy::rule_for(&req.method, route);
     authorize(&principal, &rule, req, store)?;
     req.caller = Some(principal.caller.clone());
 
@@ -328,13 +234,11 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
             )),
         };
     }
-    let mut tokens = url::form_urlencoded::parse(req.query.as_bytes())
-        .filter(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned());
+    let mut tokens = req.query.all("token");
     match (tokens.next(), tokens.next()) {
         (None, _) => Err(missing(&format!("credentials are required: {HOW}"))),
         (Some(_), Some(_)) => Err(rejected("more than one token parameter")),
-        (Some(token), None) => from_url_token(&token, req, settings, now),
+        (Some(token), None) => from_url_token(token, req, settings, now),
     }
 }
 
@@ -368,24 +272,12 @@ fn from_url_token(
     };
     match urltoken::verify(&key, token, now) {
         Ok((scope, _)) => Ok(Principal {
-            caller: format!("ip:{}", client_ip(req)),
+            caller: format!("ip:{}", req.client_ip()),
             grant: Grant::Url(scope),
         }),
         Err(urltoken::UrlTokenError::Expired) => Err(rejected("the URL token has expired")),
         Err(urltoken::UrlTokenError::Invalid) => Err(rejected("the URL token is not valid")),
     }
-}
-
-/// The client address Spin reports, without the port. The last value wins:
-/// hosts append theirs after whatever the client sent.
-pub fn client_ip(req: &Request) -> String {
-    req.headers
-        .get_all("spin-client-addr")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip).to_owned())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Whether `principal` may make this request: 403 naming what is missing.
@@ -424,13 +316,13 @@ pub fn authorize(
 }
 
 /// Whether a URL token's scope covers a route's target.
-fn covers(scope: &Scope, target: Option<&Target>, store: &Rc<Store>) -> Result<bool, Problem> {
+fn covers(scope: &Scope, target: Option<&Subject>, store: &Rc<Store>) -> Result<bool, Problem> {
     Ok(match (scope, target) {
-        (Scope::Task(id), Some(Target::TaskQuery(q))) => q == id,
-        (Scope::Task(id), Some(Target::Agent(path))) => Sandboxes::new(store.clone())
+        (Scope::Task(id), Some(Subject::TaskQuery(q))) => q == id,
+        (Scope::Task(id), Some(Subject::Agent(path))) => Sandboxes::new(store.clone())
             .task_for_route(path)?
             .is_some_and(|t| &t.id == id),
-        (Scope::App(app), Some(Target::App(a))) => a == app,
+        (Scope::App(app), Some(Subject::App(a))) => a == app,
         _ => false,
     })
 }
@@ -438,7 +330,7 @@ fn covers(scope: &Scope, target: Option<&Target>, store: &Rc<Store>) -> Result<b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ratelimit::Limits;
+    use crate::config::Limits;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
@@ -464,7 +356,7 @@ mod tests {
 
     fn jwt(perms: &[&str]) -> String {
         let perms: Vec<String> = perms.iter().map(|p| p.to_string()).collect();
-        let now = crate::clock::now_micros() / 1_000_000;
+        let now = crate::util::clock::now_micros() / 1_000_000;
         jwt::sign_hs256(SECRET.as_bytes(), "alice", &perms, now, 60).unwrap()
     }
 
@@ -479,7 +371,8 @@ mod tests {
         if let Some(a) = auth {
             req = req.with_header("authorization", a);
         }
-        admit(&mut req, config, &store)
+        let route = Route::parse(&req.path).ok();
+        admit(&mut req, route.as_ref(), config, &store)
     }
 
     fn status(r: Result<Gate, Problem>) -> u16 {
@@ -553,7 +446,7 @@ mod tests {
         let auth = format!("Bearer {}", jwt(&[SUPERUSER]));
         let call = || {
             let mut req = Request::new(Method::GET, "/logs").with_header("authorization", &auth);
-            admit(&mut req, &c, &store)
+            admit(&mut req, Some(&Route::Capture), &c, &store)
         };
         let Ok(Gate::Pass(h)) = call() else { panic!() };
         assert!(
@@ -576,7 +469,7 @@ mod tests {
     fn url_tokens_read_their_scope_only() {
         let c = config();
         let key = c.auth.url_token_key().unwrap();
-        let now = crate::clock::now_micros() / 1_000_000;
+        let now = crate::util::clock::now_micros() / 1_000_000;
         let t = urltoken::mint(&key, &Scope::App("shop".into()), now + 60);
         let get = |method: Method, path: &str| status(admit_with(&c, method, path, None));
         assert_eq!(
@@ -646,11 +539,11 @@ mod tests {
         let mut req = Request::new(Method::OPTIONS, "/logs")
             .with_header("access-control-request-method", "GET");
         assert!(matches!(
-            admit(&mut req, &Config::default(), &store),
+            admit(&mut req, Some(&Route::Capture), &Config::default(), &store),
             Ok(Gate::Preflight)
         ));
         let mut plain = Request::new(Method::OPTIONS, "/logs");
-        assert!(admit(&mut plain, &config(), &store).is_err());
+        assert!(admit(&mut plain, Some(&Route::Capture), &config(), &store).is_err());
     }
 
     #[test]

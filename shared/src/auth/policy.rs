@@ -1,14 +1,14 @@
 //! The permission map: which permission a route needs, how heavy it is for
 //! rate limiting, and what a URL token must cover to read it.
 //!
-//! One table for every component, matched on the raw path with the same
-//! prefixes the handlers use, so the gate and the handler never disagree
-//! about which route a path is. A path no line here knows is reachable by
-//! `dcos:superuser` only: a route added later stays closed to everyone else
-//! until it gets its line.
+//! One `match` over [`Route`], the value the handler matches on too, so the
+//! gate and the handler never disagree about which route a request is, and
+//! a route added later does not compile until it has its rule. A path that
+//! is no route (or whose parameters do not validate) is for `dcos:superuser`
+//! only, who then gets the handler's precise 404 or 400.
 
-use crate::ratelimit::Class;
-use crate::route::{AgentPath, segments_after};
+use super::ratelimit::Class;
+use crate::web::route::{AgentPath, JobRoute, ReadTarget, Route};
 use http::Method;
 
 /// Reaches every route.
@@ -30,12 +30,12 @@ pub struct Rule {
     pub any_of: &'static [&'static str],
     pub class: Class,
     /// What a URL token must cover to read the route; `None`: no URL token can.
-    pub scope: Option<Target>,
+    pub scope: Option<Subject>,
 }
 
 /// The task or app a read route is about, as far as the path alone says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum Subject {
     /// A discovery route: its `{task}` segment, which a URL token must name
     /// exactly (a name or partial id could resolve to another task).
     TaskQuery(String),
@@ -45,9 +45,7 @@ pub enum Target {
     App(String),
 }
 
-const LOGS_V2: &str = "/system/v1/logs/v2";
-
-fn rule(any_of: &'static [&'static str], class: Class, scope: Option<Target>) -> Rule {
+fn rule(any_of: &'static [&'static str], class: Class, scope: Option<Subject>) -> Rule {
     Rule {
         any_of,
         class,
@@ -55,106 +53,80 @@ fn rule(any_of: &'static [&'static str], class: Class, scope: Option<Target>) ->
     }
 }
 
-/// Superuser only: unknown paths and paths that do not parse.
-fn closed() -> Rule {
+/// Superuser only: what a path that is no route gets.
+pub fn closed() -> Rule {
     rule(&[], Class::Standard, None)
 }
 
-/// The rule for `method` on the raw (still percent-encoded) `path`.
-pub fn rule_for(method: &Method, path: &str) -> Rule {
-    let segs = |prefix: &str| segments_after(path, prefix).and_then(Result::ok);
-
-    if let Some(s) = segs(&format!("{LOGS_V2}/ingest")) {
-        // Reading a task's metadata back is what shippers do to check their
-        // registration, and what readers see anyway through discovery.
-        let read_meta = matches!(*method, Method::GET | Method::HEAD)
-            && matches!(s.as_slice(), [tasks, _] if tasks == "tasks");
-        let any_of: &[&str] = if read_meta {
-            &[INGEST, SYSTEM_LOGS]
-        } else {
-            &[INGEST]
-        };
-        return rule(any_of, Class::Ingest, None);
-    }
-    if let Some(s) = segs(&format!("{LOGS_V2}/tokens")) {
-        return match s.as_slice() {
-            [] => rule(&[SYSTEM_LOGS], Class::Standard, None),
-            _ => closed(),
-        };
-    }
-    if let Some(s) = segs(&format!("{LOGS_V2}/task")) {
-        let scope = s.first().cloned().map(Target::TaskQuery);
-        return rule(&[SYSTEM_LOGS], Class::Standard, scope);
-    }
-    if segs(&format!("{LOGS_V2}/component")).is_some() {
-        return rule(&[SYSTEM_LOGS], Class::Standard, None);
-    }
-    if let Some(inner) = path.strip_prefix(&format!("{LOGS_V2}/follow")) {
-        // A follow streams what the read route it mirrors reads: whoever may
-        // read that route may follow it (an agent read's own 307 sends its
-        // callers here), and so may system-logs, whose prefix this is.
-        if segments_after(inner, &format!("{LOGS_V2}/component")).is_some() {
-            return rule(&[SYSTEM_LOGS], Class::Standard, None);
-        }
-        return match agent_logs(inner) {
-            Some(agent) => rule(
-                &[SYSTEM_LOGS, AGENT],
-                Class::Standard,
-                Some(Target::Agent(Box::new(agent))),
-            ),
-            None => closed(),
-        };
-    }
-    if segs("/system/v1/agent").is_some() {
-        return match agent_logs(path) {
-            Some(agent) => {
-                let class = match agent.rest.as_slice() {
-                    // A whole sandbox as one .tar.gz.
-                    [files, archive] if files == "files" && archive == "archive" => Class::Heavy,
-                    _ => Class::Standard,
-                };
-                rule(&[AGENT], class, Some(Target::Agent(Box::new(agent))))
+impl Route {
+    /// What `method` on this route asks of a caller.
+    pub fn rule(&self, method: &Method) -> Rule {
+        let agent = |run: &AgentPath| Some(Subject::Agent(Box::new(run.clone())));
+        match self {
+            // Reading a task's metadata back is what shippers do to check their
+            // registration, and what readers see anyway through discovery.
+            Route::TaskMeta { .. } if matches!(*method, Method::GET | Method::HEAD) => {
+                rule(&[INGEST, SYSTEM_LOGS], Class::Ingest, None)
             }
-            None => closed(),
-        };
-    }
-    if let Some(s) = segs("/apps") {
-        return match s.as_slice() {
-            [app, logs] if logs == "logs" => rule(
+            Route::TaskMeta { .. } | Route::AppendFile { .. } | Route::AppendJournal => {
+                rule(&[INGEST], Class::Ingest, None)
+            }
+            Route::MintToken => rule(&[SYSTEM_LOGS], Class::Standard, None),
+            // A discovery route only redirects: its target pays its own way.
+            Route::Discover { task, .. } => rule(
                 &[SYSTEM_LOGS],
                 Class::Standard,
-                Some(Target::App(app.clone())),
+                Some(Subject::TaskQuery(task.clone())),
             ),
-            _ => closed(),
-        };
+            Route::Read(ReadTarget::Journal { .. })
+            | Route::Follow(ReadTarget::Journal { .. })
+            | Route::Capture => rule(&[SYSTEM_LOGS], Class::Standard, None),
+            // A follow streams what the read route it mirrors reads: whoever may
+            // read that route may follow it (an agent read's own 307 sends its
+            // callers here), and so may system-logs, whose prefix this is.
+            Route::Follow(ReadTarget::File { run, .. }) => {
+                rule(&[SYSTEM_LOGS, AGENT], Class::Standard, agent(run))
+            }
+            Route::Read(ReadTarget::File { run, .. })
+            | Route::Browse { run }
+            | Route::Download { run, .. } => rule(&[AGENT], Class::Standard, agent(run)),
+            // A whole sandbox as one .tar.gz.
+            Route::SandboxArchive { run } => rule(&[AGENT], Class::Heavy, agent(run)),
+            Route::AppLogs { app } => rule(
+                &[SYSTEM_LOGS],
+                Class::Standard,
+                Some(Subject::App(app.clone())),
+            ),
+            // Creating or retrying a job starts a collection; a download streams
+            // a whole archive. Listing and polling are standard.
+            Route::Jobs { job, .. } => {
+                let heavy = *method == Method::POST
+                    || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));
+                let class = if heavy { Class::Heavy } else { Class::Standard };
+                rule(&[JOBS], class, None)
+            }
+        }
     }
-    if path == "/logs" {
-        return rule(&[SYSTEM_LOGS], Class::Standard, None);
-    }
-    if let Some(s) = segs("/api/v1/groups") {
-        // Creating or retrying a job starts a collection; a download streams
-        // a whole archive. Listing and polling are standard.
-        let heavy =
-            *method == Method::POST || s.last().is_some_and(|l| l == "download" || l == "retry");
-        let class = if heavy { Class::Heavy } else { Class::Standard };
-        return rule(&[JOBS], class, None);
-    }
-    closed()
 }
 
-/// An agent route of the Logging API (`/system/v1/agent/{id}/logs/v2/task/...`).
-fn agent_logs(path: &str) -> Option<AgentPath> {
-    AgentPath::parse(path).ok()
+/// The rule of a request whose path parsed to `route` (or to no route).
+pub fn rule_for(method: &Method, route: Option<&Route>) -> Rule {
+    route.map_or_else(closed, |r| r.rule(method))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::route::LOGS_V2;
 
     const RUN: &str = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/C";
 
+    fn rule_at(method: &Method, path: &str) -> Rule {
+        rule_for(method, Route::parse(path).ok().as_ref())
+    }
+
     fn perms(method: Method, path: &str) -> (&'static [&'static str], Class) {
-        let r = rule_for(&method, path);
+        let r = rule_at(&method, path);
         (r.any_of, r.class)
     }
 
@@ -303,24 +275,24 @@ mod tests {
             "/apps/shop",
             "/apps/shop/logs/x",
         ] {
-            assert_eq!(rule_for(&Method::GET, path), closed(), "{path}");
+            assert_eq!(rule_at(&Method::GET, path), closed(), "{path}");
         }
     }
 
     #[test]
     fn scopes_name_the_task_or_app() {
-        let r = rule_for(&Method::GET, &format!("{LOGS_V2}/task/web.1/file/stderr"));
-        assert_eq!(r.scope, Some(Target::TaskQuery("web.1".into())));
-        let r = rule_for(&Method::GET, &format!("{RUN}/tasks/T/stdout"));
-        let Some(Target::Agent(a)) = r.scope else {
+        let r = rule_at(&Method::GET, &format!("{LOGS_V2}/task/web.1/file/stderr"));
+        assert_eq!(r.scope, Some(Subject::TaskQuery("web.1".into())));
+        let r = rule_at(&Method::GET, &format!("{RUN}/tasks/T/stdout"));
+        let Some(Subject::Agent(a)) = r.scope else {
             panic!("{r:?}")
         };
         assert_eq!(a.task_id.as_deref(), Some("T"));
-        let r = rule_for(&Method::GET, "/apps/a%20b/logs");
-        assert_eq!(r.scope, Some(Target::App("a b".into())));
-        assert_eq!(rule_for(&Method::GET, "/logs").scope, None);
+        let r = rule_at(&Method::GET, "/apps/a%20b/logs");
+        assert_eq!(r.scope, Some(Subject::App("a b".into())));
+        assert_eq!(rule_at(&Method::GET, "/logs").scope, None);
         assert_eq!(
-            rule_for(&Method::GET, &format!("{LOGS_V2}/component")).scope,
+            rule_at(&Method::GET, &format!("{LOGS_V2}/component")).scope,
             None
         );
     }

@@ -19,7 +19,8 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const PREFIX: &str = "u1.";
+/// The token kind (see `model::position` for the shape every token shares).
+const KIND: &str = "u1";
 /// Bytes of the MAC kept: 128 bits.
 const MAC_BYTES: usize = 16;
 /// Domain separation for the MAC input and the derived key.
@@ -67,23 +68,22 @@ pub fn mint(key: &[u8], scope: &Scope, expires: u64) -> String {
         Scope::App(app) => format!("a:{expires}:{app}"),
     };
     let tag = mac(key, payload.as_bytes()).finalize().into_bytes();
-    format!(
-        "{PREFIX}{}.{}",
-        B64.encode(payload.as_bytes()),
-        B64.encode(&tag[..MAC_BYTES])
+    crate::model::position::join(
+        KIND,
+        &B64.encode(payload.as_bytes()),
+        &B64.encode(&tag[..MAC_BYTES]),
     )
 }
 
 /// Whether `token` is a URL token at all (rather than, say, a JWT).
 pub fn looks_like(token: &str) -> bool {
-    token.starts_with(PREFIX)
+    token.starts_with(KIND) && token[KIND.len()..].starts_with('.')
 }
 
 /// The scope and expiry of a genuine, unexpired token at `now`.
 pub fn verify(key: &[u8], token: &str, now: u64) -> Result<(Scope, u64), UrlTokenError> {
     let invalid = UrlTokenError::Invalid;
-    let rest = token.strip_prefix(PREFIX).ok_or(invalid.clone())?;
-    let (payload, tag) = rest.split_once('.').ok_or(invalid.clone())?;
+    let (payload, tag) = crate::model::position::split(KIND, token).ok_or(invalid.clone())?;
     let payload = B64.decode(payload).map_err(|_| invalid.clone())?;
     let tag = B64.decode(tag).map_err(|_| invalid.clone())?;
     if tag.len() != MAC_BYTES {

@@ -13,15 +13,16 @@
 //! (a source blob gone, say) is rolled back to where its entry began; its
 //! failure is recorded and the archive stays valid.
 
-use super::model::{Child, Job, Lease, Part, Plan, Source, Status, last_key, part_key};
-use crate::Env;
-use crate::clock::now_micros;
-use crate::problem::Problem;
-use crate::reader::{JournalSource, boundary_at_or_after};
-use crate::redact::Redactor;
-use crate::sandbox::Sandboxes;
-use crate::store::log::{Line, Snapshot, random_id};
-use crate::targz::{self, Piece};
+use super::model::{Child, Job, Lease, Origin, Part, Plan, Status, last_key, part_key};
+use crate::env::Env;
+use crate::model::sandbox::Sandboxes;
+use crate::read::reader::{JournalSource, boundary_at_or_after};
+use crate::read::redact::Redactor;
+use crate::read::targz::{self, Piece};
+use crate::store::log::{Line, Snapshot};
+use crate::util::clock::now_micros;
+use crate::util::ids::random_id;
+use crate::web::problem::Problem;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -142,7 +143,7 @@ impl<'a> Step<'a> {
         let now = now_micros();
         let child = self.job.children[i].clone();
         match &child.source {
-            Source::Task { task, file: None } => {
+            Origin::Task { task, file: None } => {
                 let sandboxes = Sandboxes::new(self.env.store.clone());
                 let Some(t) = sandboxes.task(task)? else {
                     self.job.children[i].path = format!("unknown/{task}");
@@ -161,7 +162,7 @@ impl<'a> Step<'a> {
                     return Ok(());
                 }
                 let expanded = files.into_iter().map(|f| {
-                    let mut c = Child::new(Source::Task {
+                    let mut c = Child::new(Origin::Task {
                         task: task.clone(),
                         file: Some(f.name.clone()),
                     });
@@ -170,7 +171,7 @@ impl<'a> Step<'a> {
                 });
                 self.job.children.splice(i..=i, expanded);
             }
-            Source::Task {
+            Origin::Task {
                 task,
                 file: Some(file),
             } => {
@@ -201,8 +202,8 @@ impl<'a> Step<'a> {
                 c.status = Status::InProgress;
                 c.started = Some(now);
             }
-            Source::Component { component } => {
-                let snap = crate::journal::log(self.env.store.clone())
+            Origin::Component { component } => {
+                let snap = crate::model::journal::log(self.env.store.clone())
                     .snapshot()?
                     .map(|s| (s.size(), s.head().mtime));
                 let (to, mtime) = snap.unwrap_or((0, now));
@@ -227,12 +228,12 @@ impl<'a> Step<'a> {
     /// Copies (or, for a component, counts) as much of child `i` as time allows.
     fn work(&mut self, i: usize) -> Result<(), Problem> {
         let outcome = match self.job.children[i].source.clone() {
-            Source::Task {
+            Origin::Task {
                 task,
                 file: Some(file),
             } => self.copy_file(i, &task, &file),
-            Source::Component { component } => self.copy_component(i, &component),
-            Source::Task { file: None, .. } => Err(Problem::internal("unresolved task")),
+            Origin::Component { component } => self.copy_component(i, &component),
+            Origin::Task { file: None, .. } => Err(Problem::internal("unresolved task")),
         };
         match outcome {
             Ok(()) => Ok(()),
@@ -347,7 +348,7 @@ impl<'a> Step<'a> {
     /// The range is fixed and rendering deterministic, so the passes agree.
     fn copy_component(&mut self, i: usize, unit: &str) -> Result<(), Problem> {
         let plan = self.plan(i)?;
-        let snap = match crate::journal::log(self.env.store.clone()).snapshot()? {
+        let snap = match crate::model::journal::log(self.env.store.clone()).snapshot()? {
             Some(s) => Rc::new(s),
             None if plan.to == 0 => {
                 let c = &mut self.job.children[i];
@@ -520,7 +521,7 @@ impl<'a> Step<'a> {
             if cas.swap(&self.job.to_bytes()?)? {
                 return Ok(true);
             }
-            crate::clock::backoff(attempt);
+            crate::util::clock::backoff(attempt);
         }
         Err(Problem::unavailable("the job record is contended", 1))
     }

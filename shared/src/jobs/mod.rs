@@ -22,23 +22,23 @@
 mod collect;
 pub mod model;
 
-use crate::Env;
-use crate::archive::{Download, Ranged};
-use crate::clock::now_micros;
-use crate::format::rfc3339;
-use crate::http::{Request, Response, respond};
-use crate::problem::Problem;
-use crate::route::{segments_after, validate_name};
-use crate::sandbox::Sandboxes;
+use crate::env::Env;
+use crate::model::sandbox::Sandboxes;
+use crate::read::download::{Download, Ranged};
+use crate::read::format::rfc3339;
 use crate::store::kv::{Update, update};
-use crate::store::log::random_id;
-use http::{Method, StatusCode, header};
-use model::{Child, Job, JobRequest, Source, Status, index_key, job_key};
+use crate::util::clock::now_micros;
+use crate::util::ids::random_id;
+use crate::web::message::{Request, Response};
+use crate::web::problem::Problem;
+use crate::web::route::validate_name;
+use http::{StatusCode, header};
+use model::{Child, Job, JobRequest, Origin, Status, index_key, job_key};
 use serde_json::{Value, json};
 use std::rc::Rc;
 use std::time::Duration;
 
-pub const PREFIX: &str = "/api/v1/groups";
+pub const PREFIX: &str = crate::web::route::JOBS;
 const DAY: u64 = 24 * 3600 * 1_000_000;
 /// How long a job is kept by default, and the furthest it may be extended.
 const DEFAULT_TTL: u64 = 7 * DAY;
@@ -46,45 +46,16 @@ const MAX_TTL: u64 = 30 * DAY;
 const MAX_TASKS: usize = 1000;
 const MAX_COMPONENTS: usize = 100;
 
-pub fn handle(req: Request, env: &Env) -> Response {
-    respond(route(&req, env))
-}
-
-fn route(req: &Request, env: &Env) -> Result<Response, Problem> {
-    let segs = segments_after(&req.path, PREFIX)
-        .ok_or_else(|| Problem::not_found("not a jobs route"))??;
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let (group, rest) = match s.as_slice() {
-        [group, "logCollectionJobs", rest @ ..] => (*group, rest),
-        _ => return Err(Problem::not_found(format!("no jobs route at {}", req.path))),
-    };
-    validate_name("group_id", group)?;
-    let jobs = Jobs { env, group };
-    let m = &req.method;
-    match rest {
-        [] if m == Method::POST => jobs.create(req),
-        [] if m == Method::GET || m == Method::HEAD => jobs.list(req),
-        [] => Err(Problem::method_not_allowed("GET, HEAD, POST")),
-        [id, tail @ ..] => {
-            validate_name("job_id", id)?;
-            match (tail, m) {
-                ([], &Method::GET | &Method::HEAD) => jobs.get(id),
-                ([], &Method::PATCH) => jobs.extend(id, req),
-                ([], &Method::DELETE) => jobs.delete(id),
-                ([], _) => Err(Problem::method_not_allowed("GET, HEAD, PATCH, DELETE")),
-                (["retry"], &Method::PUT) => jobs.retry(id),
-                (["retry"], _) => Err(Problem::method_not_allowed("PUT")),
-                (["download"], &Method::GET | &Method::HEAD) => jobs.download(id, req),
-                (["download"], _) => Err(Problem::method_not_allowed("GET, HEAD")),
-                _ => Err(Problem::not_found(format!("no jobs route at {}", req.path))),
-            }
-        }
-    }
-}
-
-struct Jobs<'a> {
+/// The jobs of one group: what each job route does.
+pub struct Jobs<'a> {
     env: &'a Env,
     group: &'a str,
+}
+
+impl<'a> Jobs<'a> {
+    pub fn new(env: &'a Env, group: &'a str) -> Self {
+        Self { env, group }
+    }
 }
 
 impl Jobs<'_> {
@@ -123,7 +94,7 @@ impl Jobs<'_> {
         Ok(job)
     }
 
-    fn create(&self, req: &Request) -> Result<Response, Problem> {
+    pub fn create(&self, req: &Request) -> Result<Response, Problem> {
         if !matches!(req.content_type().as_deref(), Some("application/json")) {
             return Err(Problem::unsupported_media_type(
                 "a log collection job is created with an application/json body",
@@ -140,7 +111,7 @@ impl Jobs<'_> {
             .map(str::to_owned);
         let id = job.id.clone();
         self.env.store.meta.set(&self.key(&id), &job.to_bytes()?)?;
-        update(
+        update::<_, Problem>(
             self.env.store.meta.as_ref(),
             &index_key(self.group),
             Some(b"[]"),
@@ -157,8 +128,7 @@ impl Jobs<'_> {
                     (),
                 ))
             },
-        )
-        .map_err(Problem::from)?;
+        )?;
         let job = self.fresh(&id, true)?;
         let location = format!("{}/{id}", self.base());
         Ok(Response::json(StatusCode::CREATED, &self.view(&job))
@@ -231,10 +201,10 @@ impl Jobs<'_> {
         }
         let mut children: Vec<Child> = tasks
             .into_iter()
-            .map(|task| Child::new(Source::Task { task, file: None }))
+            .map(|task| Child::new(Origin::Task { task, file: None }))
             .collect();
         children.extend(request.components.iter().map(|c| {
-            Child::new(Source::Component {
+            Child::new(Origin::Component {
                 component: c.clone(),
             })
         }));
@@ -261,10 +231,10 @@ impl Jobs<'_> {
         })
     }
 
-    fn list(&self, req: &Request) -> Result<Response, Problem> {
+    pub fn list(&self, req: &Request) -> Result<Response, Problem> {
         let mut page = 1usize;
         let mut per_page = 100usize;
-        for (k, v) in url::form_urlencoded::parse(req.query.as_bytes()) {
+        for (k, v) in req.query.pairs() {
             let num = |name: &str, max: usize| {
                 v.trim()
                     .parse::<usize>()
@@ -274,7 +244,7 @@ impl Jobs<'_> {
                         Problem::bad_param(name, format!("{name} is a number from 1 to {max}"))
                     })
             };
-            match k.as_ref() {
+            match k {
                 "pageNum" => page = num("pageNum", 1_000_000)?,
                 "itemsPerPage" => per_page = num("itemsPerPage", 500)?,
                 _ => {}
@@ -303,13 +273,13 @@ impl Jobs<'_> {
         ))
     }
 
-    fn get(&self, id: &str) -> Result<Response, Problem> {
+    pub fn get(&self, id: &str) -> Result<Response, Problem> {
         let job = self.fresh(id, true)?;
         Ok(Response::json(StatusCode::OK, &self.view(&job)))
     }
 
     /// `PATCH {"expirationDate": ...}`: later than the current date, at most 30 days ahead.
-    fn extend(&self, id: &str, req: &Request) -> Result<Response, Problem> {
+    pub fn extend(&self, id: &str, req: &Request) -> Result<Response, Problem> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "camelCase")]
         struct Patch {
@@ -341,7 +311,7 @@ impl Jobs<'_> {
 
     /// `PUT .../retry`: a job that failed in part collects its failed files
     /// again; the archive's closing part is dropped and rewritten after them.
-    fn retry(&self, id: &str) -> Result<Response, Problem> {
+    pub fn retry(&self, id: &str) -> Result<Response, Problem> {
         self.fresh(id, false)?;
         let mut dropped = None;
         self.modify(id, |job| {
@@ -377,7 +347,7 @@ impl Jobs<'_> {
         Ok(Response::json(StatusCode::OK, &self.view(&job)))
     }
 
-    fn delete(&self, id: &str) -> Result<Response, Problem> {
+    pub fn delete(&self, id: &str) -> Result<Response, Problem> {
         let job = self.modify(id, |job| {
             job.status = Status::MarkedForExpiry;
             job.lease = None;
@@ -385,7 +355,7 @@ impl Jobs<'_> {
         })?;
         self.delete_archive(&job)?;
         self.env.store.meta.delete(&self.key(id))?;
-        update(
+        update::<_, Problem>(
             self.env.store.meta.as_ref(),
             &index_key(self.group),
             None,
@@ -402,8 +372,7 @@ impl Jobs<'_> {
                     (),
                 ))
             },
-        )
-        .map_err(Problem::from)?;
+        )?;
         Ok(Response::new(StatusCode::NO_CONTENT))
     }
 
@@ -448,7 +417,7 @@ impl Jobs<'_> {
         id: &str,
         mut f: impl FnMut(&mut Job) -> Result<(), Problem>,
     ) -> Result<Job, Problem> {
-        update(
+        update::<_, Problem>(
             self.env.store.meta.as_ref(),
             &self.key(id),
             None,
@@ -462,10 +431,9 @@ impl Jobs<'_> {
                 Ok(Update::Write(job.to_bytes()?, job))
             },
         )
-        .map_err(Problem::from)
     }
 
-    fn download(&self, id: &str, req: &Request) -> Result<Response, Problem> {
+    pub fn download(&self, id: &str, req: &Request) -> Result<Response, Problem> {
         let job = self.fresh(id, false)?;
         match job.status {
             Status::InProgress | Status::New => {
@@ -561,13 +529,13 @@ fn child_view(c: &Child) -> Value {
         "collectedBytes": c.done,
     });
     match &c.source {
-        Source::Task { task, file } => {
+        Origin::Task { task, file } => {
             v["task"] = json!(task);
             if let Some(f) = file {
                 v["file"] = json!(f);
             }
         }
-        Source::Component { component } => v["component"] = json!(component),
+        Origin::Component { component } => v["component"] = json!(component),
     }
     if let Some(p) = &c.plan {
         if let Some(size) = p.size {
@@ -593,8 +561,8 @@ fn child_view(c: &Child) -> Value {
 /// `MANIFEST.json`: what the archive holds and what it could not collect.
 pub(crate) fn manifest(job: &Job, now: u64) -> Value {
     let source = |c: &Child| match &c.source {
-        Source::Task { task, file } => json!({"task": task, "file": file}),
-        Source::Component { component } => json!({"component": component}),
+        Origin::Task { task, file } => json!({"task": task, "file": file}),
+        Origin::Component { component } => json!({"component": component}),
     };
     let files: Vec<Value> = job
         .children
@@ -680,6 +648,7 @@ fn check_expiration(at: u64, now: u64) -> Result<u64, Problem> {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use http::Method;
     use std::collections::BTreeMap;
     use std::io::Read;
 
@@ -730,8 +699,9 @@ mod tests {
     }
 
     fn ingest(env: &Env, method: Method, path: &str, body: &[u8]) {
-        let req = Request::new(method, &format!("{}{path}", crate::ingest::PREFIX)).with_body(body);
-        let r = crate::ingest::handle(req, env);
+        let req =
+            Request::new(method, &format!("{}{path}", crate::api::ingest::PREFIX)).with_body(body);
+        let r = crate::api::call(crate::api::ingest::handle, req, env);
         assert!(r.status.is_success(), "{path}: {:?}", r.into_bytes());
     }
 
@@ -739,7 +709,7 @@ mod tests {
         let req = Request::new(method, path)
             .with_header("content-type", "application/json")
             .with_body(body);
-        let r = handle(req, env);
+        let r = crate::api::call(crate::api::archive::handle, req, env);
         let status = r.status;
         (status, r.into_bytes().unwrap())
     }

@@ -4,9 +4,9 @@
 //! only changes by compare-and-swap, so a crashed step leaves the previous,
 //! consistent record behind.
 
-use crate::problem::Problem;
-use crate::sha256::Sha256;
-use crate::targz::GzState;
+use crate::read::targz::GzState;
+use crate::util::sha256::Sha256;
+use crate::web::problem::Problem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ pub struct JobRequest {
     /// Keep at most this many bytes of each file: its most recent whole lines.
     #[serde(default)]
     pub size_requested_per_file_bytes: Option<u64>,
-    /// Mask tokens, e-mail and IP addresses ([`crate::redact`]).
+    /// Mask tokens, e-mail and IP addresses ([`crate::read::redact`]).
     #[serde(default)]
     pub redacted: bool,
     /// RFC 3339; default seven days after creation.
@@ -54,7 +54,7 @@ pub struct JobRequest {
 /// Where one archive entry comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
-pub enum Source {
+pub enum Origin {
     /// `file: None` is a whole task not yet resolved into its files.
     Task {
         task: String,
@@ -69,7 +69,7 @@ pub enum Source {
 /// One file of the job: its entry in the archive and how far it has got.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Child {
-    pub source: Source,
+    pub source: Origin,
     /// Path inside the archive (`<agent>/<task>/<file>`, `journal/<unit>/journal.log`).
     #[serde(default)]
     pub path: String,
@@ -104,7 +104,7 @@ pub struct Child {
 }
 
 impl Child {
-    pub fn new(source: Source) -> Self {
+    pub fn new(source: Origin) -> Self {
         Self {
             source,
             path: String::new(),

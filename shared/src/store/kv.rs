@@ -1,32 +1,17 @@
 //! The key-value contract the storage layer is written against.
 //!
 //! Two implementations: Spin's key-value stores inside components
-//! (`crate::spin::SpinKv`) and [`MemoryKv`] for native tests. The contract is
+//! (`SpinKv` in the Spin glue) and [`MemoryKv`] for native tests. The contract is
 //! Spin's, including its weak spots: no transactions and no prefix scans. The one
 //! atomic primitive is compare-and-swap on a single key (WASI key-value
 //! `atomics.cas`, which Spin implements for SQLite, Redis and its cloud stores);
 //! every multi-writer structure commits through it.
 
+use super::error::StoreError;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// A storage failure. Not the client's fault: handlers turn it into a 500.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KvError(pub String);
-
-impl std::fmt::Display for KvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "key-value store: {}", self.0)
-    }
-}
-
-impl std::error::Error for KvError {}
-
-impl From<KvError> for crate::problem::Problem {
-    fn from(e: KvError) -> Self {
-        crate::problem::Problem::internal(e)
-    }
-}
+pub use super::error::KvError;
 
 pub type KvResult<T> = Result<T, KvError>;
 
@@ -68,38 +53,42 @@ pub trait Kv {
 /// Read-modify-write on one key with retries on contention.
 ///
 /// `f` sees the current value and returns the new value and a result, or
-/// `Update::Keep` to stop without writing. Retries back off with jitter; after
-/// `attempts` lost races it gives up with [`UpdateError::Contended`].
+/// `Update::Keep` to stop without writing; its error type is the caller's
+/// (a handler refuses with a `Problem`, the store itself with a
+/// [`StoreError`]), so storage never decides what a refusal means. Retries
+/// back off with jitter; after `attempts` lost races it gives up with
+/// [`StoreError::Contended`].
 ///
 /// With `empty: Some(..)` the key is first created holding `empty` (see
 /// [`ensure_exists`]), so the compare-and-swap never starts from "absent":
 /// Spin's SQLite backend performs a swap on an absent key as an upsert, which
 /// would let two first writers overwrite each other. `f` then never sees `None`.
-pub fn update<T>(
+pub fn update<T, E: From<StoreError>>(
     kv: &dyn Kv,
     key: &str,
     empty: Option<&[u8]>,
     attempts: u32,
-    mut f: impl FnMut(Option<&[u8]>) -> Result<Update<T>, crate::problem::Problem>,
-) -> Result<T, UpdateError> {
+    mut f: impl FnMut(Option<&[u8]>) -> Result<Update<T>, E>,
+) -> Result<T, E> {
+    let kv_err = |e: KvError| E::from(StoreError::Kv(e));
     for attempt in 0..attempts {
-        let cas = kv.cas(key)?;
+        let cas = kv.cas(key).map_err(kv_err)?;
         if let (None, Some(empty)) = (cas.current(), empty) {
             drop(cas);
-            ensure_exists(kv, key, empty)?;
+            ensure_exists(kv, key, empty).map_err(kv_err)?;
             continue;
         }
         match f(cas.current())? {
             Update::Keep(t) => return Ok(t),
             Update::Write(value, t) => {
-                if cas.swap(&value)? {
+                if cas.swap(&value).map_err(kv_err)? {
                     return Ok(t);
                 }
             }
         }
-        crate::clock::backoff(attempt);
+        crate::util::clock::backoff(attempt);
     }
-    Err(UpdateError::Contended)
+    Err(E::from(StoreError::Contended))
 }
 
 /// Creates `key` holding `empty` unless it exists, without ever overwriting a
@@ -115,7 +104,7 @@ pub fn ensure_exists(kv: &dyn Kv, key: &str, empty: &[u8]) -> KvResult<()> {
         return kv.set(key, empty);
     }
     for attempt in 0..40 {
-        crate::clock::backoff(attempt.min(6));
+        crate::util::clock::backoff(attempt.min(6));
         if kv.get(key)?.is_some() {
             return Ok(());
         }
@@ -132,39 +121,6 @@ pub enum Update<T> {
     Write(Vec<u8>, T),
     /// Leave the key as it is and return `T`.
     Keep(T),
-}
-
-#[derive(Debug)]
-pub enum UpdateError {
-    Kv(KvError),
-    Problem(crate::problem::Problem),
-    /// Lost the race `attempts` times in a row.
-    Contended,
-}
-
-impl From<KvError> for UpdateError {
-    fn from(e: KvError) -> Self {
-        UpdateError::Kv(e)
-    }
-}
-
-impl From<crate::problem::Problem> for UpdateError {
-    fn from(p: crate::problem::Problem) -> Self {
-        UpdateError::Problem(p)
-    }
-}
-
-impl From<UpdateError> for crate::problem::Problem {
-    fn from(e: UpdateError) -> Self {
-        match e {
-            UpdateError::Kv(e) => e.into(),
-            UpdateError::Problem(p) => p,
-            UpdateError::Contended => crate::problem::Problem::unavailable(
-                "too many concurrent writers to the same log; retry",
-                1,
-            ),
-        }
-    }
 }
 
 /// An in-process store with Spin's semantics (value-compared CAS), for native tests.
@@ -298,7 +254,7 @@ mod tests {
         kv.set("k", b"[1]").unwrap();
         ensure_exists(&kv, "k", b"[]").unwrap();
         assert_eq!(kv.get("k").unwrap().as_deref(), Some(&b"[1]"[..]));
-        let seen: u32 = update(&kv, "fresh", Some(b"0"), 5, |cur| {
+        let seen: u32 = update::<_, StoreError>(&kv, "fresh", Some(b"0"), 5, |cur| {
             assert!(cur.is_some(), "created before the closure runs");
             Ok(Update::Keep(7))
         })
@@ -320,7 +276,7 @@ mod tests {
     #[test]
     fn update_retries_until_it_wins() {
         let kv = MemoryKv::new();
-        let n: u32 = update(&kv, "n", None, 5, |cur| {
+        let n: u32 = update::<_, StoreError>(&kv, "n", None, 5, |cur| {
             let n = cur.map(|c| c[0]).unwrap_or(0) + 1;
             Ok(Update::Write(vec![n], n as u32))
         })

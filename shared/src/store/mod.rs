@@ -1,8 +1,15 @@
 //! Storage: metadata and indexes in key-value, log bytes in a blob store.
+//!
+//! The layer above the utilities and below everything else. It speaks bytes,
+//! keys and [`StoreError`]s, never HTTP: what a failure means to a client is
+//! decided by whoever called it.
 
 pub mod blob;
+pub mod error;
 pub mod kv;
 pub mod log;
+
+pub use error::{StoreError, StoreResult};
 
 use blob::{BlobStore, KvBlobStore};
 use kv::{Kv, MemoryKv};

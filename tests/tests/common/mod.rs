@@ -379,17 +379,38 @@ pub fn file_path(task: &serde_json::Value, file: &str) -> String {
 }
 
 /// Rows in every SQLite store of the host: the "nothing was stored" check.
+///
+/// Panics on any error (and when there is no store at all) rather than
+/// counting 0, which would make every "stored nothing" assertion pass. The
+/// host creates each file's `spin_key_value` table when it starts, so a `.db`
+/// without it is an error too.
 pub fn stored_rows(state_dir: &Path) -> u64 {
+    let entries = std::fs::read_dir(state_dir)
+        .unwrap_or_else(|e| panic!("stored_rows: reading {}: {e}", state_dir.display()));
     let mut total = 0;
-    for entry in std::fs::read_dir(state_dir).expect("state dir") {
-        let path = entry.expect("entry").path();
+    let mut stores = 0;
+    for entry in entries {
+        let path = entry
+            .unwrap_or_else(|e| panic!("stored_rows: reading {}: {e}", state_dir.display()))
+            .path();
         if path.extension().is_some_and(|e| e == "db") {
-            let conn = rusqlite::Connection::open(&path).expect("open db");
-            let n: u64 = conn
-                .query_row("SELECT COUNT(*) FROM spin_key_value", [], |r| r.get(0))
-                .unwrap_or(0);
+            let n: u64 = rusqlite::Connection::open(&path)
+                // The host may be writing; wait as it does, not fail.
+                .and_then(|conn| {
+                    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                    conn.query_row("SELECT COUNT(*) FROM spin_key_value", [], |r| r.get(0))
+                })
+                .unwrap_or_else(|e| {
+                    panic!("stored_rows: counting rows of {}: {e}", path.display())
+                });
             total += n;
+            stores += 1;
         }
     }
+    assert!(
+        stores > 0,
+        "stored_rows: no .db store in {}",
+        state_dir.display()
+    );
     total
 }

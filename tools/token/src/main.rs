@@ -217,7 +217,7 @@ mod tests {
         .unwrap();
         let key = out.lines().nth(1).unwrap();
         let entry = out.lines().last().unwrap();
-        let keys = apikey::parse(entry).unwrap();
+        let keys = spin_logs::config::parse_api_keys(entry).unwrap();
         assert_eq!(apikey::find(&keys, key).unwrap().uid, "shipper");
     }
 }

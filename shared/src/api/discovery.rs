@@ -1,0 +1,126 @@
+//! Task discovery (`discovery` component): the DC/OS "master" routes, which
+//! answer `303 See Other` pointing at the agent route that serves the task.
+//!
+//! ```text
+//! /system/v1/logs/v2/task/{task}                          -> .../{stdout}
+//! /system/v1/logs/v2/task/{task}/file/{file}              -> .../{file}
+//! /system/v1/logs/v2/task/{task}/browse                   -> .../files/browse
+//! /system/v1/logs/v2/task/{task}/download                 -> .../stdout/download
+//! /system/v1/logs/v2/task/{task}/file/{file}/download     -> .../{file}/download
+//! /system/v1/logs/v2/task/{task}/archive                  -> .../files/archive
+//! ```
+//! `{task}` names a task whose name equals it or whose id contains it. An exact
+//! id beats an exact name, which beats a partial id; within the best kind a
+//! running task beats finished ones. Still more than one: 409 with the
+//! candidates (DC/OS answers 500 here).
+
+use crate::env::Env;
+use crate::model::sandbox::{Sandboxes, TaskSummary, is_running};
+use crate::web::message::{Request, Response};
+use crate::web::problem::Problem;
+use crate::web::route::{Discover, Route, push};
+use http::{Method, StatusCode, header};
+
+pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+    let Route::Discover {
+        task: query,
+        target,
+    } = route
+    else {
+        return Err(super::elsewhere(&route));
+    };
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Err(Problem::method_not_allowed("GET, HEAD"));
+    }
+    let query = query.as_str();
+    let sandboxes = Sandboxes::new(env.store.clone());
+    let id = choose(&sandboxes.index()?, query)?;
+    let task = sandboxes
+        .task(&id)?
+        .ok_or_else(|| Problem::not_found(format!("no task matches {query:?}")))?;
+    let mut location = task.agent_route();
+    match &target {
+        Discover::Read(f) => push(&mut location, &[f]),
+        Discover::Download(f) => push(&mut location, &[f, "download"]),
+        Discover::Browse => push(&mut location, &["files", "browse"]),
+        Discover::Archive => push(&mut location, &["files", "archive"]),
+    }
+    if !req.query.is_empty() {
+        location.push('?');
+        location.push_str(&crate::web::route::header_safe(req.query.raw()));
+    }
+    Ok(Response::new(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, &location)
+        .header(header::CACHE_CONTROL, "no-cache"))
+}
+
+/// Picks the one task `query` means, by the rules in the module docs.
+fn choose(index: &[TaskSummary], query: &str) -> Result<String, Problem> {
+    let tiers: [&dyn Fn(&TaskSummary) -> bool; 3] =
+        [&|t| t.id == query, &|t| t.name == query, &|t| {
+            t.id.contains(query)
+        }];
+    for tier in tiers {
+        let matches: Vec<&TaskSummary> = index.iter().filter(|t| tier(t)).collect();
+        if matches.is_empty() {
+            continue;
+        }
+        let running: Vec<&&TaskSummary> = matches.iter().filter(|t| is_running(&t.state)).collect();
+        let best: Vec<&TaskSummary> = if running.is_empty() {
+            matches
+        } else {
+            running.into_iter().copied().collect()
+        };
+        if let [one] = best.as_slice() {
+            return Ok(one.id.clone());
+        }
+        let ids: Vec<&str> = best.iter().map(|t| t.id.as_str()).collect();
+        return Err(Problem::conflict(format!(
+            "{} tasks match {query:?} equally well; use a task id",
+            ids.len()
+        ))
+        .with("candidates", ids));
+    }
+    Err(Problem::not_found(format!("no task matches {query:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: &str, name: &str, state: &str) -> TaskSummary {
+        TaskSummary {
+            id: id.into(),
+            name: name.into(),
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn chooses_by_id_then_name_then_partial_id_running_first() {
+        let index = [
+            summary("web.1111", "web", "TASK_FINISHED"),
+            summary("web.2222", "web", "TASK_RUNNING"),
+            summary("db.3333", "db", "TASK_RUNNING"),
+            summary("db.4444", "db", "TASK_RUNNING"),
+            summary("web", "other", "TASK_FAILED"),
+        ];
+        assert_eq!(choose(&index, "web").unwrap(), "web", "exact id first");
+        assert_eq!(choose(&index, "2222").unwrap(), "web.2222");
+        assert_eq!(
+            choose(&index, "web.").unwrap(),
+            "web.2222",
+            "running beats finished"
+        );
+        let p = choose(&index, "db").unwrap_err();
+        assert_eq!(p.status, StatusCode::CONFLICT);
+        assert_eq!(
+            p.extra["candidates"],
+            serde_json::json!(["db.3333", "db.4444"])
+        );
+        assert_eq!(
+            choose(&index, "nope").unwrap_err().status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -1,0 +1,522 @@
+//! The write path (`ingest` component): register tasks, append to sandbox
+//! files, append journal entries.
+//!
+//! ```text
+//! PUT  /system/v1/logs/v2/ingest/tasks/{task_id}                  task metadata (JSON)
+//! GET  /system/v1/logs/v2/ingest/tasks/{task_id}                  the stored metadata
+//! POST /system/v1/logs/v2/ingest/tasks/{task_id}/files/{filename} lines: text/plain, or
+//!                                                                 NDJSON {"line": "..."}
+//! POST /system/v1/logs/v2/ingest/component                        journal entries (NDJSON)
+//! ```
+//! A body is validated whole before anything is stored, so a bad line rejects
+//! the batch and nothing of it becomes visible. `Idempotency-Key` makes appends
+//! safe to retry.
+
+use crate::env::Env;
+use crate::model::journal;
+use crate::model::sandbox::{Sandboxes, TaskSpec};
+use crate::store::log::{AppendError, IdempotencyKey, Outcome};
+use crate::web::message::{Request, Response};
+use crate::web::problem::Problem;
+use crate::web::route::Route;
+use http::{Method, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+
+pub const PREFIX: &str = crate::web::route::INGEST;
+
+pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+    let m = &req.method;
+    match route {
+        Route::TaskMeta { task_id } => match *m {
+            Method::PUT => register(req, env, &task_id),
+            Method::GET => get_task(env, &task_id),
+            _ => Err(Problem::method_not_allowed("GET, PUT")),
+        },
+        Route::AppendFile { task_id, file } if m == Method::POST => {
+            append_file(req, env, &task_id, &file)
+        }
+        Route::AppendFile { .. } => Err(Problem::method_not_allowed("POST")),
+        Route::AppendJournal if m == Method::POST => append_journal(req, env),
+        Route::AppendJournal => Err(Problem::method_not_allowed("POST")),
+        other => Err(super::elsewhere(&other)),
+    }
+}
+
+/// Largest task metadata document: ample for Mesos-like metadata, and it
+/// keeps every task record small for the routes that read many of them.
+pub const MAX_TASK_BYTES: u64 = 64 * 1024;
+
+fn register(req: &Request, env: &Env, id: &str) -> Result<Response, Problem> {
+    require_json(req)?;
+    if req.body.len() as u64 > MAX_TASK_BYTES {
+        return Err(Problem::too_large(MAX_TASK_BYTES));
+    }
+    let spec = TaskSpec::parse(id, &req.body)?;
+    let (task, created) =
+        Sandboxes::new(env.store.clone()).register(id, spec, crate::util::clock::now_micros())?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(Response::json(status, &task))
+}
+
+fn get_task(env: &Env, id: &str) -> Result<Response, Problem> {
+    let task = Sandboxes::new(env.store.clone())
+        .task(id)?
+        .ok_or_else(|| Problem::not_found(format!("no task {id:?}")))?;
+    Ok(Response::json(StatusCode::OK, &task).header(header::CACHE_CONTROL, "no-cache"))
+}
+
+fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Response, Problem> {
+    let idem = idempotency_key(req)?;
+    let data = file_lines(req)?;
+    let sandboxes = Sandboxes::new(env.store.clone());
+    if sandboxes.task(id)?.is_none() {
+        return Err(Problem::not_found(format!(
+            "no task {id:?}: register it with PUT {PREFIX}/tasks/{{task_id}} first"
+        )));
+    }
+    let log = sandboxes.file(id, name);
+    if log.head()?.is_none() {
+        sandboxes.add_file(id, name)?;
+    }
+    let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
+    let outcome = log.append(&data, key.as_ref()).map_err(append_problem)?;
+    let done = outcome.appended();
+    let body = json!({
+        "task_id": id,
+        "file": name,
+        "offset": done.offset,
+        "bytes": done.bytes,
+        "first_line": done.first_line,
+        "lines": done.lines,
+        "size": done.size,
+    });
+    Ok(receipt(&outcome, &body))
+}
+
+fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
+    let idem = idempotency_key(req)?;
+    match req.content_type().as_deref() {
+        None | Some("application/x-ndjson" | "application/json" | "application/jsonl") => {}
+        Some(other) => {
+            return Err(Problem::unsupported_media_type(format!(
+                "journal entries are NDJSON (application/x-ndjson), not {other}"
+            )));
+        }
+    }
+    let (data, entries) = journal::parse_batch(&req.body, crate::util::clock::now_micros())?;
+    let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
+    let outcome = journal::log(env.store.clone())
+        .append(&data, key.as_ref())
+        .map_err(append_problem)?;
+    let done = outcome.appended();
+    let body = json!({
+        "entries": entries,
+        "offset": done.offset,
+        "first_line": done.first_line,
+        "size": done.size,
+    });
+    Ok(receipt(&outcome, &body))
+}
+
+/// A reused idempotency key is the client's mistake (422); the rest is storage.
+fn append_problem(e: AppendError) -> Problem {
+    match e {
+        AppendError::KeyReused => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Idempotency Key Reused",
+            "this Idempotency-Key was already used with a different body",
+        ),
+        AppendError::Store(e) => e.into(),
+    }
+}
+
+fn receipt(outcome: &Outcome, body: &serde_json::Value) -> Response {
+    let response = Response::json(StatusCode::OK, body);
+    match outcome {
+        Outcome::Appended(_) => response,
+        Outcome::Replayed(_) => response.header(
+            header::HeaderName::from_static("idempotent-replayed"),
+            "true",
+        ),
+    }
+}
+
+fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
+    let Some(raw) = req.headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match raw.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k))
+        }
+        _ => Err(Problem::bad_param(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        )),
+    }
+}
+
+fn require_json(req: &Request) -> Result<(), Problem> {
+    match req.content_type().as_deref() {
+        None | Some("application/json") => Ok(()),
+        Some(other) => Err(Problem::unsupported_media_type(format!(
+            "task metadata is application/json, not {other}"
+        ))),
+    }
+}
+
+/// One NDJSON record of a file append.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineRecord {
+    line: String,
+}
+
+/// The bytes to append: whole UTF-8 lines, each ending in `\n`.
+fn file_lines(req: &Request) -> Result<Vec<u8>, Problem> {
+    parse_lines(req.content_type().as_deref(), &req.body)
+}
+
+/// Parses a file append's body of media type `content_type` (lower-cased,
+/// without parameters) into the bytes to append: whole UTF-8 lines, each
+/// ending in `\n`. Nothing is stored if this fails.
+pub fn parse_lines(content_type: Option<&str>, body: &[u8]) -> Result<Vec<u8>, Problem> {
+    if body.is_empty() {
+        return Err(Problem::bad_request("the body is empty: nothing to append"));
+    }
+    match content_type {
+        None | Some("text/plain" | "application/octet-stream") => {
+            if let Err(e) = std::str::from_utf8(body) {
+                let at = e.valid_up_to();
+                let line = memchr::memchr_iter(b'\n', &body[..at]).count() + 1;
+                return Err(Problem::bad_request(format!(
+                    "line {line} is not valid UTF-8 (byte offset {at})"
+                ))
+                .with("line", line));
+            }
+            let mut data = body.to_vec();
+            if data.last() != Some(&b'\n') {
+                data.push(b'\n');
+            }
+            Ok(data)
+        }
+        Some("application/x-ndjson" | "application/json" | "application/jsonl") => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| Problem::bad_request("the NDJSON body is not valid UTF-8"))?;
+            let mut data = Vec::with_capacity(text.len());
+            for (i, raw) in text.lines().enumerate() {
+                if raw.trim().is_empty() {
+                    continue;
+                }
+                let bad = |detail: String| {
+                    Problem::bad_request(format!("line {}: {detail}", i + 1)).with("line", i + 1)
+                };
+                let rec: LineRecord = serde_json::from_str(raw)
+                    .map_err(|e| bad(format!("expected {{\"line\": \"...\"}}: {e}")))?;
+                if rec.line.contains('\n') {
+                    return Err(bad("a line may not contain a newline".into()));
+                }
+                data.extend_from_slice(rec.line.as_bytes());
+                data.push(b'\n');
+            }
+            if data.is_empty() {
+                return Err(Problem::bad_request("the body holds no lines"));
+            }
+            Ok(data)
+        }
+        Some(other) => Err(Problem::unsupported_media_type(format!(
+            "append text/plain lines or application/x-ndjson records, not {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::store::Store;
+    use crate::store::kv::MemoryKv;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    struct Fixture {
+        env: Env,
+        meta: Arc<MemoryKv>,
+        blobs: Arc<MemoryKv>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let (meta, blobs) = (Arc::new(MemoryKv::new()), Arc::new(MemoryKv::new()));
+            let store = Store::new(Box::new(meta.clone()), Box::new(blobs.clone()));
+            let env = Env {
+                store: Rc::new(store),
+                config: Config::default(),
+            };
+            Self { env, meta, blobs }
+        }
+
+        fn call(
+            &self,
+            method: Method,
+            path: &str,
+            ct: Option<&str>,
+            body: &[u8],
+        ) -> (StatusCode, String) {
+            let mut req = Request::new(method, &format!("{PREFIX}{path}")).with_body(body);
+            if let Some(ct) = ct {
+                req = req.with_header("content-type", ct);
+            }
+            let resp = crate::api::call(handle, req, &self.env);
+            let status = resp.status;
+            let is_problem = resp
+                .headers
+                .get("content-type")
+                .is_some_and(|v| v == "application/problem+json");
+            let body = String::from_utf8(resp.into_bytes().unwrap()).unwrap();
+            assert_eq!(is_problem, !status.is_success(), "{status} {body}");
+            (status, body)
+        }
+
+        fn keys(&self) -> (usize, usize) {
+            (self.meta.len(), self.blobs.len())
+        }
+    }
+
+    const TASK: &str = r#"{"name":"web-1","agent_id":"A","framework_id":"F","container_id":"C"}"#;
+
+    #[test]
+    fn registers_then_appends_lines() {
+        let f = Fixture::new();
+        assert_eq!(
+            f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes()).0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes()).0,
+            StatusCode::OK
+        );
+        let (status, body) = f.call(Method::POST, "/tasks/t1/files/stdout", None, b"a\nb");
+        assert_eq!(status, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (
+                v["offset"].as_u64(),
+                v["lines"].as_u64(),
+                v["size"].as_u64()
+            ),
+            (Some(0), Some(2), Some(4))
+        );
+        let (_, body) = f.call(
+            Method::POST,
+            "/tasks/t1/files/stdout",
+            Some("application/x-ndjson"),
+            b"{\"line\":\"c\"}\n",
+        );
+        assert!(body.contains("\"offset\":4"), "{body}");
+        let files = Sandboxes::new(f.env.store.clone()).files("t1").unwrap();
+        assert_eq!((files[0].name.as_str(), files[0].size), ("stdout", 6));
+    }
+
+    #[test]
+    fn bad_input_is_a_4xx_and_stores_nothing() {
+        let f = Fixture::new();
+        f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes());
+        f.call(Method::POST, "/tasks/t1/files/stdout", None, b"seed\n");
+        let before = f.keys();
+        let long = "x".repeat(256);
+        type Case<'a> = (Method, String, Option<&'a str>, Vec<u8>, StatusCode);
+        let cases: Vec<Case> = vec![
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                None,
+                b"{".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                None,
+                br#"{"name":1,"agent_id":"A","framework_id":"F","container_id":"C"}"#.to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                None,
+                br#"{"name":"n","agent_id":"A","framework_id":"F","container_id":"C","oops":true}"#
+                    .to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/t2".into(),
+                Some("text/plain"),
+                TASK.as_bytes().to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                Method::PUT,
+                "/tasks/..".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/%2e%2e".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/a%2Fb".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                "/tasks/a%00b".into(),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::PUT,
+                format!("/tasks/{long}"),
+                None,
+                TASK.as_bytes().to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/..".into(),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/a%5Cb".into(),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                format!("/tasks/t1/files/{long}"),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                None,
+                b"ok\n\xff\xfe\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                None,
+                Vec::new(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("application/x-ndjson"),
+                b"{\"line\":\"a\"}\n{\"line\":2}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("application/x-ndjson"),
+                b"{\"line\":\"a\",\"x\":1}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("application/x-ndjson"),
+                b"{\"line\":\"a\\nb\"}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/tasks/t1/files/stdout".into(),
+                Some("image/png"),
+                b"x\n".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                Method::POST,
+                "/tasks/nope/files/stdout".into(),
+                None,
+                b"x\n".to_vec(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Method::POST,
+                "/component".into(),
+                None,
+                b"{\"MESSAGE\":\"ok\"}\n{\"MESSAGE\":{}}\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::POST,
+                "/component".into(),
+                None,
+                b"not json\n".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                Method::GET,
+                "/tasks/t1/files/stdout".into(),
+                None,
+                Vec::new(),
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            (
+                Method::POST,
+                "/elsewhere".into(),
+                None,
+                Vec::new(),
+                StatusCode::NOT_FOUND,
+            ),
+        ];
+        for (method, path, ct, body, want) in cases {
+            let (status, detail) = f.call(method, &path, ct, &body);
+            assert_eq!(status, want, "{path}: {detail}");
+            assert_eq!(f.keys(), before, "{path} stored something");
+        }
+    }
+
+    #[test]
+    fn retried_appends_with_one_key_store_once() {
+        let f = Fixture::new();
+        f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes());
+        for _ in 0..3 {
+            let req = Request::new(Method::POST, &format!("{PREFIX}/tasks/t1/files/stdout"))
+                .with_header("idempotency-key", "abc")
+                .with_body(&b"once\n"[..]);
+            assert_eq!(crate::api::call(handle, req, &f.env).status, StatusCode::OK);
+        }
+        let head = Sandboxes::new(f.env.store.clone())
+            .file("t1", "stdout")
+            .head()
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.size, 5);
+    }
+}

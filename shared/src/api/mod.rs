@@ -1,0 +1,48 @@
+//! One module per route family, each a [`Handler`]: it matches the request's
+//! [`Route`] (parsed once, by the glue, before the gate), calls the layers
+//! below, and renders the answer. Nothing shared lives here: what two
+//! families both need belongs to a layer below.
+//!
+//! | module | component | routes |
+//! |---|---|---|
+//! | [`ingest`] | `ingest` | task metadata, file appends, journal appends |
+//! | [`discovery`] | `discovery` | `/system/v1/logs/v2/task/{task}/...`: 303 to the agent route |
+//! | [`dump`] | `dump` | component logs and sandbox files |
+//! | [`browse`] | `browse` | `.../files/browse` |
+//! | [`archive`] | `archive` | file downloads, sandbox `.tar.gz`, log collection [`jobs`] |
+//! | [`tail`] | `tail` | follows; Scalingo's [`scalingo`] and dotnet-monitor's [`dotnet`] streams |
+//! | [`token`] | `token` | URL tokens |
+
+pub mod archive;
+pub mod browse;
+pub mod discovery;
+pub mod dotnet;
+pub mod dump;
+pub mod ingest;
+pub mod jobs;
+pub mod scalingo;
+pub mod tail;
+pub mod token;
+
+use crate::env::Env;
+use crate::web::message::{Request, Response, respond};
+use crate::web::problem::Problem;
+use crate::web::route::Route;
+
+/// What every family exports: the answer to a request whose route it serves.
+pub type Handler = fn(Route, &Request, &Env) -> Result<Response, Problem>;
+
+/// Parses `req`'s route and answers it with `handler`, without the gate:
+/// what native tests and the fuzz targets call.
+pub fn call(handler: Handler, req: Request, env: &Env) -> Response {
+    respond(Route::parse(&req.path).and_then(|route| handler(route, &req, env)))
+}
+
+/// The answer to a route spin.toml sends to another component: only a
+/// misrouted deployment gets here.
+pub fn elsewhere(route: &Route) -> Problem {
+    Problem::not_found(format!(
+        "this component does not serve that route; the {} component does",
+        route.component()
+    ))
+}

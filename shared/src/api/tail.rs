@@ -1,0 +1,96 @@
+//! Live tail (`tail` component): every streaming route.
+//!
+//! ```text
+//! GET /system/v1/logs/v2/follow/<read route>   follow a read route (SSE or NDJSON)
+//! GET /apps/{app}/logs                         Scalingo-style app logs ([`super::scalingo`])
+//! GET /logs                                    dotnet-monitor-style capture ([`super::dotnet`])
+//! ```
+//! How a follow survives invocation limits is [`crate::read::follow`].
+
+use crate::env::Env;
+use crate::read::follow::{Follow, FollowOptions, LogFeed, stream_response, take_slot};
+use crate::read::format::Format;
+use crate::read::params::ReadParams;
+use crate::read::reader::{Source, start_position, start_position_empty};
+use crate::read::target::{Opened, last_event_id, open};
+use crate::store::log::{Log, Snapshot};
+use crate::web::message::{Request, Response};
+use crate::web::problem::Problem;
+use crate::web::route::{ReadTarget, Route};
+use http::{Method, StatusCode, header};
+use std::rc::Rc;
+
+pub use crate::web::route::FOLLOW;
+
+pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+    // `Upgrade` is hop-by-hop and may never reach a component; every
+    // WebSocket handshake also carries `Sec-WebSocket-Key`, which does.
+    let upgrade = req.header(header::UPGRADE).unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("websocket")
+        || req.headers.contains_key(header::SEC_WEBSOCKET_KEY)
+    {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "WebSocket Not Supported",
+            "this host cannot hold WebSocket connections; stream the same logs as \
+             Server-Sent Events: the same URL with stream=true and Accept: text/event-stream",
+        ));
+    }
+    if req.method != Method::GET {
+        return Err(Problem::method_not_allowed("GET"));
+    }
+    match route {
+        Route::Follow(target) => follow_read(req, env, &target),
+        Route::AppLogs { app } => super::scalingo::handle(req, env, &app),
+        Route::Capture => super::dotnet::handle(req, env),
+        other => Err(super::elsewhere(&other)),
+    }
+}
+
+/// Follows what the read route `target` would read.
+fn follow_read(req: &Request, env: &Env, target: &ReadTarget) -> Result<Response, Problem> {
+    let params = ReadParams::parse(&req.query)?;
+    // Following needs ids to resume: NDJSON if asked for, otherwise SSE.
+    let format = match Format::negotiate(req.header(header::ACCEPT))? {
+        Format::Json => Format::Json,
+        _ => Format::Sse,
+    };
+    match open(target, &params, env)? {
+        Opened::File(source, log, snapshot) => {
+            follow(req, env, source, log, Some(snapshot), &params, format)
+        }
+        Opened::Journal(source, log, snapshot) => {
+            follow(req, env, source, log, snapshot, &params, format)
+        }
+    }
+}
+
+fn follow<S: Source + 'static>(
+    req: &Request,
+    env: &Env,
+    source: S,
+    log: Log,
+    snapshot: Option<Snapshot>,
+    params: &ReadParams,
+    format: Format,
+) -> Result<Response, Problem> {
+    let resume = last_event_id(req, Format::Sse);
+    let pos = match snapshot {
+        Some(snap) => start_position(&Rc::new(snap), &source, params, resume.as_deref())?,
+        None => start_position_empty(&source, params, resume.as_deref())?,
+    };
+    let lease = take_slot(req, env)?;
+    let feed = LogFeed {
+        log,
+        source,
+        format,
+        pos,
+    };
+    let follow = Follow::new(
+        feed,
+        format,
+        FollowOptions::from_config(&env.config),
+        Some(lease),
+    );
+    Ok(stream_response(format, follow))
+}

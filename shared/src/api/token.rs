@@ -1,0 +1,200 @@
+//! Minting URL tokens (`token` component), for links that must work without
+//! headers: a browser's `EventSource`, a URL pasted into a ticket.
+//!
+//! ```text
+//! POST /system/v1/logs/v2/tokens   {"task": "<task id>", "ttl": 120}
+//! POST /system/v1/logs/v2/tokens   {"app": "<app>"}
+//! 201 {"token": "u1....", "expires_at": "...", "expires_in": 120,
+//!      "task": "<task id>", "url": "/system/v1/logs/v2/task/<task id>?token=u1...."}
+//! ```
+//! The caller is authenticated and authorized by the gate (it needs
+//! `dcos:adminrouter:ops:system-logs`). The token reads (GET/HEAD) that one
+//! task's routes, or that app's `/apps/{app}/logs`, until it expires: `ttl`
+//! seconds, 300 by default, at most `url_token_max_ttl_s`. See
+//! [`crate::auth::urltoken`] for the format.
+
+use crate::auth::urltoken::{self, Scope};
+use crate::env::Env;
+use crate::model::sandbox::Sandboxes;
+use crate::web::message::{Request, Response};
+use crate::web::problem::Problem;
+use crate::web::route::{Route, SEGMENT, validate_name};
+use http::{Method, StatusCode, header};
+use percent_encoding::utf8_percent_encode;
+use serde::Deserialize;
+
+pub const PATH: &str = crate::web::route::TOKENS;
+
+/// Lifetime when the request names none (capped by `url_token_max_ttl_s`).
+pub const DEFAULT_TTL_S: u64 = 300;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    task: Option<String>,
+    app: Option<String>,
+    ttl: Option<u64>,
+}
+
+pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+    if route != Route::MintToken {
+        return Err(super::elsewhere(&route));
+    }
+    if req.method != Method::POST {
+        return Err(Problem::method_not_allowed("POST"));
+    }
+    match req.content_type().as_deref() {
+        None | Some("application/json") => {}
+        Some(other) => {
+            return Err(Problem::unsupported_media_type(format!(
+                "a token request is application/json, not {other}"
+            )));
+        }
+    }
+    let settings = &env.config.auth;
+    let key = settings.url_token_key().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Not Implemented",
+            "URL tokens are not configured on this server: set url_token_secret or auth_hs256_secret",
+        )
+    })?;
+    let body: MintRequest = serde_json::from_slice(&req.body).map_err(|e| {
+        Problem::bad_request(format!(
+            "the body must be {{\"task\": \"<id>\"}} or {{\"app\": \"<name>\"}}, optionally with \"ttl\": {e}"
+        ))
+    })?;
+    let max = settings.url_token_max_ttl_s;
+    let ttl = body.ttl.unwrap_or(DEFAULT_TTL_S.min(max));
+    if ttl == 0 || ttl > max {
+        return Err(Problem::bad_param(
+            "ttl",
+            format!("ttl must be from 1 to {max} seconds"),
+        ));
+    }
+    let (scope, url) = match (body.task, body.app) {
+        (Some(task), None) => {
+            validate_name("task", &task)?;
+            if Sandboxes::new(env.store.clone()).task(&task)?.is_none() {
+                return Err(Problem::not_found(format!("no task has the id {task:?}")));
+            }
+            let url = format!(
+                "/system/v1/logs/v2/task/{}",
+                utf8_percent_encode(&task, SEGMENT)
+            );
+            (Scope::Task(task), url)
+        }
+        (None, Some(app)) => {
+            validate_name("app", &app)?;
+            let url = format!("/apps/{}/logs", utf8_percent_encode(&app, SEGMENT));
+            (Scope::App(app), url)
+        }
+        _ => {
+            return Err(Problem::bad_request(
+                "name exactly one of \"task\" (a task id) or \"app\"",
+            ));
+        }
+    };
+    let now = crate::util::clock::now_micros() / 1_000_000;
+    let expires = now + ttl;
+    let token = urltoken::mint(&key, &scope, expires);
+    let mut doc = serde_json::json!({
+        "token": token,
+        "expires_at": crate::read::format::rfc3339(expires * 1_000_000),
+        "expires_in": ttl,
+        "url": format!("{url}?token={token}"),
+    });
+    match scope {
+        Scope::Task(t) => doc["task"] = t.into(),
+        Scope::App(a) => doc["app"] = a.into(),
+    }
+    Ok(Response::json(StatusCode::CREATED, &doc).header(header::CACHE_CONTROL, "no-store"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Settings;
+    use crate::config::Config;
+    use serde_json::Value;
+
+    fn env() -> Env {
+        let env = Env {
+            config: Config {
+                auth: Settings {
+                    hs256_secret: Some("0123456789abcdef0123456789abcdef".into()),
+                    ..Settings::default()
+                },
+                ..Config::default()
+            },
+            ..Env::memory()
+        };
+        let req = Request::new(
+            Method::PUT,
+            &format!("{}/tasks/web.1", crate::api::ingest::PREFIX),
+        )
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"name":"web","agent_id":"A","framework_id":"F","container_id":"C"}"#);
+        let r = crate::api::call(crate::api::ingest::handle, req, &env);
+        assert!(r.status.is_success(), "{:?}", r.into_bytes());
+        env
+    }
+
+    fn mint(env: &Env, body: &str) -> (u16, Value) {
+        let r = crate::api::call(
+            handle,
+            Request::new(Method::POST, PATH).with_body(body),
+            env,
+        );
+        let status = r.status.as_u16();
+        (
+            status,
+            serde_json::from_slice(&r.into_bytes().unwrap()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn mints_for_an_existing_task_or_any_app() {
+        let env = env();
+        let (status, doc) = mint(&env, r#"{"task":"web.1","ttl":60}"#);
+        assert_eq!(status, 201, "{doc}");
+        assert_eq!(doc["expires_in"], 60);
+        let token = doc["token"].as_str().unwrap();
+        assert_eq!(
+            doc["url"],
+            format!("/system/v1/logs/v2/task/web.1?token={token}")
+        );
+        let key = env.config.auth.url_token_key().unwrap();
+        let (scope, _) = urltoken::verify(&key, token, 0).unwrap();
+        assert_eq!(scope, Scope::Task("web.1".into()));
+        let (status, doc) = mint(&env, r#"{"app":"my shop"}"#);
+        assert_eq!((status, &doc["expires_in"]), (201, &Value::from(300)));
+        assert!(
+            doc["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("/apps/my%20shop/logs?token=u1.")
+        );
+    }
+
+    #[test]
+    fn refuses_bad_requests() {
+        let env = env();
+        for (body, status) in [
+            (r#"{"task":"nope"}"#, 404),
+            (r#"{"task":"web.1","app":"a"}"#, 400),
+            ("{}", 400),
+            (r#"{"task":"web.1","ttl":0}"#, 400),
+            (r#"{"task":"web.1","ttl":601}"#, 400),
+            (r#"{"task":"../x"}"#, 400),
+            (r#"{"task":"web.1","scope":"all"}"#, 400),
+            ("not json", 400),
+        ] {
+            assert_eq!(mint(&env, body).0, status, "{body}");
+        }
+        let r = crate::api::call(handle, Request::new(Method::GET, PATH), &env);
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+        let closed = Env::memory();
+        assert_eq!(mint(&closed, r#"{"app":"a"}"#).0, 501);
+    }
+}

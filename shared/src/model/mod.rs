@@ -1,0 +1,7 @@
+//! The data model: tasks and the files of their sandboxes, journal entries,
+//! and the positions clients are handed to resume from. Built on the store;
+//! knows nothing of routes or formats.
+
+pub mod journal;
+pub mod position;
+pub mod sandbox;

@@ -1,0 +1,313 @@
+//! The follow engine: keeps a log open across invocation limits, losing and
+//! repeating nothing. Every streaming route (DC/OS follow, Scalingo, dotnet)
+//! is a [`Feed`] driven by this one loop.
+//!
+//! Serverless hosts end a request after about 30 s; people follow logs for
+//! hours. A follow therefore streams for at most `tail_budget_ms`, then sends
+//! `event: resume` whose `id:` is the position after the last entry sent, and
+//! ends. `EventSource` reconnects with that id as `Last-Event-ID` and the next
+//! invocation continues with the next entry. Every event's id is such a
+//! position, so a reconnect after any event (or a cut connection) resumes
+//! exactly.
+//!
+//! New entries are found by polling the log's head (one key-value read) with
+//! an interval that starts short and backs off while the log is idle, so an
+//! appended line reaches a follower within a poll interval. Between polls the
+//! engine yields [`Chunk::Wait`] rather than sleeping, so the host glue does
+//! the waiting and can end a follow whose client has gone.
+
+use super::format::{Format, SSE_RETRY_MS};
+use super::lease::{self, Lease};
+use super::reader::Source;
+use crate::env::Env;
+use crate::store::log::Log;
+use crate::web::message::{Chunk, Request, Response};
+use crate::web::problem::Problem;
+use http::{HeaderName, StatusCode, header};
+use std::time::{Duration, Instant};
+
+/// The response that carries a follow.
+pub fn stream_response<F: Feed + 'static>(format: Format, follow: Follow<F>) -> Response {
+    Response::new(StatusCode::OK)
+        .header(header::CONTENT_TYPE, format.content_type())
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(HeaderName::from_static("x-accel-buffering"), "no")
+        .chunks(Box::new(follow))
+}
+
+/// One of the caller's follower slots, or 429 with `Retry-After`.
+pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
+    // The caller the auth gate named (a user, or a URL token's client address).
+    let caller = req
+        .caller
+        .clone()
+        .unwrap_or_else(|| format!("ip:{}", req.client_ip()));
+    let ttl = (env.config.tail_budget_ms + 5_000) * 1_000;
+    let now = crate::util::clock::now_micros();
+    lease::acquire(
+        env.store.clone(),
+        &caller,
+        env.config.max_followers,
+        ttl,
+        now,
+    )?
+    .map_err(|secs| {
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Followers",
+            format!(
+                "at most {} concurrent follows per caller",
+                env.config.max_followers
+            ),
+        )
+        .with("retry_after", secs)
+    })
+}
+
+/// Poll intervals: the first after activity, and the cap while idle.
+const POLL_MIN: Duration = Duration::from_millis(20);
+const POLL_MAX: Duration = Duration::from_millis(200);
+/// Most bytes of events rendered into one chunk.
+pub const CHUNK: usize = 256 * 1024;
+
+/// What a follow sends besides entries.
+pub struct FollowOptions {
+    pub budget: Duration,
+    pub keepalive: Duration,
+    /// An extra keepalive event for routes whose clients expect one
+    /// (Scalingo's `{"name":"ping",...}`), sent with the `: ping` comment.
+    pub ping_event: Option<fn(u64) -> String>,
+}
+
+impl FollowOptions {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            budget: Duration::from_millis(config.tail_budget_ms),
+            keepalive: Duration::from_millis(config.keepalive_ms.max(1)),
+            ping_event: None,
+        }
+    }
+}
+
+/// Where new entries come from and how a position is spelled.
+pub trait Feed {
+    /// Renders entries that arrived since the last call (about [`CHUNK`] bytes
+    /// at most) into `out`; nothing if there are none.
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem>;
+    /// The token that resumes right after everything rendered so far.
+    fn position(&self) -> String;
+    /// Whether this feed has nothing more to give (e.g. a requested duration ran out).
+    fn finished(&self) -> bool {
+        false
+    }
+}
+
+/// One log, rendered by a [`Source`].
+pub struct LogFeed<S: Source> {
+    pub log: Log,
+    pub source: S,
+    pub format: Format,
+    pub pos: u64,
+}
+
+impl<S: Source> Feed for LogFeed<S> {
+    fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
+        let Some(lines) = self.log.lines_since(self.pos)? else {
+            return Ok(());
+        };
+        for line in lines {
+            let line = line?;
+            self.source.render(&line, self.format, out)?;
+            self.pos = line.end();
+            if out.len() >= CHUNK {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self) -> String {
+        self.source.encode(self.pos)
+    }
+}
+
+/// The body of one follow invocation: an iterator of chunks.
+pub struct Follow<F: Feed> {
+    feed: F,
+    format: Format,
+    opts: FollowOptions,
+    started: Instant,
+    last_sent: Instant,
+    interval: Duration,
+    state: State,
+    /// Given back as soon as the follow ends; if the client goes away first,
+    /// dropping it tries once, and its expiry covers the rest.
+    lease: Option<Lease>,
+}
+
+#[derive(PartialEq)]
+enum State {
+    Start,
+    Following,
+    Done,
+}
+
+impl<F: Feed> Follow<F> {
+    /// Follows `feed` in `format` (SSE, or NDJSON for plain stream readers).
+    pub fn new(feed: F, format: Format, opts: FollowOptions, lease: Option<Lease>) -> Self {
+        let now = Instant::now();
+        Self {
+            feed,
+            format,
+            opts,
+            started: now,
+            last_sent: now,
+            interval: POLL_MIN,
+            state: State::Start,
+            lease,
+        }
+    }
+
+    fn resume_event(&self) -> Vec<u8> {
+        if self.format != Format::Sse {
+            return Vec::new();
+        }
+        let token = self.feed.position();
+        let data = serde_json::json!({ "cursor": token }).to_string();
+        let mut out = Vec::new();
+        crate::read::format::sse_event(&mut out, Some(&token), Some("resume"), &data);
+        out
+    }
+
+    fn keepalive(&self) -> Vec<u8> {
+        if self.format != Format::Sse {
+            return b"\n".to_vec(); // NDJSON readers skip blank lines
+        }
+        let mut out = b": ping\n\n".to_vec();
+        if let Some(ping) = self.opts.ping_event {
+            let data = ping(crate::util::clock::now_micros());
+            crate::read::format::sse_event(&mut out, None, None, &data);
+        }
+        out
+    }
+}
+
+impl<F: Feed> Follow<F> {
+    fn done(&mut self) {
+        self.state = State::Done;
+        if let Some(lease) = self.lease.take() {
+            lease.release();
+        }
+    }
+}
+
+impl<F: Feed> Iterator for Follow<F> {
+    type Item = Result<Chunk, Problem>;
+
+    /// The next thing to send, or how long to wait before asking again: the
+    /// engine never sleeps itself, so the glue can wait without blocking and
+    /// notice a client that went away.
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.state {
+            State::Done => return None,
+            State::Start => {
+                self.state = State::Following;
+                if self.format == Format::Sse {
+                    let retry = format!("retry: {SSE_RETRY_MS}\n\n");
+                    return Some(Ok(Chunk::Data(retry.into_bytes())));
+                }
+            }
+            State::Following => {}
+        }
+        let now = Instant::now();
+        let left = self.opts.budget.saturating_sub(now - self.started);
+        if left.is_zero() || self.feed.finished() {
+            self.done();
+            return Some(Ok(Chunk::Data(self.resume_event())));
+        }
+        let mut out = Vec::new();
+        if let Err(e) = self.feed.poll(&mut out) {
+            self.done();
+            return Some(Err(e));
+        }
+        if !out.is_empty() {
+            self.last_sent = now;
+            self.interval = POLL_MIN;
+            return Some(Ok(Chunk::Data(out)));
+        }
+        if now - self.last_sent >= self.opts.keepalive {
+            self.last_sent = now;
+            return Some(Ok(Chunk::Data(self.keepalive())));
+        }
+        let until_ping = self.opts.keepalive.saturating_sub(now - self.last_sent);
+        let wait = self
+            .interval
+            .min(left)
+            .min(until_ping)
+            .max(Duration::from_millis(1));
+        self.interval = (self.interval * 2).min(POLL_MAX);
+        Some(Ok(Chunk::Wait(wait)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::reader::FileSource;
+    use crate::store::Store;
+    use std::rc::Rc;
+
+    fn source() -> FileSource {
+        FileSource {
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// The next bytes the follow sends, waiting as the glue would.
+    fn next_data(follow: &mut impl Iterator<Item = Result<Chunk, Problem>>) -> Option<Vec<u8>> {
+        loop {
+            match follow.next()?.unwrap() {
+                Chunk::Data(bytes) => return Some(bytes),
+                Chunk::Wait(d) => std::thread::sleep(d),
+            }
+        }
+    }
+
+    #[test]
+    fn streams_new_lines_then_ends_with_a_resume_event() {
+        let log = Log::new(Rc::new(Store::memory()), "f");
+        log.append(b"old\n", None).unwrap();
+        let opts = FollowOptions {
+            budget: Duration::from_millis(300),
+            keepalive: Duration::from_millis(100),
+            ping_event: Some(|t| format!("{{\"name\":\"ping\",\"timestamp\":{t}}}")),
+        };
+        let feed = LogFeed {
+            log: log.clone(),
+            source: source(),
+            format: Format::Sse,
+            pos: 4,
+        };
+        let mut follow = Follow::new(feed, Format::Sse, opts, None);
+        assert_eq!(next_data(&mut follow).unwrap(), b"retry: 500\n\n");
+        log.append(b"new 1\nnew 2\n", None).unwrap();
+        let events = String::from_utf8(next_data(&mut follow).unwrap()).unwrap();
+        assert!(
+            events.contains("id: 10\n") && events.contains("id: 16\n"),
+            "{events}"
+        );
+        assert!(!events.contains("old"));
+        let rest: String = std::iter::from_fn(|| next_data(&mut follow))
+            .map(|c| String::from_utf8(c).unwrap())
+            .collect();
+        assert!(
+            rest.contains(": ping\n\n"),
+            "keepalive on an idle stream: {rest}"
+        );
+        assert!(rest.contains("\"name\":\"ping\""));
+        assert!(
+            rest.ends_with("id: 16\nevent: resume\ndata: {\"cursor\":\"16\"}\n\n"),
+            "{rest}"
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The head of a log and the records it is made of: what one compare-and-swap
+//! commits, and the receipts that make a retried append a no-op.
+
+use crate::store::error::{StoreError, StoreResult};
+use crate::util::ids::digest;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Head {
+    /// Total bytes.
+    pub size: u64,
+    /// Total newlines (= complete lines, since every append ends with one).
+    pub lines: u64,
+    /// Segments committed, sealed or not.
+    pub segments: u64,
+    /// Last append, microseconds since the epoch.
+    pub mtime: u64,
+    /// First offset and line of each sealed page.
+    #[serde(default)]
+    pub pages: Vec<PageRef>,
+    /// Segments not yet sealed into a page, oldest first.
+    #[serde(default)]
+    pub tail: Vec<Segment>,
+    #[serde(default)]
+    pub recent: Vec<Receipt>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct PageRef {
+    pub offset: u64,
+    pub line: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Segment {
+    /// Blob key of the bytes.
+    pub blob: String,
+    /// Byte offset of the first byte in the log.
+    pub offset: u64,
+    /// Newlines in the log before this segment.
+    pub line: u64,
+    pub len: u64,
+    /// Newlines inside this segment.
+    pub newlines: u64,
+    /// When it was committed, microseconds since the epoch: the time of every
+    /// line that ends in it (appends carry no per-line clock).
+    #[serde(default)]
+    pub time: u64,
+}
+
+/// What one append did: where its bytes landed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Byte offset of the first appended byte.
+    pub offset: u64,
+    pub bytes: u64,
+    /// Line number (0-based) of the first appended line.
+    pub first_line: u64,
+    pub lines: u64,
+    /// Size of the log after this append.
+    pub size: u64,
+}
+
+/// A request's idempotency key and a digest of its body, hashed so receipts are
+/// small and keys of any shape are safe in key names.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Receipt {
+    pub(super) key: String,
+    pub(super) body: String,
+    pub(super) done: Appended,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Appended(Appended),
+    /// The same idempotency key and body were appended before: nothing written.
+    Replayed(Appended),
+}
+
+impl Outcome {
+    pub fn appended(&self) -> &Appended {
+        match self {
+            Outcome::Appended(a) | Outcome::Replayed(a) => a,
+        }
+    }
+}
+
+pub struct IdempotencyKey {
+    pub(super) key: String,
+    pub(super) body: String,
+}
+
+impl IdempotencyKey {
+    /// `key` as the client sent it, `body` the request body as sent (not as
+    /// normalized: a server-filled timestamp must not make a retry differ).
+    pub fn new(key: &str, body: &[u8]) -> Self {
+        Self {
+            key: digest(key.as_bytes()),
+            body: digest(body),
+        }
+    }
+}
+
+pub(super) fn parse(bytes: &[u8]) -> StoreResult<Head> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::internal(format!("log head: {e}")))
+}

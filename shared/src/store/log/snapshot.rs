@@ -1,0 +1,382 @@
+//! Reading: a consistent view of one log as of one head, with the index
+//! lookups (byte to line, line to byte) and the line iterators every reader uses.
+
+use super::head::{PageRef, Segment};
+use super::{Head, Log, PAGE_SEGMENTS};
+use crate::store::error::StoreError;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+impl Log {
+    /// The lines appended at or after `pos` (a line boundary) as of now, or
+    /// `None` when there are none: what a follower polls for.
+    pub fn lines_since(
+        &self,
+        pos: u64,
+    ) -> Result<Option<impl Iterator<Item = Result<Line, StoreError>> + use<>>, StoreError> {
+        let Some(snapshot) = self.snapshot()? else {
+            return Ok(None);
+        };
+        let size = snapshot.size();
+        Ok((size > pos).then(|| Rc::new(snapshot).lines_in(pos, size)))
+    }
+
+    /// A consistent view for reading: the head as of now, pages loaded on demand.
+    pub fn snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.head()?.map(|head| Snapshot {
+            log: self.clone(),
+            head,
+            pages: RefCell::new(HashMap::new()),
+            last_segment: RefCell::new(None),
+        }))
+    }
+}
+
+/// A read-only view of one log as of one head.
+pub struct Snapshot {
+    log: Log,
+    head: Head,
+    pages: RefCell<HashMap<usize, Rc<Vec<Segment>>>>,
+    /// The last segment's bytes fetched: a lookup followed by a read of the
+    /// same place (`cursor=END&skip=-100`) then fetches it once.
+    last_segment: RefCell<Option<(String, Rc<Vec<u8>>)>>,
+}
+
+impl Snapshot {
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    pub fn size(&self) -> u64 {
+        self.head.size
+    }
+
+    pub fn lines(&self) -> u64 {
+        self.head.lines
+    }
+
+    fn sealed(&self) -> u64 {
+        (self.head.pages.len() * PAGE_SEGMENTS) as u64
+    }
+
+    fn page(&self, n: usize) -> Result<Rc<Vec<Segment>>, StoreError> {
+        if let Some(p) = self.pages.borrow().get(&n) {
+            return Ok(p.clone());
+        }
+        let key = self.log.page_key(n);
+        let bytes = self
+            .log
+            .store
+            .meta
+            .get(&key)?
+            .ok_or_else(|| StoreError::internal(format!("missing index page {key}")))?;
+        let page: Rc<Vec<Segment>> = Rc::new(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::internal(format!("index page {key}: {e}")))?,
+        );
+        self.pages.borrow_mut().insert(n, page.clone());
+        Ok(page)
+    }
+
+    /// Segment number `i` (0-based over the whole log).
+    fn segment(&self, i: u64) -> Result<Segment, StoreError> {
+        let sealed = self.sealed();
+        if i >= sealed {
+            return self
+                .head
+                .tail
+                .get((i - sealed) as usize)
+                .cloned()
+                .ok_or_else(|| StoreError::internal(format!("segment {i} out of range")));
+        }
+        let page = self.page(i as usize / PAGE_SEGMENTS)?;
+        page.get(i as usize % PAGE_SEGMENTS)
+            .cloned()
+            .ok_or_else(|| StoreError::internal(format!("segment {i} missing from its page")))
+    }
+
+    /// The last segment for which `before(segment)` holds, given that it holds
+    /// for a prefix of the log. Binary search over pages, then inside one.
+    fn last_segment_where(
+        &self,
+        page_before: impl Fn(&PageRef) -> bool,
+        before: impl Fn(&Segment) -> bool,
+    ) -> Result<Option<u64>, StoreError> {
+        let in_tail = self.head.tail.partition_point(&before);
+        if in_tail > 0 || self.head.pages.is_empty() {
+            return Ok((in_tail > 0).then(|| self.sealed() + in_tail as u64 - 1));
+        }
+        let p = self.head.pages.partition_point(page_before);
+        if p == 0 {
+            return Ok(None);
+        }
+        let page = self.page(p - 1)?;
+        let i = page.partition_point(&before);
+        Ok((i > 0).then(|| ((p - 1) * PAGE_SEGMENTS + i - 1) as u64))
+    }
+
+    /// Index of the segment holding byte `offset` (`offset < size`).
+    fn segment_at(&self, offset: u64) -> Result<u64, StoreError> {
+        self.last_segment_where(|p| p.offset <= offset, |s| s.offset <= offset)?
+            .ok_or_else(|| StoreError::internal(format!("no segment holds offset {offset}")))
+    }
+
+    /// Bytes `from..to` of a segment. A segment is one blob chunk, so the
+    /// whole of it costs what any part does: fetch it whole and keep it.
+    fn bytes(&self, seg: &Segment, from: u64, to: u64) -> Result<Vec<u8>, StoreError> {
+        let cached = match &*self.last_segment.borrow() {
+            Some((key, bytes)) if *key == seg.blob => Some(bytes.clone()),
+            _ => None,
+        };
+        let whole = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let bytes =
+                    self.log.store.blobs.get(&seg.blob)?.ok_or_else(|| {
+                        StoreError::internal(format!("missing segment {}", seg.blob))
+                    })?;
+                let bytes = Rc::new(bytes);
+                *self.last_segment.borrow_mut() = Some((seg.blob.clone(), bytes.clone()));
+                bytes
+            }
+        };
+        let to = (to as usize).min(whole.len());
+        let from = (from as usize).min(to);
+        Ok(whole[from..to].to_vec())
+    }
+
+    /// The bytes appended within `[since, until)` (microseconds; `None` is
+    /// open), as `from..to`: from the first segment committed at or after
+    /// `since` to the end of the last one committed before `until`. Appends
+    /// carry no per-line clock, so a segment is the unit. Visits every segment
+    /// (one page read per 128): meant for collection jobs, not per-request reads.
+    pub fn time_range(
+        &self,
+        since: Option<u64>,
+        until: Option<u64>,
+    ) -> Result<(u64, u64), StoreError> {
+        if since.is_none() && until.is_none() {
+            return Ok((0, self.head.size));
+        }
+        let (mut from, mut to) = (None, 0);
+        for i in 0..self.head.segments {
+            let seg = self.segment(i)?;
+            let after = since.is_none_or(|s| seg.time >= s);
+            let before = until.is_none_or(|u| seg.time < u);
+            if after && before {
+                from.get_or_insert(seg.offset);
+                to = seg.offset + seg.len;
+            }
+        }
+        Ok(from.map_or((0, 0), |f| (f, to)))
+    }
+
+    /// Byte offset where line `line` (0-based) starts; `size` for `line >= lines`.
+    pub fn line_start(&self, line: u64) -> Result<u64, StoreError> {
+        if line == 0 {
+            return Ok(0);
+        }
+        if line >= self.head.lines {
+            return Ok(self.head.size);
+        }
+        // The segment holding newline number `line` (1-based) ends line `line - 1`.
+        let i = self
+            .last_segment_where(|p| p.line < line, |s| s.line < line)?
+            .ok_or_else(|| StoreError::internal(format!("no segment holds line {line}")))?;
+        let seg = self.segment(i)?;
+        let bytes = self.bytes(&seg, 0, seg.len)?;
+        let nth = (line - seg.line - 1) as usize;
+        let at = memchr::memchr_iter(b'\n', &bytes)
+            .nth(nth)
+            .ok_or_else(|| StoreError::internal("line index disagrees with segment bytes"))?;
+        Ok(seg.offset + at as u64 + 1)
+    }
+
+    /// The line (0-based) that byte `offset` belongs to.
+    pub fn line_at(&self, offset: u64) -> Result<u64, StoreError> {
+        if offset >= self.head.size {
+            return Ok(self.head.lines);
+        }
+        let seg = self.segment(self.segment_at(offset)?)?;
+        let bytes = self.bytes(&seg, 0, offset - seg.offset)?;
+        Ok(seg.line + memchr::memchr_iter(b'\n', &bytes).count() as u64)
+    }
+
+    /// Streams bytes `start..end` (clamped to the log), one segment per chunk.
+    pub fn read(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> {
+        self.read_timed(start, end)
+            .map(|r| r.map(|(bytes, _)| bytes))
+    }
+
+    /// Like [`Snapshot::read`], with each chunk's segment commit time.
+    fn read_timed(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, u64), StoreError>> {
+        let end = end.min(self.head.size);
+        let mut next = (start < end).then(|| self.segment_at(start)).transpose();
+        let mut pos = start;
+        std::iter::from_fn(move || {
+            if pos >= end {
+                return None;
+            }
+            let i = match &mut next {
+                Ok(Some(i)) => *i,
+                Ok(None) => return None,
+                Err(e) => {
+                    let e = e.clone();
+                    next = Ok(None);
+                    return Some(Err(e));
+                }
+            };
+            let chunk = self.segment(i).and_then(|seg| {
+                let from = pos - seg.offset;
+                let to = (end - seg.offset).min(seg.len);
+                Ok((self.bytes(&seg, from, to)?, seg.time))
+            });
+            match chunk {
+                Ok((bytes, time)) => {
+                    pos += bytes.len() as u64;
+                    next = Ok(Some(i + 1));
+                    if bytes.is_empty() {
+                        next = Ok(None); // a segment shorter than its index says
+                        return Some(Err(StoreError::internal("segment shorter than its index")));
+                    }
+                    Some(Ok((bytes, time)))
+                }
+                Err(e) => {
+                    next = Ok(None);
+                    Some(Err(e))
+                }
+            }
+        })
+    }
+}
+
+/// One line of a log: where it starts and its bytes without the newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub offset: u64,
+    pub text: Vec<u8>,
+    /// Commit time of the append that wrote it, microseconds since the epoch.
+    pub time: u64,
+}
+
+impl Line {
+    /// The position just after this line (its newline included): its cursor.
+    pub fn end(&self) -> u64 {
+        self.offset + self.text.len() as u64 + 1
+    }
+}
+
+impl Snapshot {
+    /// The whole lines in `start..end`; both must be line boundaries.
+    pub fn lines_in(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<Line, StoreError>> {
+        let mut chunks = self.read_timed(start, end);
+        let mut pending: Vec<u8> = Vec::new();
+        let mut pending_at = start;
+        let mut ready = std::collections::VecDeque::new();
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(line) = ready.pop_front() {
+                    return Some(Ok(line));
+                }
+                let (chunk, time) = match chunks.next()? {
+                    Ok(c) => c,
+                    Err(e) => return Some(Err(e)),
+                };
+                let mut from = 0;
+                for nl in memchr::memchr_iter(b'\n', &chunk) {
+                    pending.extend_from_slice(&chunk[from..nl]);
+                    let text = std::mem::take(&mut pending);
+                    let line = Line {
+                        offset: pending_at,
+                        text,
+                        time,
+                    };
+                    pending_at = line.end();
+                    ready.push_back(line);
+                    from = nl + 1;
+                }
+                pending.extend_from_slice(&chunk[from..]);
+            }
+        })
+    }
+
+    /// The whole lines before `end` (a line boundary), newest first.
+    pub fn lines_before(
+        self: Rc<Self>,
+        end: u64,
+    ) -> impl Iterator<Item = Result<Line, StoreError>> {
+        let end = end.min(self.head.size);
+        // Segment to load next, and the bytes after it that start an unfinished line.
+        let mut next_seg = if end == 0 {
+            Ok(None)
+        } else {
+            self.segment_at(end - 1).map(Some)
+        };
+        let mut carry: Vec<u8> = Vec::new();
+        // Commit time of the segment holding the carry's newline.
+        let mut carry_time = 0;
+        let mut ready: Vec<Line> = Vec::new();
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(line) = ready.pop() {
+                    return Some(Ok(line));
+                }
+                let i = match std::mem::replace(&mut next_seg, Ok(None)) {
+                    Ok(Some(i)) => i,
+                    Ok(None) => return None,
+                    Err(e) => return Some(Err(e)),
+                };
+                let seg = match self.segment(i) {
+                    Ok(s) => s,
+                    Err(e) => return Some(Err(e)),
+                };
+                let upto = (end - seg.offset).min(seg.len);
+                let mut buf = match self.bytes(&seg, 0, upto) {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err(e)),
+                };
+                buf.extend_from_slice(&carry);
+                // Lines wholly inside `buf` start after a newline, or at 0 for the log's start.
+                let newlines: Vec<usize> = memchr::memchr_iter(b'\n', &buf).collect();
+                let first_full = match (seg.offset, newlines.first()) {
+                    (0, _) => 0,
+                    (_, Some(nl)) => nl + 1,
+                    (_, None) => buf.len(),
+                };
+                let mut start = first_full;
+                for &nl in newlines.iter().filter(|&&nl| nl >= first_full) {
+                    ready.push(Line {
+                        offset: seg.offset + start as u64,
+                        text: buf[start..nl].to_vec(),
+                        time: if nl < upto as usize {
+                            seg.time
+                        } else {
+                            carry_time
+                        },
+                    });
+                    start = nl + 1;
+                }
+                if newlines.first().is_some_and(|&nl| nl < upto as usize) {
+                    carry_time = seg.time;
+                }
+                carry = buf[..first_full].to_vec();
+                if i > 0 {
+                    next_seg = Ok(Some(i - 1));
+                }
+            }
+        })
+    }
+}

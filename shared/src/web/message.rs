@@ -1,0 +1,243 @@
+//! The request and response types every handler speaks, independent of Spin.
+//!
+//! Handlers take a [`Request`] and return a [`Response`]; the Spin glue
+//! converts to and from WASI HTTP, and native tests call the handlers
+//! directly. A response body may be a lazy stream of chunks so that reads of
+//! large logs never sit in memory whole; a stream may also ask to wait
+//! ([`Chunk::Wait`]), so that the glue, not the handler, does the waiting and
+//! can notice meanwhile that the client went away.
+
+use super::problem::Problem;
+use super::query::Query;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use std::time::Duration;
+
+/// An incoming request, body already read (and bounded) by the adapter.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The raw, still percent-encoded path (`spin-path-info` is not trusted for routing:
+    /// we match the full path ourselves so a route means the same on every host).
+    pub path: String,
+    /// The query string, decoded once (the raw text is kept inside).
+    pub query: Query,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// Who is asking, as authentication named them (`user:<uid>` or
+    /// `ip:<address>`); `None` before (or without) the auth gate.
+    pub caller: Option<String>,
+}
+
+impl Request {
+    pub fn new(method: Method, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Self {
+            method,
+            path: path.to_owned(),
+            query: Query::parse(query),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+            caller: None,
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// A header as text; a header that is not visible ASCII counts as absent.
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The client address Spin reports, without the port. The last value wins:
+    /// hosts append theirs after whatever the client sent.
+    pub fn client_ip(&self) -> String {
+        self.headers
+            .get_all("spin-client-addr")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .map(|a| a.rsplit_once(':').map_or(a, |(ip, _)| ip).to_owned())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    /// The media type of the body, lower-cased, without parameters.
+    pub fn content_type(&self) -> Option<String> {
+        self.header(header::CONTENT_TYPE).map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// One step of a streamed body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    /// Bytes to send now.
+    Data(Vec<u8>),
+    /// Nothing to send for this long; ask again afterwards. The glue waits
+    /// without blocking and ends the stream early if the client is gone.
+    Wait(Duration),
+}
+
+/// A chunk producer for streamed bodies. An `Err` ends the stream abnormally:
+/// headers are gone by then, so the glue can only cut the body short.
+pub type ChunkStream = Box<dyn Iterator<Item = Result<Chunk, Problem>>>;
+
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    Stream(ChunkStream),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A JSON document answer.
+    pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => Self::new(status)
+                .header(header::CONTENT_TYPE, "application/json")
+                .bytes(bytes),
+            Err(e) => Self::from(Problem::internal(e)),
+        }
+    }
+
+    pub fn header(mut self, name: HeaderName, value: &str) -> Self {
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                self.headers.insert(name, v);
+            }
+            // Values we build are ASCII; anything else is a bug worth seeing in logs.
+            Err(_) => eprintln!("dropped non-ASCII value for header {name}"),
+        }
+        self
+    }
+
+    pub fn bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Body::Bytes(body.into());
+        self
+    }
+
+    /// A body of bytes produced lazily (a storage read, a compressor).
+    pub fn stream<E>(self, chunks: impl Iterator<Item = Result<Vec<u8>, E>> + 'static) -> Self
+    where
+        Problem: From<E>,
+    {
+        self.chunks(Box::new(
+            chunks.map(|c| c.map(Chunk::Data).map_err(Problem::from)),
+        ))
+    }
+
+    /// A body that may also wait between chunks (a follow).
+    pub fn chunks(mut self, chunks: ChunkStream) -> Self {
+        self.body = Body::Stream(chunks);
+        self
+    }
+
+    /// Drains the body into memory, sleeping through waits. For native
+    /// tests and small bodies only.
+    pub fn into_bytes(self) -> Result<Vec<u8>, Problem> {
+        match self.body {
+            Body::Empty => Ok(Vec::new()),
+            Body::Bytes(b) => Ok(b),
+            Body::Stream(chunks) => {
+                let mut out = Vec::new();
+                for chunk in chunks {
+                    match chunk? {
+                        Chunk::Data(bytes) => out.extend_from_slice(&bytes),
+                        Chunk::Wait(d) => std::thread::sleep(d),
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl From<Problem> for Response {
+    fn from(p: Problem) -> Self {
+        if let Some(why) = &p.internal {
+            eprintln!("internal error: {why}");
+        }
+        let mut r = Response::new(p.status)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .header(header::CACHE_CONTROL, "no-cache");
+        if let Some(allow) = p.extra.get("allow").and_then(|v| v.as_str()) {
+            r = r.header(header::ALLOW, allow);
+        }
+        if let Some(secs) = p.extra.get("retry_after").and_then(|v| v.as_u64()) {
+            r = r.header(header::RETRY_AFTER, &secs.to_string());
+        }
+        for (name, value) in &p.headers {
+            match HeaderValue::from_str(value) {
+                Ok(v) => {
+                    r.headers.append(name, v);
+                }
+                Err(_) => eprintln!("dropped non-ASCII value for header {name}"),
+            }
+        }
+        r.bytes(p.to_json())
+    }
+}
+
+/// Lets any origin read the API from a browser (a log viewer's `EventSource`
+/// or `fetch`), following redirects too. No cookies are involved, so `*` is
+/// safe; credentials travel in headers or URL tokens.
+pub fn allow_any_origin(mut response: Response) -> Response {
+    let headers = &mut response.headers;
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "x-next-cursor, link, location, etag, content-range, content-disposition, retry-after, idempotent-replayed, \
+             www-authenticate, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy",
+        ),
+    );
+    response
+}
+
+/// Lets handlers use `?` on `Result<Response, Problem>` and still return a `Response`.
+pub fn respond(result: Result<Response, Problem>) -> Response {
+    result.unwrap_or_else(Response::from)
+}

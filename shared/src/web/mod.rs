@@ -1,0 +1,9 @@
+//! The HTTP vocabulary every handler speaks, independent of Spin: problems
+//! (errors as values), requests and responses, the query string, routes, and
+//! the bounds every request passes first.
+
+pub mod guard;
+pub mod message;
+pub mod problem;
+pub mod query;
+pub mod route;

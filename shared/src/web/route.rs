@@ -1,0 +1,585 @@
+//! Every route the app serves, as one typed value per request.
+//!
+//! Spin picks the component (spin.toml); inside it, [`Route::parse`] turns the
+//! method-independent full path into a [`Route`] with every parameter
+//! percent-decoded and validated, once. The auth gate asks that value for its
+//! rule (`Route::rule`, in `auth::policy`) and the handler matches on the same
+//! value, so the two can never disagree about which route a path is, and no
+//! handler decodes a path again. The full path is parsed rather than Spin's
+//! `spin-path-info`, so a route means the same on every host.
+//!
+//! A path that is no route, or whose parameters do not validate, is a
+//! [`Problem`] (404 or 400): the gate keeps it for the superuser, whose
+//! request then gets that answer.
+
+use super::problem::Problem;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+/// The longest id or file name accepted (a common file-system limit).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Path segments, as a client sends them, that no route accepts as an id or
+/// name: traversals, separators, control bytes, bytes that are not UTF-8.
+/// The one table of them: the unit tests here and the end-to-end suite
+/// (`tests/tests/hostile.rs`) both put each in every name position of every
+/// route (with one longer than [`MAX_NAME_BYTES`] besides).
+#[cfg(any(test, feature = "fuzzing"))]
+pub const HOSTILE_SEGMENTS: [&str; 12] = [
+    "..",
+    ".",
+    "%2e%2e",
+    "%2E%2e",
+    "..%2f..%2fetc",
+    "a%2Fb",
+    "%2Fetc%2Fpasswd",
+    "a%5Cb",
+    "a\\b",
+    "a%00b",
+    "%ff",
+    "a%0Ab",
+];
+
+/// Splits `path` after `prefix` into percent-decoded segments. `None` if the
+/// path does not start with `prefix` on a segment boundary.
+pub fn segments_after(path: &str, prefix: &str) -> Option<Result<Vec<String>, Problem>> {
+    let rest = path.strip_prefix(prefix)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    Some(
+        rest.split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_decode_str(s)
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .map_err(|_| Problem::bad_request("a path segment is not valid UTF-8"))
+            })
+            .collect(),
+    )
+}
+
+/// Checks a task id, file name or similar for use as one path component:
+/// not empty, at most 255 bytes, no `/`, `\`, NUL or other control
+/// characters, and not `.` or `..`.
+pub fn validate_name(what: &str, name: &str) -> Result<(), Problem> {
+    let bad = |why: &str| Problem::bad_param(what, format!("invalid {what} {name:?}: {why}"));
+    if name.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(Problem::bad_param(
+            what,
+            format!("invalid {what}: longer than {MAX_NAME_BYTES} bytes"),
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(bad("relative path components are not names"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(bad("it contains a path separator"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(bad("it contains a control character"));
+    }
+    Ok(())
+}
+
+/// A request's path or query as it may be echoed in a `Location` or `Link`
+/// header: hosts pass raw UTF-8 in URIs through, but header values are
+/// ASCII, so non-ASCII (and control) bytes are percent-encoded. Decoding
+/// gives the same text back, so the target is unchanged.
+pub fn header_safe(raw: &str) -> String {
+    utf8_percent_encode(raw, CONTROLS).to_string()
+}
+
+/// Characters escaped in one path segment of a `Location`.
+pub const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// Appends `segments` to `path`, each percent-encoded as one path segment.
+pub fn push(path: &mut String, segments: &[&str]) {
+    for s in segments {
+        path.push('/');
+        path.extend(utf8_percent_encode(s, SEGMENT));
+    }
+}
+
+/// Where a task's sandbox is on the agent routes:
+/// `/system/v1/agent/{agent}/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{container}[/tasks/{task}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPath {
+    pub agent_id: String,
+    pub framework_id: String,
+    pub executor_id: String,
+    pub container_id: String,
+    /// Present for pod tasks.
+    pub task_id: Option<String>,
+}
+
+/// The DC/OS prefixes, and this app's own under them.
+pub const LOGS_V2: &str = "/system/v1/logs/v2";
+pub const AGENT: &str = "/system/v1/agent";
+pub const INGEST: &str = "/system/v1/logs/v2/ingest";
+pub const DISCOVERY: &str = "/system/v1/logs/v2/task";
+pub const COMPONENT: &str = "/system/v1/logs/v2/component";
+/// Follow routes mirror the read routes under this prefix:
+/// `/system/v1/logs/v2/follow/system/v1/logs/v2/component/...` and
+/// `/system/v1/logs/v2/follow/system/v1/agent/...`.
+pub const FOLLOW: &str = "/system/v1/logs/v2/follow";
+pub const TOKENS: &str = "/system/v1/logs/v2/tokens";
+pub const JOBS: &str = "/api/v1/groups";
+pub const APPS: &str = "/apps";
+pub const CAPTURE: &str = "/logs";
+
+/// A log a read route names: what `dump` reads and `tail` follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadTarget {
+    /// `/component[/{unit}]`: journal entries, of one unit if named.
+    Journal { unit: Option<String> },
+    /// `.../runs/{c}[/tasks/{t}]/{file}`: a sandbox file.
+    File { run: AgentPath, file: String },
+}
+
+/// What a discovery route asks for, once the task is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discover {
+    Read(String),
+    Download(String),
+    Browse,
+    Archive,
+}
+
+/// One log collection job route below `/api/v1/groups/{group}/logCollectionJobs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobRoute {
+    /// The collection: create (POST) or list (GET).
+    All,
+    /// One job: poll, extend, delete.
+    One(String),
+    /// `{job}/retry`.
+    Retry(String),
+    /// `{job}/download`.
+    Download(String),
+}
+
+/// Every route of the app, with its decoded and validated parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `ingest`: `PUT|GET .../ingest/tasks/{task_id}`.
+    TaskMeta { task_id: String },
+    /// `ingest`: `POST .../ingest/tasks/{task_id}/files/{file}`.
+    AppendFile { task_id: String, file: String },
+    /// `ingest`: `POST .../ingest/component`.
+    AppendJournal,
+    /// `discovery`: `/system/v1/logs/v2/task/{task}[/file/{f}][/browse|/download|/archive]`.
+    Discover { task: String, target: Discover },
+    /// `dump`: a component log or a sandbox file.
+    Read(ReadTarget),
+    /// `browse`: `.../files/browse`.
+    Browse { run: AgentPath },
+    /// `archive`: `.../{file}/download`.
+    Download { run: AgentPath, file: String },
+    /// `archive`: `.../files/archive`.
+    SandboxArchive { run: AgentPath },
+    /// `archive`: log collection jobs of `group`.
+    Jobs { group: String, job: JobRoute },
+    /// `tail`: `/system/v1/logs/v2/follow/<read route>`.
+    Follow(ReadTarget),
+    /// `tail`: `/apps/{app}/logs`, Scalingo-style.
+    AppLogs { app: String },
+    /// `tail`: `/logs`, dotnet-monitor-style capture.
+    Capture,
+    /// `token`: `POST /system/v1/logs/v2/tokens`.
+    MintToken,
+}
+
+impl Route {
+    /// The route `path` (raw, percent-encoded, without the query) names.
+    pub fn parse(path: &str) -> Result<Route, Problem> {
+        let none = || Problem::not_found(format!("no route at {}", header_safe(path)));
+        if let Some(inner) = path.strip_prefix(FOLLOW)
+            && (inner.is_empty() || inner.starts_with('/'))
+        {
+            return match read_route(inner)? {
+                Some(Route::Read(target)) => Ok(Route::Follow(target)),
+                _ => Err(Problem::not_found(format!(
+                    "nothing to follow at {}: follow a read route, e.g. {FOLLOW}{COMPONENT}",
+                    header_safe(path)
+                ))),
+            };
+        }
+        if let Some(route) = read_route(path)? {
+            return Ok(route);
+        }
+        if let Some(segs) = segments_after(path, INGEST) {
+            let segs = segs?;
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            return match s.as_slice() {
+                ["tasks", id] => {
+                    validate_name("task_id", id)?;
+                    Ok(Route::TaskMeta {
+                        task_id: id.to_string(),
+                    })
+                }
+                ["tasks", id, "files", file] => {
+                    validate_name("task_id", id)?;
+                    validate_name("filename", file)?;
+                    Ok(Route::AppendFile {
+                        task_id: id.to_string(),
+                        file: file.to_string(),
+                    })
+                }
+                ["component"] => Ok(Route::AppendJournal),
+                _ => Err(none()),
+            };
+        }
+        if let Some(segs) = segments_after(path, DISCOVERY) {
+            let segs = segs?;
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let (task, target) = match s.as_slice() {
+                [task] => (*task, Discover::Read("stdout".into())),
+                [task, "file", file] => (*task, Discover::Read(file.to_string())),
+                [task, "browse"] => (*task, Discover::Browse),
+                [task, "archive"] => (*task, Discover::Archive),
+                [task, "download"] => (*task, Discover::Download("stdout".into())),
+                [task, "file", file, "download"] => (*task, Discover::Download(file.to_string())),
+                _ => return Err(none()),
+            };
+            validate_name("task_id", task)?;
+            if let Discover::Read(f) | Discover::Download(f) = &target {
+                validate_name("filename", f)?;
+            }
+            return Ok(Route::Discover {
+                task: task.to_owned(),
+                target,
+            });
+        }
+        if let Some(segs) = segments_after(path, JOBS) {
+            let segs = segs?;
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let [group, "logCollectionJobs", rest @ ..] = s.as_slice() else {
+                return Err(none());
+            };
+            validate_name("group_id", group)?;
+            let job = match rest {
+                [] => JobRoute::All,
+                [id] => JobRoute::One(id.to_string()),
+                [id, "retry"] => JobRoute::Retry(id.to_string()),
+                [id, "download"] => JobRoute::Download(id.to_string()),
+                _ => return Err(none()),
+            };
+            if let JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) = &job {
+                validate_name("job_id", id)?;
+            }
+            return Ok(Route::Jobs {
+                group: group.to_string(),
+                job,
+            });
+        }
+        if let Some(segs) = segments_after(path, APPS) {
+            let segs = segs?;
+            return match segs.as_slice() {
+                [app, logs] if logs == "logs" => {
+                    validate_name("app", app)?;
+                    Ok(Route::AppLogs { app: app.clone() })
+                }
+                _ => Err(none()),
+            };
+        }
+        match path {
+            CAPTURE => Ok(Route::Capture),
+            TOKENS => Ok(Route::MintToken),
+            _ => Err(none()),
+        }
+    }
+
+    /// The component spin.toml must bind this route to.
+    pub fn component(&self) -> &'static str {
+        match self {
+            Route::TaskMeta { .. } | Route::AppendFile { .. } | Route::AppendJournal => "ingest",
+            Route::Discover { .. } => "discovery",
+            Route::Read(_) => "dump",
+            Route::Browse { .. } => "browse",
+            Route::Download { .. } | Route::SandboxArchive { .. } | Route::Jobs { .. } => "archive",
+            Route::Follow(_) | Route::AppLogs { .. } | Route::Capture => "tail",
+            Route::MintToken => "token",
+        }
+    }
+
+    /// One example path of every variant: what the spin.toml check walks.
+    pub fn examples() -> Vec<(&'static str, String)> {
+        let run = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/C";
+        let pod = format!("{run}/tasks/T");
+        let jobs = format!("{JOBS}/g/logCollectionJobs");
+        vec![
+            ("TaskMeta", format!("{INGEST}/tasks/t")),
+            ("AppendFile", format!("{INGEST}/tasks/t/files/stdout")),
+            ("AppendJournal", format!("{INGEST}/component")),
+            ("Discover", format!("{DISCOVERY}/t/file/stderr/download")),
+            ("Read", COMPONENT.to_owned()),
+            ("Read", format!("{COMPONENT}/unit")),
+            ("Read", format!("{run}/stdout")),
+            ("Read", format!("{pod}/stdout")),
+            ("Browse", format!("{run}/files/browse")),
+            ("Browse", format!("{pod}/files/browse")),
+            ("Download", format!("{run}/stdout/download")),
+            ("Download", format!("{pod}/stdout/download")),
+            ("SandboxArchive", format!("{run}/files/archive")),
+            ("SandboxArchive", format!("{pod}/files/archive")),
+            ("Jobs", jobs.clone()),
+            ("Jobs", format!("{jobs}/j/download")),
+            ("Follow", format!("{FOLLOW}{COMPONENT}")),
+            ("Follow", format!("{FOLLOW}{pod}/stdout")),
+            ("AppLogs", format!("{APPS}/shop/logs")),
+            ("Capture", CAPTURE.to_owned()),
+            ("MintToken", TOKENS.to_owned()),
+        ]
+    }
+
+    /// The variant's name, as [`Route::examples`] lists it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::TaskMeta { .. } => "TaskMeta",
+            Route::AppendFile { .. } => "AppendFile",
+            Route::AppendJournal => "AppendJournal",
+            Route::Discover { .. } => "Discover",
+            Route::Read(_) => "Read",
+            Route::Browse { .. } => "Browse",
+            Route::Download { .. } => "Download",
+            Route::SandboxArchive { .. } => "SandboxArchive",
+            Route::Jobs { .. } => "Jobs",
+            Route::Follow(_) => "Follow",
+            Route::AppLogs { .. } => "AppLogs",
+            Route::Capture => "Capture",
+            Route::MintToken => "MintToken",
+        }
+    }
+}
+
+/// The component log and agent task routes (`None`: neither family).
+fn read_route(path: &str) -> Result<Option<Route>, Problem> {
+    if let Some(segs) = segments_after(path, COMPONENT) {
+        let unit = match segs?.as_slice() {
+            [] => None,
+            [name] => {
+                validate_name("component", name)?;
+                Some(name.clone())
+            }
+            _ => return Err(Problem::not_found("no such component route")),
+        };
+        return Ok(Some(Route::Read(ReadTarget::Journal { unit })));
+    }
+    let Some((run, rest)) = agent_path(path)? else {
+        return Ok(None);
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    Ok(Some(match rest.as_slice() {
+        ["files", "browse"] => Route::Browse { run },
+        ["files", "archive"] => Route::SandboxArchive { run },
+        [file, "download"] => Route::Download {
+            run,
+            file: file.to_string(),
+        },
+        [file] => Route::Read(ReadTarget::File {
+            run,
+            file: file.to_string(),
+        }),
+        _ => {
+            return Err(Problem::not_found(format!(
+                "no agent route at {}",
+                header_safe(path)
+            )));
+        }
+    }))
+}
+
+/// An agent task route: where the sandbox is, and the segments after it
+/// (each a valid name). `None`: not an agent task route.
+fn agent_path(path: &str) -> Result<Option<(AgentPath, Vec<String>)>, Problem> {
+    let Some(segs) = segments_after(path, AGENT) else {
+        return Ok(None);
+    };
+    let segs = segs?;
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let (agent, fw, ex, container, rest) = match s.as_slice() {
+        [
+            agent,
+            "logs",
+            "v2",
+            "task",
+            "frameworks",
+            fw,
+            "executors",
+            ex,
+            "runs",
+            c,
+            rest @ ..,
+        ] => (*agent, *fw, *ex, *c, rest),
+        _ => return Ok(None),
+    };
+    let (task_id, rest) = match rest {
+        ["tasks", task, rest @ ..] if !rest.is_empty() => (Some(task.to_string()), rest),
+        _ => (None, rest),
+    };
+    for (what, v) in [
+        ("agent_id", agent),
+        ("framework_id", fw),
+        ("executor_id", ex),
+        ("container_id", container),
+    ] {
+        validate_name(what, v)?;
+    }
+    if let Some(t) = &task_id {
+        validate_name("task_id", t)?;
+    }
+    for r in rest {
+        validate_name("filename", r)?;
+    }
+    let run = AgentPath {
+        agent_id: agent.into(),
+        framework_id: fw.into(),
+        executor_id: ex.into(),
+        container_id: container.into(),
+        task_id,
+    };
+    Ok(Some((run, rest.iter().map(|s| s.to_string()).collect())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_segments_and_respects_boundaries() {
+        let segs = segments_after("/a/b/x%20y/z", "/a/b").unwrap().unwrap();
+        assert_eq!(segs, vec!["x y", "z"]);
+        assert!(segments_after("/a/bc", "/a/b").is_none());
+        assert!(segments_after("/a/b/%ff", "/a/b").unwrap().is_err());
+    }
+
+    #[test]
+    fn echoed_uris_are_ascii() {
+        assert_eq!(header_safe("/a/é?x=ü&y=%20"), "/a/%C3%A9?x=%C3%BC&y=%20");
+        assert_eq!(header_safe("/plain?q=1"), "/plain?q=1");
+    }
+
+    #[test]
+    fn rejects_hostile_names() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\0b", &"x".repeat(256)] {
+            assert!(validate_name("file", bad).is_err(), "{bad:?}");
+        }
+        validate_name("file", "stdout.log-1").unwrap();
+        validate_name("file", &"x".repeat(255)).unwrap();
+    }
+
+    #[test]
+    fn parses_standalone_and_pod_agent_paths() {
+        let base = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/C";
+        let Ok(Route::Read(ReadTarget::File { run, file })) =
+            Route::parse(&format!("{base}/stdout"))
+        else {
+            panic!()
+        };
+        assert_eq!((run.task_id, file.as_str()), (None, "stdout"));
+        let Ok(Route::Download { run, file }) =
+            Route::parse(&format!("{base}/tasks/T/stderr/download"))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (run.task_id.as_deref(), file.as_str()),
+            (Some("T"), "stderr")
+        );
+        // A file named "tasks" is downloadable too.
+        let Ok(Route::Download { run, file }) = Route::parse(&format!("{base}/tasks/download"))
+        else {
+            panic!()
+        };
+        assert_eq!((run.task_id, file.as_str()), (None, "tasks"));
+        let bad = Route::parse(&format!("{base}/%2e%2e/stdout")).unwrap_err();
+        assert_eq!(bad.status, http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn every_example_parses_to_its_variant() {
+        for (name, path) in Route::examples() {
+            let route = Route::parse(&path).unwrap_or_else(|p| panic!("{path}: {p}"));
+            assert_eq!(route.name(), name, "{path}");
+        }
+    }
+
+    #[test]
+    fn every_name_of_every_route_refuses_every_hostile_segment() {
+        // The sample values the examples put where ids and names go.
+        const NAMES: [&str; 12] = [
+            "t", "A", "F", "E", "C", "T", "stdout", "stderr", "unit", "g", "j", "shop",
+        ];
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        let hostile: Vec<&str> = HOSTILE_SEGMENTS.iter().copied().chain([&*long]).collect();
+        let mut tried = 0;
+        for (name, path) in Route::examples() {
+            let segs: Vec<&str> = path.split('/').collect();
+            for (i, seg) in segs.iter().enumerate() {
+                if !NAMES.contains(seg) {
+                    continue;
+                }
+                for bad in &hostile {
+                    let mut s = segs.clone();
+                    s[i] = bad;
+                    let p = s.join("/");
+                    let refused = Route::parse(&p).expect_err(&p);
+                    assert_eq!(refused.status, http::StatusCode::BAD_REQUEST, "{name}: {p}");
+                    tried += 1;
+                }
+            }
+        }
+        assert!(tried > 400, "{tried}");
+    }
+
+    #[test]
+    fn decodes_parameters_and_refuses_the_rest() {
+        assert_eq!(
+            Route::parse("/apps/a%20b/logs"),
+            Ok(Route::AppLogs { app: "a b".into() })
+        );
+        assert_eq!(
+            Route::parse("/system/v1/logs/v2/follow/system/v1/logs/v2/component/x"),
+            Ok(Route::Follow(ReadTarget::Journal {
+                unit: Some("x".into())
+            }))
+        );
+        for (path, status) in [
+            ("/", 404),
+            ("/logs/", 404),
+            ("/system/v1/logs/v2", 404),
+            ("/system/v1/logs/v2/tokens/x", 404),
+            ("/system/v1/logs/v2/ingestx", 404),
+            (
+                "/system/v1/logs/v2/follow/system/v1/logs/v2/ingest/tasks/t",
+                404,
+            ),
+            ("/system/v1/logs/v2/ingest/%ff", 400),
+            ("/system/v1/logs/v2/ingest/tasks/..", 400),
+            ("/apps/shop", 404),
+            ("/apps/%2e%2e/logs", 400),
+            ("/api/v1/groups/g/logCollectionJobs/j/x", 404),
+            ("/api/v1/groups/g/other", 404),
+            ("/system/v1/agent/A/metrics/v0", 404),
+        ] {
+            let p = Route::parse(path).unwrap_err();
+            assert_eq!(p.status.as_u16(), status, "{path}");
+        }
+    }
+}
