@@ -218,18 +218,10 @@ impl Kv for SpinKv {
         atomics::increment(&self.bucket, key, delta).map_err(|e| err(key, e))
     }
 
-    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
-        if keys.len() <= 1 {
-            return keys.iter().map(|k| self.get(k)).collect();
-        }
-        // Spin's backends return only the keys that exist, in no promised order.
-        let mut found: std::collections::HashMap<String, Option<Vec<u8>>> =
-            batch::get_many(&self.bucket, keys)
-                .map_err(|e| err("get-many", e))?
-                .into_iter()
-                .collect();
-        Ok(keys.iter().map(|k| found.remove(k).flatten()).collect())
-    }
+    // No `get_many` override: `batch.get-many` is not portable. Spin's Redis
+    // backend sends it as `KEYS <key>...` (the keys taken as patterns), which
+    // Redis refuses for more than one key; one `get` per key works on every
+    // backend, and reads ask for one or two chunks at a time.
 
     fn set_many(&self, items: &[(String, Vec<u8>)]) -> KvResult<()> {
         match items {

@@ -314,8 +314,9 @@ impl atomics::HostCas for InstanceState {
             .table
             .get(&c)
             .map_err(|e| store::Error::Other(format!("invalid cas handle: {e}")))?;
-        let (bucket, key) = (cas.bucket().clone(), cas.key().to_owned());
-        let value = blocking(move || bucket.get(&key)).await?;
+        // A clone shares the handle's own connection (Redis `WATCH` lives there).
+        let mut cas = cas.clone();
+        let value = blocking(move || cas.current()).await?;
         self.table
             .get_mut(&c)
             .map_err(|e| store::Error::Other(e.to_string()))?

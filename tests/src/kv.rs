@@ -1,11 +1,23 @@
-//! SQLite-backed key-value stores with the semantics of Spin's `key-value-spin`
-//! crate, as plain Rust so the semantics can be tested without a guest.
+//! Key-value stores with the semantics of Spin's backends, as plain Rust so
+//! the semantics can be tested without a guest.
 //!
-//! One table `spin_key_value(store, key, value)` per database file, keyed by
-//! `(store label, key)`, exactly Spin's schema, so a state dir written by this
-//! host can be inspected (or reused) with `spin up`. Each file has one
-//! connection behind a mutex; all instances of all components share it, which
-//! makes every single operation atomic with respect to the others, as in Spin.
+//! **SQLite** (`key-value-spin`): one table `spin_key_value(store, key, value)`
+//! per database file, keyed by `(store label, key)`, exactly Spin's schema, so
+//! a state dir written by this host can be inspected (or reused) with `spin
+//! up`. Each file has one connection behind a mutex; all instances of all
+//! components share it, which makes every single operation atomic with
+//! respect to the others, as in Spin.
+//!
+//! **Redis** (`key-value-redis`, read from spinframework/spin): the same
+//! commands through the same client crate, quirks included, so a test on this
+//! host sees what the app would see under Spin:
+//! - store names are ignored: every label configured with one URL is one keyspace;
+//! - `increment` is `INCRBY`, so counters are ASCII decimal, not 8-byte LE;
+//! - `get-many` sends `KEYS <key>...` (not `MGET`), `set-many` is `MSET`;
+//! - a compare-and-swap opens its own connection, `current` is `WATCH` + `GET`,
+//!   and `swap` runs `MULTI`/`SET`/`EXEC` (its reply parsed as `()`, which an
+//!   aborted `EXEC`'s nil passes) followed by `UNWATCH <key>`; any error of
+//!   either is `cas-failed`.
 
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -30,6 +42,12 @@ impl From<rusqlite::Error> for KvError {
     }
 }
 
+impl From<redis::RedisError> for KvError {
+    fn from(e: redis::RedisError) -> Self {
+        KvError::Other(format!("{e:?}"))
+    }
+}
+
 pub type KvResult<T> = Result<T, KvError>;
 
 /// Outcome of a failed `swap`.
@@ -40,11 +58,52 @@ pub enum SwapError {
     Store(KvError),
 }
 
-/// Every label the app may open, each backed by a database file.
+/// Every label the app may open, each backed by a database file or a Redis server.
 #[derive(Clone)]
 pub struct KvStores {
-    labels: HashMap<String, Arc<Db>>,
+    labels: HashMap<String, Backend>,
     cas_insert_overwrites: bool,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Db>),
+    Redis(Arc<RedisDb>),
+}
+
+/// One Redis URL: a shared connection for plain commands (Spin's shared
+/// `ConnectionManager`) and the client to open a connection per CAS.
+struct RedisDb {
+    client: redis::Client,
+    shared: Mutex<Option<redis::Connection>>,
+}
+
+impl RedisDb {
+    fn open(url: &str) -> Result<RedisDb> {
+        Ok(RedisDb {
+            client: redis::Client::open(url).with_context(|| format!("redis url {url}"))?,
+            shared: Mutex::new(None),
+        })
+    }
+
+    /// Runs `f` on the shared connection, reconnecting after an error.
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> KvResult<R> {
+        let mut slot = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(self.client.get_connection()?);
+        }
+        let conn = slot
+            .as_mut()
+            .ok_or_else(|| KvError::Other("no connection".into()))?;
+        let result = f(conn);
+        if result.is_err() {
+            *slot = None;
+        }
+        Ok(result?)
+    }
 }
 
 struct Db {
@@ -70,15 +129,18 @@ impl KvStores {
         let mut labels = HashMap::new();
         for (label, location) in locations {
             let db = match location {
-                StoreLocation::InMemory => Arc::new(Db::open_in_memory()?),
-                StoreLocation::File(path) => match files.get(path) {
+                StoreLocation::InMemory => Backend::Sqlite(Arc::new(Db::open_in_memory()?)),
+                StoreLocation::File(path) => Backend::Sqlite(match files.get(path) {
                     Some(db) => db.clone(),
                     None => {
                         let db = Arc::new(Db::open_file(path)?);
                         files.insert(path.clone(), db.clone());
                         db
                     }
-                },
+                }),
+                // Like Spin, each configured label gets its own client even
+                // for the same URL; the server's keyspace is what they share.
+                StoreLocation::Redis(url) => Backend::Redis(Arc::new(RedisDb::open(url)?)),
             };
             labels.insert(label.clone(), db);
         }
@@ -94,9 +156,9 @@ impl KvStores {
 
     /// Opens a bucket without any access check (the caller enforces grants).
     pub fn bucket(&self, label: &str) -> KvResult<Bucket> {
-        let db = self.labels.get(label).ok_or(KvError::NoSuchStore)?;
+        let backend = self.labels.get(label).ok_or(KvError::NoSuchStore)?;
         Ok(Bucket {
-            db: db.clone(),
+            backend: backend.clone(),
             name: label.to_owned(),
             cas_insert_overwrites: self.cas_insert_overwrites,
         })
@@ -148,7 +210,7 @@ const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1,
 /// An open store (`wasi:keyvalue/store.bucket`).
 #[derive(Clone)]
 pub struct Bucket {
-    db: Arc<Db>,
+    backend: Backend,
     name: String,
     cas_insert_overwrites: bool,
 }
@@ -158,8 +220,25 @@ impl Bucket {
         &self.name
     }
 
+    fn redis(&self) -> Option<&RedisDb> {
+        match &self.backend {
+            Backend::Redis(r) => Some(r),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    fn db(&self) -> &Db {
+        match &self.backend {
+            Backend::Sqlite(db) => db,
+            Backend::Redis(_) => unreachable!("a Redis bucket has no SQLite database"),
+        }
+    }
+
     pub fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        let conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("GET").arg(key).query(c));
+        }
+        let conn = self.db().lock();
         Ok(conn
             .prepare_cached(SELECT)?
             .query_row(params![self.name, key], |r| r.get(0))
@@ -167,28 +246,40 @@ impl Bucket {
     }
 
     pub fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
-        let conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("SET").arg(key).arg(value).query(c));
+        }
+        let conn = self.db().lock();
         conn.prepare_cached(UPSERT)?
             .execute(params![self.name, key, value])?;
         Ok(())
     }
 
     pub fn delete(&self, key: &str) -> KvResult<()> {
-        let conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("DEL").arg(key).query(c));
+        }
+        let conn = self.db().lock();
         conn.prepare_cached("DELETE FROM spin_key_value WHERE store=?1 AND key=?2")?
             .execute(params![self.name, key])?;
         Ok(())
     }
 
     pub fn exists(&self, key: &str) -> KvResult<bool> {
-        let conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("EXISTS").arg(key).query(c));
+        }
+        let conn = self.db().lock();
         Ok(conn
             .prepare_cached("SELECT 1 FROM spin_key_value WHERE store=?1 AND key=?2 LIMIT 1")?
             .exists(params![self.name, key])?)
     }
 
     pub fn keys(&self) -> KvResult<Vec<String>> {
-        let conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("KEYS").arg("*").query(c));
+        }
+        let conn = self.db().lock();
         let mut stmt = conn.prepare_cached("SELECT key FROM spin_key_value WHERE store=?1")?;
         let keys = stmt
             .query_map(params![self.name], |r| r.get(0))?
@@ -199,7 +290,11 @@ impl Bucket {
     /// Like Spin: only keys that exist are returned (each once), in no
     /// promised order.
     pub fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
-        let conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            // Spin's backend: `connection.keys(keys)`, i.e. KEYS with the keys as patterns.
+            return r.with(|c| redis::cmd("KEYS").arg(keys).query(c));
+        }
+        let conn = self.db().lock();
         let mut stmt = conn.prepare_cached(SELECT)?;
         let mut seen = std::collections::HashSet::new();
         let mut found = Vec::new();
@@ -219,7 +314,10 @@ impl Bucket {
 
     /// One transaction, as in Spin.
     pub fn set_many(&self, items: &[(String, Vec<u8>)]) -> KvResult<()> {
-        let mut conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("MSET").arg(items).query(c));
+        }
+        let mut conn = self.db().lock();
         let tx = conn.transaction_with_behavior(IMMEDIATE)?;
         for (k, v) in items {
             tx.prepare_cached(UPSERT)?
@@ -230,7 +328,10 @@ impl Bucket {
     }
 
     pub fn delete_many(&self, keys: &[String]) -> KvResult<()> {
-        let mut conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("DEL").arg(keys).query(c));
+        }
+        let mut conn = self.db().lock();
         let tx = conn.transaction_with_behavior(IMMEDIATE)?;
         for k in keys {
             tx.prepare_cached("DELETE FROM spin_key_value WHERE store=?1 AND key=?2")?
@@ -242,7 +343,10 @@ impl Bucket {
 
     /// Adds `delta` to the i64 (little-endian) at `key`, absent counting as 0.
     pub fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
-        let mut conn = self.db.lock();
+        if let Some(r) = self.redis() {
+            return r.with(|c| redis::cmd("INCRBY").arg(key).arg(delta).query(c));
+        }
+        let mut conn = self.db().lock();
         let tx = conn.transaction_with_behavior(IMMEDIATE)?;
         let old: Option<Vec<u8>> = tx
             .prepare_cached(SELECT)?
@@ -269,15 +373,19 @@ impl Bucket {
             bucket: self.clone(),
             key: key.to_owned(),
             seen: None,
+            conn: Arc::new(Mutex::new(None)),
         }
     }
 }
 
-/// A compare-and-swap handle (`wasi:keyvalue/atomics.cas`).
+/// A compare-and-swap handle (`wasi:keyvalue/atomics.cas`). Clones share the
+/// handle's own Redis connection, on which `WATCH` lives.
+#[derive(Clone)]
 pub struct Cas {
     bucket: Bucket,
     key: String,
     seen: Option<Vec<u8>>,
+    conn: Arc<Mutex<Option<redis::Connection>>>,
 }
 
 impl Cas {
@@ -289,9 +397,23 @@ impl Cas {
         &self.key
     }
 
-    /// Reads the value and remembers it as the expected old value.
+    /// Reads the value and remembers it as the expected old value. On Redis:
+    /// `WATCH key` then `GET key`, on the handle's own connection.
     pub fn current(&mut self) -> KvResult<Option<Vec<u8>>> {
-        let value = self.bucket.get(&self.key)?;
+        let value = match self.bucket.redis() {
+            Some(r) => {
+                let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.is_none() {
+                    *slot = Some(r.client.get_connection()?);
+                }
+                let conn = slot
+                    .as_mut()
+                    .ok_or_else(|| KvError::Other("no connection".into()))?;
+                redis::cmd("WATCH").arg(&self.key).exec(conn)?;
+                redis::cmd("GET").arg(&self.key).query(conn)?
+            }
+            None => self.bucket.get(&self.key)?,
+        };
         self.remember(value.clone());
         Ok(value)
     }
@@ -309,8 +431,11 @@ impl Cas {
     /// (a concurrent creator is silently overwritten); pass
     /// `cas_insert_overwrites = true` to [`KvStores::open`] to reproduce that.
     pub fn swap(self, value: &[u8]) -> Result<(), SwapError> {
+        if self.bucket.redis().is_some() {
+            return self.redis_swap(value);
+        }
         let name = &self.bucket.name;
-        let mut conn = self.bucket.db.lock();
+        let mut conn = self.bucket.db().lock();
         let changed = match &self.seen {
             Some(old) => conn
                 .prepare_cached(
@@ -339,5 +464,36 @@ impl Cas {
         } else {
             Err(SwapError::CasFailed)
         }
+    }
+}
+
+impl Cas {
+    /// Spin's Redis `swap`, step for step: a `MULTI`/`SET`/`EXEC` pipeline
+    /// whose reply is parsed as `()` (an `EXEC` aborted by the `WATCH` replies
+    /// nil, which `()` accepts), then `UNWATCH <key>`. Any error of either is
+    /// `cas-failed`. (Without a prior `current`, Spin's connection has no
+    /// `WATCH`, and the `SET` simply happens.)
+    fn redis_swap(self, value: &[u8]) -> Result<(), SwapError> {
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let r = self
+                .bucket
+                .redis()
+                .ok_or_else(|| SwapError::Store(KvError::Other("not redis".into())))?;
+            *slot = Some(
+                r.client
+                    .get_connection()
+                    .map_err(|e| SwapError::Store(e.into()))?,
+            );
+        }
+        let conn = slot
+            .as_mut()
+            .ok_or_else(|| SwapError::Store(KvError::Other("no connection".into())))?;
+        let res: redis::RedisResult<()> = redis::pipe().atomic().set(&self.key, value).query(conn);
+        redis::cmd("UNWATCH")
+            .arg(&self.key)
+            .exec(conn)
+            .map_err(|_| SwapError::CasFailed)?;
+        res.map_err(|_| SwapError::CasFailed)
     }
 }

@@ -22,6 +22,7 @@ pub mod kv;
 pub mod manifest;
 pub mod routes;
 mod server;
+pub mod services;
 
 use anyhow::{Context, Result, ensure};
 use std::collections::HashSet;
@@ -61,6 +62,9 @@ pub struct HostOptions {
     pub abort_on_disconnect: bool,
     /// Address to listen on; default `127.0.0.1:0` (an ephemeral port).
     pub listen: Option<SocketAddr>,
+    /// The runtime config to read instead of the repo's `runtime-config.toml`
+    /// (e.g. one that puts the stores on Redis).
+    pub runtime_config: Option<PathBuf>,
     /// Reproduce Spin's SQLite backend for a CAS on an absent key (upsert,
     /// silently overwriting a concurrent creator) instead of the documented
     /// insert-if-absent. See [`kv::Cas::swap`].
@@ -99,8 +103,11 @@ impl TestHost {
         let vars = manifest::Variables::resolve(manifest, &opts.variables, |name| {
             std::env::var(name).ok()
         })?;
-        let locations =
-            manifest::key_value_stores(&manifest.root.join("runtime-config.toml"), &state_dir)?;
+        let runtime_config = opts
+            .runtime_config
+            .clone()
+            .unwrap_or_else(|| manifest.root.join("runtime-config.toml"));
+        let locations = manifest::key_value_stores(&runtime_config, &state_dir)?;
         let kv = kv::KvStores::open(&locations, opts.cas_insert_overwrites)?;
         let mut grants = std::collections::HashMap::new();
         for (id, component) in &manifest.components {

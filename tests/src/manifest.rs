@@ -297,6 +297,8 @@ fn expand(template: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
 pub enum StoreLocation {
     File(PathBuf),
     InMemory,
+    /// `type = "redis"`: a Redis server's URL.
+    Redis(String),
 }
 
 /// Reads `runtime-config.toml` (if it exists) and returns where each
@@ -317,6 +319,7 @@ pub fn key_value_stores(
     struct RawStore {
         r#type: String,
         path: Option<PathBuf>,
+        url: Option<String>,
     }
 
     let mut stores = BTreeMap::new();
@@ -332,9 +335,16 @@ pub fn key_value_stores(
     let raw: RawConfig =
         toml::from_str(&text).with_context(|| format!("parsing {}", runtime_config.display()))?;
     for (label, store) in raw.key_value_store {
+        if store.r#type == "redis" {
+            let url = store
+                .url
+                .with_context(|| format!("key_value_store.{label}: type redis needs a url"))?;
+            stores.insert(label, StoreLocation::Redis(url));
+            continue;
+        }
         ensure!(
             store.r#type == "spin",
-            "key_value_store.{label}: type {:?} is not supported by the test host (only \"spin\")",
+            "key_value_store.{label}: type {:?} is not supported by the test host (only \"spin\" and \"redis\")",
             store.r#type
         );
         let location = match store.path {

@@ -129,10 +129,22 @@ fn roll_over(kv: &dyn Kv, base: &str, window: u64) {
     }
 }
 
-/// A counter as Spin stores it (8 bytes little-endian); anything else is 0.
+/// A counter as a Spin backend stores it: 8 bytes little-endian (SQLite), or
+/// ASCII decimal (Redis, whose `increment` is `INCRBY`). Anything else is 0.
+/// Eight ASCII digits could be read both ways; they are told apart by every
+/// byte being a digit or a sign, which a little-endian count below 2^48 never
+/// is: its top two bytes are zero.
 fn counter(bytes: Option<Vec<u8>>) -> u64 {
-    bytes
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+    let Some(b) = bytes else {
+        return 0;
+    };
+    if !b.is_empty() && b.iter().all(|c| c.is_ascii_digit() || *c == b'-') {
+        return std::str::from_utf8(&b)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .map_or(0, |n| n.max(0) as u64);
+    }
+    <[u8; 8]>::try_from(b.as_slice())
         .map(|b| i64::from_le_bytes(b).max(0) as u64)
         .unwrap_or(0)
 }
@@ -140,6 +152,16 @@ fn counter(bytes: Option<Vec<u8>>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_read_in_either_backends_form() {
+        assert_eq!(counter(Some(7i64.to_le_bytes().to_vec())), 7);
+        assert_eq!(counter(Some(b"7".to_vec())), 7);
+        assert_eq!(counter(Some(b"12345678".to_vec())), 12_345_678);
+        assert_eq!(counter(Some(b"-3".to_vec())), 0);
+        assert_eq!(counter(Some(b"x".to_vec())), 0);
+        assert_eq!(counter(None), 0);
+    }
     use crate::store::kv::MemoryKv;
     use std::sync::Arc;
 

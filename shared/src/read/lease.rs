@@ -53,6 +53,9 @@ pub fn acquire(
                 Some(b) => serde_json::from_slice(b).map_err(StoreError::internal)?,
                 None => Vec::new(),
             };
+            if slots.iter().any(|s| s.id == id) {
+                return Ok(Update::Keep(Ok(()))); // our own write, read back late
+            }
             slots.retain(|s| s.expires > now);
             if slots.len() as u64 >= max {
                 let first_free = slots.iter().map(|s| s.expires).min().unwrap_or(now);

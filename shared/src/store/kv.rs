@@ -59,6 +59,17 @@ pub trait Kv {
 /// back off with jitter; after `attempts` lost races it gives up with
 /// [`StoreError::Contended`].
 ///
+/// **What the swap says is not trusted.** Spin's Redis backend ends every
+/// swap with `UNWATCH <key>`, which Redis refuses, so a swap that wrote
+/// reports `cas-failed`; and it parses `EXEC` so that an aborted one (nil)
+/// would pass for success. So after every swap the key is read back: it
+/// holds exactly what `f` wrote, or the write is treated as lost and `f`
+/// runs again on what is there. A write that won and was overwritten before
+/// the read-back looks lost too, so `f` must recognise its own effect in a
+/// value (a list that already holds its id, a log whose head already lists
+/// its segment) and return `Keep`. On SQLite, whose swap is exact, this costs
+/// one read per write.
+///
 /// With `empty: Some(..)` the key is first created holding `empty` (see
 /// [`ensure_exists`]), so the compare-and-swap never starts from "absent":
 /// Spin's SQLite backend performs a swap on an absent key as an upsert, which
@@ -81,7 +92,9 @@ pub fn update<T, E: From<StoreError>>(
         match f(cas.current())? {
             Update::Keep(t) => return Ok(t),
             Update::Write(value, t) => {
-                if cas.swap(&value).map_err(kv_err)? {
+                // The result is only a hint (see above); the stored value decides.
+                let _claimed = cas.swap(&value).map_err(kv_err)?;
+                if kv.get(key).map_err(kv_err)?.as_deref() == Some(value.as_slice()) {
                     return Ok(t);
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::head::{self, Appended, Head, IdempotencyKey, Outcome, PageRef, Receipt, Segment};
 use super::{COMMIT_ATTEMPTS, Log, PAGE_SEGMENTS, RECENT_RECEIPTS, SEGMENT_MAX};
-use crate::store::error::StoreError;
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::kv::{Update, update};
 use crate::util::ids::random_id;
 
@@ -35,6 +35,9 @@ impl Log {
 
         let now = crate::util::clock::now_micros();
         let empty = serde_json::to_vec(&Head::default()).map_err(StoreError::internal)?;
+        // Where the last attempt put our segments: a write that won but looks
+        // lost (see `kv::update`) is recognised by its first segment there.
+        let mut assigned: Option<Appended> = None;
         let outcome = update::<_, AppendError>(
             self.store.meta.as_ref(),
             &self.head_key(),
@@ -45,6 +48,11 @@ impl Log {
                     Some(bytes) => head::parse(bytes)?,
                     None => Head::default(),
                 };
+                if let Some(done) = assigned
+                    && self.lists(&head, done.offset, &blobs[0])?
+                {
+                    return Ok(Update::Keep(Outcome::Appended(done)));
+                }
                 if let Some(idem) = idem
                     && let Some(r) = head.recent.iter().find(|r| r.key == idem.key)
                 {
@@ -83,6 +91,7 @@ impl Log {
                     head.recent.drain(..excess);
                 }
                 let bytes = serde_json::to_vec(&head).map_err(StoreError::internal)?;
+                assigned = Some(done);
                 Ok(Update::Write(bytes, Outcome::Appended(done)))
             },
         );
@@ -106,6 +115,25 @@ impl Log {
                 Ok(other?)
             }
         }
+    }
+
+    /// Whether `head` commits the segment `blob` at `offset` (in its tail, or
+    /// in the sealed page that covers `offset`).
+    fn lists(&self, head: &Head, offset: u64, blob: &str) -> StoreResult<bool> {
+        let is = |s: &Segment| s.offset == offset && s.blob == blob;
+        if head.tail.iter().any(is) {
+            return Ok(true);
+        }
+        let p = head.pages.partition_point(|p| p.offset <= offset);
+        if p == 0 {
+            return Ok(false);
+        }
+        let Some(bytes) = self.store.meta.get(&self.page_key(p - 1))? else {
+            return Ok(false);
+        };
+        let page: Vec<Segment> = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::internal(format!("index page: {e}")))?;
+        Ok(page.iter().any(is))
     }
 
     fn discard(&self, blobs: &[String]) {
