@@ -1,7 +1,7 @@
 //! The permission map: which permission a route needs, how heavy it is for
 //! rate limiting, and what a URL token must cover to read it.
 //!
-//! One `match` over [`Route`], the value the handler matches on too, so the
+//! One `match` over [`Route`] ([`rule`]), the value the handler matches on too, so the
 //! gate and the handler never disagree about which route a request is, and
 //! a route added later does not compile until it has its rule. A path that
 //! is no route (or whose parameters do not validate) is for `dcos:superuser`
@@ -45,7 +45,7 @@ pub enum Subject {
     App(String),
 }
 
-fn rule(any_of: &'static [&'static str], class: Class, scope: Option<Subject>) -> Rule {
+fn needs(any_of: &'static [&'static str], class: Class, scope: Option<Subject>) -> Rule {
     Rule {
         any_of,
         class,
@@ -55,63 +55,62 @@ fn rule(any_of: &'static [&'static str], class: Class, scope: Option<Subject>) -
 
 /// Superuser only: what a path that is no route gets.
 pub fn closed() -> Rule {
-    rule(&[], Class::Standard, None)
+    needs(&[], Class::Standard, None)
 }
 
-impl Route {
-    /// What `method` on this route asks of a caller.
-    pub fn rule(&self, method: &Method) -> Rule {
-        let agent = |run: &AgentPath| Some(Subject::Agent(Box::new(run.clone())));
-        match self {
-            // Reading a task's metadata back is what shippers do to check their
-            // registration, and what readers see anyway through discovery.
-            Route::TaskMeta { .. } if matches!(*method, Method::GET | Method::HEAD) => {
-                rule(&[INGEST, SYSTEM_LOGS], Class::Ingest, None)
-            }
-            Route::TaskMeta { .. } | Route::AppendFile { .. } | Route::AppendJournal => {
-                rule(&[INGEST], Class::Ingest, None)
-            }
-            Route::MintToken => rule(&[SYSTEM_LOGS], Class::Standard, None),
-            // A discovery route only redirects: its target pays its own way.
-            Route::Discover { task, .. } => rule(
-                &[SYSTEM_LOGS],
-                Class::Standard,
-                Some(Subject::TaskQuery(task.clone())),
-            ),
-            Route::Read(ReadTarget::Journal { .. })
-            | Route::Follow(ReadTarget::Journal { .. })
-            | Route::Capture => rule(&[SYSTEM_LOGS], Class::Standard, None),
-            // A follow streams what the read route it mirrors reads: whoever may
-            // read that route may follow it (an agent read's own 307 sends its
-            // callers here), and so may system-logs, whose prefix this is.
-            Route::Follow(ReadTarget::File { run, .. }) => {
-                rule(&[SYSTEM_LOGS, AGENT], Class::Standard, agent(run))
-            }
-            Route::Read(ReadTarget::File { run, .. })
-            | Route::Browse { run }
-            | Route::Download { run, .. } => rule(&[AGENT], Class::Standard, agent(run)),
-            // A whole sandbox as one .tar.gz.
-            Route::SandboxArchive { run } => rule(&[AGENT], Class::Heavy, agent(run)),
-            Route::AppLogs { app } => rule(
-                &[SYSTEM_LOGS],
-                Class::Standard,
-                Some(Subject::App(app.clone())),
-            ),
-            // Creating or retrying a job starts a collection; a download streams
-            // a whole archive. Listing and polling are standard.
-            Route::Jobs { job, .. } => {
-                let heavy = *method == Method::POST
-                    || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));
-                let class = if heavy { Class::Heavy } else { Class::Standard };
-                rule(&[JOBS], class, None)
-            }
+/// What `method` on `route` asks of a caller. A function of this layer, not
+/// a method of `Route`, so the route layer (below) knows nothing of permissions.
+pub fn rule(route: &Route, method: &Method) -> Rule {
+    let agent = |run: &AgentPath| Some(Subject::Agent(Box::new(run.clone())));
+    match route {
+        // Reading a task's metadata back is what shippers do to check their
+        // registration, and what readers see anyway through discovery.
+        Route::TaskMeta { .. } if matches!(*method, Method::GET | Method::HEAD) => {
+            needs(&[INGEST, SYSTEM_LOGS], Class::Ingest, None)
+        }
+        Route::TaskMeta { .. } | Route::AppendFile { .. } | Route::AppendJournal => {
+            needs(&[INGEST], Class::Ingest, None)
+        }
+        Route::MintToken => needs(&[SYSTEM_LOGS], Class::Standard, None),
+        // A discovery route only redirects: its target pays its own way.
+        Route::Discover { task, .. } => needs(
+            &[SYSTEM_LOGS],
+            Class::Standard,
+            Some(Subject::TaskQuery(task.clone())),
+        ),
+        Route::Read(ReadTarget::Journal { .. })
+        | Route::Follow(ReadTarget::Journal { .. })
+        | Route::Capture => needs(&[SYSTEM_LOGS], Class::Standard, None),
+        // A follow streams what the read route it mirrors reads: whoever may
+        // read that route may follow it (an agent read's own 307 sends its
+        // callers here), and so may system-logs, whose prefix this is.
+        Route::Follow(ReadTarget::File { run, .. }) => {
+            needs(&[SYSTEM_LOGS, AGENT], Class::Standard, agent(run))
+        }
+        Route::Read(ReadTarget::File { run, .. })
+        | Route::Browse { run }
+        | Route::Download { run, .. } => needs(&[AGENT], Class::Standard, agent(run)),
+        // A whole sandbox as one .tar.gz.
+        Route::SandboxArchive { run } => needs(&[AGENT], Class::Heavy, agent(run)),
+        Route::AppLogs { app } => needs(
+            &[SYSTEM_LOGS],
+            Class::Standard,
+            Some(Subject::App(app.clone())),
+        ),
+        // Creating or retrying a job starts a collection; a download streams
+        // a whole archive. Listing and polling are standard.
+        Route::Jobs { job, .. } => {
+            let heavy = *method == Method::POST
+                || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));
+            let class = if heavy { Class::Heavy } else { Class::Standard };
+            needs(&[JOBS], class, None)
         }
     }
 }
 
 /// The rule of a request whose path parsed to `route` (or to no route).
 pub fn rule_for(method: &Method, route: Option<&Route>) -> Rule {
-    route.map_or_else(closed, |r| r.rule(method))
+    route.map_or_else(closed, |r| rule(r, method))
 }
 
 #[cfg(test)]

@@ -256,6 +256,61 @@ impl<T: Kv + ?Sized> Kv for std::sync::Arc<T> {
     }
 }
 
+/// Test doubles for the backends' quirks.
+#[cfg(test)]
+pub(crate) mod misreporting {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A store whose compare-and-swap misreports, as Spin's Redis backend
+    /// does: a swap that wrote says it did not. `rival`, if set, runs once
+    /// right after the first successful write, before the writer can look:
+    /// a write that won and was overwritten at once.
+    pub struct Misreporting {
+        pub inner: std::sync::Arc<MemoryKv>,
+        pub rival: Cell<Option<Box<dyn FnOnce()>>>,
+    }
+
+    struct MisreportingCas<'a> {
+        inner: Box<dyn Cas + 'a>,
+        kv: &'a Misreporting,
+    }
+
+    impl Cas for MisreportingCas<'_> {
+        fn current(&self) -> Option<&[u8]> {
+            self.inner.current()
+        }
+        fn swap(self: Box<Self>, value: &[u8]) -> KvResult<bool> {
+            let wrote = self.inner.swap(value)?;
+            if wrote && let Some(rival) = self.kv.rival.take() {
+                rival();
+            }
+            Ok(false)
+        }
+    }
+
+    impl Kv for Misreporting {
+        fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> KvResult<()> {
+            self.inner.delete(key)
+        }
+        fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
+            Ok(Box::new(MisreportingCas {
+                inner: self.inner.cas(key)?,
+                kv: self,
+            }))
+        }
+        fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+            self.inner.increment(key, delta)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +339,27 @@ mod tests {
         assert!(a.swap(b"1").unwrap());
         assert!(!b.swap(b"2").unwrap());
         assert_eq!(kv.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn a_swap_that_wrote_but_says_it_did_not_counts_once() {
+        use misreporting::Misreporting;
+        let kv = Misreporting {
+            inner: std::sync::Arc::new(MemoryKv::new()),
+            rival: std::cell::Cell::new(None),
+        };
+        kv.set("n", b"0").unwrap();
+        for _ in 0..3 {
+            update::<_, StoreError>(&kv, "n", None, 10, |cur| {
+                let n: u32 = std::str::from_utf8(cur.unwrap_or(b"0"))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                Ok(Update::Write((n + 1).to_string().into_bytes(), ()))
+            })
+            .unwrap();
+        }
+        assert_eq!(kv.get("n").unwrap().as_deref(), Some(&b"3"[..]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Spin picks the component (spin.toml); inside it, [`Route::parse`] turns the
 //! method-independent full path into a [`Route`] with every parameter
 //! percent-decoded and validated, once. The auth gate asks that value for its
-//! rule (`Route::rule`, in `auth::policy`) and the handler matches on the same
+//! rule (`route.rule()`, the `Ruled` trait of `auth::policy`) and the handler matches on the same
 //! value, so the two can never disagree about which route a path is, and no
 //! handler decodes a path again. The full path is parsed rather than Spin's
 //! `spin-path-info`, so a route means the same on every host.

@@ -95,6 +95,51 @@ impl Log {
 mod tests {
     use super::append::split;
     use super::*;
+    use crate::store::kv::MemoryKv;
+    use crate::store::kv::misreporting::Misreporting;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_swap_that_wrote_but_says_it_did_not_appends_once() {
+        let meta = std::sync::Arc::new(MemoryKv::new());
+        let kv = Misreporting {
+            inner: meta.clone(),
+            rival: Cell::new(None),
+        };
+        let store = Rc::new(Store::new(Box::new(kv), Box::new(MemoryKv::new())));
+        let log = Log::new(store, "t");
+        for i in 0..3 {
+            log.append(format!("line {i}\n").as_bytes(), None).unwrap();
+        }
+        let head = log.head().unwrap().unwrap();
+        assert_eq!((head.lines, head.segments), (3, 3), "each append once");
+    }
+
+    #[test]
+    fn a_write_that_won_and_was_overwritten_at_once_is_not_repeated() {
+        let meta = std::sync::Arc::new(MemoryKv::new());
+        let blobs = std::sync::Arc::new(MemoryKv::new());
+        let plain = Rc::new(Store::new(Box::new(meta.clone()), Box::new(blobs.clone())));
+        let rival_log = Log::new(plain, "t");
+        let kv = Misreporting {
+            inner: meta.clone(),
+            rival: Cell::new(None),
+        };
+        kv.rival.set(Some(Box::new(move || {
+            rival_log.append(b"rival\n", None).unwrap();
+        })));
+        let store = Rc::new(Store::new(Box::new(kv), Box::new(blobs)));
+        let log = Log::new(store, "t");
+        log.append(b"mine\n", None).unwrap();
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        let text: Vec<u8> = snap
+            .clone()
+            .read(0, snap.size())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .concat();
+        assert_eq!(text, b"mine\nrival\n");
+    }
 
     fn log() -> Log {
         Log::new(Rc::new(Store::memory()), "t")
