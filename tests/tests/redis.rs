@@ -23,15 +23,21 @@ fn stores(server: &RedisServer, labels: &[(&str, u32)]) -> KvStores {
     KvStores::open(&locations, false).expect("redis stores")
 }
 
+/// A fresh server and its `default` bucket.
+fn one_bucket() -> (RedisServer, spin_logs_tests::kv::Bucket) {
+    let server = RedisServer::start().expect("redis-server");
+    let bucket = stores(&server, &[("default", 0)])
+        .bucket("default")
+        .unwrap();
+    (server, bucket)
+}
+
 /// Trap 1: a swap that wrote reports `cas-failed` (Spin ends every swap with
 /// `UNWATCH <key>`, which Redis refuses), so a caller trusting the result
 /// retries a write that already happened.
 #[test]
 fn a_swap_that_wrote_reports_cas_failed() {
-    let server = RedisServer::start().expect("redis-server");
-    let bucket = stores(&server, &[("default", 0)])
-        .bucket("default")
-        .unwrap();
+    let (_server, bucket) = one_bucket();
     bucket.set("k", b"old").unwrap();
     let mut cas = bucket.cas("k");
     assert_eq!(cas.current().unwrap().as_deref(), Some(&b"old"[..]));
@@ -47,10 +53,7 @@ fn a_swap_that_wrote_reports_cas_failed() {
 /// and reports `cas-failed` too: the result cannot tell the two apart.
 #[test]
 fn a_swap_that_lost_does_not_write_and_says_the_same() {
-    let server = RedisServer::start().expect("redis-server");
-    let bucket = stores(&server, &[("default", 0)])
-        .bucket("default")
-        .unwrap();
+    let (_server, bucket) = one_bucket();
     bucket.set("k", b"old").unwrap();
     let mut cas = bucket.cas("k");
     cas.current().unwrap();
@@ -63,10 +66,7 @@ fn a_swap_that_lost_does_not_write_and_says_the_same() {
 /// little-endian, so a plain `get` of a counter must read both forms.
 #[test]
 fn counters_are_ascii_decimal() {
-    let server = RedisServer::start().expect("redis-server");
-    let bucket = stores(&server, &[("default", 0)])
-        .bucket("default")
-        .unwrap();
+    let (_server, bucket) = one_bucket();
     assert_eq!(bucket.increment("n", 2).unwrap(), 2);
     assert_eq!(bucket.increment("n", 40).unwrap(), 42);
     assert_eq!(bucket.get("n").unwrap().as_deref(), Some(&b"42"[..]));
@@ -89,10 +89,7 @@ fn labels_on_one_url_share_one_keyspace() {
 /// more than one key: the app must not use it.
 #[test]
 fn get_many_of_two_keys_fails() {
-    let server = RedisServer::start().expect("redis-server");
-    let bucket = stores(&server, &[("default", 0)])
-        .bucket("default")
-        .unwrap();
+    let (_server, bucket) = one_bucket();
     bucket
         .set_many(&[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())])
         .unwrap();
