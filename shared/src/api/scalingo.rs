@@ -37,7 +37,11 @@ struct ContainerFile {
     log: Log,
     /// Short stable key of the log in position tokens.
     key: String,
+    /// Everything before this has been sent: what an event id resumes from.
     pos: u64,
+    /// Where new lines are read from: the file's size when the stream began,
+    /// so history still to send (from `pos` on) is not read twice.
+    live: u64,
 }
 
 pub(crate) struct Params {
@@ -126,6 +130,7 @@ fn sources(
                 key: digest(log.prefix().as_bytes())[..12].to_owned(),
                 log,
                 pos: file.size,
+                live: file.size,
             });
         }
     }
@@ -147,12 +152,25 @@ pub fn handle(req: &Request, env: &Env, app: &str) -> Result<Response, Problem> 
         Some(positions) => {
             for s in &mut sources {
                 s.pos = resume_at(s, positions)?;
+                s.live = s.pos;
             }
             Vec::new()
         }
         None => last_lines(&sources, p.n)?,
     };
+    // Until its history is sent, a container's position is its first
+    // history line: an event's id then resumes exactly after that event,
+    // history included.
+    for (i, line) in history.iter().rev() {
+        sources[*i].pos = line.offset;
+    }
     if !p.stream {
+        if history.is_empty() {
+            // As every read route: nothing to send is a 204.
+            return Ok(
+                Response::new(StatusCode::NO_CONTENT).header(header::CACHE_CONTROL, "no-cache")
+            );
+        }
         let mut body = Vec::new();
         for (i, line) in &history {
             body.extend_from_slice(render(&sources[*i].container, line).as_bytes());
@@ -284,7 +302,7 @@ impl Feed for AppFeed {
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
         let mut batch = std::mem::take(&mut self.pending);
         for (i, s) in self.sources.iter().enumerate() {
-            let Some(lines) = s.log.lines_since(s.pos)? else {
+            let Some(lines) = s.log.lines_since(s.pos.max(s.live))? else {
                 continue;
             };
             let mut bytes = 0;
@@ -413,6 +431,36 @@ mod tests {
         (status, String::from_utf8(r.into_bytes().unwrap()).unwrap())
     }
 
+    /// `(id, log line)` of every log event of an SSE body.
+    fn events(sse: &str) -> Vec<(String, String)> {
+        sse.split("\n\n")
+            .filter_map(|e| {
+                let id = e.lines().find_map(|l| l.strip_prefix("id: "))?;
+                let data = e.lines().find_map(|l| l.strip_prefix("data: "))?;
+                let v: serde_json::Value = serde_json::from_str(data).ok()?;
+                let log = v["log"].as_str()?.split_once(" UTC ")?.1.to_owned();
+                Some((id.to_owned(), log))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reconnect_after_any_history_event_loses_and_repeats_nothing() {
+        let env = app_env();
+        let (_, sse) = get(&env, "n=3&stream=true", None);
+        let first = events(&sse);
+        let want = ["[web-2] line 1", "[worker-1] line 2", "[web-1] line 4"];
+        assert_eq!(
+            first.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+            want
+        );
+        for (k, (id, _)) in first.iter().enumerate() {
+            let (_, rest) = get(&env, "n=3&stream=true", Some(id));
+            let rest: Vec<String> = events(&rest).into_iter().map(|(_, l)| l).collect();
+            assert_eq!(rest, want[k + 1..], "reconnect after event {k}");
+        }
+    }
+
     #[test]
     fn dumps_filters_and_streams_app_logs() {
         let env = app_env();
@@ -445,6 +493,10 @@ mod tests {
         );
         assert_eq!(get(&env, "filter=(", None).0, StatusCode::BAD_REQUEST);
         assert_eq!(get(&env, "n=x", None).0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            get(&env, "n=0", None),
+            (StatusCode::NO_CONTENT, String::new())
+        );
 
         let (_, sse) = get(&env, "n=1&stream=true", None);
         assert!(sse.contains("data: {\"log\":"), "{sse}");
