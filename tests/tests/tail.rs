@@ -263,6 +263,46 @@ fn a_follower_slot_frees_itself_when_the_client_goes_away() {
     }
 }
 
+/// Between keepalives too: an idle follow notices a vanished client at its
+/// next poll (the glue checks the connection while it waits), not at the
+/// next keepalive, so the slot is back in well under the 15 s keepalive.
+#[test]
+fn an_idle_follow_gives_its_slot_back_soon_after_the_client_goes_away() {
+    let host = tail_host(20_000, 15_000, 1);
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"x\n");
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let first = client()
+        .get(host.url(&follow))
+        .header("authorization", &superuser())
+        .header("accept", "text/event-stream")
+        .call()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(first.into_body().into_reader());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap(); // the stream is live
+    drop(reader);
+    let gone = Instant::now();
+    loop {
+        // Only the status: reading on would hold the new slot for 20 s.
+        let r = client()
+            .get(host.url(&format!("{follow}?cursor=END")))
+            .header("authorization", &superuser())
+            .header("accept", "text/event-stream")
+            .call()
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "the slot was still held {:?} after the client left",
+            gone.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_follower_slot_expires_when_the_host_kills_the_instance() {
     // Newer Spin aborts the guest when its client disconnects: nothing runs
