@@ -22,9 +22,9 @@ use std::time::Duration;
 /// response back.
 pub async fn serve(req: IncomingRequest, out: ResponseOutparam, handler: Handler) {
     let response = match prepare(req).await {
-        Ok((request, route, env, gate)) => {
-            gate.run(|| respond(route.and_then(|route| handler(route, &request, &env))))
-        }
+        Ok((request, route, env, gate)) => gate.run(|| {
+            respond(route.and_then(|route| crate::api::answer(handler, route, &request, &env)))
+        }),
         Err(problem) => Response::from(problem),
     };
     send(crate::web::message::allow_any_origin(response), out).await;

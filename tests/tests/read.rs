@@ -388,3 +388,58 @@ fn bad_read_parameters_are_problems_naming_the_parameter() {
         404
     );
 }
+
+/// HEAD answers wherever GET does, with GET's status and headers and no
+/// body; a download's `ETag` sent back in `If-None-Match` is a 304.
+#[test]
+fn head_wherever_get_and_304_for_the_current_etag() {
+    let (host, standalone, pod) = seeded(HostOptions::default());
+    let file = file_path(&standalone, "stdout");
+    let browse = file.replace("/stdout", "/files/browse");
+    for path in [
+        file.clone(),
+        format!("{file}?cursor=END&skip=-1"),
+        file_path(&pod, "stderr"),
+        browse,
+        "/system/v1/logs/v2/component".to_owned(),
+        "/system/v1/logs/v2/component/dcos-log?limit=1".to_owned(),
+        "/system/v1/logs/v2/task/web.1111".to_owned(),
+        format!("{INGEST}/tasks/web.1111"),
+        format!("{file}/download"),
+    ] {
+        let get = send(&host, "GET", &path, None, b"");
+        let head = send(&host, "HEAD", &path, None, b"");
+        assert_eq!(head.status, get.status, "HEAD {path}");
+        assert!(head.status < 400, "HEAD {path}: {}", head.status);
+        assert!(head.body.is_empty(), "HEAD {path} has a body");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "HEAD {path}"
+        );
+    }
+    let download = format!("{file}/download");
+    let etag = send(&host, "GET", &download, None, b"")
+        .header("etag")
+        .expect("an ETag")
+        .to_owned();
+    let again = send_with(
+        &host,
+        "GET",
+        &download,
+        &[("if-none-match", &etag)],
+        None,
+        b"",
+    );
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let stale = send_with(
+        &host,
+        "GET",
+        &download,
+        &[("if-none-match", "\"other\"")],
+        None,
+        b"",
+    );
+    assert_eq!(stale.status, 200);
+}

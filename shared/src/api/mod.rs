@@ -25,17 +25,41 @@ pub mod tail;
 pub mod token;
 
 use crate::env::Env;
-use crate::web::message::{Request, Response, respond};
+use crate::web::message::{Body, Request, Response, respond};
 use crate::web::problem::Problem;
 use crate::web::route::Route;
 
 /// What every family exports: the answer to a request whose route it serves.
 pub type Handler = fn(Route, &Request, &Env) -> Result<Response, Problem>;
 
+/// Answers `req` on `route` with `handler`. HEAD is answered wherever GET
+/// is, by the same code: the GET answer's status and headers, no body (a
+/// body in memory still gives its `Content-Length`). A handler that answers
+/// HEAD itself (downloads, archives, jobs) gives the same headers either way.
+pub fn answer(
+    handler: Handler,
+    route: Route,
+    req: &Request,
+    env: &Env,
+) -> Result<Response, Problem> {
+    if req.method != http::Method::HEAD {
+        return handler(route, req, env);
+    }
+    let mut get = req.clone();
+    get.method = http::Method::GET;
+    let mut response = handler(route, &get, env)?;
+    if let Body::Bytes(bytes) = &response.body {
+        let len = bytes.len().to_string();
+        response = response.header(http::header::CONTENT_LENGTH, &len);
+    }
+    response.body = Body::Empty;
+    Ok(response)
+}
+
 /// Parses `req`'s route and answers it with `handler`, without the gate:
 /// what native tests and the fuzz targets call.
 pub fn call(handler: Handler, req: Request, env: &Env) -> Response {
-    respond(Route::parse(&req.path).and_then(|route| handler(route, &req, env)))
+    respond(Route::parse(&req.path).and_then(|route| answer(handler, route, &req, env)))
 }
 
 /// The answer to a route spin.toml sends to another component: only a

@@ -28,6 +28,20 @@ pub enum Ranged {
 impl Download<'_> {
     pub fn respond(&self, req: &Request) -> Ranged {
         let size = self.size;
+        // A client holding this very object (by its strong ETag) needs nothing.
+        if let Some(tags) = req.header(header::IF_NONE_MATCH) {
+            let held = tags
+                .split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == self.etag);
+            if held {
+                return Ranged::Done(
+                    Response::new(StatusCode::NOT_MODIFIED)
+                        .header(header::ETAG, self.etag)
+                        .header(header::CACHE_CONTROL, "no-cache"),
+                );
+            }
+        }
         let range = match req.header(header::RANGE) {
             Some(r) if if_range_holds(req, self.etag) => parse_range(r, size),
             _ => RangeSpec::Whole,
@@ -160,6 +174,27 @@ mod tests {
             assert_eq!(parse_range(value, 100), want, "{value}");
         }
         assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
+    }
+
+    #[test]
+    fn the_current_etag_is_a_304_and_any_other_the_object() {
+        let d = Download {
+            size: 10,
+            etag: "\"abc-a\"",
+            content_type: "text/plain",
+            filename: "f",
+        };
+        let status = |inm: &str| {
+            let req = Request::new(Method::GET, "/f").with_header("if-none-match", inm);
+            match d.respond(&req) {
+                Ranged::Done(r) => r.status.as_u16(),
+                Ranged::Body(r, _, _) => r.status.as_u16(),
+            }
+        };
+        assert_eq!(status("\"abc-a\""), 304);
+        assert_eq!(status("\"x\", W/\"abc-a\""), 304);
+        assert_eq!(status("*"), 304);
+        assert_eq!(status("\"abc-b\""), 200);
     }
 
     #[test]
