@@ -26,6 +26,8 @@ use serde_json::json;
 pub const PREFIX: &str = crate::web::route::INGEST;
 
 pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+    let decoded = decode_body(req, env.config.max_body_bytes)?;
+    let req = decoded.as_ref().unwrap_or(req);
     let m = &req.method;
     match route {
         Route::TaskMeta { task_id } => match *m {
@@ -40,6 +42,39 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         Route::AppendJournal if m == Method::POST => append_journal(req, env),
         Route::AppendJournal => Err(Problem::method_not_allowed("POST")),
         other => Err(super::elsewhere(&other)),
+    }
+}
+
+/// The request with its body decoded, when it came `Content-Encoding: gzip`
+/// (shippers compress). `max_body_bytes` bounds the decoded bytes too, so a
+/// small bomb is a 413; an encoding not supported is a 415, and a body that
+/// is not what its encoding says is a 400. `None`: nothing to decode.
+fn decode_body(req: &Request, limit: u64) -> Result<Option<Request>, Problem> {
+    use std::io::Read;
+    let Some(encoding) = req.header(header::CONTENT_ENCODING).map(str::trim) else {
+        return Ok(None);
+    };
+    match encoding.to_ascii_lowercase().as_str() {
+        "" | "identity" => Ok(None),
+        "gzip" | "x-gzip" => {
+            let mut body = Vec::new();
+            flate2::read::MultiGzDecoder::new(req.body.as_slice())
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut body)
+                .map_err(|e| {
+                    Problem::bad_request(format!("the body is not valid gzip: {e}"))
+                        .with("parameter", "Content-Encoding")
+                })?;
+            if body.len() as u64 > limit {
+                return Err(Problem::too_large(limit));
+            }
+            let mut decoded = req.clone();
+            decoded.body = body;
+            Ok(Some(decoded))
+        }
+        other => Err(Problem::unsupported_media_type(format!(
+            "Content-Encoding {other:?} is not supported; send identity or gzip"
+        ))),
     }
 }
 
@@ -289,6 +324,41 @@ mod tests {
     }
 
     const TASK: &str = r#"{"name":"web-1","agent_id":"A","framework_id":"F","container_id":"C"}"#;
+
+    #[test]
+    fn gzip_bodies_are_decoded_and_bounded() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let f = Fixture::new();
+        f.call(Method::PUT, "/tasks/t1", None, TASK.as_bytes());
+        let send = |encoding: &str, body: &[u8]| {
+            let req = Request::new(Method::POST, &format!("{PREFIX}/tasks/t1/files/stdout"))
+                .with_header("content-type", "text/plain")
+                .with_header("content-encoding", encoding)
+                .with_body(body);
+            crate::api::call(handle, req, &f.env).status.as_u16()
+        };
+        assert_eq!(send("gzip", &gz(b"one\ntwo\n")), 200);
+        let before = f.keys();
+        assert_eq!(send("gzip", b"plain text, not gzip\n"), 400);
+        assert_eq!(send("br", &gz(b"x\n")), 415);
+        let bomb = gz(&vec![b'a'; Config::default().max_body_bytes as usize + 1]);
+        assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+        assert_eq!(send("gzip", &bomb), 413);
+        assert_eq!(f.keys(), before, "nothing stored by refused bodies");
+        let read = Request::new(
+            Method::GET,
+            "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/t1/runs/C/stdout",
+        );
+        let text = crate::api::call(crate::api::dump::handle, read, &f.env)
+            .into_bytes()
+            .unwrap();
+        assert_eq!(text, b"one\ntwo\n");
+    }
 
     #[test]
     fn registers_then_appends_lines() {

@@ -26,9 +26,10 @@ use http::StatusCode;
 
 /// Headers whose values the API reads as text (they must be visible ASCII),
 /// and how problems name them.
-const ASCII_HEADERS: [(&str, &str); 6] = [
+const ASCII_HEADERS: [(&str, &str); 7] = [
     ("accept", "Accept"),
     ("content-type", "Content-Type"),
+    ("content-encoding", "Content-Encoding"),
     ("last-event-id", "Last-Event-ID"),
     ("idempotency-key", "Idempotency-Key"),
     ("range", "Range"),
