@@ -109,16 +109,10 @@ fn sources(
     filter: Option<&regex_lite::Regex>,
 ) -> Result<(bool, Vec<ContainerFile>), Problem> {
     let sandboxes = Sandboxes::new(env.store.clone());
-    let mut any = false;
+    let tasks = sandboxes.labelled("app", app)?;
+    let any = !tasks.is_empty();
     let mut out = Vec::new();
-    for summary in sandboxes.index()? {
-        let Some(task) = sandboxes.task(&summary.id)? else {
-            continue;
-        };
-        if task.labels.get("app").map(String::as_str) != Some(app) {
-            continue;
-        }
-        any = true;
+    for task in tasks {
         let kind = container_type(&task);
         if filter.is_some_and(|re| !re.is_match(&task.name) && !re.is_match(&kind)) {
             continue;

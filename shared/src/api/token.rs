@@ -86,6 +86,15 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         }
         (None, Some(app)) => {
             validate_name("app", &app)?;
+            // As for a task: a token for nothing that exists is a 404.
+            if Sandboxes::new(env.store.clone())
+                .labelled("app", &app)?
+                .is_empty()
+            {
+                return Err(Problem::not_found(format!(
+                    "no task is labelled app={app:?}"
+                )));
+            }
             let url = format!("/apps/{}/logs", utf8_percent_encode(&app, SEGMENT));
             (Scope::App(app), url)
         }
@@ -134,7 +143,9 @@ mod tests {
             &format!("{}/tasks/web.1", crate::api::ingest::PREFIX),
         )
         .with_header("content-type", "application/json")
-        .with_body(r#"{"name":"web","agent_id":"A","framework_id":"F","container_id":"C"}"#);
+        .with_body(
+            r#"{"name":"web","agent_id":"A","framework_id":"F","container_id":"C","labels":{"app":"my shop"}}"#,
+        );
         let r = crate::api::call(crate::api::ingest::handle, req, &env);
         assert!(r.status.is_success(), "{:?}", r.into_bytes());
         env
@@ -154,7 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn mints_for_an_existing_task_or_any_app() {
+    fn mints_for_an_existing_task_or_app() {
         let env = env();
         let (status, doc) = mint(&env, r#"{"task":"web.1","ttl":60}"#);
         assert_eq!(status, 201, "{doc}");
@@ -182,6 +193,7 @@ mod tests {
         let env = env();
         for (body, status) in [
             (r#"{"task":"nope"}"#, 404),
+            (r#"{"app":"nope"}"#, 404),
             (r#"{"task":"web.1","app":"a"}"#, 400),
             ("{}", 400),
             (r#"{"task":"web.1","ttl":0}"#, 400),

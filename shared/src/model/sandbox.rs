@@ -298,6 +298,20 @@ impl Sandboxes {
         }
     }
 
+    /// Every task labelled `key=value` (a Scalingo app is `app=<name>`).
+    /// Reads every task record: for routes about one app, not per line.
+    pub fn labelled(&self, key: &str, value: &str) -> Result<Vec<Task>, Problem> {
+        let mut out = Vec::new();
+        for summary in self.index()? {
+            if let Some(task) = self.task(&summary.id)?
+                && task.labels.get(key).map(String::as_str) == Some(value)
+            {
+                out.push(task);
+            }
+        }
+        Ok(out)
+    }
+
     /// The task an agent route names, or `None` if the route's ids do not all
     /// belong to one task: an agent id that does not own the task finds nothing.
     pub fn task_for_route(
