@@ -227,14 +227,10 @@ fn an_idle_stream_gets_keepalives_and_a_resume_event() {
     );
 }
 
-#[test]
-fn a_follower_slot_frees_itself_when_the_client_goes_away() {
-    let host = tail_host(20_000, 200, 1);
-    let task = register(&host, "t", "agent-a", false);
-    append(&host, "t", "stdout", b"x\n");
-    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+/// A follow whose stream is live (its first line read), to drop later.
+fn live_follow(host: &TestHost, follow: &str) -> impl BufRead {
     let first = client()
-        .get(host.url(&follow))
+        .get(host.url(follow))
         .header("authorization", &superuser())
         .header("accept", "text/event-stream")
         .call()
@@ -242,20 +238,36 @@ fn a_follower_slot_frees_itself_when_the_client_goes_away() {
     assert_eq!(first.status(), 200);
     let mut reader = std::io::BufReader::new(first.into_body().into_reader());
     let mut line = String::new();
-    reader.read_line(&mut line).unwrap(); // the stream is live
+    reader.read_line(&mut line).unwrap();
+    reader
+}
+
+/// The status of a follow, without reading on (which would hold its slot).
+fn follow_status(host: &TestHost, follow: &str) -> u16 {
+    client()
+        .get(host.url(follow))
+        .header("authorization", &superuser())
+        .header("accept", "text/event-stream")
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn a_follower_slot_frees_itself_when_the_client_goes_away() {
+    let host = tail_host(20_000, 200, 1);
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"x\n");
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let reader = live_follow(&host, &follow);
     let busy = get_with(&host, &follow, &[("accept", "text/event-stream")]);
     let p = busy.problem(429);
     assert!(busy.header("retry-after").is_some(), "{p}");
     drop(reader); // the client vanishes mid-stream
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = client()
-            .get(host.url(&format!("{follow}?cursor=END")))
-            .header("authorization", &superuser())
-            .header("accept", "text/event-stream")
-            .call()
-            .unwrap();
-        if r.status() == 200 {
+        if follow_status(&host, &format!("{follow}?cursor=END")) == 200 {
             break;
         }
         assert!(Instant::now() < deadline, "the slot was not freed");
@@ -272,26 +284,11 @@ fn an_idle_follow_gives_its_slot_back_soon_after_the_client_goes_away() {
     let task = register(&host, "t", "agent-a", false);
     append(&host, "t", "stdout", b"x\n");
     let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
-    let first = client()
-        .get(host.url(&follow))
-        .header("authorization", &superuser())
-        .header("accept", "text/event-stream")
-        .call()
-        .unwrap();
-    let mut reader = std::io::BufReader::new(first.into_body().into_reader());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap(); // the stream is live
+    let reader = live_follow(&host, &follow);
     drop(reader);
     let gone = Instant::now();
     loop {
-        // Only the status: reading on would hold the new slot for 20 s.
-        let r = client()
-            .get(host.url(&format!("{follow}?cursor=END")))
-            .header("authorization", &superuser())
-            .header("accept", "text/event-stream")
-            .call()
-            .unwrap();
-        if r.status() == 200 {
+        if follow_status(&host, &format!("{follow}?cursor=END")) == 200 {
             break;
         }
         assert!(
@@ -319,26 +316,12 @@ fn a_follower_slot_expires_when_the_host_kills_the_instance() {
     let task = register(&host, "t", "agent-a", false);
     append(&host, "t", "stdout", b"x\n");
     let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
-    let first = client()
-        .get(host.url(&follow))
-        .header("authorization", &superuser())
-        .header("accept", "text/event-stream")
-        .call()
-        .unwrap();
-    let mut reader = std::io::BufReader::new(first.into_body().into_reader());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    let reader = live_follow(&host, &follow);
     drop(reader);
     let started = Instant::now();
     get_with(&host, &follow, &[("accept", "text/event-stream")]).problem(429);
     loop {
-        let r = client()
-            .get(host.url(&format!("{follow}?cursor=END")))
-            .header("authorization", &superuser())
-            .header("accept", "text/event-stream")
-            .call()
-            .unwrap();
-        if r.status() == 200 {
+        if follow_status(&host, &format!("{follow}?cursor=END")) == 200 {
             break;
         }
         assert!(
