@@ -319,6 +319,8 @@ impl Route {
     }
 
     /// One example path of every variant: what the spin.toml check walks.
+    /// Test support: compiled for tests and the `fuzzing` feature only.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn examples() -> Vec<(&'static str, String)> {
         let run = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/C";
         let pod = format!("{run}/tasks/T");
@@ -348,7 +350,8 @@ impl Route {
         ]
     }
 
-    /// The variant's name, as [`Route::examples`] lists it.
+    /// The variant's name, as `Route::examples` lists it.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn name(&self) -> &'static str {
         match self {
             Route::TaskMeta { .. } => "TaskMeta",
