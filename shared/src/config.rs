@@ -5,6 +5,7 @@
 //! malformed deployment fails the same way whichever route notices, and the
 //! auth gate and the rate limiter need not know where their numbers come from.
 
+use crate::store::s3::S3Settings;
 use serde::Deserialize;
 
 /// Every variable [`Config::from_lookup`] reads. spin.toml must declare each
@@ -29,6 +30,14 @@ pub const VARIABLES: &[&str] = &[
     "rate_limit_ingest",
     "max_header_bytes",
     "max_uri_bytes",
+    "blob_store",
+    "s3_endpoint",
+    "s3_region",
+    "s3_bucket",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+    "s3_path_style",
+    "s3_prefix",
 ];
 
 /// A deployment error: a variable is set to something unusable. Never a
@@ -70,6 +79,68 @@ pub struct Config {
     pub max_header_bytes: u64,
     /// Longest path and query; longer is a 414.
     pub max_uri_bytes: u64,
+    /// Where log bytes go (`blob_store`, `s3_*`).
+    pub blobs: BlobBackend,
+}
+
+/// The blob backend (`blob_store`): `kv`, the embedded default, or `s3`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BlobBackend {
+    /// Chunks in the `default` key-value store.
+    #[default]
+    Embedded,
+    /// One object per blob in an S3-compatible bucket.
+    S3(S3Settings),
+}
+
+impl BlobBackend {
+    /// The `s3_*` variables are read only when `blob_store = "s3"`: a
+    /// request on the embedded default pays for one look-up, not eight.
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        match text("blob_store").as_deref().map(str::trim) {
+            None | Some("kv") => return Ok(Self::Embedded),
+            Some("s3") => {}
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "variable blob_store = {other:?}: expected \"kv\" or \"s3\""
+                )));
+            }
+        }
+        let required = |name: &str| {
+            text(name).ok_or_else(|| ConfigError(format!("blob_store = \"s3\" needs {name}")))
+        };
+        let endpoint = required("s3_endpoint")?
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        match url::Url::parse(&endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.path() == "/" => {}
+            _ => {
+                return Err(ConfigError(format!(
+                    "variable s3_endpoint = {endpoint:?}: expected http(s)://host[:port]"
+                )));
+            }
+        }
+        let path_style = match text("s3_path_style").as_deref().map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "variable s3_path_style = {other:?}: expected true or false"
+                )));
+            }
+        };
+        Ok(Self::S3(S3Settings {
+            endpoint,
+            region: text("s3_region").unwrap_or_else(|| "us-east-1".to_owned()),
+            bucket: required("s3_bucket")?,
+            access_key_id: required("s3_access_key_id")?,
+            secret_access_key: required("s3_secret_access_key")?,
+            path_style,
+            prefix: text("s3_prefix").unwrap_or_default(),
+        }))
+    }
 }
 
 impl Default for Config {
@@ -86,6 +157,7 @@ impl Default for Config {
             rate: Limits::default(),
             max_header_bytes: 16 * 1024,
             max_uri_bytes: 8 * 1024,
+            blobs: BlobBackend::Embedded,
         }
     }
 }
@@ -111,6 +183,7 @@ impl Config {
             },
             max_header_bytes: number(&lookup, "max_header_bytes", d.max_header_bytes)?,
             max_uri_bytes: number(&lookup, "max_uri_bytes", d.max_uri_bytes)?,
+            blobs: BlobBackend::from_lookup(&lookup)?,
         })
     }
 }
@@ -313,16 +386,60 @@ mod tests {
     #[test]
     fn reads_every_listed_variable_and_nothing_else() {
         let asked = std::cell::RefCell::new(Vec::new());
-        Config::from_lookup(|name| {
+        // With the S3 backend chosen, so that its variables are read too.
+        let config = Config::from_lookup(|name| {
             asked.borrow_mut().push(name.to_owned());
-            None
+            s3_lookup(name)
         })
         .unwrap();
+        assert!(matches!(config.blobs, BlobBackend::S3(_)));
         let mut asked = asked.into_inner();
         asked.sort();
         asked.dedup();
         let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
         listed.sort();
         assert_eq!(asked, listed);
+    }
+
+    fn s3_lookup(name: &str) -> Option<String> {
+        let value = match name {
+            "blob_store" => "s3",
+            "s3_endpoint" => "http://127.0.0.1:9000/",
+            "s3_bucket" => "logs",
+            "s3_access_key_id" => "AKID",
+            "s3_secret_access_key" => "secret",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    }
+
+    #[test]
+    fn the_blob_backend_is_embedded_unless_s3_is_configured_completely() {
+        assert_eq!(
+            Config::from_lookup(|_| None).unwrap().blobs,
+            BlobBackend::Embedded
+        );
+        let BlobBackend::S3(s3) = Config::from_lookup(s3_lookup).unwrap().blobs else {
+            panic!("s3 expected");
+        };
+        assert_eq!(s3.endpoint, "http://127.0.0.1:9000");
+        assert_eq!((s3.region.as_str(), s3.path_style), ("us-east-1", true));
+        for (name, value) in [
+            ("blob_store", "sqlite"),
+            ("s3_bucket", ""),
+            ("s3_endpoint", "127.0.0.1:9000"),
+            ("s3_endpoint", "http://minio/bucket"),
+            ("s3_path_style", "yes"),
+        ] {
+            let err = Config::from_lookup(|n| {
+                if n == name {
+                    Some(value.to_owned())
+                } else {
+                    s3_lookup(n)
+                }
+            })
+            .unwrap_err();
+            assert!(err.0.contains(name), "{name}={value}: {err}");
+        }
     }
 }

@@ -4,10 +4,11 @@
 //! drive with in-memory stores.
 
 use crate::api::Handler;
-use crate::config::Config;
+use crate::config::{BlobBackend, Config};
 use crate::env::Env;
 use crate::store::Store;
 use crate::store::kv::{Cas, Kv, KvError, KvResult};
+use crate::store::s3::{HttpRequest, HttpResponse, S3BlobStore, Transport, TransportError};
 use crate::web::message::{Body, Chunk, Request, Response, respond};
 use crate::web::problem::Problem;
 use crate::web::route::Route;
@@ -34,10 +35,7 @@ type Prepared = (Request, Result<Route, Problem>, Env, crate::auth::Gate);
 
 async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
     let config = Config::from_lookup(|name| spin_sdk::variables::get(name).ok())?;
-    let store = std::rc::Rc::new(Store::new(
-        Box::new(SpinKv::open("default")?),
-        Box::new(SpinKv::open("blobs")?),
-    ));
+    let store = std::rc::Rc::new(open_store(&config)?);
 
     let method = convert_method(&req.method())?;
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".to_owned());
@@ -74,6 +72,19 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
     }
     request.body = body;
     Ok((request, route, Env { store, config }, gate))
+}
+
+/// Metadata in the `default` store; log bytes in it too (embedded default,
+/// through a second handle) or in S3 over outbound HTTP.
+fn open_store(config: &Config) -> Result<Store, Problem> {
+    let meta = Box::new(SpinKv::open("default")?);
+    Ok(match &config.blobs {
+        BlobBackend::Embedded => Store::new(meta, Box::new(SpinKv::open("default")?)),
+        BlobBackend::S3(settings) => Store::with_blobs(
+            meta,
+            Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
+        ),
+    })
 }
 
 fn convert_method(m: &spin_sdk::http::Method) -> Result<http::Method, Problem> {
@@ -257,4 +268,136 @@ impl Cas for SpinCas {
             Err(atomics::CasError::StoreError(e)) => Err(err(&self.key, e)),
         }
     }
+}
+
+/// Outbound HTTP for the S3 backend, through `wasi:http/outgoing-handler`
+/// directly and blocking: the blob-store trait is synchronous, and a request
+/// handler does one storage call at a time anyway. Spin allows only the
+/// hosts in the component's `allowed_outbound_hosts` (`{{ s3_endpoint }}`).
+struct SpinHttp;
+
+impl Transport for SpinHttp {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        send_blocking(request).map_err(|(message, code)| {
+            use wasi::http::types::ErrorCode as E;
+            let fatal = matches!(
+                code,
+                Some(E::HttpRequestDenied | E::HttpRequestUriInvalid | E::HttpRequestMethodInvalid)
+            );
+            TransportError {
+                message,
+                retryable: !fatal,
+            }
+        })
+    }
+
+    fn sleep(&self, duration: Duration) {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+    }
+}
+
+/// One exchange; on failure the message and, if the host gave one, its error code.
+type SendError = (String, Option<wasi::http::types::ErrorCode>);
+
+fn send_blocking(request: &HttpRequest) -> Result<HttpResponse, SendError> {
+    use wasi::http::types::{Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme};
+    use wasi::io::streams::StreamError;
+    let plain = |m: String| (m, None);
+    let url = url::Url::parse(&request.url).map_err(|e| plain(e.to_string()))?;
+    let headers = Fields::new();
+    for (name, value) in &request.headers {
+        headers
+            .append(name, &value.as_bytes().to_vec())
+            .map_err(|e| plain(format!("header {name}: {e:?}")))?;
+    }
+    if !request.body.is_empty() || request.method == http::Method::PUT {
+        let len = request.body.len().to_string();
+        // The wasi-http bindings take owned buffers by reference.
+        headers
+            .append(&"content-length".to_owned(), &len.into_bytes())
+            .map_err(|e| plain(format!("content-length: {e:?}")))?;
+    }
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match request.method.as_str() {
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
+        "HEAD" => Method::Head,
+        other => Method::Other(other.to_owned()),
+    };
+    let scheme = if url.scheme() == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let authority = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return Err(plain(format!("no host in {}", url.path()))),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let set = outgoing
+        .set_method(&method)
+        .and(outgoing.set_scheme(Some(&scheme)))
+        .and(outgoing.set_authority(Some(&authority)))
+        .and(outgoing.set_path_with_query(Some(&path)));
+    set.map_err(|()| plain("invalid request line".to_owned()))?;
+    let body = outgoing
+        .body()
+        .map_err(|()| plain("request body taken".to_owned()))?;
+    // Sent before the body is written: the host streams the body to the
+    // server as it comes, so a large body never waits on a full buffer.
+    let future = wasi::http::outgoing_handler::handle(outgoing, None)
+        .map_err(|e| plain(format!("{e:?}")))?;
+    {
+        let stream = body
+            .write()
+            .map_err(|()| plain("request body stream".to_owned()))?;
+        for piece in request.body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(piece)
+                .map_err(|e| plain(format!("sending the body: {e:?}")))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| (format!("{e:?}"), Some(e)))?;
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(r))) => r,
+        Some(Ok(Err(code))) => return Err((format!("{code:?}"), Some(code))),
+        Some(Err(())) | None => return Err(plain("no response".to_owned())),
+    };
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    let incoming = response
+        .consume()
+        .map_err(|()| plain("response body taken".to_owned()))?;
+    let mut out = Vec::new();
+    {
+        let stream = incoming
+            .stream()
+            .map_err(|()| plain("response body stream".to_owned()))?;
+        loop {
+            match stream.blocking_read(1 << 20) {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(StreamError::Closed) => break,
+                Err(e) => return Err(plain(format!("reading the response: {e:?}"))),
+            }
+        }
+    }
+    let _trailers = IncomingBody::finish(incoming);
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: out,
+    })
 }

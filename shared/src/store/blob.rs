@@ -2,9 +2,11 @@
 //!
 //! Log bytes live here, metadata and indexes in the key-value store. The
 //! embedded default, [`KvBlobStore`], keeps an object as chunks of at most
-//! [`CHUNK_SIZE`] in a key-value store of its own (hosted KV stores cap values
-//! near 1 MB) plus a small manifest; the trait leaves room for an S3-compatible
-//! backend where an object is one S3 object and `get_range` a ranged GET.
+//! [`CHUNK_SIZE`] (hosted KV stores cap values near 1 MB) plus a small
+//! manifest, under keys of their own (`blob/...`) in the same `default` store
+//! as the metadata: plain `spin up` knows no other store label, and one store
+//! means one runtime-config entry. For logs that outgrow a key-value store,
+//! [`super::s3::S3BlobStore`] keeps each object in an S3 bucket instead.
 
 use super::kv::{Kv, KvError, KvResult};
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,11 @@ struct Manifest {
     chunks: u32,
 }
 
-/// The embedded default: a blob as `<key>#<i>` chunk keys plus a `<key>` manifest.
+/// Namespace of the embedded blobs in the shared key-value store.
+const PREFIX: &str = "blob/";
+
+/// The embedded default: a blob as `blob/<key>#<i>` chunk keys plus a
+/// `blob/<key>` manifest.
 pub struct KvBlobStore {
     kv: Box<dyn Kv>,
     chunk_size: usize,
@@ -55,11 +61,15 @@ impl KvBlobStore {
     }
 
     fn chunk_key(key: &str, i: u64) -> String {
-        format!("{key}#{i}")
+        format!("{PREFIX}{key}#{i}")
+    }
+
+    fn manifest_key(key: &str) -> String {
+        format!("{PREFIX}{key}")
     }
 
     fn manifest(&self, key: &str) -> KvResult<Option<Manifest>> {
-        match self.kv.get(key)? {
+        match self.kv.get(&Self::manifest_key(key))? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -91,7 +101,7 @@ impl KvBlobStore {
             chunks: (out.len() - before) as u32,
         };
         let manifest = serde_json::to_vec(&manifest).map_err(|e| KvError(e.to_string()))?;
-        out.push((key.to_owned(), manifest));
+        out.push((Self::manifest_key(key), manifest));
         Ok(())
     }
 }
@@ -152,7 +162,7 @@ impl BlobStore for KvBlobStore {
             return Ok(());
         };
         // Manifest first: a half-deleted blob is invisible rather than corrupt.
-        self.kv.delete(key)?;
+        self.kv.delete(&Self::manifest_key(key))?;
         let keys: Vec<String> = (0..m.chunks as u64)
             .map(|i| Self::chunk_key(key, i))
             .collect();
@@ -190,6 +200,7 @@ mod tests {
         assert_eq!(s.get("big").unwrap().unwrap(), big);
         assert_eq!(kv.len(), 4, "three chunks and a manifest");
         for k in kv.keys() {
+            assert!(k.starts_with("blob/big"), "{k}");
             assert!(kv.get(&k).unwrap().unwrap().len() <= CHUNK_SIZE);
         }
     }
@@ -217,10 +228,10 @@ mod tests {
     fn deleting_a_put_cut_short_removes_its_chunks() {
         let s = store(4);
         // Chunks of "x" written, manifest never: what a killed put leaves.
-        s.kv.set("x#0", b"1234").unwrap();
-        s.kv.set("x#1", b"56").unwrap();
+        s.kv.set("blob/x#0", b"1234").unwrap();
+        s.kv.set("blob/x#1", b"56").unwrap();
         s.delete("x").unwrap();
-        assert_eq!(s.kv.get("x#0").unwrap(), None);
-        assert_eq!(s.kv.get("x#1").unwrap(), None);
+        assert_eq!(s.kv.get("blob/x#0").unwrap(), None);
+        assert_eq!(s.kv.get("blob/x#1").unwrap(), None);
     }
 }

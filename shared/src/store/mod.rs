@@ -8,6 +8,7 @@ pub mod blob;
 pub mod error;
 pub mod kv;
 pub mod log;
+pub mod s3;
 
 pub use error::{StoreError, StoreResult};
 
@@ -23,12 +24,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// `meta` is the `default` store, `blobs` the store chunked log bytes go to.
+    /// `meta` holds the metadata, `blobs` (a key-value store: the same one, or
+    /// in tests another) the log bytes in chunks.
     pub fn new(meta: Box<dyn Kv>, blobs: Box<dyn Kv>) -> Self {
-        Self {
-            meta,
-            blobs: Box::new(KvBlobStore::new(blobs)),
-        }
+        Self::with_blobs(meta, Box::new(KvBlobStore::new(blobs)))
+    }
+
+    /// Metadata in `meta`, log bytes in any blob backend (S3, say).
+    pub fn with_blobs(meta: Box<dyn Kv>, blobs: Box<dyn BlobStore>) -> Self {
+        Self { meta, blobs }
     }
 
     /// Both stores in memory: what native tests use.
