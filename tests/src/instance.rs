@@ -1,6 +1,7 @@
 //! Per-instance store data and the Spin host interfaces beyond WASI:
 //! `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` (over [`crate::kv`]) and
-//! `fermyon:spin/variables@2.0.0`, with Spin's access rules and error values.
+//! `fermyon:spin/variables@2.0.0`, with Spin's access rules and error values;
+//! outbound HTTP is [`crate::outbound`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use wasmtime::StoreLimits;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::kv::{self, KvError, KvStores, SwapError};
 use crate::manifest::{VariableError, Variables};
@@ -34,7 +35,7 @@ pub struct InstanceState {
     vars: Arc<Variables>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: DenyOutbound,
+    hooks: crate::outbound::Outbound,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
 }
@@ -45,18 +46,27 @@ impl InstanceState {
         allowed_stores: Arc<HashSet<String>>,
         kv: Arc<KvStores>,
         vars: Arc<Variables>,
+        outbound: Arc<crate::outbound::AllowedHosts>,
+        stderr: Option<wasmtime_wasi::p2::pipe::MemoryOutputPipe>,
         limits: StoreLimits,
     ) -> Self {
+        // Like `spin up`: no args, no environment, no preopened dirs; guest
+        // output goes to the host's stdout and stderr (or, for tests that
+        // read the app's log, stderr into a buffer shared by all instances).
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout();
+        match stderr {
+            Some(pipe) => wasi.stderr(pipe),
+            None => wasi.inherit_stderr(),
+        };
         InstanceState {
             component,
             allowed_stores,
             kv,
             vars,
-            // Like `spin up`: no args, no environment, no preopened dirs;
-            // guest output goes to the host's stdout/stderr.
-            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: DenyOutbound,
+            hooks: crate::outbound::Outbound(outbound),
             table: ResourceTable::new(),
             limits,
         }
@@ -84,30 +94,6 @@ impl WasiHttpView for InstanceState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
-    }
-}
-
-/// The manifest grants no `allowed_outbound_hosts`, so, as in Spin, every
-/// outbound request is denied.
-struct DenyOutbound;
-
-type BoxedResult = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
-
-impl WasiHttpHooks for DenyOutbound {
-    fn send_request(
-        &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: BoxedResult,
-    ) -> Box<
-        dyn Future<
-                Output = wasmtime_wasi_http::Result<(
-                    http::Response<wasmtime_wasi_http::WasiBody>,
-                    BoxedResult,
-                )>,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }
 
@@ -348,13 +334,15 @@ mod tests {
     fn state(granted: &[&str]) -> InstanceState {
         let mut locations = BTreeMap::new();
         locations.insert("default".to_owned(), StoreLocation::InMemory);
-        locations.insert("blobs".to_owned(), StoreLocation::InMemory);
+        locations.insert("other".to_owned(), StoreLocation::InMemory);
         let kv = KvStores::open(&locations, false).expect("stores");
         InstanceState::new(
             "c".into(),
             Arc::new(granted.iter().map(|s| s.to_string()).collect()),
             Arc::new(kv),
             Arc::new(Variables::default()),
+            Arc::default(),
+            None,
             StoreLimits::default(),
         )
     }
@@ -364,7 +352,7 @@ mod tests {
         let mut s = state(&["default"]);
         assert!(store::Host::open(&mut s, "default".into()).await.is_ok());
         // Defined but not granted, and not defined at all: both access-denied.
-        for label in ["blobs", "nope"] {
+        for label in ["other", "nope"] {
             assert!(matches!(
                 store::Host::open(&mut s, label.into()).await,
                 Err(store::Error::AccessDenied)

@@ -20,6 +20,7 @@ pub mod builder;
 mod instance;
 pub mod kv;
 pub mod manifest;
+pub mod outbound;
 pub mod routes;
 mod server;
 pub mod services;
@@ -69,11 +70,15 @@ pub struct HostOptions {
     /// silently overwriting a concurrent creator) instead of the documented
     /// insert-if-absent. See [`kv::Cas::swap`].
     pub cas_insert_overwrites: bool,
+    /// Collect every instance's stderr (the app's log) for
+    /// [`TestHost::guest_stderr`] instead of passing it through.
+    pub capture_guest_stderr: bool,
 }
 
 /// A running host. Serves on its own tokio runtime; stops when dropped.
 pub struct TestHost {
     addr: SocketAddr,
+    stderr: Option<wasmtime_wasi::p2::pipe::MemoryOutputPipe>,
     state_dir: PathBuf,
     runtime: Option<tokio::runtime::Runtime>,
     // Declared after `runtime` so the runtime stops before the dir goes.
@@ -110,6 +115,7 @@ impl TestHost {
         let locations = manifest::key_value_stores(&runtime_config, &state_dir)?;
         let kv = kv::KvStores::open(&locations, opts.cas_insert_overwrites)?;
         let mut grants = std::collections::HashMap::new();
+        let mut outbound_grants = std::collections::HashMap::new();
         for (id, component) in &manifest.components {
             for label in &component.key_value_stores {
                 // Spin refuses to start in this case too.
@@ -120,14 +126,29 @@ impl TestHost {
             }
             let granted: HashSet<String> = component.key_value_stores.iter().cloned().collect();
             grants.insert(id.clone(), Arc::new(granted));
+            let resolved = component
+                .allowed_outbound_hosts
+                .iter()
+                .map(|t| vars.expand(t))
+                .collect::<Result<Vec<_>>>()
+                .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
+            let hosts = outbound::AllowedHosts::parse(&resolved)
+                .with_context(|| format!("component {id:?}"))?;
+            outbound_grants.insert(id.clone(), Arc::new(hosts));
         }
 
+        // 16 MiB: a write beyond it fails in the guest, which no test nears.
+        let stderr = opts
+            .capture_guest_stderr
+            .then(|| wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(16 << 20));
         let server = Arc::new(server::Server {
             app,
             router: routes::Router::build(&manifest.routes)?,
             kv: Arc::new(kv),
             vars: Arc::new(vars),
             grants,
+            outbound: outbound_grants,
+            stderr: stderr.clone(),
             limits: server::Limits {
                 request_timeout: opts.request_timeout,
                 max_response_bytes: opts.max_response_bytes,
@@ -157,6 +178,7 @@ impl TestHost {
 
         Ok(TestHost {
             addr,
+            stderr,
             state_dir,
             runtime: Some(runtime),
             _temp_dir: temp_dir,
@@ -179,6 +201,15 @@ impl TestHost {
 
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
+    }
+
+    /// What the app has written to stderr so far (with
+    /// `capture_guest_stderr`; empty otherwise).
+    pub fn guest_stderr(&self) -> String {
+        self.stderr
+            .as_ref()
+            .map(|p| String::from_utf8_lossy(&p.contents()).into_owned())
+            .unwrap_or_default()
     }
 }
 

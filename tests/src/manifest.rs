@@ -42,6 +42,8 @@ pub struct ComponentDef {
     /// `source`, relative to [`Manifest::root`] unless absolute.
     pub source: PathBuf,
     pub key_value_stores: Vec<String>,
+    /// `allowed_outbound_hosts`, templates unresolved.
+    pub allowed_outbound_hosts: Vec<String>,
     /// `[component.X.variables]`: name -> template such as `"{{ max_body_bytes }}"`.
     pub variables: BTreeMap<String, String>,
     pub build: Option<BuildDef>,
@@ -102,6 +104,8 @@ struct RawComponent {
     #[serde(default)]
     key_value_stores: Vec<String>,
     #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
     variables: BTreeMap<String, String>,
     build: Option<BuildDef>,
 }
@@ -159,6 +163,7 @@ impl Manifest {
                 let def = ComponentDef {
                     source: c.source,
                     key_value_stores: c.key_value_stores,
+                    allowed_outbound_hosts: c.allowed_outbound_hosts,
                     variables: c.variables,
                     build: c.build,
                 };
@@ -220,6 +225,9 @@ pub enum VariableError {
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
     by_component: HashMap<String, HashMap<String, String>>,
+    /// The application's variables, for templates outside components'
+    /// `variables` tables (`allowed_outbound_hosts`).
+    app: HashMap<String, String>,
 }
 
 impl Variables {
@@ -246,7 +254,7 @@ impl Variables {
                 .or_else(|| env(&format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())))
                 .or_else(|| default.clone())
                 .with_context(|| format!("no provider resolved required variable {name:?}"))?;
-            app.insert(name.as_str(), value);
+            app.insert(name.clone(), value);
         }
         let mut by_component = HashMap::new();
         for (id, component) in &manifest.components {
@@ -259,7 +267,13 @@ impl Variables {
             }
             by_component.insert(id.clone(), vars);
         }
-        Ok(Variables { by_component })
+        Ok(Variables { by_component, app })
+    }
+
+    /// Expands a template against the application's variables, as Spin does
+    /// for `allowed_outbound_hosts`.
+    pub fn expand(&self, template: &str) -> Result<String> {
+        expand(template, |var| self.app.get(var).cloned())
     }
 
     /// `fermyon:spin/variables.get` for `component`.

@@ -56,6 +56,10 @@ pub(crate) struct Server {
     pub vars: Arc<Variables>,
     /// Component id -> labels granted by `key_value_stores`.
     pub grants: HashMap<String, Arc<HashSet<String>>>,
+    /// Component id -> hosts granted by `allowed_outbound_hosts`.
+    pub outbound: HashMap<String, Arc<crate::outbound::AllowedHosts>>,
+    /// Where guests' stderr goes when a test reads it.
+    pub stderr: Option<wasmtime_wasi::p2::pipe::MemoryOutputPipe>,
     pub limits: Limits,
 }
 
@@ -163,6 +167,8 @@ impl Server {
             self.grants.get(component).cloned().unwrap_or_default(),
             self.kv.clone(),
             self.vars.clone(),
+            self.outbound.get(component).cloned().unwrap_or_default(),
+            self.stderr.clone(),
             limits.build(),
         );
         let mut store = Store::new(&self.app.engine, state);

@@ -115,3 +115,138 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// The path of a crates.io binary, `cargo install`ed once (per machine; the
+/// tests' build cache keeps it) under `target/spin-logs-tools/<crate>-<version>`.
+pub fn cargo_binary(
+    krate: &str,
+    version: &str,
+    features: &[&str],
+    binary: &str,
+) -> Result<PathBuf> {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    let root = crate::manifest::repo_root()
+        .join("target/spin-logs-tools")
+        .join(format!("{krate}-{version}"));
+    let path = root.join("bin").join(binary);
+    if path.exists() {
+        return Ok(path);
+    }
+    eprintln!("installing {krate} {version} from crates.io (cargo install, once)...");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "install",
+            "--locked",
+            "--quiet",
+            krate,
+            "--version",
+            version,
+        ])
+        .arg("--root")
+        .arg(&root);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let status = command
+        .stdout(Stdio::null())
+        .status()
+        .with_context(|| format!("running cargo install {krate}"))?;
+    ensure!(status.success(), "cargo install {krate} {version} failed");
+    ensure!(path.exists(), "{krate} installed no {}", path.display());
+    Ok(path)
+}
+
+/// An S3-compatible server of our own (`s3s-fs`: S3 on a folder), on a free
+/// loopback port with one bucket, `spin-logs`; stopped when dropped.
+pub struct S3Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub const BUCKET: &'static str = "spin-logs";
+    pub const ACCESS_KEY: &'static str = "spinlogstest";
+    pub const SECRET_KEY: &'static str = "spin-logs-test-secret";
+
+    pub fn start() -> Result<S3Server> {
+        let binary = cargo_binary("s3s-fs", "0.14.1", &["binary"], "s3s-fs")?;
+        let dir = tempfile::Builder::new().prefix("spin-logs-s3-").tempdir()?;
+        std::fs::create_dir(dir.path().join(Self::BUCKET))?;
+        let port = free_port()?;
+        let child = Command::new(binary)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                Self::ACCESS_KEY,
+                "--secret-key",
+                Self::SECRET_KEY,
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting s3s-fs")?;
+        let server = S3Server { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            ensure!(Instant::now() < deadline, "s3s-fs did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:<port>`: the app's `s3_endpoint`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables that point the app at this server.
+    pub fn variables(&self) -> Vec<(String, String)> {
+        [
+            ("blob_store", "s3".to_owned()),
+            ("s3_endpoint", self.endpoint()),
+            ("s3_bucket", Self::BUCKET.to_owned()),
+            ("s3_access_key_id", Self::ACCESS_KEY.to_owned()),
+            ("s3_secret_access_key", Self::SECRET_KEY.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Objects in the bucket (relative paths) and their sizes, read off the
+    /// server's folder: what the app really stored.
+    pub fn objects(&self) -> Result<Vec<(String, u64)>> {
+        let bucket = self.dir.path().join(Self::BUCKET);
+        let mut out = Vec::new();
+        let mut stack = vec![bucket.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let path = entry.path();
+                if entry.file_type()?.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&bucket) {
+                    let rel = rel.to_string_lossy().into_owned();
+                    // s3s-fs keeps its own metadata beside the objects.
+                    if !rel.starts_with(".") && !rel.contains("/.") {
+                        out.push((rel, entry.metadata()?.len()));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

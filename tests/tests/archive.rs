@@ -368,6 +368,8 @@ fn a_job_lifecycle_with_retry_extend_and_delete() {
 }
 
 /// Every stored key that belongs to a job: records, indexes, archive parts.
+/// Keys of job records and (with the embedded blob store's `blob/` prefix
+/// taken off) of job parts.
 fn job_keys(host: &TestHost) -> Vec<String> {
     let mut keys = Vec::new();
     for entry in std::fs::read_dir(host.state_dir()).expect("state dir") {
@@ -375,10 +377,16 @@ fn job_keys(host: &TestHost) -> Vec<String> {
         if path.extension().is_some_and(|e| e == "db") {
             let db = rusqlite::Connection::open(&path).expect("open db");
             let mut q = db
-                .prepare("SELECT key FROM spin_key_value WHERE key LIKE 'job%' ORDER BY key")
+                .prepare(
+                    "SELECT key FROM spin_key_value \
+                     WHERE key LIKE 'job%' OR key LIKE 'blob/job%' ORDER BY key",
+                )
                 .expect("query");
             let rows = q.query_map([], |r| r.get::<_, String>(0)).expect("rows");
-            keys.extend(rows.map(|k| k.expect("key")));
+            keys.extend(rows.map(|k| {
+                let k = k.expect("key");
+                k.strip_prefix("blob/").map(str::to_owned).unwrap_or(k)
+            }));
         }
     }
     keys.sort();

@@ -327,7 +327,13 @@ fn our_manifest_grants_every_component_its_variables_and_stores() {
             Ok(""),
             "closed by default"
         );
-        assert_eq!(c.key_value_stores, vec!["default", "blobs"], "{id}");
+        // Only the label plain `spin up` knows: no runtime config needed.
+        assert_eq!(c.key_value_stores, vec!["default"], "{id}");
+        assert_eq!(
+            c.allowed_outbound_hosts,
+            vec!["{{ s3_endpoint }}"],
+            "{id}: outbound HTTP to the object store only"
+        );
     }
     let dir = std::path::Path::new("/state");
     let stores = key_value_stores(&repo_root().join("runtime-config.toml"), dir).expect("config");
@@ -335,11 +341,7 @@ fn our_manifest_grants_every_component_its_variables_and_stores() {
         stores.get("default"),
         Some(&StoreLocation::File(dir.join("sqlite_key_value.db")))
     );
-    assert_eq!(
-        stores.get("blobs"),
-        Some(&StoreLocation::File(dir.join("blobs.db")))
-    );
-    assert_eq!(stores.len(), 2);
+    assert_eq!(stores.len(), 1);
 }
 
 /// Every component maps every application variable, as `"{{ name }}"`, and
@@ -767,7 +769,6 @@ fn state_dir_is_used_and_temp_dirs_are_removed() {
     assert_eq!(host.state_dir(), dir.path());
     assert_eq!(oversized_post(&agent(), &host.url("/logs")).0, 413);
     assert!(dir.path().join("sqlite_key_value.db").exists());
-    assert!(dir.path().join("blobs.db").exists());
     drop(host);
 
     let temp = start(HostOptions::default());

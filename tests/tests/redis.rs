@@ -96,8 +96,7 @@ fn get_many_of_two_keys_fails() {
     assert!(bucket.get_many(&["a".into(), "b".into()]).is_err());
 }
 
-/// A host with both stores on `server`'s database 0, as a single-URL
-/// runtime config would put them.
+/// A host with its store on `server`'s database 0.
 fn redis_host(
     server: &RedisServer,
     variables: &[(&str, &str)],
@@ -107,10 +106,7 @@ fn redis_host(
     let url = server.url(0);
     std::fs::write(
         &config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n\n\
-             [key_value_store.blobs]\ntype = \"redis\"\nurl = \"{url}\"\n"
-        ),
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
     )
     .expect("write runtime config");
     let host = host_with(HostOptions {

@@ -11,58 +11,6 @@ use std::time::{Duration, Instant};
 
 const FOLLOW: &str = "/system/v1/logs/v2/follow";
 
-/// One SSE event as a client sees it.
-#[derive(Debug, Default, Clone)]
-struct Event {
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
-}
-
-/// Reads one SSE response to its end (the invocation's budget), returning its
-/// events and whether comments (keepalives) were seen.
-fn sse_once(host: &TestHost, path: &str, last_event_id: Option<&str>) -> (u16, Vec<Event>, usize) {
-    let mut req = client()
-        .get(host.url(path))
-        .header("authorization", &superuser())
-        .header("accept", "text/event-stream");
-    if let Some(id) = last_event_id {
-        req = req.header("last-event-id", id);
-    }
-    let resp = req.call().expect("request");
-    let status = resp.status().as_u16();
-    let reader = std::io::BufReader::new(resp.into_body().into_reader());
-    let mut events = Vec::new();
-    let mut comments = 0;
-    let mut current = Event::default();
-    let mut has_fields = false;
-    for line in reader.lines() {
-        let Ok(line) = line else { break }; // a cut connection ends the read
-        if line.is_empty() {
-            if has_fields {
-                events.push(std::mem::take(&mut current));
-            }
-            has_fields = false;
-        } else if line.starts_with(':') {
-            comments += 1;
-        } else if let Some((field, value)) = line.split_once(": ") {
-            match field {
-                "id" => current.id = Some(value.to_owned()),
-                "event" => current.event = Some(value.to_owned()),
-                "data" => {
-                    if !current.data.is_empty() {
-                        current.data.push('\n');
-                    }
-                    current.data.push_str(value);
-                }
-                _ => continue, // retry: and unknown fields make no event
-            }
-            has_fields = true;
-        }
-    }
-    (status, events, comments)
-}
-
 fn tail_host(budget_ms: u64, keepalive_ms: u64, max_followers: u64) -> TestHost {
     host_with(HostOptions {
         variables: vec![
@@ -72,11 +20,6 @@ fn tail_host(budget_ms: u64, keepalive_ms: u64, max_followers: u64) -> TestHost 
         ],
         ..Default::default()
     })
-}
-
-fn message(e: &Event) -> Option<String> {
-    let v: Value = serde_json::from_str(&e.data).ok()?;
-    v["fields"]["MESSAGE"].as_str().map(str::to_owned)
 }
 
 #[test]

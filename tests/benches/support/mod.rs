@@ -11,7 +11,15 @@ const SECRET: &str = "spin-logs benchmark secret, 32+ bytes long";
 
 /// A host with `variables`, a signing key, and rate limits no benchmark
 /// reaches (still counted, so their cost is in the figures).
-pub fn start(mut variables: Vec<(String, String)>) -> TestHost {
+pub fn start(variables: Vec<(String, String)>) -> TestHost {
+    start_with(HostOptions {
+        variables,
+        ..Default::default()
+    })
+}
+
+/// [`start`] with other host options (a runtime config, say).
+pub fn start_with(mut opts: HostOptions) -> TestHost {
     let mut all: Vec<(String, String)> = [
         ("auth_hs256_secret", SECRET),
         ("rate_limit_standard", "100000000"),
@@ -21,12 +29,9 @@ pub fn start(mut variables: Vec<(String, String)>) -> TestHost {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    all.append(&mut variables);
-    TestHost::start(HostOptions {
-        variables: all,
-        ..Default::default()
-    })
-    .expect("host starts")
+    all.append(&mut opts.variables);
+    opts.variables = all;
+    TestHost::start(opts).expect("host starts")
 }
 
 /// The `Authorization` value every benchmark request sends: a superuser
