@@ -821,3 +821,57 @@ fn rate_limits_count_per_caller_with_headers_and_429s() {
         "web line + served appends"
     );
 }
+
+/// Refused credentials leave their reason in the app's log, never the
+/// credential itself: an expired JWT, a forged one, a wrong API key, a bad
+/// URL token (issue 12, item 17).
+#[test]
+fn refused_credentials_are_logged_without_the_credential() {
+    let key = "slk_another-long-random-key-for-logging";
+    let entry = json!([{"sha256": spin_logs::auth::apikey::hash(key), "uid": "shipper",
+                        "permissions": [INGEST_PERM]}])
+    .to_string();
+    let host = host_with(HostOptions {
+        variables: vec![("auth_api_keys".into(), entry)],
+        capture_guest_stderr: true,
+        ..Default::default()
+    });
+    let expired = token_at("old", &[SUPERUSER], now_secs() - 7_200, 60);
+    let forged = format!("{}x", token(&[SUPERUSER]));
+    let wrong_key = format!("{key}-wrong");
+    let cases = [
+        (format!("Bearer {expired}"), "the token has expired"),
+        (format!("Bearer {forged}"), "the token is not valid"),
+        (format!("ApiKey {wrong_key}"), "the API key is not valid"),
+    ];
+    for (auth, reason) in &cases {
+        unauthorized(&get_as(&host, PROBE, Some(auth)));
+        let log = host.guest_stderr();
+        assert!(
+            log.contains(&format!("credentials refused: {reason}")),
+            "{reason}: {log}"
+        );
+    }
+    unauthorized(&get_as(
+        &host,
+        &format!("{PROBE}?token=u1.bm9wZQ.bm9wZQ"),
+        None,
+    ));
+    let log = host.guest_stderr();
+    assert!(
+        log.contains("credentials refused: the URL token is not valid"),
+        "{log}"
+    );
+    for secret in [
+        expired.as_str(),
+        forged.as_str(),
+        wrong_key.as_str(),
+        "u1.bm9wZQ",
+    ] {
+        assert!(!log.contains(secret), "the log holds a credential: {log}");
+    }
+    // Missing credentials are routine (probes, first requests): not logged.
+    let before = host.guest_stderr().len();
+    get_as(&host, PROBE, None).problem(401);
+    assert_eq!(host.guest_stderr().len(), before);
+}

@@ -824,3 +824,23 @@ fn spin_toml_routes_and_the_typed_routes_agree() {
         assert_eq!(route.component(), trigger.component, "{path}");
     }
 }
+
+/// Plain `spin up` (no `--runtime-config-file`) knows only the `default`
+/// store; the app needs no other, so it starts and works (issue 12, item 19).
+#[test]
+fn the_app_works_with_no_runtime_config_at_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = common::host_with(HostOptions {
+        runtime_config: Some(dir.path().join("no-such-runtime-config.toml")),
+        state_dir: Some(dir.path().join("state")),
+        ..HostOptions::default()
+    });
+    let task = common::register(&host, "plain.1", "agent-1", false);
+    assert_eq!(
+        common::append(&host, "plain.1", "stdout", b"plain spin up\n").status,
+        200
+    );
+    let read = common::get(&host, &common::file_path(&task, "stdout"));
+    assert_eq!(read.text(), "plain spin up\n");
+    assert!(dir.path().join("state/sqlite_key_value.db").exists());
+}

@@ -444,3 +444,38 @@ fn dotnet_logs_by_level_for_a_duration() {
     get(&host, "/logs?level=Loud").problem(400);
     get(&host, "/logs?durationSeconds=-5").problem(400);
 }
+
+/// A WebSocket handshake is a 400 pointing to SSE on every route family,
+/// not only the streaming ones; a request with `Upgrade` but no key is no
+/// handshake and gets its ordinary answer (issue 12, item 16).
+#[test]
+fn websocket_handshakes_are_refused_on_every_route() {
+    let host = tail_host(300, 100, 8);
+    let task = register(&host, "ws.1", "agent-a", false);
+    assert_eq!(append(&host, "ws.1", "stdout", b"hello\n").status, 200);
+    let handshake = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+    ];
+    for path in [
+        file_path(&task, "stdout"),
+        format!("{FOLLOW}{}", file_path(&task, "stdout")),
+        "/system/v1/logs/v2/component".to_owned(),
+        "/system/v1/logs/v2/task/ws.1".to_owned(),
+        file_path(&task, "files/browse"),
+    ] {
+        let p = get_with(&host, &path, &handshake).problem(400);
+        assert_eq!(p["title"], "WebSocket Not Supported", "{path}");
+        assert!(p["detail"].as_str().unwrap().contains("Server-Sent Events"));
+    }
+    // Only the key makes a handshake.
+    let plain = get_with(
+        &host,
+        &file_path(&task, "stdout"),
+        &[("sec-websocket-version", "13")],
+    );
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.text(), "hello\n");
+}

@@ -42,6 +42,7 @@ pub fn answer(
     req: &Request,
     env: &Env,
 ) -> Result<Response, Problem> {
+    refuse_websocket(req)?;
     if req.method != http::Method::HEAD {
         return handler(route, req, env);
     }
@@ -54,6 +55,27 @@ pub fn answer(
     }
     response.body = Body::Empty;
     Ok(response)
+}
+
+/// A WebSocket handshake, on any route, is a 400 that points to SSE: Spin's
+/// HTTP trigger cannot hold an upgraded connection. A handshake is known by
+/// its `Sec-WebSocket-Key` (RFC 6455 requires it, and unlike `Upgrade`,
+/// which is hop-by-hop and which hosts drop, it reaches the component); a
+/// request without one is not a handshake and is answered as what it is.
+fn refuse_websocket(req: &Request) -> Result<(), Problem> {
+    let upgrade = req.header(http::header::UPGRADE).unwrap_or_default();
+    if upgrade.eq_ignore_ascii_case("websocket")
+        || req.headers.contains_key(http::header::SEC_WEBSOCKET_KEY)
+    {
+        return Err(Problem::new(
+            http::StatusCode::BAD_REQUEST,
+            "WebSocket Not Supported",
+            "this host cannot hold WebSocket connections; read the same logs as \
+             Server-Sent Events: the follow route (or stream=true on /apps/{app}/logs) \
+             with Accept: text/event-stream",
+        ));
+    }
+    Ok(())
 }
 
 /// Parses `req`'s route and answers it with `handler`, without the gate:

@@ -17,25 +17,13 @@ use crate::store::log::{Log, Snapshot};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
 use crate::web::route::{ReadTarget, Route};
-use http::{Method, StatusCode, header};
+use http::{Method, header};
 use std::rc::Rc;
 
 pub use crate::web::route::FOLLOW;
 
 pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    // `Upgrade` is hop-by-hop and may never reach a component; every
-    // WebSocket handshake also carries `Sec-WebSocket-Key`, which does.
-    let upgrade = req.header(header::UPGRADE).unwrap_or_default();
-    if upgrade.eq_ignore_ascii_case("websocket")
-        || req.headers.contains_key(header::SEC_WEBSOCKET_KEY)
-    {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "WebSocket Not Supported",
-            "this host cannot hold WebSocket connections; stream the same logs as \
-             Server-Sent Events: the same URL with stream=true and Accept: text/event-stream",
-        ));
-    }
+    // WebSocket handshakes were refused for every family (`super::answer`).
     if req.method != Method::GET {
         return Err(Problem::method_not_allowed("GET"));
     }

@@ -184,12 +184,21 @@ fn missing(detail: &str) -> Problem {
         .with_header(header::WWW_AUTHENTICATE, REALM)
 }
 
-/// 401 for credentials that were given but not accepted.
+/// 401 for credentials that were given but not accepted. The refusal is
+/// logged (a stale key or a skewed clock is the operator's to fix), with the
+/// reason but never the credential.
 fn rejected(detail: &str) -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail).with_header(
+    rejected_because(detail, detail)
+}
+
+/// [`rejected`] when the log may say more than the client is told.
+fn rejected_because(detail: &str, why: &str) -> Problem {
+    let mut p = Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail).with_header(
         header::WWW_AUTHENTICATE,
         format!("{REALM}, error=\"invalid_token\", error_description=\"{detail}\""),
-    )
+    );
+    p.internal = Some(format!("credentials refused: {why}"));
+    p
 }
 
 const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorization: ApiKey <key>, \
@@ -250,10 +259,10 @@ fn from_jwt(token: &str, settings: &Settings, now: u64) -> Result<Principal, Pro
         }),
         Err(jwt::JwtError::Expired) => Err(rejected("the token has expired")),
         Err(jwt::JwtError::NotYetValid) => Err(rejected("the token is not valid yet")),
-        Err(jwt::JwtError::Invalid(why)) => {
-            eprintln!("auth: JWT refused: {why}");
-            Err(rejected("the token is not valid"))
-        }
+        Err(jwt::JwtError::Invalid(why)) => Err(rejected_because(
+            "the token is not valid",
+            &format!("the token is not valid: {why}"),
+        )),
         Err(jwt::JwtError::BadKey(why)) => Err(Problem::internal(why)),
     }
 }

@@ -195,7 +195,7 @@ impl Response {
 impl From<Problem> for Response {
     fn from(p: Problem) -> Self {
         if let Some(why) = &p.internal {
-            eprintln!("internal error: {why}");
+            eprintln!("{} {}: {why}", p.status.as_u16(), p.title);
         }
         let mut r = Response::new(p.status)
             .header(header::CONTENT_TYPE, "application/problem+json")
