@@ -781,3 +781,64 @@ fn one_agents_route_with_another_agents_ids_finds_nothing() {
     assert_eq!(r.status, 303);
     assert!(r.header("location").unwrap().contains("/agent/agent-2/"));
 }
+
+/// Appends take what the README documents (text/plain, NDJSON records as
+/// application/x-ndjson, application/jsonl or application/json) and refuse
+/// bytes of any other type with a 415; a task's state is a Mesos TaskState
+/// (issue 12, item 12). Nothing refused is stored.
+#[test]
+fn appends_and_registrations_take_only_documented_values() {
+    let Fixture { host, .. } = fixture(HostOptions::default());
+    let path = format!("{INGEST}/tasks/t1/files/stdout");
+    for ct in ["application/octet-stream", "image/png", "application/xml"] {
+        let p = refused(
+            &host,
+            "POST",
+            &path,
+            &[("content-type", ct)],
+            b"bytes\n",
+            415,
+        );
+        assert!(
+            p["detail"].as_str().unwrap().contains("text/plain"),
+            "{ct}: {p}"
+        );
+    }
+    for ct in ["text/plain", "application/json", "application/x-ndjson"] {
+        let body: &[u8] = if ct == "text/plain" {
+            b"ok\n"
+        } else {
+            br#"{"line":"ok"}"#
+        };
+        let r = send(&host, "POST", &path, Some(ct), body);
+        assert_eq!(r.status, 200, "{ct}: {}", r.text());
+    }
+    let register = |state: &str| {
+        let body = serde_json::json!({
+            "name": "s", "agent_id": "agent-1", "framework_id": "fw-1",
+            "container_id": "s-container", "state": state,
+        });
+        (format!("{INGEST}/tasks/s1"), body.to_string())
+    };
+    for bogus in ["TASK_BOGUS", "running", "TASK_", ""] {
+        let (path, body) = register(bogus);
+        let p = refused(
+            &host,
+            "PUT",
+            &path,
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+            400,
+        );
+        assert_eq!(p["parameter"], "state", "{bogus}");
+    }
+    let (path, body) = register("TASK_GONE_BY_OPERATOR");
+    let r = send(
+        &host,
+        "PUT",
+        &path,
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+}

@@ -225,7 +225,9 @@ pub fn parse_lines(content_type: Option<&str>, body: &[u8]) -> Result<Vec<u8>, P
         return Err(Problem::bad_request("the body is empty: nothing to append"));
     }
     match content_type {
-        None | Some("text/plain" | "application/octet-stream") => {
+        // Lines are text: a body labelled as bytes (application/octet-stream)
+        // is refused rather than guessed at, like any other type.
+        None | Some("text/plain") => {
             if let Err(e) = std::str::from_utf8(body) {
                 let at = e.valid_up_to();
                 let line = memchr::memchr_iter(b'\n', &body[..at]).count() + 1;

@@ -109,6 +109,24 @@ impl Task {
     }
 }
 
+/// Every Mesos `TaskState` (mesos.proto), the only values `state` takes.
+pub const TASK_STATES: &[&str] = &[
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_FINISHED",
+    "TASK_FAILED",
+    "TASK_KILLED",
+    "TASK_ERROR",
+    "TASK_LOST",
+    "TASK_DROPPED",
+    "TASK_UNREACHABLE",
+    "TASK_GONE",
+    "TASK_GONE_BY_OPERATOR",
+    "TASK_UNKNOWN",
+];
+
 /// Whether a Mesos task state is one of a live task (discovery prefers these).
 pub fn is_running(state: &str) -> bool {
     matches!(
@@ -161,17 +179,13 @@ impl TaskSpec {
         for c in &spec.parent_container_ids {
             validate_name("parent_container_ids", c)?;
         }
-        let state_ok = spec.state.starts_with("TASK_")
-            && spec.state.len() <= 32
-            && spec.state[5..]
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b == b'_');
-        if !state_ok {
+        if !TASK_STATES.contains(&spec.state.as_str()) {
             return Err(Problem::bad_param(
                 "state",
                 format!(
-                    "state {:?} is not a Mesos task state like TASK_RUNNING",
-                    spec.state
+                    "state {:?} is not a Mesos task state: one of {}",
+                    spec.state,
+                    TASK_STATES.join(", ")
                 ),
             ));
         }
