@@ -114,7 +114,11 @@ fn route_names(route: &Route) -> Vec<&str> {
             JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) => vec![group, id],
         },
         Route::AppLogs { app } => vec![app],
-        Route::AppendJournal | Route::Capture | Route::MintToken => Vec::new(),
+        Route::AppendJournal
+        | Route::Capture
+        | Route::MintToken
+        | Route::Index
+        | Route::Unrouted => Vec::new(),
     }
 }
 
@@ -456,10 +460,11 @@ pub fn ingest(input: &[u8]) {
     if let Ok(data) = crate::api::ingest::parse_lines(content_type, body) {
         assert!(data.ends_with(b"\n"));
         assert!(std::str::from_utf8(&data).is_ok());
-        if matches!(
-            content_type,
-            None | Some("text/plain" | "application/octet-stream")
-        ) {
+        assert!(
+            !matches!(content_type, Some("application/octet-stream" | "image/png")),
+            "only text and NDJSON are lines"
+        );
+        if matches!(content_type, None | Some("text/plain")) {
             assert_eq!(&data[..body.len()], body, "text is stored as sent");
         }
         round_trip(&data);

@@ -875,3 +875,32 @@ fn refused_credentials_are_logged_without_the_credential() {
     get_as(&host, PROBE, None).problem(401);
     assert_eq!(host.guest_stderr().len(), before);
 }
+
+/// `/` and paths outside every route family need no credentials and store
+/// nothing: the index, and a 404 problem pointing to it (issue 12, item 13).
+#[test]
+fn the_index_and_unrouted_paths_are_public_problems() {
+    let host = auth_host(&[]);
+    let index = get_as(&host, "/", None);
+    assert_eq!(index.status, 200, "{}", index.text());
+    let families: Vec<String> = index.json()["families"]
+        .as_array()
+        .expect("families")
+        .iter()
+        .map(|f| f["family"].as_str().expect("name").to_owned())
+        .collect();
+    assert!(families.contains(&"ingest".to_owned()), "{families:?}");
+    for path in ["/nope", "/system/v1/logs/v2/", "/system/v1/agent/a"] {
+        let p = get_as(&host, path, None).problem(404);
+        assert!(
+            p["detail"].as_str().unwrap().contains("GET / lists"),
+            "{path}: {p}"
+        );
+    }
+    // A path inside a family stays the superuser's to explore.
+    unauthorized(&get_as(&host, &format!("{FOLLOW}/somewhere/else"), None));
+    assert_eq!(
+        send_as(&host, "POST", "/", None, &[], None, b"").status,
+        405
+    );
+}

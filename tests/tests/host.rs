@@ -177,6 +177,7 @@ fn routes_of_our_manifest_resolve_as_spin_would() {
         got.sort();
         assert_eq!(got, want, "params for {path}");
     }
+    // What no family's route matches goes to the catch-all.
     for unrouted in [
         run.to_owned(),
         format!("{run}/tasks/T1"),
@@ -184,7 +185,11 @@ fn routes_of_our_manifest_resolve_as_spin_would() {
         "/system/v1/agent/A1/logs/v2/task".to_owned(),
         "/nowhere".to_owned(),
     ] {
-        assert_eq!(component_for(&r, &unrouted), None, "{unrouted}");
+        assert_eq!(
+            component_for(&r, &unrouted).as_deref(),
+            Some("index"),
+            "{unrouted}"
+        );
     }
 
     let m = r
@@ -315,7 +320,7 @@ fn variables_resolve_like_spin() {
 fn our_manifest_grants_every_component_its_variables_and_stores() {
     let m = Manifest::load(&repo_root()).expect("spin.toml");
     let v = Variables::resolve(&m, &[], |_| None).expect("resolve");
-    assert_eq!(m.components.len(), 7);
+    assert_eq!(m.components.len(), 8);
     for (id, c) in &m.components {
         assert_eq!(
             v.get(id, "max_body_bytes").as_deref(),
@@ -605,9 +610,24 @@ fn requests_reach_every_component() {
 fn unrouted_paths_are_404_and_health_is_ok() {
     let host = start(HostOptions::default());
     let agent = agent();
+    // spin.toml's catch-all sends every other path to the index component,
+    // which answers a problem, without credentials; `/` is the index.
     let mut resp = agent.get(host.url("/nope")).call().expect("GET");
     assert_eq!(resp.status(), 404);
-    assert_eq!(resp.body_mut().read_to_string().expect("body"), "");
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
+        Some("application/problem+json")
+    );
+    let body = resp.body_mut().read_to_string().expect("body");
+    assert!(body.contains("GET / lists"), "{body}");
+    let mut resp = agent.get(host.url("/")).call().expect("GET");
+    assert_eq!(resp.status(), 200);
+    let index: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("JSON");
+    assert_eq!(index["name"], "spin-logs");
+    // The host's own health route comes before any route, as in Spin.
     let mut resp = agent
         .get(host.url("/.well-known/spin/health"))
         .call()

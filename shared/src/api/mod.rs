@@ -12,12 +12,14 @@
 //! | [`archive`] | `archive` | file downloads, sandbox `.tar.gz`, log collection [`jobs`] |
 //! | [`tail`] | `tail` | follows; Scalingo's [`scalingo`] and dotnet-monitor's [`dotnet`] streams |
 //! | [`token`] | `token` | URL tokens |
+//! | [`index`] | `index` | `/`, and every path outside the families (404) |
 
 pub mod archive;
 pub mod browse;
 pub mod discovery;
 pub mod dotnet;
 pub mod dump;
+pub mod index;
 pub mod ingest;
 pub mod jobs;
 pub mod scalingo;

@@ -102,9 +102,12 @@ pub fn admit(
     {
         return Ok(Gate::Preflight);
     }
+    let rule = policy::rule_for(&req.method, route);
+    if rule.public {
+        return Ok(Gate::Pass(Vec::new()));
+    }
     let now_ms = crate::util::clock::now_micros() / 1_000;
     let principal = authenticate(req, &config.auth, now_ms / 1_000)?;
-    let rule = policy::rule_for(&req.method, route);
     authorize(&principal, &rule, req, store)?;
     req.caller = Some(principal.caller.clone());
 
@@ -421,9 +424,13 @@ mod tests {
         assert_eq!(get("/logs", Some(&format!("bearer  {logs}"))), 200);
         assert_eq!(get("/logs", Some(&format!("Basic {logs}"))), 401);
         assert_eq!(get("/logs", Some(&format!("tokenx {logs}"))), 401);
-        assert_eq!(get("/nope", Some(&format!("Bearer {logs}"))), 403);
+        let unknown = "/system/v1/logs/v2/follow/nope";
+        assert_eq!(get(unknown, Some(&format!("Bearer {logs}"))), 403);
         let su = jwt(&[SUPERUSER]);
-        assert_eq!(get("/nope", Some(&format!("Bearer {su}"))), 200);
+        assert_eq!(get(unknown, Some(&format!("Bearer {su}"))), 200);
+        // Outside every family: public, whoever asks.
+        assert_eq!(get("/nope", None), 200);
+        assert_eq!(get("/nope", Some("Basic x")), 200);
         assert_eq!(get("/logs", Some("ApiKey the-key")), 403);
         assert_eq!(
             status(admit_with(

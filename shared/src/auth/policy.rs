@@ -31,6 +31,9 @@ pub struct Rule {
     pub class: Class,
     /// What a URL token must cover to read the route; `None`: no URL token can.
     pub scope: Option<Subject>,
+    /// Answered without credentials: the index and the "no route here"
+    /// answer, which say only what the README says. Nothing is stored.
+    pub public: bool,
 }
 
 /// The task or app a read route is about, as far as the path alone says.
@@ -50,6 +53,7 @@ fn needs(any_of: &'static [&'static str], class: Class, scope: Option<Subject>) 
         any_of,
         class,
         scope,
+        public: false,
     }
 }
 
@@ -99,6 +103,10 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         ),
         // Creating or retrying a job starts a collection; a download streams
         // a whole archive. Listing and polling are standard.
+        Route::Index | Route::Unrouted => Rule {
+            public: true,
+            ..closed()
+        },
         Route::Jobs { job, .. } => {
             let heavy = *method == Method::POST
                 || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));
@@ -257,7 +265,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_malformed_paths_are_superuser_only() {
+    fn unknown_and_malformed_paths_in_a_family_are_superuser_only() {
+        for path in [
+            "/system/v1/logs/v2/follow/system/v1/logs/v2/ingest/tasks/t",
+            "/system/v1/logs/v2/follow/nope",
+            "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/%2e%2e/stdout",
+            "/system/v1/logs/v2/ingest/%ff",
+            "/system/v1/logs/v2/ingest/other",
+            "/api/v1/groups/g/other",
+        ] {
+            assert_eq!(rule_at(&Method::GET, path), closed(), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_index_and_paths_outside_every_family_are_public() {
         for path in [
             "/",
             "/nope",
@@ -266,16 +288,15 @@ mod tests {
             "/system/v1/logs/v2/other",
             "/system/v1/logs/v2/tokens/x",
             "/system/v1/logs/v2/ingestx",
-            "/system/v1/logs/v2/follow/system/v1/logs/v2/ingest/tasks/t",
-            "/system/v1/logs/v2/follow/nope",
             "/system/v1/agent/A/metrics/v0",
-            "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/%2e%2e/stdout",
-            "/system/v1/logs/v2/ingest/%ff",
             "/apps/shop",
             "/apps/shop/logs/x",
         ] {
-            assert_eq!(rule_at(&Method::GET, path), closed(), "{path}");
+            let rule = rule_at(&Method::GET, path);
+            assert!(rule.public, "{path}");
+            assert_eq!(rule.scope, None);
         }
+        assert!(!closed().public);
     }
 
     #[test]

@@ -203,6 +203,10 @@ pub enum Route {
     Capture,
     /// `token`: `POST /system/v1/logs/v2/tokens`.
     MintToken,
+    /// `index`: `/`, what the API is and where its routes are.
+    Index,
+    /// `index`: a path outside every route family (spin.toml's catch-all).
+    Unrouted,
 }
 
 impl Route {
@@ -295,13 +299,16 @@ impl Route {
                     validate_name("app", app)?;
                     Ok(Route::AppLogs { app: app.clone() })
                 }
-                _ => Err(none()),
+                // Spin routes only `/apps/:app/logs` here; the rest is the
+                // catch-all's.
+                _ => Ok(Route::Unrouted),
             };
         }
         match path {
             CAPTURE => Ok(Route::Capture),
             TOKENS => Ok(Route::MintToken),
-            _ => Err(none()),
+            "/" => Ok(Route::Index),
+            _ => Ok(Route::Unrouted),
         }
     }
 
@@ -315,6 +322,7 @@ impl Route {
             Route::Download { .. } | Route::SandboxArchive { .. } | Route::Jobs { .. } => "archive",
             Route::Follow(_) | Route::AppLogs { .. } | Route::Capture => "tail",
             Route::MintToken => "token",
+            Route::Index | Route::Unrouted => "index",
         }
     }
 
@@ -347,6 +355,8 @@ impl Route {
             ("AppLogs", format!("{APPS}/shop/logs")),
             ("Capture", CAPTURE.to_owned()),
             ("MintToken", TOKENS.to_owned()),
+            ("Index", "/".to_owned()),
+            ("Unrouted", "/nothing/here".to_owned()),
         ]
     }
 
@@ -367,6 +377,8 @@ impl Route {
             Route::AppLogs { .. } => "AppLogs",
             Route::Capture => "Capture",
             Route::MintToken => "MintToken",
+            Route::Index => "Index",
+            Route::Unrouted => "Unrouted",
         }
     }
 }
@@ -563,23 +575,28 @@ mod tests {
                 unit: Some("x".into())
             }))
         );
+        assert_eq!(Route::parse("/"), Ok(Route::Index));
+        // Outside every family: what spin.toml's catch-all receives.
+        for path in [
+            "/logs/",
+            "/system/v1/logs/v2",
+            "/system/v1/logs/v2/tokens/x",
+            "/system/v1/logs/v2/ingestx",
+            "/apps/shop",
+            "/system/v1/agent/A/metrics/v0",
+        ] {
+            assert_eq!(Route::parse(path), Ok(Route::Unrouted), "{path}");
+        }
         for (path, status) in [
-            ("/", 404),
-            ("/logs/", 404),
-            ("/system/v1/logs/v2", 404),
-            ("/system/v1/logs/v2/tokens/x", 404),
-            ("/system/v1/logs/v2/ingestx", 404),
             (
                 "/system/v1/logs/v2/follow/system/v1/logs/v2/ingest/tasks/t",
                 404,
             ),
             ("/system/v1/logs/v2/ingest/%ff", 400),
             ("/system/v1/logs/v2/ingest/tasks/..", 400),
-            ("/apps/shop", 404),
             ("/apps/%2e%2e/logs", 400),
             ("/api/v1/groups/g/logCollectionJobs/j/x", 404),
             ("/api/v1/groups/g/other", 404),
-            ("/system/v1/agent/A/metrics/v0", 404),
         ] {
             let p = Route::parse(path).unwrap_err();
             assert_eq!(p.status.as_u16(), status, "{path}");
