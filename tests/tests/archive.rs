@@ -740,3 +740,48 @@ fn heavy_archive_routes_are_limited_per_caller() {
         200
     );
 }
+
+/// A component that has never logged is missing, with the reason, as an
+/// unknown task is; a component that logged, only outside the window, is an
+/// empty file (issue 12, item 3).
+#[test]
+fn a_job_lists_an_unknown_component_as_missing() {
+    let host = host();
+    register(&host, "c.1", "agent-1", false);
+    assert_eq!(append(&host, "c.1", "stdout", b"task line\n").status, 200);
+    let entry =
+        r#"{"MESSAGE":"old","_SYSTEMD_UNIT":"known.service","__REALTIME_TIMESTAMP":"1000000"}"#;
+    let r = send(
+        &host,
+        "POST",
+        "/system/v1/logs/v2/ingest/component",
+        Some("application/x-ndjson"),
+        entry.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let since = "2020-01-01T00:00:00Z";
+    let r = post_job(
+        &host,
+        json!({"tasks": ["c.1"], "components": ["known", "never-logged"], "since": since}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    let (job, _) = poll(&host, &id);
+    assert_eq!(job["status"], "FAILURE", "{job:#}");
+    let files = unpack(&get(&host, &format!("{JOBS}/{id}/download")).body);
+    assert_eq!(
+        files["journal/known/journal.log"], b"",
+        "known, nothing in the window"
+    );
+    assert!(!files.contains_key("journal/never-logged/journal.log"));
+    let manifest: Value = serde_json::from_slice(&files["MANIFEST.json"]).expect("JSON");
+    let missing = manifest["missing"].as_array().expect("missing");
+    assert_eq!(missing.len(), 1, "{manifest:#}");
+    assert_eq!(missing[0]["source"]["component"], "never-logged");
+    assert!(
+        missing[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no journal entries")),
+        "{manifest:#}"
+    );
+}

@@ -16,7 +16,7 @@
 use super::model::{Child, Job, Lease, Origin, Part, Plan, Status, last_key, part_key};
 use crate::env::Env;
 use crate::model::sandbox::Sandboxes;
-use crate::read::reader::{JournalSource, boundary_at_or_after};
+use crate::read::reader::{JournalSource, Selection, boundary_at_or_after};
 use crate::read::redact::Redactor;
 use crate::read::targz::{self, Piece};
 use crate::store::log::{Line, Snapshot};
@@ -197,6 +197,7 @@ impl<'a> Step<'a> {
                     acc: 0,
                     mtime: snap.head().mtime / 1_000_000,
                     truncated,
+                    seen: true,
                 });
                 c.pos = from;
                 c.status = Status::InProgress;
@@ -217,6 +218,7 @@ impl<'a> Step<'a> {
                     acc: 0,
                     mtime: mtime / 1_000_000,
                     truncated: false,
+                    seen: false,
                 });
                 c.status = Status::InProgress;
                 c.started = Some(now);
@@ -350,14 +352,9 @@ impl<'a> Step<'a> {
         let plan = self.plan(i)?;
         let snap = match crate::model::journal::log(self.env.store.clone()).snapshot()? {
             Some(s) => Rc::new(s),
+            // No journal at all: no component exists.
             None if plan.to == 0 => {
-                let c = &mut self.job.children[i];
-                if let Some(p) = c.plan.as_mut() {
-                    p.counted = Some(0);
-                    p.size = Some(0);
-                }
-                self.open_entry(i, 0, plan.mtime)?;
-                return self.finish_entry(i, 0);
+                return self.fail_child(i, format!("no journal entries for component {unit:?}"));
             }
             None => return Err(Problem::internal("the journal vanished")),
         };
@@ -367,11 +364,20 @@ impl<'a> Step<'a> {
             filters: Vec::new(),
         };
         // The same text `/component/{unit}` serves.
+        let seen = std::cell::Cell::new(plan.seen);
         let render = |line: &Line| -> Result<Option<Vec<u8>>, Problem> {
             let mut out = Vec::new();
-            Ok(source
-                .text_between(line, since, until, &mut out)?
-                .then_some(out))
+            Ok(match source.text_between(line, since, until, &mut out)? {
+                Selection::Other => None,
+                Selection::OutsideWindow => {
+                    seen.set(true);
+                    None
+                }
+                Selection::Within => {
+                    seen.set(true);
+                    Some(out)
+                }
+            })
         };
         let mut n = 0u32;
         let mut lines = snap.lines_in(self.job.children[i].pos, plan.to);
@@ -410,11 +416,18 @@ impl<'a> Step<'a> {
                 .plan
                 .as_mut()
                 .ok_or_else(|| Problem::internal("no plan"))?;
+            p.seen = seen.get();
             match (complete, total) {
                 (false, _) => {
                     p.acc = acc;
                     c.pos = pos;
                     return self.checkpoint();
+                }
+                // The whole journal holds no entry of this unit: like an
+                // unknown task, it is missing, with the reason.
+                (true, None) if !p.seen => {
+                    let why = format!("no journal entries for component {unit:?}");
+                    return self.fail_child(i, why);
                 }
                 (true, None) => {
                     p.counted = Some(acc);

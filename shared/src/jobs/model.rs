@@ -154,6 +154,10 @@ pub struct Plan {
     /// The per-file cap left out older lines.
     #[serde(default)]
     pub truncated: bool,
+    /// A component's counting pass met at least one of its entries (in the
+    /// window or not): a component with none at all does not exist.
+    #[serde(default)]
+    pub seen: bool,
 }
 
 /// One stored slice of the `.tar.gz`.

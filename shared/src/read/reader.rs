@@ -358,6 +358,17 @@ fn text_entry(out: &mut Vec<u8>, time: &str, message: &str) {
     out.push(b'\n');
 }
 
+/// What [`JournalSource::text_between`] made of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Another unit's, or filtered out.
+    Other,
+    /// This source's, but stamped outside the window: the unit exists.
+    OutsideWindow,
+    /// Selected and written.
+    Within,
+}
+
 impl JournalSource {
     /// The entry's fields if this source selects it (unit and filters).
     fn select(&self, line: &Line) -> Result<Option<JournalFields>, Problem> {
@@ -378,25 +389,25 @@ impl JournalSource {
     }
 
     /// The entry as a text line (what `/component` serves, and what a log
-    /// collection job archives), if selected and stamped within
-    /// `[since, until)` (microseconds; `None` is open).
+    /// collection job archives), written to `out` if selected and stamped
+    /// within `[since, until)` (microseconds; `None` is open).
     pub fn text_between(
         &self,
         line: &Line,
         since: Option<u64>,
         until: Option<u64>,
         out: &mut Vec<u8>,
-    ) -> Result<bool, Problem> {
+    ) -> Result<Selection, Problem> {
         let Some(fields) = self.select(line)? else {
-            return Ok(false);
+            return Ok(Selection::Other);
         };
         let field = |k: &str| fields.get(k).and_then(|v| v.as_str()).unwrap_or_default();
         let realtime: u64 = field(crate::model::journal::REALTIME).parse().unwrap_or(0);
         if since.is_some_and(|s| realtime < s) || until.is_some_and(|u| realtime >= u) {
-            return Ok(false);
+            return Ok(Selection::OutsideWindow);
         }
         text_entry(out, &utc_seconds(realtime), field("MESSAGE"));
-        Ok(true)
+        Ok(Selection::Within)
     }
 }
 
@@ -426,7 +437,7 @@ impl Source for JournalSource {
     fn render(&self, line: &Line, format: Format, out: &mut Vec<u8>) -> Result<bool, Problem> {
         use crate::model::journal::{MONOTONIC, REALTIME};
         if format == Format::Text {
-            return self.text_between(line, None, None, out);
+            return Ok(self.text_between(line, None, None, out)? == Selection::Within);
         }
         let Some(mut fields) = self.select(line)? else {
             return Ok(false);
