@@ -479,3 +479,45 @@ fn websocket_handshakes_are_refused_on_every_route() {
     assert_eq!(plain.status, 200);
     assert_eq!(plain.text(), "hello\n");
 }
+
+/// Following a registered task's file that has no line yet waits for it
+/// (keepalives meanwhile), as `tail -F` does, instead of a 404 that an
+/// `EventSource` never retries; an unknown task stays a 404, and a plain
+/// read of the missing file too (issue 12, item 5).
+#[test]
+fn a_follow_waits_for_a_file_that_does_not_exist_yet() {
+    let host = tail_host(2_000, 200, 8);
+    let task = register(&host, "early.1", "agent-a", false);
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let (status, events, comments) = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(600));
+            assert_eq!(
+                append(&host, "early.1", "stdout", b"first line\n").status,
+                200
+            );
+        });
+        sse_once(&host, &follow, None)
+    });
+    assert_eq!(status, 200);
+    assert!(comments >= 1, "keepalives while waiting");
+    let lines: Vec<String> = events.iter().filter_map(message).collect();
+    assert_eq!(lines, ["first line"]);
+    // The agent read route sends an EventSource to the follow, not a 404.
+    let r = get_with(
+        &host,
+        &file_path(&task, "stderr"),
+        &[("accept", "text/event-stream")],
+    );
+    assert_eq!(r.status, 307, "{}", r.text());
+    // A plain read of a missing file, and any read of an unknown task, are 404s.
+    get(&host, &file_path(&task, "stderr")).problem(404);
+    let mut ghost = task.clone();
+    ghost["container_id"] = "no-such-container".into();
+    let (status, _, _) = sse_once(
+        &host,
+        &format!("{FOLLOW}{}", file_path(&ghost, "stdout")),
+        None,
+    );
+    assert_eq!(status, 404);
+}

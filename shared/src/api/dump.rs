@@ -19,7 +19,7 @@ use crate::read::target::{Opened, last_event_id, open, wants_follow};
 use crate::store::log::Snapshot;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{FOLLOW, Route};
+use crate::web::route::{FOLLOW, ReadTarget, Route};
 use http::Method;
 
 pub const COMPONENT: &str = crate::web::route::COMPONENT;
@@ -47,15 +47,18 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
     }
     let last_event_id = last_event_id(req, format);
     match opened {
-        Opened::File(source, _, snapshot) => read(
-            req,
-            env,
-            source,
-            Some(snapshot),
-            params,
-            format,
-            last_event_id,
-        ),
+        Opened::File(_, _, None) => {
+            let file = match &target {
+                ReadTarget::File { file, .. } => file.as_str(),
+                ReadTarget::Journal { .. } => "",
+            };
+            Err(Problem::not_found(format!(
+                "the task has no file {file:?} (yet: follow it to wait for its first line)"
+            )))
+        }
+        Opened::File(source, _, snapshot) => {
+            read(req, env, source, snapshot, params, format, last_event_id)
+        }
         Opened::Journal(source, _, snapshot) => {
             read(req, env, source, snapshot, params, format, last_event_id)
         }

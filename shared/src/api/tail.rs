@@ -45,7 +45,7 @@ fn follow_read(req: &Request, env: &Env, target: &ReadTarget) -> Result<Response
     };
     match open(target, &params, env)? {
         Opened::File(source, log, snapshot) => {
-            follow(req, env, source, log, Some(snapshot), &params, format)
+            follow(req, env, source, log, snapshot, &params, format)
         }
         Opened::Journal(source, log, snapshot) => {
             follow(req, env, source, log, snapshot, &params, format)

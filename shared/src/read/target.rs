@@ -15,7 +15,9 @@ use crate::web::route::ReadTarget;
 /// The log a read route names, how to render it, and its state as of the
 /// request (taken once: reads and follows start from this snapshot).
 pub enum Opened {
-    File(FileSource, Log, Snapshot),
+    /// A registered task's file may not exist yet: a read of it is a 404,
+    /// a follow waits for its first line, as `tail -F` does.
+    File(FileSource, Log, Option<Snapshot>),
     /// The journal may not exist yet: nothing to read, but something to follow.
     Journal(JournalSource, Log, Option<Snapshot>),
 }
@@ -42,9 +44,7 @@ pub fn open(target: &ReadTarget, params: &ReadParams, env: &Env) -> Result<Opene
             let sandboxes = Sandboxes::new(env.store.clone());
             let task = sandboxes.task_at(run)?;
             let log = sandboxes.file(&task.id, file);
-            let snapshot = log.snapshot()?.ok_or_else(|| {
-                Problem::not_found(format!("task {:?} has no file {file:?}", task.id))
-            })?;
+            let snapshot = log.snapshot()?;
             Ok(Opened::File(FileSource::new(&task, file), log, snapshot))
         }
     }
