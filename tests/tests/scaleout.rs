@@ -79,27 +79,12 @@ fn sixteen_writers_on_two_hosts_and_hopping_followers_see_every_line_once_in_ord
             .map(|f| {
                 let follow = follow.clone();
                 s.spawn(move || {
-                    let deadline = Instant::now() + Duration::from_secs(180);
-                    let (mut got, mut last_id, mut hops) = (Vec::new(), None::<String>, 0);
-                    while got.len() < total && Instant::now() < deadline {
-                        let host = hosts[(f + hops) % 2];
-                        let path = match last_id {
-                            Some(_) => follow.clone(),
-                            None => format!("{follow}?cursor=BEG"),
-                        };
-                        let (status, events, _) = sse_once(host, &path, last_id.as_deref());
-                        assert_eq!(status, 200);
-                        hops += 1;
-                        for e in events {
-                            if let Some(m) = message(&e) {
-                                got.push(m);
-                            }
-                            if e.id.is_some() {
-                                last_id = e.id;
-                            }
-                        }
-                    }
-                    (got, hops)
+                    follow_from_start(
+                        |n| hosts[(f + n) % 2],
+                        &follow,
+                        total,
+                        Duration::from_secs(180),
+                    )
                 })
             })
             .collect();

@@ -67,29 +67,12 @@ fn follow_while_writing(host: TestHost) {
             });
         }
         let follower = s.spawn(|| {
-            let deadline = Instant::now() + Duration::from_secs(240);
-            let mut last_id: Option<String> = None;
-            let mut got = Vec::new();
-            let mut invocations = 0;
-            while got.len() < WRITERS * LINES + 1 && Instant::now() < deadline {
-                let path = if last_id.is_some() {
-                    follow.clone()
-                } else {
-                    format!("{follow}?cursor=BEG")
-                };
-                let (status, events, _) = sse_once(&host, &path, last_id.as_deref());
-                assert_eq!(status, 200);
-                invocations += 1;
-                for e in events {
-                    if let Some(m) = message(&e) {
-                        got.push(m);
-                    }
-                    if e.id.is_some() {
-                        last_id = e.id;
-                    }
-                }
-            }
-            (got, invocations)
+            follow_from_start(
+                |_| &host,
+                &follow,
+                WRITERS * LINES + 1,
+                Duration::from_secs(240),
+            )
         });
         follower.join().expect("follower")
     });

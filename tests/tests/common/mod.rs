@@ -479,3 +479,35 @@ pub fn message(e: &Event) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(&e.data).ok()?;
     v["fields"]["MESSAGE"].as_str().map(str::to_owned)
 }
+
+/// Follows `follow` from its beginning until `want` messages arrived (or
+/// `within` passed), reconnecting with the last id seen each time an
+/// invocation ends, as `EventSource` does; `host_for(n)` picks the host of
+/// the n-th connection. Returns the messages and the number of connections.
+pub fn follow_from_start<'a>(
+    host_for: impl Fn(usize) -> &'a TestHost,
+    follow: &str,
+    want: usize,
+    within: std::time::Duration,
+) -> (Vec<String>, usize) {
+    let deadline = std::time::Instant::now() + within;
+    let (mut got, mut last_id, mut connections) = (Vec::new(), None::<String>, 0);
+    while got.len() < want && std::time::Instant::now() < deadline {
+        let path = match last_id {
+            Some(_) => follow.to_owned(),
+            None => format!("{follow}?cursor=BEG"),
+        };
+        let (status, events, _) = sse_once(host_for(connections), &path, last_id.as_deref());
+        assert_eq!(status, 200);
+        connections += 1;
+        for e in events {
+            if let Some(m) = message(&e) {
+                got.push(m);
+            }
+            if e.id.is_some() {
+                last_id = e.id;
+            }
+        }
+    }
+    (got, connections)
+}
