@@ -114,13 +114,10 @@ impl BlobBackend {
             .trim()
             .trim_end_matches('/')
             .to_owned();
-        match url::Url::parse(&endpoint) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.path() == "/" => {}
-            _ => {
-                return Err(ConfigError(format!(
-                    "variable s3_endpoint = {endpoint:?}: expected http(s)://host[:port]"
-                )));
-            }
+        if let Err(why) = crate::store::s3::Endpoint::parse(&endpoint) {
+            return Err(ConfigError(format!(
+                "variable s3_endpoint = {endpoint:?}: {why}"
+            )));
         }
         let path_style = match text("s3_path_style").as_deref().map(str::trim) {
             None | Some("true") => true,

@@ -304,7 +304,6 @@ fn send_blocking(request: &HttpRequest) -> Result<HttpResponse, SendError> {
     use wasi::http::types::{Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme};
     use wasi::io::streams::StreamError;
     let plain = |m: String| (m, None);
-    let url = url::Url::parse(&request.url).map_err(|e| plain(e.to_string()))?;
     let headers = Fields::new();
     for (name, value) in &request.headers {
         headers
@@ -327,25 +326,17 @@ fn send_blocking(request: &HttpRequest) -> Result<HttpResponse, SendError> {
         "HEAD" => Method::Head,
         other => Method::Other(other.to_owned()),
     };
-    let scheme = if url.scheme() == "https" {
+    let scheme = if request.https {
         Scheme::Https
     } else {
         Scheme::Http
     };
-    let authority = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => return Err(plain(format!("no host in {}", url.path()))),
-    };
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
+    let (authority, path) = (&request.authority, &request.path_and_query);
     let set = outgoing
         .set_method(&method)
         .and(outgoing.set_scheme(Some(&scheme)))
-        .and(outgoing.set_authority(Some(&authority)))
-        .and(outgoing.set_path_with_query(Some(&path)));
+        .and(outgoing.set_authority(Some(authority)))
+        .and(outgoing.set_path_with_query(Some(path)));
     set.map_err(|()| plain("invalid request line".to_owned()))?;
     let body = outgoing
         .body()

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use spin_logs_tests::services::{RedisServer, S3Server};
 use spin_logs_tests::{HostOptions, TestHost};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FOLLOW: &str = "/system/v1/logs/v2/follow";
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod kv;
 pub mod log;
 pub mod s3;
+pub mod sigv4;
 
 pub use error::{StoreError, StoreResult};
 

@@ -2,7 +2,7 @@
 //! ranged GET.
 //!
 //! For logs that outgrow a key-value store. Requests are signed without I/O
-//! by `rusty-s3` (SigV4 pre-signed URLs, which every S3-compatible server
+//! ([`super::sigv4`]: pre-signed URLs, which every S3-compatible server
 //! accepts) and sent through a [`Transport`], so the whole client runs
 //! natively against a scripted transport in unit tests and, in a component,
 //! over Spin's outbound HTTP (`crate::spin`). Transient failures (5xx, 429,
@@ -11,11 +11,11 @@
 
 use super::blob::BlobStore;
 use super::kv::{KvError, KvResult};
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use super::sigv4;
 use std::time::Duration;
 
-/// How long a signed URL stays valid: one request, sent at once.
-const SIGNATURE_TTL: Duration = Duration::from_secs(300);
+/// How long a signed URL stays valid (seconds): one request, sent at once.
+const SIGNATURE_TTL: u64 = 300;
 /// Objects above this size go up as a multipart upload of parts this big
 /// (S3 wants parts of at least 5 MiB, except the last).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -40,11 +40,66 @@ pub struct S3Settings {
     pub prefix: String,
 }
 
+/// `s3_endpoint`: `http(s)://host[:port]`, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub https: bool,
+    pub host: String,
+    /// `None` for the scheme's own port (which the `Host` header omits).
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    /// Parsed by hand: `url::Url` would link the IDNA tables (about 290 KiB
+    /// of every component) to split one host from one port.
+    pub fn parse(s: &str) -> Result<Endpoint, String> {
+        let s = s.trim().trim_end_matches('/');
+        let (https, rest) = if let Some(rest) = s.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = s.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err("expected http(s)://host[:port]".into());
+        };
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+            return Err("expected http(s)://host[:port], with no path or user".into());
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => {
+                let port: u16 = port.parse().map_err(|_| format!("port {port:?}"))?;
+                (host, Some(port))
+            }
+            _ => (rest, None),
+        };
+        if host.is_empty() {
+            return Err("no host".into());
+        }
+        let default = if https { 443 } else { 80 };
+        Ok(Endpoint {
+            https,
+            host: host.to_ascii_lowercase(),
+            port: port.filter(|p| *p != default),
+        })
+    }
+
+    /// `host[:port]`: the `Host` header, and what the signature covers.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.clone(),
+        }
+    }
+}
+
 /// One HTTP exchange, as plain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: http::Method,
-    pub url: String,
+    pub https: bool,
+    /// `host[:port]`.
+    pub authority: String,
+    /// URI-encoded, signature included.
+    pub path_and_query: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -110,8 +165,14 @@ pub trait Transport {
 }
 
 pub struct S3BlobStore {
-    bucket: Bucket,
-    credentials: Credentials,
+    https: bool,
+    /// `host[:port]`, or `bucket.host[:port]` in virtual-host style.
+    authority: String,
+    /// `/bucket/` in path style, `/` in virtual-host style.
+    base_path: String,
+    access_key_id: String,
+    secret_access_key: String,
+    region: String,
     prefix: String,
     transport: Box<dyn Transport>,
     part_size: usize,
@@ -119,26 +180,21 @@ pub struct S3BlobStore {
 
 impl S3BlobStore {
     pub fn new(settings: &S3Settings, transport: Box<dyn Transport>) -> Result<Self, KvError> {
-        let endpoint = url::Url::parse(&settings.endpoint)
-            .map_err(|e| KvError(format!("s3_endpoint {:?}: {e}", settings.endpoint)))?;
-        let style = if settings.path_style {
-            UrlStyle::Path
+        let endpoint = Endpoint::parse(&settings.endpoint)
+            .map_err(|why| KvError(format!("s3_endpoint {:?}: {why}", settings.endpoint)))?;
+        let bucket = sigv4::encode(&settings.bucket);
+        let (authority, base_path) = if settings.path_style {
+            (endpoint.authority(), format!("/{bucket}/"))
         } else {
-            UrlStyle::VirtualHost
+            (format!("{bucket}.{}", endpoint.authority()), "/".to_owned())
         };
-        let bucket = Bucket::new(
-            endpoint,
-            style,
-            settings.bucket.clone(),
-            settings.region.clone(),
-        )
-        .map_err(|e| KvError(format!("s3 bucket {:?}: {e}", settings.bucket)))?;
         Ok(Self {
-            bucket,
-            credentials: Credentials::new(
-                settings.access_key_id.clone(),
-                settings.secret_access_key.clone(),
-            ),
+            https: endpoint.https,
+            authority,
+            base_path,
+            access_key_id: settings.access_key_id.clone(),
+            secret_access_key: settings.secret_access_key.clone(),
+            region: settings.region.clone(),
             prefix: settings.prefix.clone(),
             transport,
             part_size: PART_SIZE,
@@ -153,6 +209,43 @@ impl S3BlobStore {
 
     fn object(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    /// A signed request for `object` (`None`: the bucket) with `query`.
+    fn signed(
+        &self,
+        method: http::Method,
+        object: Option<&str>,
+        query: &[(&str, &str)],
+    ) -> KvResult<HttpRequest> {
+        let mut path = self.base_path.clone();
+        if let Some(object) = object {
+            let segments: Vec<String> = object.split('/').map(sigv4::encode).collect();
+            path.push_str(&segments.join("/"));
+        }
+        let creds = sigv4::Credentials {
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            region: &self.region,
+        };
+        let now = (crate::util::clock::now_micros() / 1_000_000) as i64;
+        let signed = sigv4::presign(
+            method.as_str(),
+            &self.authority,
+            &path,
+            query,
+            &creds,
+            now,
+            SIGNATURE_TTL,
+        );
+        Ok(HttpRequest {
+            method,
+            https: self.https,
+            authority: self.authority.clone(),
+            path_and_query: signed.map_err(|e| KvError(format!("object store: signing: {e}")))?,
+            headers: Vec::new(),
+            body: Vec::new(),
+        })
     }
 
     /// Sends `request`, retrying what a retry may cure.
@@ -183,18 +276,17 @@ impl S3BlobStore {
 
     /// The request's path without the signature, for error messages.
     fn path(&self, request: &HttpRequest) -> String {
-        url::Url::parse(&request.url)
-            .map(|u| u.path().to_owned())
-            .unwrap_or_default()
+        let pq = &request.path_and_query;
+        pq.split_once('?')
+            .map_or(pq.as_str(), |(p, _)| p)
+            .to_owned()
     }
 
     fn put_object(&self, key: &str, data: &[u8]) -> KvResult<()> {
         let object = self.object(key);
-        let url = self
-            .bucket
-            .put_object(Some(&self.credentials), &object)
-            .sign(SIGNATURE_TTL);
-        let response = self.send(request(http::Method::PUT, url, vec![], data.to_vec()))?;
+        let mut request = self.signed(http::Method::PUT, Some(&object), &[])?;
+        request.body = data.to_vec();
+        let response = self.send(request)?;
         match response.status {
             200..=299 => Ok(()),
             _ => Err(response.error(&format!("PUT {object}"))),
@@ -205,25 +297,25 @@ impl S3BlobStore {
     /// half-object is ever visible and the server frees the parts.
     fn put_multipart(&self, key: &str, data: &[u8]) -> KvResult<()> {
         let object = self.object(key);
-        let creds = Some(&self.credentials);
-        let url = self
-            .bucket
-            .create_multipart_upload(creds, &object)
-            .sign(SIGNATURE_TTL);
-        let created = self.send(request(http::Method::POST, url, vec![], vec![]))?;
+        let create = self.signed(http::Method::POST, Some(&object), &[("uploads", "")])?;
+        let created = self.send(create)?;
         if !(200..=299).contains(&created.status) {
             return Err(created.error(&format!("create multipart upload {object}")));
         }
-        let parsed = rusty_s3::actions::CreateMultipartUpload::parse_response(&created.body)
-            .map_err(|e| KvError(format!("object store: create multipart upload: {e}")))?;
-        let upload_id = parsed.upload_id().to_owned();
+        let text = String::from_utf8_lossy(&created.body);
+        let upload_id = xml_text(&text, "UploadId").ok_or_else(|| {
+            KvError(format!(
+                "object store: create multipart upload {object}: no UploadId"
+            ))
+        })?;
         let result = self.upload_parts(&object, &upload_id, data);
         if result.is_err() {
-            let url = self
-                .bucket
-                .abort_multipart_upload(creds, &object, &upload_id)
-                .sign(SIGNATURE_TTL);
-            if let Err(e) = self.send(request(http::Method::DELETE, url, vec![], vec![])) {
+            let abort = self.signed(
+                http::Method::DELETE,
+                Some(&object),
+                &[("uploadId", &upload_id)],
+            )?;
+            if let Err(e) = self.send(abort) {
                 eprintln!("aborting multipart upload of {object}: {e}");
             }
         }
@@ -231,7 +323,6 @@ impl S3BlobStore {
     }
 
     fn upload_parts(&self, object: &str, upload_id: &str, data: &[u8]) -> KvResult<()> {
-        let creds = Some(&self.credentials);
         let mut etags = Vec::new();
         for (i, part) in data.chunks(self.part_size).enumerate() {
             let number = u16::try_from(i + 1)
@@ -240,11 +331,11 @@ impl S3BlobStore {
                 .ok_or_else(|| {
                     KvError(format!("object store: {object} needs over 10,000 parts"))
                 })?;
-            let url = self
-                .bucket
-                .upload_part(creds, object, number, upload_id)
-                .sign(SIGNATURE_TTL);
-            let response = self.send(request(http::Method::PUT, url, vec![], part.to_vec()))?;
+            let n = number.to_string();
+            let query = [("partNumber", n.as_str()), ("uploadId", upload_id)];
+            let mut request = self.signed(http::Method::PUT, Some(object), &query)?;
+            request.body = part.to_vec();
+            let response = self.send(request)?;
             if !(200..=299).contains(&response.status) {
                 return Err(response.error(&format!("upload part {number} of {object}")));
             }
@@ -253,15 +344,19 @@ impl S3BlobStore {
             })?;
             etags.push(etag.to_owned());
         }
-        let complete = self.bucket.complete_multipart_upload(
-            creds,
-            object,
-            upload_id,
-            etags.iter().map(String::as_str),
-        );
-        let url = complete.sign(SIGNATURE_TTL);
-        let body = complete.body().into_bytes();
-        let response = self.send(request(http::Method::POST, url, vec![], body))?;
+        let mut body = String::from("<CompleteMultipartUpload>");
+        for (i, etag) in etags.iter().enumerate() {
+            body.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                i + 1,
+                xml_escape(etag)
+            ));
+        }
+        body.push_str("</CompleteMultipartUpload>");
+        let mut request =
+            self.signed(http::Method::POST, Some(object), &[("uploadId", upload_id)])?;
+        request.body = body.into_bytes();
+        let response = self.send(request)?;
         // S3 may answer 200 with an error document when completion fails late.
         if !(200..=299).contains(&response.status) || contains(&response.body, b"<Error>") {
             return Err(response.error(&format!("complete multipart upload {object}")));
@@ -271,15 +366,13 @@ impl S3BlobStore {
 
     fn get_object(&self, key: &str, range: Option<(u64, u64)>) -> KvResult<Option<Vec<u8>>> {
         let object = self.object(key);
-        let url = self
-            .bucket
-            .get_object(Some(&self.credentials), &object)
-            .sign(SIGNATURE_TTL);
-        let headers = match range {
-            Some((start, end)) => vec![("range".to_owned(), format!("bytes={start}-{}", end - 1))],
-            None => vec![],
-        };
-        let response = self.send(request(http::Method::GET, url, headers, vec![]))?;
+        let mut request = self.signed(http::Method::GET, Some(&object), &[])?;
+        if let Some((start, end)) = range {
+            request
+                .headers
+                .push(("range".to_owned(), format!("bytes={start}-{}", end - 1)));
+        }
+        let response = self.send(request)?;
         match response.status {
             200 | 206 => Ok(Some(response.body)),
             // The range starts at or past the end of a present object.
@@ -296,23 +389,30 @@ impl S3BlobStore {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut action = self.bucket.list_objects_v2(Some(&self.credentials));
-            action.with_prefix(full.as_str());
+            let mut query = vec![("list-type", "2"), ("prefix", full.as_str())];
             if let Some(t) = &token {
-                action.with_continuation_token(t.as_str());
+                query.push(("continuation-token", t.as_str()));
             }
-            let url = action.sign(SIGNATURE_TTL);
-            let response = self.send(request(http::Method::GET, url, vec![], vec![]))?;
+            let response = self.send(self.signed(http::Method::GET, None, &query)?)?;
             if response.status != 200 {
                 return Err(response.error("list objects"));
             }
-            let page = rusty_s3::actions::ListObjectsV2::parse_response(&response.body)
-                .map_err(|e| KvError(format!("object store: list objects: {e}")))?;
-            for object in page.contents {
-                let key = object.key.strip_prefix(&self.prefix).unwrap_or(&object.key);
-                out.push((key.to_owned(), object.size));
+            let text = String::from_utf8_lossy(&response.body);
+            for contents in xml_all(&text, "Contents") {
+                let (Some(key), Some(size)) =
+                    (xml_text(contents, "Key"), xml_text(contents, "Size"))
+                else {
+                    return Err(KvError(
+                        "object store: list objects: a malformed entry".into(),
+                    ));
+                };
+                let size = size
+                    .parse()
+                    .map_err(|_| KvError(format!("object store: list objects: size {size:?}")))?;
+                let key = key.strip_prefix(&self.prefix).unwrap_or(&key).to_owned();
+                out.push((key, size));
             }
-            match page.next_continuation_token {
+            match xml_text(&text, "NextContinuationToken") {
                 Some(t) if !t.is_empty() => token = Some(t),
                 _ => return Ok(out),
             }
@@ -320,18 +420,39 @@ impl S3BlobStore {
     }
 }
 
-fn request(
-    method: http::Method,
-    url: url::Url,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> HttpRequest {
-    HttpRequest {
-        method,
-        url: url.into(),
-        headers,
-        body,
-    }
+/// The text of the first `<name>` element in `xml`, entities decoded. S3's
+/// answers are flat documents of a few known elements; a parser would be
+/// most of this module's size in wasm.
+fn xml_text(xml: &str, name: &str) -> Option<String> {
+    xml_all(xml, name).next().map(xml_unescape)
+}
+
+/// The contents of every `<name>...</name>` element, in order.
+fn xml_all<'a>(xml: &'a str, name: &str) -> impl Iterator<Item = &'a str> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut rest = xml;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)? + open.len();
+        let len = rest[start..].find(&close)?;
+        let inner = &rest[start..start + len];
+        rest = &rest[start + len + close.len()..];
+        Some(inner)
+    })
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -361,11 +482,7 @@ impl BlobStore for S3BlobStore {
 
     fn delete(&self, key: &str) -> KvResult<()> {
         let object = self.object(key);
-        let url = self
-            .bucket
-            .delete_object(Some(&self.credentials), &object)
-            .sign(SIGNATURE_TTL);
-        let response = self.send(request(http::Method::DELETE, url, vec![], vec![]))?;
+        let response = self.send(self.signed(http::Method::DELETE, Some(&object), &[])?)?;
         match response.status {
             200..=299 | 404 => Ok(()),
             _ => Err(response.error(&format!("DELETE {object}"))),
@@ -396,8 +513,13 @@ mod tests {
 
     struct Shared(Rc<Fake>);
 
-    fn query(url: &url::Url, name: &str) -> Option<String> {
-        url.query_pairs()
+    struct Target {
+        path: String,
+        query: String,
+    }
+
+    fn query(url: &Target, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(url.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     }
@@ -405,9 +527,17 @@ mod tests {
     impl Transport for Shared {
         fn send(&self, r: &HttpRequest) -> Result<HttpResponse, TransportError> {
             let fake = &self.0;
-            let url = url::Url::parse(&r.url).map_err(|e| TransportError::fatal(e.to_string()))?;
+            assert_eq!((r.https, r.authority.as_str()), (false, "127.0.0.1:9000"));
+            let (path, q) = r
+                .path_and_query
+                .split_once('?')
+                .unwrap_or((&r.path_and_query, ""));
+            let url = Target {
+                path: path.to_owned(),
+                query: q.to_owned(),
+            };
             assert!(query(&url, "X-Amz-Signature").is_some(), "unsigned request");
-            let key = url.path().trim_start_matches("/bucket/").to_owned();
+            let key = url.path.trim_start_matches("/bucket/").to_owned();
             fake.log.borrow_mut().push(format!("{} {key}", r.method));
             if let Some(status) = fake.failures.borrow_mut().pop_front() {
                 return if status == 0 {
@@ -432,7 +562,7 @@ mod tests {
             let mut objects = fake.objects.borrow_mut();
             let mut uploads = fake.uploads.borrow_mut();
             match (r.method.as_str(), query(&url, "uploadId")) {
-                ("POST", None) if url.query().is_some_and(|q| q.contains("uploads")) => {
+                ("POST", None) if url.query.contains("uploads") => {
                     let id = format!("up{}", uploads.len());
                     uploads.insert(id.clone(), BTreeMap::new());
                     let body = format!(
@@ -583,5 +713,34 @@ mod tests {
         assert!(fake.uploads.borrow().is_empty(), "aborted");
         assert!(!fake.objects.borrow().contains_key("app/big"));
         assert_eq!(fake.log.borrow().last().unwrap(), "DELETE app/big");
+    }
+
+    #[test]
+    fn endpoints_are_scheme_host_and_port_only() {
+        let e = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
+        assert_eq!((e.https, e.authority().as_str()), (false, "127.0.0.1:9000"));
+        let e = Endpoint::parse("https://S3.eu-west-1.amazonaws.com:443").unwrap();
+        assert_eq!(
+            (e.https, e.authority().as_str()),
+            (true, "s3.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]:9000").unwrap().authority(),
+            "[::1]:9000"
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]").unwrap().authority(),
+            "[::1]"
+        );
+        for bad in [
+            "127.0.0.1:9000",
+            "ftp://h",
+            "http://",
+            "http://h/b",
+            "http://u@h",
+            "http://h:x",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
     }
 }
