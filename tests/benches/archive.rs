@@ -194,7 +194,7 @@ fn main() {
     row("sandbox archive (API, streamed)", api_secs, api_size);
 
     // A log collection job: collect in steps, then download.
-    let jobs = host.url("/api/v1/groups/bench/logCollectionJobs");
+    let jobs = host.url("/api/public/v1.0/groups/0123456789abcdef01234567/logCollectionJobs");
     let start = Instant::now();
     let r = agent
         .post(&jobs)

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const JOBS: &str = "/api/v1/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
+const JOBS: &str = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
 
 /// Log-like text: `n` numbered lines, some with an e-mail and an IP address.
 fn log_text(tag: &str, n: usize) -> Vec<u8> {
@@ -549,6 +549,20 @@ fn jobs_routes_answer_bad_requests_with_problems() {
     get(&host, &format!("{JOBS}/no-such-job/download")).problem(404);
     get(&host, &format!("{JOBS}/a/b/c")).problem(404);
     get(&host, "/api/v1/groups/%2e%2e/logCollectionJobs").problem(400);
+    // A group id is an ObjectId, on both prefixes.
+    for bad in ["ops", "5f0c8a2be4b0a1d2c3e4f5a", "5f0c8a2be4b0a1d2c3e4f5az"] {
+        for prefix in ["/api/public/v1.0/groups", "/api/v1/groups"] {
+            let p = get(&host, &format!("{prefix}/{bad}/logCollectionJobs")).problem(400);
+            assert_eq!(p["parameter"], "group_id", "{prefix}/{bad}");
+        }
+    }
+    // The first prefix stays an alias of MongoDB's.
+    let alias = get(
+        &host,
+        "/api/v1/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs",
+    );
+    assert_eq!(alias.status, 200, "{}", alias.text());
+    assert_eq!(alias.json(), get(&host, JOBS).json());
     get(&host, &format!("{JOBS}?itemsPerPage=0")).problem(400);
     assert_eq!(stored_rows(host.state_dir()), rows, "nothing stored");
 }

@@ -10,7 +10,7 @@ use spin_logs_tests::HostOptions;
 use spin_logs_tests::services::S3Server;
 use std::io::Read;
 
-const JOBS: &str = "/api/v1/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
+const JOBS: &str = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
 
 fn s3_host(server: &S3Server, extra: &[(&str, &str)]) -> spin_logs_tests::TestHost {
     let mut variables = server.variables();

@@ -94,7 +94,7 @@ fn sandbox_archive(
             "Archive Too Large",
             format!(
                 "the sandbox holds {total} bytes, over max_archive_bytes ({}); \
-                 create a log collection job (POST /api/v1/groups/{{group}}/logCollectionJobs), \
+                 create a log collection job (POST /api/public/v1.0/groups/{{group}}/logCollectionJobs), \
                  whose archive downloads in resumable ranges",
                 env.config.max_archive_bytes
             ),

@@ -232,25 +232,26 @@ mod tests {
             (g.clone(), "/logs".into(), &[SYSTEM_LOGS], Standard),
             (
                 Method::POST,
-                "/api/v1/groups/g/logCollectionJobs".into(),
+                "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs".into(),
                 &[JOBS],
                 Heavy,
             ),
             (
                 g.clone(),
-                "/api/v1/groups/g/logCollectionJobs".into(),
+                "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs".into(),
                 &[JOBS],
                 Standard,
             ),
             (
                 g.clone(),
-                "/api/v1/groups/g/logCollectionJobs/j/download".into(),
+                "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs/j/download"
+                    .into(),
                 &[JOBS],
                 Heavy,
             ),
             (
                 Method::PUT,
-                "/api/v1/groups/g/logCollectionJobs/j/retry".into(),
+                "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs/j/retry".into(),
                 &[JOBS],
                 Heavy,
             ),
@@ -272,7 +273,7 @@ mod tests {
             "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/%2e%2e/stdout",
             "/system/v1/logs/v2/ingest/%ff",
             "/system/v1/logs/v2/ingest/other",
-            "/api/v1/groups/g/other",
+            "/api/v1/groups/5f0c8a2be4b0a1d2c3e4f5a6/other",
         ] {
             assert_eq!(rule_at(&Method::GET, path), closed(), "{path}");
         }

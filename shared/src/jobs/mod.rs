@@ -652,7 +652,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::io::Read;
 
-    const JOBS: &str = "/api/v1/groups/g1/logCollectionJobs";
+    const JOBS: &str = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
 
     fn env(step_ms: u64) -> Env {
         let env = Env {

@@ -59,6 +59,20 @@ pub fn segments_after(path: &str, prefix: &str) -> Option<Result<Vec<String>, Pr
     )
 }
 
+/// A MongoDB group (project) id: 24 hexadecimal digits, an ObjectId.
+fn validate_group(group: &str) -> Result<(), Problem> {
+    if group.len() == 24 && group.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    Err(Problem::bad_param(
+        "group_id",
+        format!(
+            "{:?} is not a group id: 24 hexadecimal digits, like 5f0c8a2be4b0a1d2c3e4f5a6",
+            header_safe(group)
+        ),
+    ))
+}
+
 /// Checks a task id, file name or similar for use as one path component:
 /// not empty, at most 255 bytes, no `/`, `\`, NUL or other control
 /// characters, and not `.` or `..`.
@@ -139,7 +153,10 @@ pub const COMPONENT: &str = "/system/v1/logs/v2/component";
 /// `/system/v1/logs/v2/follow/system/v1/agent/...`.
 pub const FOLLOW: &str = "/system/v1/logs/v2/follow";
 pub const TOKENS: &str = "/system/v1/logs/v2/tokens";
-pub const JOBS: &str = "/api/v1/groups";
+/// MongoDB's log-collection-job routes, as its API documents them.
+pub const JOBS: &str = "/api/public/v1.0/groups";
+/// The same routes under spin-logs' first prefix, kept as an alias.
+pub const JOBS_ALIAS: &str = "/api/v1/groups";
 pub const APPS: &str = "/apps";
 pub const CAPTURE: &str = "/logs";
 
@@ -270,13 +287,14 @@ impl Route {
                 target,
             });
         }
-        if let Some(segs) = segments_after(path, JOBS) {
+        if let Some(segs) = segments_after(path, JOBS).or_else(|| segments_after(path, JOBS_ALIAS))
+        {
             let segs = segs?;
             let s: Vec<&str> = segs.iter().map(String::as_str).collect();
             let [group, "logCollectionJobs", rest @ ..] = s.as_slice() else {
                 return Err(none());
             };
-            validate_name("group_id", group)?;
+            validate_group(group)?;
             let job = match rest {
                 [] => JobRoute::All,
                 [id] => JobRoute::One(id.to_string()),
@@ -332,7 +350,7 @@ impl Route {
     pub fn examples() -> Vec<(&'static str, String)> {
         let run = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/C";
         let pod = format!("{run}/tasks/T");
-        let jobs = format!("{JOBS}/g/logCollectionJobs");
+        let jobs = format!("{JOBS}/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs");
         vec![
             ("TaskMeta", format!("{INGEST}/tasks/t")),
             ("AppendFile", format!("{INGEST}/tasks/t/files/stdout")),
@@ -350,6 +368,10 @@ impl Route {
             ("SandboxArchive", format!("{pod}/files/archive")),
             ("Jobs", jobs.clone()),
             ("Jobs", format!("{jobs}/j/download")),
+            (
+                "Jobs",
+                format!("{JOBS_ALIAS}/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs"),
+            ),
             ("Follow", format!("{FOLLOW}{COMPONENT}")),
             ("Follow", format!("{FOLLOW}{pod}/stdout")),
             ("AppLogs", format!("{APPS}/shop/logs")),
@@ -595,8 +617,20 @@ mod tests {
             ("/system/v1/logs/v2/ingest/%ff", 400),
             ("/system/v1/logs/v2/ingest/tasks/..", 400),
             ("/apps/%2e%2e/logs", 400),
-            ("/api/v1/groups/g/logCollectionJobs/j/x", 404),
-            ("/api/v1/groups/g/other", 404),
+            (
+                "/api/v1/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs/j/x",
+                404,
+            ),
+            (
+                "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs/j/x",
+                404,
+            ),
+            ("/api/v1/groups/5f0c8a2be4b0a1d2c3e4f5a6/other", 404),
+            ("/api/public/v1.0/groups/g/logCollectionJobs", 400),
+            (
+                "/api/v1/groups/5F0C8A2BE4B0A1D2C3E4F5A/logCollectionJobs",
+                400,
+            ),
         ] {
             let p = Route::parse(path).unwrap_err();
             assert_eq!(p.status.as_u16(), status, "{path}");
