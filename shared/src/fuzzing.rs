@@ -116,6 +116,7 @@ fn route_names(route: &Route) -> Vec<&str> {
         Route::AppLogs { app } => vec![app],
         Route::AppendJournal
         | Route::Capture
+        | Route::CaptureProcess(_)
         | Route::MintToken
         | Route::Index
         | Route::Unrouted => Vec::new(),

@@ -837,7 +837,13 @@ fn spin_toml_routes_and_the_typed_routes_agree() {
         let path: String = trigger
             .route
             .split('/')
-            .map(|seg| if seg.starts_with(':') { "x1" } else { seg })
+            // A value each parameter accepts: names in general, a number
+            // for dotnet-monitor's process.
+            .map(|seg| match seg {
+                ":process" => "4242",
+                s if s.starts_with(':') => "x1",
+                s => s,
+            })
             .collect::<Vec<_>>()
             .join("/");
         let route = Route::parse(&path).unwrap_or_else(|p| panic!("{path}: {p}"));

@@ -32,12 +32,16 @@ fn a_follower_gets_every_line_once_across_forced_reconnects() {
 fn a_follower_gets_every_line_once_when_the_host_cuts_streams() {
     // A host limit shorter than the component's budget kills each stream
     // mid-flight, with no resume event: the client resumes from the last id
-    // it saw, and still nothing is lost or repeated.
+    // it saw, and still nothing is lost or repeated. Each killed instance
+    // keeps its follower slot until the lease runs out (the budget, 60 s),
+    // so a slow machine that needs more than eight cuts would meet a 429:
+    // slots are not what this test is about.
     follow_while_writing(host_with(HostOptions {
         request_timeout: Some(Duration::from_millis(1_000)),
         variables: vec![
             ("tail_budget_ms".into(), "60000".into()),
             ("keepalive_ms".into(), "300".into()),
+            ("max_followers".into(), "1000".into()),
         ],
         ..Default::default()
     }));
@@ -503,4 +507,53 @@ fn a_follow_waits_for_a_file_that_does_not_exist_yet() {
         None,
     );
     assert_eq!(status, 404);
+}
+
+/// dotnet-monitor's `/logs/{pid}` and `/logs/{uid}` capture one process:
+/// entries whose `_PID`, or whose runtime instance id (any GUID form, or
+/// journald's invocation id), is the one named; anything else is a 400
+/// (issue 13, dotnet-monitor part).
+#[test]
+fn dotnet_logs_of_one_process_by_pid_or_uid() {
+    let host = tail_host(700, 300, 8);
+    let capture = |path: &str| {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                let body = concat!(
+                    "{\"MESSAGE\":\"mine\",\"_PID\":\"4242\"}\n",
+                    "{\"MESSAGE\":\"other\",\"_PID\":\"7\"}\n",
+                    "{\"MESSAGE\":\"by uid\",\"RUNTIME_INSTANCE_ID\":\"1D2C3B4A-5F6E-4A8B-9C0D-E1F2A3B4C5D6\"}\n",
+                    "{\"MESSAGE\":\"by invocation\",\"_SYSTEMD_INVOCATION_ID\":\"1d2c3b4a5f6e4a8b9c0de1f2a3b4c5d6\"}\n",
+                );
+                let r = send(&host, "POST", &format!("{INGEST}/component"), Some("application/x-ndjson"), body.as_bytes());
+                assert_eq!(r.status, 200, "{}", r.text());
+            });
+            let r = get_with(
+                &host,
+                &format!("{path}?durationSeconds=1"),
+                &[("accept", "application/x-ndjson")],
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.text()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["Message"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect::<Vec<String>>()
+        })
+    };
+    assert_eq!(capture("/logs/4242"), ["mine"]);
+    assert_eq!(
+        capture("/logs/1d2c3b4a-5f6e-4a8b-9c0d-e1f2a3b4c5d6"),
+        ["by uid", "by invocation"]
+    );
+    for bad in ["/logs/abc", "/logs/12a", "/logs/99999999999"] {
+        let p = get(&host, bad).problem(400);
+        assert_eq!(p["parameter"], "pid", "{bad}");
+    }
 }

@@ -1,9 +1,12 @@
 //! dotnet-monitor-style log capture (`tail` component):
 //!
 //! ```text
-//! GET /logs?level=<Trace|Debug|Information|Warning|Error|Critical>&durationSeconds=<N>
+//! GET /logs[/{pid}|/{uid}]?level=<Trace|Debug|Information|Warning|Error|Critical>&durationSeconds=<N>
 //! Accept: application/x-ndjson (LogEntry objects) or text/event-stream
 //! ```
+//! `/logs/{pid}` keeps the entries whose `_PID` is that process id;
+//! `/logs/{uid}` those whose `RUNTIME_INSTANCE_ID` (a GUID in any form) or
+//! `_SYSTEMD_INVOCATION_ID` (journald's 32 hex digits) is that GUID.
 //! Captures journal entries appended from now on at or above `level` for
 //! `durationSeconds` (default 30, `-1` for no end). An entry's level is its
 //! `LEVEL` field (dotnet names) or else its journald `PRIORITY` (0-2 Critical,
@@ -20,6 +23,7 @@ use crate::store::log::Log;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
 use crate::web::query::Query;
+use crate::web::route::Process;
 use http::{StatusCode, header};
 use serde_json::{Map, Value, json};
 
@@ -90,7 +94,7 @@ pub(crate) fn params(query: &Query) -> Result<Params, Problem> {
     Ok(p)
 }
 
-pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
+pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Response, Problem> {
     let p = params(&req.query)?;
     let format = match Format::negotiate(req.header(header::ACCEPT))? {
         Format::Sse => Format::Sse,
@@ -124,6 +128,7 @@ pub fn handle(req: &Request, env: &Env) -> Result<Response, Problem> {
         pos,
         deadline,
         level: p.level,
+        process,
     };
     Ok(stream_response(
         format,
@@ -168,6 +173,18 @@ struct Capture {
     pos: u64,
     deadline: Option<u64>,
     level: usize,
+    process: Option<Process>,
+}
+
+/// Whether an entry is the process's.
+fn of_process(fields: &Map<String, Value>, process: &Process) -> bool {
+    let text = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or_default();
+    match process {
+        Process::Pid(pid) => text("_PID").trim().parse::<u32>() == Ok(*pid),
+        Process::Uid(uid) => ["RUNTIME_INSTANCE_ID", "_SYSTEMD_INVOCATION_ID"]
+            .iter()
+            .any(|k| Process::guid(text(k)).as_deref() == Some(uid)),
+    }
 }
 
 impl Feed for Capture {
@@ -181,7 +198,12 @@ impl Feed for Capture {
             let fields: Map<String, Value> = serde_json::from_slice(&line.text)
                 .map_err(|e| Problem::internal(format!("journal entry at {}: {e}", line.offset)))?;
             let level = entry_level(&fields);
-            if level < self.level {
+            if level < self.level
+                || self
+                    .process
+                    .as_ref()
+                    .is_some_and(|p| !of_process(&fields, p))
+            {
                 continue;
             }
             let text = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or_default();

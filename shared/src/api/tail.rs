@@ -30,7 +30,8 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
     match route {
         Route::Follow(target) => follow_read(req, env, &target),
         Route::AppLogs { app } => super::scalingo::handle(req, env, &app),
-        Route::Capture => super::dotnet::handle(req, env),
+        Route::Capture => super::dotnet::handle(req, env, None),
+        Route::CaptureProcess(process) => super::dotnet::handle(req, env, Some(process)),
         other => Err(super::elsewhere(&other)),
     }
 }

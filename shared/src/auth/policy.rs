@@ -84,7 +84,8 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         ),
         Route::Read(ReadTarget::Journal { .. })
         | Route::Follow(ReadTarget::Journal { .. })
-        | Route::Capture => needs(&[SYSTEM_LOGS], Class::Standard, None),
+        | Route::Capture
+        | Route::CaptureProcess(_) => needs(&[SYSTEM_LOGS], Class::Standard, None),
         // A follow streams what the read route it mirrors reads: whoever may
         // read that route may follow it (an agent read's own 307 sends its
         // callers here), and so may system-logs, whose prefix this is.

@@ -218,6 +218,8 @@ pub enum Route {
     AppLogs { app: String },
     /// `tail`: `/logs`, dotnet-monitor-style capture.
     Capture,
+    /// `tail`: `/logs/{pid}` or `/logs/{uid}`: the capture of one process.
+    CaptureProcess(Process),
     /// `token`: `POST /system/v1/logs/v2/tokens`.
     MintToken,
     /// `index`: `/`, what the API is and where its routes are.
@@ -324,6 +326,13 @@ impl Route {
         }
         match path {
             CAPTURE => Ok(Route::Capture),
+            _ if path.starts_with("/logs/") => match segments_after(path, CAPTURE) {
+                Some(segs) => match segs?.as_slice() {
+                    [one] => Process::parse(one).map(Route::CaptureProcess),
+                    _ => Ok(Route::Unrouted),
+                },
+                None => Ok(Route::Unrouted),
+            },
             TOKENS => Ok(Route::MintToken),
             "/" => Ok(Route::Index),
             _ => Ok(Route::Unrouted),
@@ -338,7 +347,10 @@ impl Route {
             Route::Read(_) => "dump",
             Route::Browse { .. } => "browse",
             Route::Download { .. } | Route::SandboxArchive { .. } | Route::Jobs { .. } => "archive",
-            Route::Follow(_) | Route::AppLogs { .. } | Route::Capture => "tail",
+            Route::Follow(_)
+            | Route::AppLogs { .. }
+            | Route::Capture
+            | Route::CaptureProcess(_) => "tail",
             Route::MintToken => "token",
             Route::Index | Route::Unrouted => "index",
         }
@@ -376,6 +388,11 @@ impl Route {
             ("Follow", format!("{FOLLOW}{pod}/stdout")),
             ("AppLogs", format!("{APPS}/shop/logs")),
             ("Capture", CAPTURE.to_owned()),
+            ("CaptureProcess", format!("{CAPTURE}/4242")),
+            (
+                "CaptureProcess",
+                format!("{CAPTURE}/1d2c3b4a-5f6e-4a8b-9c0d-e1f2a3b4c5d6"),
+            ),
             ("MintToken", TOKENS.to_owned()),
             ("Index", "/".to_owned()),
             ("Unrouted", "/nothing/here".to_owned()),
@@ -398,10 +415,69 @@ impl Route {
             Route::Follow(_) => "Follow",
             Route::AppLogs { .. } => "AppLogs",
             Route::Capture => "Capture",
+            Route::CaptureProcess(_) => "CaptureProcess",
             Route::MintToken => "MintToken",
             Route::Index => "Index",
             Route::Unrouted => "Unrouted",
         }
+    }
+}
+
+/// The process a dotnet-monitor capture is about, as `/logs/{pid}` or
+/// `/logs/{uid}` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Process {
+    /// An operating-system process id: journald's `_PID`.
+    Pid(u32),
+    /// A runtime instance id, as 32 lower-case hex digits (the form journald
+    /// writes `_SYSTEMD_INVOCATION_ID` in).
+    Uid(String),
+}
+
+impl Process {
+    /// An integer is a pid; a GUID (any case, with or without dashes or
+    /// braces) a uid; anything else a 400.
+    pub fn parse(segment: &str) -> Result<Process, Problem> {
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            return segment.parse().map(Process::Pid).map_err(|_| {
+                Problem::bad_param("pid", format!("{segment:?} is not a process id"))
+            });
+        }
+        Process::guid(segment).map(Process::Uid).ok_or_else(|| {
+            Problem::bad_param(
+                "pid",
+                format!(
+                    "{:?} is neither a process id (an integer) nor a runtime instance id (a GUID)",
+                    header_safe(segment)
+                ),
+            )
+        })
+    }
+
+    /// `s` as 32 lower-case hex digits, if it is a GUID in one of .NET's
+    /// textual forms (`N`, `D`, `B`).
+    pub fn guid(s: &str) -> Option<String> {
+        let s = s
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or(s);
+        let hex: String = match s.len() {
+            32 => s.to_owned(),
+            36 => {
+                let dashes = [8, 13, 18, 23];
+                let ok = s
+                    .char_indices()
+                    .all(|(i, c)| dashes.contains(&i) == (c == '-'));
+                if !ok {
+                    return None;
+                }
+                s.replace('-', "")
+            }
+            _ => return None,
+        };
+        hex.bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then(|| hex.to_ascii_lowercase())
     }
 }
 
@@ -635,5 +711,44 @@ mod tests {
             let p = Route::parse(path).unwrap_err();
             assert_eq!(p.status.as_u16(), status, "{path}");
         }
+    }
+
+    #[test]
+    fn a_capture_names_a_pid_or_a_guid() {
+        assert_eq!(
+            Route::parse("/logs/4242"),
+            Ok(Route::CaptureProcess(Process::Pid(4242)))
+        );
+        let uid = Process::Uid("1d2c3b4a5f6e4a8b9c0de1f2a3b4c5d6".into());
+        for form in [
+            "1d2c3b4a-5f6e-4a8b-9c0d-e1f2a3b4c5d6",
+            "1D2C3B4A5F6E4A8B9C0DE1F2A3B4C5D6",
+            "{1d2c3b4a-5f6e-4a8b-9c0d-e1f2a3b4c5d6}",
+        ] {
+            assert_eq!(
+                Route::parse(&format!("/logs/{}", form.replace(['{', '}'], ""))).ok(),
+                Some(Route::CaptureProcess(uid.clone())),
+                "{form}"
+            );
+            assert_eq!(
+                Process::guid(form).as_deref(),
+                Some("1d2c3b4a5f6e4a8b9c0de1f2a3b4c5d6")
+            );
+        }
+        for bad in [
+            "abc",
+            "12a",
+            "99999999999",
+            "1d2c3b4a-5f6e4a8b-9c0d-e1f2a3b4c5d6x",
+            "-1",
+        ] {
+            let p = Route::parse(&format!("/logs/{bad}")).unwrap_err();
+            assert_eq!(
+                (p.status.as_u16(), p.extra["parameter"].as_str()),
+                (400, Some("pid")),
+                "{bad}"
+            );
+        }
+        assert_eq!(Route::parse("/logs/1/2"), Ok(Route::Unrouted));
     }
 }
