@@ -2,15 +2,16 @@
 //!
 //! Spin picks the component (spin.toml); inside it, [`Route::parse`] turns the
 //! method-independent full path into a [`Route`] with every parameter
-//! percent-decoded and validated, once. The auth gate asks that value for its
-//! rule (`route.rule()`, the `Ruled` trait of `auth::policy`) and the handler matches on the same
+//! percent-decoded and validated, once. The auth gate asks `auth::policy::rule`
+//! for that value's rule and the handler matches on the same
 //! value, so the two can never disagree about which route a path is, and no
 //! handler decodes a path again. The full path is parsed rather than Spin's
 //! `spin-path-info`, so a route means the same on every host.
 //!
-//! A path that is no route, or whose parameters do not validate, is a
-//! [`Problem`] (404 or 400): the gate keeps it for the superuser, whose
-//! request then gets that answer.
+//! A path inside a route family that is no route, or whose parameters do
+//! not validate, is a [`Problem`] (404 or 400): the gate keeps it for the
+//! superuser, whose request then gets that answer. A path outside every
+//! family is [`Route::Unrouted`], the index component's public 404.
 
 use super::problem::Problem;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
