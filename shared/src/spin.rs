@@ -74,14 +74,15 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
     Ok((request, route, Env { store, config }, gate))
 }
 
-/// Metadata in the `default` store; log bytes in it too (embedded default,
-/// through a second handle) or in S3 over outbound HTTP.
+/// Metadata in the `default` store; log bytes in it too (the embedded
+/// default, sharing the one handle: one `open` per request) or in S3 over
+/// outbound HTTP.
 fn open_store(config: &Config) -> Result<Store, Problem> {
-    let meta = Box::new(SpinKv::open("default")?);
+    let kv = std::sync::Arc::new(SpinKv::open("default")?);
     Ok(match &config.blobs {
-        BlobBackend::Embedded => Store::new(meta, Box::new(SpinKv::open("default")?)),
+        BlobBackend::Embedded => Store::new(Box::new(kv.clone()), Box::new(kv)),
         BlobBackend::S3(settings) => Store::with_blobs(
-            meta,
+            Box::new(kv),
             Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
         ),
     })

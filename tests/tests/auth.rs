@@ -468,12 +468,17 @@ fn rs256_and_es256_tokens_verify_with_public_keys() {
     );
 }
 
+/// `auth_api_keys` holding `key` for uid `shipper`, with the ingest permission.
+fn shipper_key_entry(key: &str) -> String {
+    json!([{"sha256": spin_logs::auth::apikey::hash(key), "uid": "shipper",
+            "permissions": [INGEST_PERM]}])
+    .to_string()
+}
+
 #[test]
 fn api_keys_are_checked_against_stored_hashes() {
     let key = "slk_a-long-random-shipper-key-for-the-tests";
-    let entry = json!([{"sha256": spin_logs::auth::apikey::hash(key), "uid": "shipper",
-                        "permissions": [INGEST_PERM]}])
-    .to_string();
+    let entry = shipper_key_entry(key);
     let host = auth_host(&[("auth_api_keys", &entry)]);
     let auth = format!("ApiKey {key}");
     let r = send_as(
@@ -828,9 +833,7 @@ fn rate_limits_count_per_caller_with_headers_and_429s() {
 #[test]
 fn refused_credentials_are_logged_without_the_credential() {
     let key = "slk_another-long-random-key-for-logging";
-    let entry = json!([{"sha256": spin_logs::auth::apikey::hash(key), "uid": "shipper",
-                        "permissions": [INGEST_PERM]}])
-    .to_string();
+    let entry = shipper_key_entry(key);
     let host = host_with(HostOptions {
         variables: vec![("auth_api_keys".into(), entry)],
         capture_guest_stderr: true,

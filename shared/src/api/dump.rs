@@ -19,7 +19,7 @@ use crate::read::target::{Opened, last_event_id, open, wants_follow};
 use crate::store::log::Snapshot;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{FOLLOW, ReadTarget, Route};
+use crate::web::route::{FOLLOW, Route};
 use http::Method;
 
 pub const COMPONENT: &str = crate::web::route::COMPONENT;
@@ -47,13 +47,11 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
     }
     let last_event_id = last_event_id(req, format);
     match opened {
-        Opened::File(_, _, None) => {
-            let file = match &target {
-                ReadTarget::File { file, .. } => file.as_str(),
-                ReadTarget::Journal { .. } => "",
-            };
+        Opened::File(source, _, None) => {
+            let file = source.fields.get("FILE").and_then(|f| f.as_str());
             Err(Problem::not_found(format!(
-                "the task has no file {file:?} (yet: follow it to wait for its first line)"
+                "the task has no file {:?} (yet: follow it to wait for its first line)",
+                file.unwrap_or_default()
             )))
         }
         Opened::File(source, _, snapshot) => {

@@ -18,7 +18,8 @@ pub fn random_id() -> Result<String, getrandom::Error> {
     Ok(hex(&buf))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -325,15 +325,14 @@ impl Route {
                 _ => Ok(Route::Unrouted),
             };
         }
+        if let Some(segs) = segments_after(path, CAPTURE) {
+            return match segs?.as_slice() {
+                [] if path == CAPTURE => Ok(Route::Capture),
+                [one] => Process::parse(one).map(Route::CaptureProcess),
+                _ => Ok(Route::Unrouted),
+            };
+        }
         match path {
-            CAPTURE => Ok(Route::Capture),
-            _ if path.starts_with("/logs/") => match segments_after(path, CAPTURE) {
-                Some(segs) => match segs?.as_slice() {
-                    [one] => Process::parse(one).map(Route::CaptureProcess),
-                    _ => Ok(Route::Unrouted),
-                },
-                None => Ok(Route::Unrouted),
-            },
             TOKENS => Ok(Route::MintToken),
             "/" => Ok(Route::Index),
             _ => Ok(Route::Unrouted),
