@@ -74,15 +74,14 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
     Ok((request, route, Env { store, config }, gate))
 }
 
-/// Metadata in the `default` store; log bytes in it too (the embedded
-/// default, sharing the one handle: one `open` per request) or in S3 over
-/// outbound HTTP.
+/// Metadata in the `default` store; log bytes in it too (embedded default,
+/// through a second handle) or in S3 over outbound HTTP.
 fn open_store(config: &Config) -> Result<Store, Problem> {
-    let kv = std::sync::Arc::new(SpinKv::open("default")?);
+    let meta = Box::new(SpinKv::open("default")?);
     Ok(match &config.blobs {
-        BlobBackend::Embedded => Store::new(Box::new(kv.clone()), Box::new(kv)),
+        BlobBackend::Embedded => Store::new(meta, Box::new(SpinKv::open("default")?)),
         BlobBackend::S3(settings) => Store::with_blobs(
-            Box::new(kv),
+            meta,
             Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
         ),
     })
