@@ -19,6 +19,7 @@ pub const VARIABLES: &[&str] = &[
     "max_followers",
     "max_archive_bytes",
     "job_step_ms",
+    "archive_grace_ms",
     "auth_hs256_secret",
     "auth_rs256_public_key",
     "auth_es256_public_key",
@@ -71,6 +72,10 @@ pub struct Config {
     pub max_archive_bytes: u64,
     /// How long one request may spend advancing a log collection job, in ms.
     pub job_step_ms: u64,
+    /// How long blobs an archive run replaced or expired are kept before
+    /// deletion, and how long a page must have been sealed before it is
+    /// packed, in ms: longer than any request, which may hold the old index.
+    pub archive_grace_ms: u64,
     /// Keys and secrets of the auth gate (`auth_*`, `url_token_*`).
     pub auth: AuthSettings,
     /// Requests per minute and caller (`rate_limit_*`).
@@ -150,6 +155,7 @@ impl Default for Config {
             max_followers: 8,
             max_archive_bytes: 1024 * 1024 * 1024,
             job_step_ms: 3_000,
+            archive_grace_ms: 300_000,
             auth: AuthSettings::default(),
             rate: Limits::default(),
             max_header_bytes: 16 * 1024,
@@ -172,6 +178,7 @@ impl Config {
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
             max_archive_bytes: number(&lookup, "max_archive_bytes", d.max_archive_bytes)?,
             job_step_ms: number(&lookup, "job_step_ms", d.job_step_ms)?,
+            archive_grace_ms: number(&lookup, "archive_grace_ms", d.archive_grace_ms)?,
             auth: AuthSettings::from_lookup(&lookup)?,
             rate: Limits {
                 standard: number(&lookup, "rate_limit_standard", d.rate.standard)?,

@@ -113,11 +113,12 @@ fn route_names(route: &Route) -> Vec<&str> {
             JobRoute::All => vec![group],
             JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) => vec![group, id],
         },
-        Route::AppLogs { app } => vec![app],
+        Route::AppLogs { app } | Route::AppLogsUrl { app } => vec![app],
         Route::AppendJournal
         | Route::Capture
         | Route::CaptureProcess(_)
         | Route::MintToken
+        | Route::Retention(_)
         | Route::Index
         | Route::Unrouted => Vec::new(),
     }

@@ -15,8 +15,9 @@
 //!    follower leases, ranged downloads, tar.gz and redaction.
 //! 8. [`auth`]: the gate: authentication, the permission of each route, rate limits.
 //! 9. [`jobs`]: log collection jobs: their records, lifecycle and collection.
-//! 10. [`api`]: one module per route family: parse, call, render.
-//! 11. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
+//! 10. [`retention`]: archive policies, their stepped runs, the archive catalog.
+//! 11. [`api`]: one module per route family: parse, call, render.
+//! 12. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
 pub mod util;
 
@@ -35,6 +36,8 @@ pub mod read;
 pub mod auth;
 
 pub mod jobs;
+
+pub mod retention;
 
 pub mod api;
 

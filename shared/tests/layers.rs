@@ -13,7 +13,18 @@ use std::path::{Path, PathBuf};
 
 /// Bottom up, as `lib.rs` lists them.
 const LAYERS: &[&str] = &[
-    "util", "store", "config", "web", "env", "model", "read", "auth", "jobs", "api", "spin",
+    "util",
+    "store",
+    "config",
+    "web",
+    "env",
+    "model",
+    "read",
+    "auth",
+    "jobs",
+    "retention",
+    "api",
+    "spin",
     "fuzzing",
 ];
 

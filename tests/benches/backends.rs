@@ -3,6 +3,12 @@
 //! with Redis for metadata plus S3 (`s3s-fs`) for log bytes, in one run on
 //! the same data.
 //!
+//! Then an archive run on each: two sealed index pages (256 appends of
+//! 256 KiB, 64 MiB) packed into gzip objects, timed from the first `POST
+//! /k8s/v1/archive/start` to `DONE`, and the last-100 read again, now
+//! reading through to the archive for nothing (the tail stays hot) and a
+//! full read that does.
+//!
 //! `cargo bench -p spin-logs-tests --bench backends` (set `BENCH_BACKEND_MIB`
 //! for the amount ingested per backend; default 64).
 
@@ -39,12 +45,26 @@ fn main() {
         "backend", "ingest", "last-100 (p50)"
     );
     let mut figures = Vec::new();
+    let grace = || {
+        vec![
+            ("archive_grace_ms".to_owned(), "0".to_owned()),
+            ("job_step_ms".to_owned(), "20000".to_owned()),
+        ]
+    };
+    let mut archives = Vec::new();
     for (name, opts) in [
-        ("SQLite", HostOptions::default()),
+        (
+            "SQLite",
+            HostOptions {
+                variables: grace(),
+                ..Default::default()
+            },
+        ),
         (
             "Redis",
             HostOptions {
                 runtime_config: Some(redis_config.clone()),
+                variables: grace(),
                 ..Default::default()
             },
         ),
@@ -52,7 +72,7 @@ fn main() {
             "Redis + S3",
             HostOptions {
                 runtime_config: Some(redis_config.clone()),
-                variables: s3.variables(),
+                variables: [s3.variables(), grace()].concat(),
                 ..Default::default()
             },
         ),
@@ -67,6 +87,7 @@ fn main() {
         let last = last_100(&agent, &host, &task);
         println!("{name:>16}  {mbs:>6.1} MB/s  {:>11.2} ms", ms(last));
         figures.push((name, mbs, last));
+        archives.push((name, archive_run(&agent, &host, &batch)));
     }
     let (_, base_mbs, base_last) = figures[0];
     println!("\nratios against SQLite (ingest MB/s, last-100 latency):");
@@ -76,5 +97,83 @@ fn main() {
             mbs / base_mbs,
             last.as_secs_f64() / base_last.as_secs_f64()
         );
+    }
+    println!(
+        "\n== archive run: every sealed page (64 MiB each; two of the archive task) -> gzip objects (level 6)"
+    );
+    println!(
+        "{:>16}  {:>10}  {:>7}  {:>14}",
+        "backend", "archive", "ratio", "full read after"
+    );
+    for (name, a) in &archives {
+        println!(
+            "{name:>16}  {:>5.1} MB/s  {:>7.3}  {:>9.1} MB/s",
+            a.mbs, a.ratio, a.read_mbs
+        );
+    }
+}
+
+struct ArchiveRun {
+    mbs: f64,
+    ratio: f64,
+    read_mbs: f64,
+}
+
+/// Fills a task with two sealed pages, archives them, and reads it all back.
+fn archive_run(agent: &ureq::Agent, host: &spin_logs_tests::TestHost, batch: &[u8]) -> ArchiveRun {
+    let task = "archived";
+    register(agent, host, task);
+    let quarter = &batch[..batch.len() / 4];
+    ingest(agent, host, task, quarter, 2 * 128 + 1);
+    let post = |path: &str, body: &str| -> serde_json::Value {
+        let r = agent
+            .post(&host.url(path))
+            .header("authorization", auth())
+            .header("content-type", "application/json")
+            .send(body)
+            .expect("post");
+        let status = r.status();
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json");
+        assert!(status.is_success(), "{path}: {v}");
+        v
+    };
+    let policy = post(
+        "/k8s/v1/archive/policies",
+        r#"{"name":"bench","selector":{},"archive_after":0}"#,
+    );
+    let start = Instant::now();
+    let run = loop {
+        let run = post(
+            "/k8s/v1/archive/start",
+            &format!(r#"{{"policy_id":{}}}"#, policy["id"]),
+        );
+        if run["status"] == "DONE" {
+            break run;
+        }
+    };
+    let took = start.elapsed().as_secs_f64();
+    let bytes = run["stats"]["bytes_archived"].as_u64().expect("bytes");
+    assert!(run["stats"]["pages_archived"].as_u64() >= Some(2), "{run}");
+    let stored = run["stats"]["stored_bytes"].as_u64().expect("stored");
+    let url = host.url(&support::read_path(task, "/download"));
+    let start = Instant::now();
+    let r = agent
+        .get(&url)
+        .header("authorization", auth())
+        .call()
+        .expect("read");
+    let body = r
+        .into_body()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .expect("body");
+    let read = start.elapsed().as_secs_f64();
+    assert_eq!(body.len(), quarter.len() * (2 * 128 + 1));
+    ArchiveRun {
+        mbs: bytes as f64 / 1e6 / took,
+        ratio: stored as f64 / bytes as f64,
+        read_mbs: body.len() as f64 / 1e6 / read,
     }
 }

@@ -259,3 +259,27 @@ fn the_ingress_routes_every_path_as_spin_does() {
         "no path beyond spin.toml's"
     );
 }
+
+#[test]
+fn a_cronjob_drives_archive_runs_with_a_defined_credential() {
+    let docs = documents();
+    let secrets: BTreeSet<&str> = of_kind(&docs, "Secret").into_iter().map(name).collect();
+    let services: BTreeSet<&str> = of_kind(&docs, "SpinApp").into_iter().map(name).collect();
+    let jobs = of_kind(&docs, "CronJob");
+    assert_eq!(jobs.len(), 1);
+    let container = &jobs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    let args = strings(&container["args"]);
+    let url = args.last().expect("a URL");
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (service, path) = rest.split_once('/').expect("service/path");
+    assert!(services.contains(service), "{service} is no SpinApp");
+    assert_eq!(path, "k8s/v1/archive/start");
+    let route = spin_logs::web::route::Route::parse(&format!("/{path}")).expect("a route");
+    assert_eq!(route.component(), "retention");
+    assert_eq!(format!("spin-logs-{}", route.component()), service);
+    assert!(args.windows(2).any(|w| w == ["-X", "POST"]), "{args:?}");
+    let secret = container["env"][0]["valueFrom"]["secretKeyRef"]["name"]
+        .as_str()
+        .expect("secret");
+    assert!(secrets.contains(secret), "{secret} is no Secret");
+}

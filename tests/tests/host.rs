@@ -184,6 +184,8 @@ fn routes_of_our_manifest_resolve_as_spin_would() {
         format!("{run}/a/b/c/d/e/f"),
         "/system/v1/agent/A1/logs/v2/task".to_owned(),
         "/nowhere".to_owned(),
+        "/k8s/v1/storage/other".to_owned(),
+        "/k8s/v1/pods".to_owned(),
     ] {
         assert_eq!(
             component_for(&r, &unrouted).as_deref(),
@@ -320,7 +322,7 @@ fn variables_resolve_like_spin() {
 fn our_manifest_grants_every_component_its_variables_and_stores() {
     let m = Manifest::load(&repo_root()).expect("spin.toml");
     let v = Variables::resolve(&m, &[], |_| None).expect("resolve");
-    assert_eq!(m.components.len(), 8);
+    assert_eq!(m.components.len(), 9);
     for (id, c) in &m.components {
         assert_eq!(
             v.get(id, "max_body_bytes").as_deref(),

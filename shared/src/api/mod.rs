@@ -22,6 +22,7 @@ pub mod dump;
 pub mod index;
 pub mod ingest;
 pub mod jobs;
+pub mod retention;
 pub mod scalingo;
 pub mod tail;
 pub mod token;

@@ -37,9 +37,65 @@ struct MintRequest {
 }
 
 pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    if route != Route::MintToken {
-        return Err(super::elsewhere(&route));
+    match route {
+        Route::MintToken => mint_route(req, env),
+        Route::AppLogsUrl { app } => app_logs_url(&app, req, env),
+        other => Err(super::elsewhere(&other)),
     }
+}
+
+fn url_key(env: &Env) -> Result<Vec<u8>, Problem> {
+    env.config.auth.url_token_key().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "Not Implemented",
+            "URL tokens are not configured on this server: set url_token_secret or auth_hs256_secret",
+        )
+    })
+}
+
+/// Where the client reached us, for absolute URLs: Spin's `spin-full-url`
+/// (scheme and authority), else `Host` over plain HTTP.
+fn origin(req: &Request) -> String {
+    if let Some(full) = req.header("spin-full-url")
+        && let Some((scheme, rest)) = full.split_once("://")
+    {
+        let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+        return format!("{scheme}://{authority}");
+    }
+    match req.header(header::HOST) {
+        Some(host) => format!("http://{host}"),
+        None => String::new(),
+    }
+}
+
+/// Scalingo's "Application#logs": `{"app": {...}, "logs_url": ".../apps/{app}/logs?token=..."}`,
+/// so a Scalingo client's two-step flow (ask for the URL, then GET it) works.
+fn app_logs_url(app: &str, req: &Request, env: &Env) -> Result<Response, Problem> {
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return Err(Problem::method_not_allowed("GET, HEAD"));
+    }
+    let key = url_key(env)?;
+    let tasks = Sandboxes::new(env.store.clone()).labelled("app", app)?;
+    if tasks.is_empty() {
+        return Err(Problem::not_found(format!(
+            "no app {app:?}: no task is labelled app={app:?}"
+        )));
+    }
+    let ttl = DEFAULT_TTL_S.min(env.config.auth.url_token_max_ttl_s);
+    let now = crate::util::clock::now_micros() / 1_000_000;
+    let token = urltoken::mint(&key, &Scope::App(app.to_owned()), now + ttl);
+    let path = format!("/apps/{}/logs", utf8_percent_encode(app, SEGMENT));
+    let containers: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let doc = serde_json::json!({
+        "app": {"id": app, "name": app, "containers": containers},
+        "logs_url": format!("{}{path}?token={token}", origin(req)),
+        "expires_at": crate::read::format::rfc3339((now + ttl) * 1_000_000),
+    });
+    Ok(Response::json(StatusCode::OK, &doc).header(header::CACHE_CONTROL, "no-store"))
+}
+
+fn mint_route(req: &Request, env: &Env) -> Result<Response, Problem> {
     if req.method != Method::POST {
         return Err(Problem::method_not_allowed("POST"));
     }
@@ -52,13 +108,7 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         }
     }
     let settings = &env.config.auth;
-    let key = settings.url_token_key().ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "Not Implemented",
-            "URL tokens are not configured on this server: set url_token_secret or auth_hs256_secret",
-        )
-    })?;
+    let key = url_key(env)?;
     let body: MintRequest = serde_json::from_slice(&req.body).map_err(|e| {
         Problem::bad_request(format!(
             "the body must be {{\"task\": \"<id>\"}} or {{\"app\": \"<name>\"}}, optionally with \"ttl\": {e}"

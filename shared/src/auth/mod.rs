@@ -234,7 +234,8 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
             ("bearer", " ") => from_jwt(rest, settings, now),
             // DC/OS: `Authorization: token=<jwt>`.
             ("token", "=") => from_jwt(rest, settings, now),
-            ("apikey", " ") => match apikey::find(&settings.api_keys, rest) {
+            // dotnet-monitor's sample header spells the same key `MonitorApiKey`.
+            ("apikey" | "monitorapikey", " ") => match apikey::find(&settings.api_keys, rest) {
                 Some(k) => Ok(Principal {
                     caller: format!("user:{}", k.uid),
                     grant: Grant::Permissions(k.permissions.clone()),
@@ -242,7 +243,7 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
                 None => Err(rejected("the API key is not valid")),
             },
             _ => Err(rejected(
-                "unsupported Authorization scheme; use Bearer, token= or ApiKey",
+                "unsupported Authorization scheme; use Bearer, token=, ApiKey or MonitorApiKey",
             )),
         };
     }
@@ -433,6 +434,11 @@ mod tests {
         assert_eq!(get("/nope", Some("Basic x")), 200);
         assert_eq!(get("/logs", Some("ApiKey the-key")), 403);
         assert_eq!(
+            get("/logs", Some("MonitorApiKey the-key")),
+            403,
+            "the same key"
+        );
+        assert_eq!(
             status(admit_with(
                 &c,
                 Method::POST,
@@ -442,6 +448,7 @@ mod tests {
             200
         );
         assert_eq!(get("/logs", Some("ApiKey wrong")), 401);
+        assert_eq!(get("/logs", Some("MonitorApiKey wrong")), 401);
         let p = admit_with(
             &c,
             Method::GET,

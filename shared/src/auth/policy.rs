@@ -8,7 +8,7 @@
 //! only, who then gets the handler's precise 404 or 400.
 
 use super::ratelimit::Class;
-use crate::web::route::{AgentPath, JobRoute, ReadTarget, Route};
+use crate::web::route::{AgentPath, JobRoute, ReadTarget, RetentionRoute, Route};
 use http::Method;
 
 /// Reaches every route.
@@ -21,6 +21,8 @@ pub const AGENT: &str = "dcos:adminrouter:system:agent";
 pub const INGEST: &str = "spin-logs:ingest";
 /// Log-collection jobs: `/api/v1/groups/...`.
 pub const JOBS: &str = "spin-logs:jobs";
+/// Retention: archive policies and runs (`/k8s/v1/archive/...`).
+pub const ARCHIVE: &str = "spin-logs:archive";
 
 /// What a route asks of a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +77,8 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         Route::TaskMeta { .. } | Route::AppendFile { .. } | Route::AppendJournal => {
             needs(&[INGEST], Class::Ingest, None)
         }
-        Route::MintToken => needs(&[SYSTEM_LOGS], Class::Standard, None),
+        // Both mint a URL token: what minting one takes.
+        Route::MintToken | Route::AppLogsUrl { .. } => needs(&[SYSTEM_LOGS], Class::Standard, None),
         // A discovery route only redirects: its target pays its own way.
         Route::Discover { task, .. } => needs(
             &[SYSTEM_LOGS],
@@ -108,6 +111,16 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
             public: true,
             ..closed()
         },
+        // Policies and runs change what is kept: the archive permission.
+        // Looking at them, and reading archived objects, is a read of logs.
+        Route::Retention(r) => {
+            let read = matches!(*method, Method::GET | Method::HEAD);
+            match r {
+                _ if read => needs(&[ARCHIVE, SYSTEM_LOGS], Class::Standard, None),
+                RetentionRoute::Start => needs(&[ARCHIVE], Class::Heavy, None),
+                _ => needs(&[ARCHIVE], Class::Standard, None),
+            }
+        }
         Route::Jobs { job, .. } => {
             let heavy = *method == Method::POST
                 || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));

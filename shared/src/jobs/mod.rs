@@ -619,7 +619,7 @@ fn gone(job: &Job) -> Problem {
     )
 }
 
-fn parse_time(name: &str, value: &str) -> Result<u64, Problem> {
+pub(crate) fn parse_time(name: &str, value: &str) -> Result<u64, Problem> {
     let t = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .map_err(|_| {
             Problem::bad_param(name, format!("{name} {value:?} is not an RFC 3339 date"))

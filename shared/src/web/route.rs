@@ -159,6 +159,10 @@ pub const JOBS: &str = "/api/public/v1.0/groups";
 /// The same routes under spin-logs' first prefix, kept as an alias.
 pub const JOBS_ALIAS: &str = "/api/v1/groups";
 pub const APPS: &str = "/apps";
+/// Scalingo's main API, where "Application#logs" gives an app's logs URL.
+pub const SCALINGO_API: &str = "/v1/apps";
+/// The Kubernetes logs API's base path (`../shared/seeds/k8s-logs-api.txt`).
+pub const K8S: &str = "/k8s/v1";
 pub const CAPTURE: &str = "/logs";
 
 /// A log a read route names: what `dump` reads and `tail` follows.
@@ -192,6 +196,26 @@ pub enum JobRoute {
     Download(String),
 }
 
+/// One retention route below [`K8S`]: the seed's Archive Management and S3
+/// Storage endpoints. Which policy, run or object is in the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionRoute {
+    /// `archive/policies`: list, create, update, delete.
+    Policies,
+    /// `archive/start`: start or advance a run.
+    Start,
+    /// `archive/jobs`: the runs.
+    Jobs,
+    /// `s3/metadata`: archive objects by labels and time.
+    S3Metadata,
+    /// `s3/content`: one object's lines.
+    S3Content,
+    /// `s3/stats`: objects, bytes and ratio by namespace.
+    S3Stats,
+    /// `storage/info`: backends, buckets, hot and archived bytes.
+    StorageInfo,
+}
+
 /// Every route of the app, with its decoded and validated parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -223,6 +247,11 @@ pub enum Route {
     CaptureProcess(Process),
     /// `token`: `POST /system/v1/logs/v2/tokens`.
     MintToken,
+    /// `token`: `GET /v1/apps/{app}/logs`, Scalingo's "Application#logs":
+    /// the app's logs URL with a fresh URL token.
+    AppLogsUrl { app: String },
+    /// `retention`: `/k8s/v1/{archive,s3,storage}/...`.
+    Retention(RetentionRoute),
     /// `index`: `/`, what the API is and where its routes are.
     Index,
     /// `index`: a path outside every route family (spin.toml's catch-all).
@@ -325,12 +354,39 @@ impl Route {
                 _ => Ok(Route::Unrouted),
             };
         }
+        if let Some(segs) = segments_after(path, SCALINGO_API) {
+            let segs = segs?;
+            return match segs.as_slice() {
+                [app, logs] if logs == "logs" => {
+                    validate_name("app", app)?;
+                    Ok(Route::AppLogsUrl { app: app.clone() })
+                }
+                _ => Ok(Route::Unrouted),
+            };
+        }
         if let Some(segs) = segments_after(path, CAPTURE) {
             return match segs?.as_slice() {
                 [] if path == CAPTURE => Ok(Route::Capture),
                 [one] => Process::parse(one).map(Route::CaptureProcess),
                 _ => Ok(Route::Unrouted),
             };
+        }
+        if let Some(segs) = segments_after(path, K8S) {
+            let segs = segs?;
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let r = match s.as_slice() {
+                ["archive", "policies"] => RetentionRoute::Policies,
+                ["archive", "start"] => RetentionRoute::Start,
+                ["archive", "jobs"] => RetentionRoute::Jobs,
+                ["s3", "metadata"] => RetentionRoute::S3Metadata,
+                ["s3", "content"] => RetentionRoute::S3Content,
+                ["s3", "stats"] => RetentionRoute::S3Stats,
+                ["storage", "info"] => RetentionRoute::StorageInfo,
+                // spin.toml gives `archive/...` and `s3/...` to retention.
+                ["archive" | "s3", ..] => return Err(none()),
+                _ => return Ok(Route::Unrouted),
+            };
+            return Ok(Route::Retention(r));
         }
         match path {
             TOKENS => Ok(Route::MintToken),
@@ -351,7 +407,8 @@ impl Route {
             | Route::AppLogs { .. }
             | Route::Capture
             | Route::CaptureProcess(_) => "tail",
-            Route::MintToken => "token",
+            Route::MintToken | Route::AppLogsUrl { .. } => "token",
+            Route::Retention(_) => "retention",
             Route::Index | Route::Unrouted => "index",
         }
     }
@@ -394,6 +451,14 @@ impl Route {
                 format!("{CAPTURE}/1d2c3b4a-5f6e-4a8b-9c0d-e1f2a3b4c5d6"),
             ),
             ("MintToken", TOKENS.to_owned()),
+            ("AppLogsUrl", format!("{SCALINGO_API}/shop/logs")),
+            ("Retention", format!("{K8S}/archive/policies")),
+            ("Retention", format!("{K8S}/archive/start")),
+            ("Retention", format!("{K8S}/archive/jobs")),
+            ("Retention", format!("{K8S}/s3/metadata")),
+            ("Retention", format!("{K8S}/s3/content")),
+            ("Retention", format!("{K8S}/s3/stats")),
+            ("Retention", format!("{K8S}/storage/info")),
             ("Index", "/".to_owned()),
             ("Unrouted", "/nothing/here".to_owned()),
         ]
@@ -417,6 +482,8 @@ impl Route {
             Route::Capture => "Capture",
             Route::CaptureProcess(_) => "CaptureProcess",
             Route::MintToken => "MintToken",
+            Route::AppLogsUrl { .. } => "AppLogsUrl",
+            Route::Retention(_) => "Retention",
             Route::Index => "Index",
             Route::Unrouted => "Unrouted",
         }

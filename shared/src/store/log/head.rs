@@ -23,6 +23,16 @@ pub struct Head {
     pub tail: Vec<Segment>,
     #[serde(default)]
     pub recent: Vec<Receipt>,
+    /// Sealed pages expired by retention (the first `expired_pages` pages).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expired_pages: usize,
+    /// The first line still readable once pages expired: a line boundary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained: Option<PageRef>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]

@@ -31,10 +31,12 @@
 
 mod append;
 mod head;
+mod pack;
 mod snapshot;
 
 pub use append::AppendError;
 pub use head::{Appended, Head, IdempotencyKey, Outcome, PageRef, Receipt, Segment};
+pub use pack::{Expired, Location, Packed, Packing};
 pub use snapshot::{Line, Snapshot};
 
 use super::Store;

@@ -2,7 +2,7 @@
 //! lookups (byte to line, line to byte) and the line iterators every reader uses.
 
 use super::head::{PageRef, Segment};
-use super::{Head, Log, PAGE_SEGMENTS};
+use super::{Head, Location, Log, PAGE_SEGMENTS};
 use crate::store::error::StoreError;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -64,19 +64,46 @@ impl Snapshot {
         if let Some(p) = self.pages.borrow().get(&n) {
             return Ok(p.clone());
         }
-        let key = self.log.page_key(n);
-        let bytes = self
-            .log
-            .store
-            .meta
-            .get(&key)?
-            .ok_or_else(|| StoreError::internal(format!("missing index page {key}")))?;
-        let page: Rc<Vec<Segment>> = Rc::new(
-            serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::internal(format!("index page {key}: {e}")))?,
-        );
+        let page = Rc::new(self.log.page(n)?);
         self.pages.borrow_mut().insert(n, page.clone());
         Ok(page)
+    }
+
+    /// The first readable offset: 0, or where retention's expiry left off.
+    pub fn retained(&self) -> u64 {
+        self.head.retained.map_or(0, |r| r.offset)
+    }
+
+    /// A segment's whole bytes, wherever they are: its own blob, or a member
+    /// of an archive object (one ranged read and one inflate).
+    fn fetch(&self, seg: &Segment) -> Result<Vec<u8>, StoreError> {
+        let missing = || StoreError::internal(format!("missing segment {}", seg.blob));
+        match Location::of(&seg.blob) {
+            Location::Hot(key) => self.log.store.blobs.get(key)?.ok_or_else(missing),
+            Location::Packed {
+                object,
+                start,
+                len,
+                gzip,
+            } => {
+                let stored = self
+                    .log
+                    .store
+                    .blobs
+                    .get_range(object, start, start + len)?
+                    .ok_or_else(missing)?;
+                if !gzip {
+                    return Ok(stored);
+                }
+                let mut out = Vec::with_capacity(seg.len as usize);
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&stored[..]),
+                    &mut out,
+                )
+                .map_err(|e| StoreError::internal(format!("archived segment {}: {e}", seg.blob)))?;
+                Ok(out)
+            }
+        }
     }
 
     /// Segment number `i` (0-based over the whole log).
@@ -132,11 +159,7 @@ impl Snapshot {
         let whole = match cached {
             Some(bytes) => bytes,
             None => {
-                let bytes =
-                    self.log.store.blobs.get(&seg.blob)?.ok_or_else(|| {
-                        StoreError::internal(format!("missing segment {}", seg.blob))
-                    })?;
-                let bytes = Rc::new(bytes);
+                let bytes = Rc::new(self.fetch(seg)?);
                 *self.last_segment.borrow_mut() = Some((seg.blob.clone(), bytes.clone()));
                 bytes
             }
@@ -160,12 +183,13 @@ impl Snapshot {
             return Ok((0, self.head.size));
         }
         let (mut from, mut to) = (None, 0);
-        for i in 0..self.head.segments {
+        let retained = self.retained();
+        for i in (self.head.expired_pages * PAGE_SEGMENTS) as u64..self.head.segments {
             let seg = self.segment(i)?;
             let after = since.is_none_or(|s| seg.time >= s);
             let before = until.is_none_or(|u| seg.time < u);
-            if after && before {
-                from.get_or_insert(seg.offset);
+            if after && before && seg.offset + seg.len > retained {
+                from.get_or_insert(seg.offset.max(retained));
                 to = seg.offset + seg.len;
             }
         }
@@ -174,6 +198,11 @@ impl Snapshot {
 
     /// Byte offset where line `line` (0-based) starts; `size` for `line >= lines`.
     pub fn line_start(&self, line: u64) -> Result<u64, StoreError> {
+        if let Some(r) = self.head.retained
+            && line <= r.line
+        {
+            return Ok(r.offset);
+        }
         if line == 0 {
             return Ok(0);
         }
@@ -198,6 +227,11 @@ impl Snapshot {
         if offset >= self.head.size {
             return Ok(self.head.lines);
         }
+        if let Some(r) = self.head.retained
+            && offset <= r.offset
+        {
+            return Ok(r.line);
+        }
         let seg = self.segment(self.segment_at(offset)?)?;
         let bytes = self.bytes(&seg, 0, offset - seg.offset)?;
         Ok(seg.line + memchr::memchr_iter(b'\n', &bytes).count() as u64)
@@ -220,6 +254,7 @@ impl Snapshot {
         end: u64,
     ) -> impl Iterator<Item = Result<(Vec<u8>, u64), StoreError>> {
         let end = end.min(self.head.size);
+        let start = start.max(self.retained());
         let mut next = (start < end).then(|| self.segment_at(start)).transpose();
         let mut pos = start;
         std::iter::from_fn(move || {
@@ -319,8 +354,9 @@ impl Snapshot {
         end: u64,
     ) -> impl Iterator<Item = Result<Line, StoreError>> {
         let end = end.min(self.head.size);
+        let retained = self.retained();
         // Segment to load next, and the bytes after it that start an unfinished line.
-        let mut next_seg = if end == 0 {
+        let mut next_seg = if end <= retained {
             Ok(None)
         } else {
             self.segment_at(end - 1).map(Some)
@@ -349,10 +385,11 @@ impl Snapshot {
                     Err(e) => return Some(Err(e)),
                 };
                 buf.extend_from_slice(&carry);
-                // Lines wholly inside `buf` start after a newline, or at 0 for the log's start.
                 let newlines: Vec<usize> = memchr::memchr_iter(b'\n', &buf).collect();
+                // Lines wholly inside `buf` start after a newline, or at the
+                // log's first readable byte.
                 let first_full = match (seg.offset, newlines.first()) {
-                    (0, _) => 0,
+                    (o, _) if o <= retained => (retained - o) as usize,
                     (_, Some(nl)) => nl + 1,
                     (_, None) => buf.len(),
                 };
@@ -373,7 +410,7 @@ impl Snapshot {
                     carry_time = seg.time;
                 }
                 carry = buf[..first_full].to_vec();
-                if i > 0 {
+                if i > 0 && seg.offset > retained {
                     next_seg = Ok(Some(i - 1));
                 }
             }

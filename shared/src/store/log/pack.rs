@@ -1,0 +1,410 @@
+//! Archiving and retention at the level of one log: packing a sealed page's
+//! segments into one compressed object, reading packed segments back, and
+//! letting the oldest pages expire.
+//!
+//! **Positions never change meaning.** Packing rewrites a sealed page with the
+//! same offsets, lines and times; only each segment's `blob` changes, from a
+//! hot blob key to a [`Location::Packed`] reference into the page's object (one
+//! gzip member per segment, so one segment is one ranged GET and one small
+//! inflate, and the object as a whole is a valid `.gz` of the page). Expiry
+//! moves the head's `retained` mark forward over whole pages: bytes before it
+//! are gone, every later offset and line number stays what it was.
+//!
+//! **Readers in flight.** A reader may hold a page (or a head) from before a
+//! rewrite for as long as its request lasts, so the blobs a rewrite replaces
+//! are not deleted here: the caller deletes them after a grace period longer
+//! than any request ([`Packed::replaced`], [`Expired::objects`]). An appender
+//! whose commit lost a race re-writes the page it sealed with the hot keys;
+//! packing only pages sealed longer ago than that grace rules this out (the
+//! caller passes `sealed_before`).
+
+use super::head::{PageRef, Segment};
+use super::{Head, Log, head};
+use crate::store::error::{StoreError, StoreResult};
+use crate::store::kv::{Update, update};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::Write;
+
+/// Where a segment's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location<'a> {
+    /// A blob of its own, written by the append.
+    Hot(&'a str),
+    /// `len` bytes at `start` of an archive object, gzip-compressed or stored.
+    Packed {
+        object: &'a str,
+        start: u64,
+        len: u64,
+        gzip: bool,
+    },
+}
+
+/// Hot blob keys are `<prefix>/s/<id>`, never starting with `@`.
+const GZ: &str = "@gz/";
+const RAW: &str = "@raw/";
+
+impl<'a> Location<'a> {
+    /// `@gz/<start>/<len>/<object>` or `@raw/...`: the object key goes last,
+    /// so it may hold any character.
+    pub fn of(blob: &'a str) -> Location<'a> {
+        let (rest, gzip) = match (blob.strip_prefix(GZ), blob.strip_prefix(RAW)) {
+            (Some(rest), _) => (rest, true),
+            (None, Some(rest)) => (rest, false),
+            (None, None) => return Location::Hot(blob),
+        };
+        let mut parts = rest.splitn(3, '/');
+        let start = parts.next().and_then(|s| s.parse().ok());
+        let len = parts.next().and_then(|s| s.parse().ok());
+        match (start, len, parts.next()) {
+            (Some(start), Some(len), Some(object)) => Location::Packed {
+                object,
+                start,
+                len,
+                gzip,
+            },
+            _ => Location::Hot(blob),
+        }
+    }
+
+    fn packed(object: &str, start: u64, len: u64, gzip: bool) -> String {
+        let tag = if gzip { GZ } else { RAW };
+        format!("{tag}{start}/{len}/{object}")
+    }
+}
+
+/// How a page is packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// gzip at this level (1 fastest .. 9 smallest).
+    Gzip(u32),
+    /// Bytes as they are: the hot store emptied, nothing compressed.
+    Stored,
+}
+
+/// What packing one page did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packed {
+    pub object: String,
+    /// Byte range and lines of the log the page covers.
+    pub offset: u64,
+    pub end: u64,
+    pub first_line: u64,
+    pub lines: u64,
+    /// Commit times of its first and last segments (microseconds).
+    pub first_time: u64,
+    pub last_time: u64,
+    /// Uncompressed and stored sizes.
+    pub bytes: u64,
+    pub stored_bytes: u64,
+    /// Hot blobs the page no longer lists: delete after the grace period.
+    pub replaced: Vec<String>,
+}
+
+/// What an expiry did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Expired {
+    /// Pages that expired now.
+    pub pages: usize,
+    pub bytes: u64,
+    /// Blobs and objects no page lists any more: delete after the grace period.
+    pub objects: Vec<String>,
+}
+
+impl Log {
+    /// Page `n`'s segments as stored.
+    pub fn page(&self, n: usize) -> StoreResult<Vec<Segment>> {
+        let key = self.page_key(n);
+        let bytes = self
+            .store
+            .meta
+            .get(&key)?
+            .ok_or_else(|| StoreError::internal(format!("missing index page {key}")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::internal(format!("index page {key}: {e}")))
+    }
+
+    /// When page `n` was sealed: the commit time of the first segment after it.
+    pub fn sealed_at(&self, head: &Head, n: usize) -> StoreResult<Option<u64>> {
+        if n + 1 < head.pages.len() {
+            return Ok(self.page(n + 1)?.first().map(|s| s.time));
+        }
+        if n + 1 == head.pages.len() {
+            return Ok(head.tail.first().map(|s| s.time));
+        }
+        Ok(None)
+    }
+
+    /// Packs sealed page `n` into the object `object` (a fresh key) and
+    /// rewrites the page to point into it. `None` if the page is packed
+    /// already (by an earlier run or a concurrent one: its object then stays
+    /// unwritten or is deleted at once).
+    pub fn pack_page(
+        &self,
+        n: usize,
+        object: &str,
+        packing: Packing,
+    ) -> StoreResult<Option<Packed>> {
+        let page = self.page(n)?;
+        if page.is_empty()
+            || page
+                .iter()
+                .any(|s| Location::of(&s.blob) != Location::Hot(&s.blob))
+        {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut packed = page.clone();
+        for seg in packed.iter_mut() {
+            let bytes = self
+                .store
+                .blobs
+                .get(&seg.blob)?
+                .ok_or_else(|| StoreError::internal(format!("missing segment {}", seg.blob)))?;
+            let start = out.len() as u64;
+            match packing {
+                Packing::Gzip(level) => {
+                    let mut gz = GzEncoder::new(&mut out, Compression::new(level.clamp(1, 9)));
+                    gz.write_all(&bytes).map_err(StoreError::internal)?;
+                    gz.finish().map_err(StoreError::internal)?;
+                }
+                Packing::Stored => out.extend_from_slice(&bytes),
+            }
+            let len = out.len() as u64 - start;
+            seg.blob = Location::packed(object, start, len, packing != Packing::Stored);
+        }
+        self.store.blobs.put(object, &out)?;
+        let before = serde_json::to_vec(&page).map_err(StoreError::internal)?;
+        let after = serde_json::to_vec(&packed).map_err(StoreError::internal)?;
+        let won = update::<_, StoreError>(
+            self.store.meta.as_ref(),
+            &self.page_key(n),
+            None,
+            20,
+            |current| match current {
+                Some(c) if c == before.as_slice() => Ok(Update::Write(after.clone(), true)),
+                Some(c) if c == after.as_slice() => Ok(Update::Keep(true)),
+                _ => Ok(Update::Keep(false)),
+            },
+        )?;
+        if !won {
+            self.store.blobs.delete(object)?;
+            return Ok(None);
+        }
+        let (first, last) = (&page[0], &page[page.len() - 1]);
+        Ok(Some(Packed {
+            object: object.to_owned(),
+            offset: first.offset,
+            end: last.offset + last.len,
+            first_line: first.line,
+            lines: page.iter().map(|s| s.newlines).sum(),
+            first_time: first.time,
+            last_time: last.time,
+            bytes: page.iter().map(|s| s.len).sum(),
+            stored_bytes: out.len() as u64,
+            replaced: page.into_iter().map(|s| s.blob).collect(),
+        }))
+    }
+
+    /// Expires pages `head.expired_pages..upto`: bytes before the first line
+    /// that starts at or after page `upto` become unreadable. Returns what no
+    /// page lists any more.
+    pub fn expire_pages(&self, upto: usize) -> StoreResult<Expired> {
+        let Some(snapshot) = self.snapshot()? else {
+            return Ok(Expired::default());
+        };
+        let head = snapshot.head();
+        let upto = upto.min(head.pages.len());
+        let from = head.expired_pages;
+        if upto <= from {
+            return Ok(Expired::default());
+        }
+        // The new mark: where the first whole line of page `upto` starts
+        // (a page may begin inside a line), or the tail's first line.
+        let start = head
+            .pages
+            .get(upto)
+            .copied()
+            .or_else(|| {
+                head.tail.first().map(|s| PageRef {
+                    offset: s.offset,
+                    line: s.line,
+                })
+            })
+            .unwrap_or(PageRef {
+                offset: head.size,
+                line: head.lines,
+            });
+        let boundary = snapshot.line_start(start.line)?;
+        let mark = if boundary == start.offset {
+            start
+        } else {
+            let line = start.line + 1;
+            PageRef {
+                offset: snapshot.line_start(line)?,
+                line,
+            }
+        };
+        let mut objects = Vec::new();
+        let mut bytes = 0;
+        for n in from..upto {
+            for seg in self.page(n)? {
+                bytes += seg.len;
+                let key = match Location::of(&seg.blob) {
+                    Location::Hot(k) => k.to_owned(),
+                    Location::Packed { object, .. } => object.to_owned(),
+                };
+                if !objects.contains(&key) {
+                    objects.push(key);
+                }
+            }
+        }
+        update::<_, StoreError>(
+            self.store.meta.as_ref(),
+            &self.head_key(),
+            None,
+            100,
+            |current| {
+                let Some(bytes) = current else {
+                    return Ok(Update::Keep(()));
+                };
+                let mut head = head::parse(bytes)?;
+                if head.expired_pages >= upto {
+                    return Ok(Update::Keep(()));
+                }
+                head.expired_pages = upto;
+                head.retained = Some(mark);
+                Ok(Update::Write(
+                    serde_json::to_vec(&head).map_err(StoreError::internal)?,
+                    (),
+                ))
+            },
+        )?;
+        Ok(Expired {
+            pages: upto - from,
+            bytes,
+            objects,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::log::PAGE_SEGMENTS;
+    use std::rc::Rc;
+
+    fn filled(pages: usize) -> (Log, Vec<u8>) {
+        let log = Log::new(Rc::new(Store::memory()), "t");
+        let mut all = Vec::new();
+        for i in 0..(pages * PAGE_SEGMENTS + 5) {
+            let line = format!("line {i} {}\n", "x".repeat(200 + i % 13));
+            all.extend_from_slice(line.as_bytes());
+            log.append(line.as_bytes(), None).unwrap();
+        }
+        (log, all)
+    }
+
+    fn read(log: &Log, start: u64) -> Vec<u8> {
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        let size = snap.size();
+        snap.read(start, size)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .concat()
+    }
+
+    #[test]
+    fn locations_round_trip_and_hot_keys_stay_hot() {
+        let blob = Location::packed("archive/a/b:c", 10, 20, true);
+        assert_eq!(
+            Location::of(&blob),
+            Location::Packed {
+                object: "archive/a/b:c",
+                start: 10,
+                len: 20,
+                gzip: true
+            }
+        );
+        assert_eq!(Location::of("t/s/abc"), Location::Hot("t/s/abc"));
+        assert_eq!(Location::of("@gz/x"), Location::Hot("@gz/x"));
+    }
+
+    #[test]
+    fn packed_pages_read_the_same_and_keep_every_position() {
+        for packing in [Packing::Gzip(6), Packing::Stored] {
+            let (log, all) = filled(3);
+            let before = Rc::new(log.snapshot().unwrap().unwrap());
+            let line_200 = before.line_start(200).unwrap();
+            let p = log.pack_page(1, "archive/o1", packing).unwrap().unwrap();
+            assert_eq!(p.replaced.len(), PAGE_SEGMENTS);
+            assert_eq!(log.pack_page(1, "archive/o2", packing).unwrap(), None);
+            assert_eq!(read(&log, 0), all);
+            let snap = Rc::new(log.snapshot().unwrap().unwrap());
+            assert_eq!(snap.line_start(200).unwrap(), line_200);
+            assert_eq!(snap.line_at(line_200).unwrap(), 200);
+            for key in &p.replaced {
+                log.store.blobs.delete(key).unwrap();
+            }
+            assert_eq!(read(&log, 0), all, "hot blobs are not needed any more");
+            let back: Vec<_> = snap
+                .clone()
+                .lines_before(snap.size())
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(back.len(), 3 * PAGE_SEGMENTS + 5);
+            let whole = log.store.blobs.get("archive/o1").unwrap().unwrap();
+            if packing != Packing::Stored {
+                assert!(p.stored_bytes < p.bytes);
+                let mut text = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::MultiGzDecoder::new(&whole[..]),
+                    &mut text,
+                )
+                .unwrap();
+                assert_eq!(
+                    text,
+                    &all[p.offset as usize..p.end as usize],
+                    "a valid .gz of the page"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn expired_pages_are_unreadable_and_later_positions_unchanged() {
+        let (log, all) = filled(3);
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        let mark = snap.head().pages[2];
+        let line_300 = snap.line_start(300).unwrap();
+        let e = log.expire_pages(2).unwrap();
+        assert_eq!(e.pages, 2);
+        assert_eq!(e.objects.len(), 2 * PAGE_SEGMENTS);
+        for key in &e.objects {
+            log.store.blobs.delete(key).unwrap();
+        }
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        assert_eq!(
+            snap.retained(),
+            mark.offset,
+            "appends end on newlines: a page starts a line"
+        );
+        assert_eq!(read(&log, 0), &all[mark.offset as usize..]);
+        assert_eq!(snap.line_start(0).unwrap(), mark.offset);
+        assert_eq!(snap.line_start(300).unwrap(), line_300);
+        assert_eq!(snap.line_at(0).unwrap(), mark.line);
+        let back: Vec<_> = snap
+            .clone()
+            .lines_before(snap.size())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back.len() as u64, snap.lines() - mark.line);
+        assert_eq!(back.last().unwrap().offset, mark.offset);
+        assert_eq!(snap.time_range(Some(0), None).unwrap().0, mark.offset);
+        assert_eq!(log.expire_pages(1).unwrap(), Expired::default());
+        // Appends go on as before.
+        log.append(b"after\n", None).unwrap();
+        assert!(read(&log, 0).ends_with(b"after\n"));
+    }
+}

@@ -1,0 +1,350 @@
+//! End-to-end retention (issue 11): archive policies, stepped runs that pack
+//! sealed pages into compressed objects (in the embedded store, and in a real
+//! S3 server), reads that go through to them, the archive catalog, and expiry.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use spin_logs_tests::services::S3Server;
+use spin_logs_tests::{HostOptions, TestHost};
+use std::io::Read;
+
+const K8S: &str = "/k8s/v1";
+
+fn retention_host(mut variables: Vec<(String, String)>) -> TestHost {
+    variables.extend(
+        [("archive_grace_ms", "0"), ("job_step_ms", "200")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    host_with(HostOptions {
+        variables,
+        ..HostOptions::default()
+    })
+}
+
+fn post_json(host: &TestHost, path: &str, body: &Value) -> Reply {
+    send(
+        host,
+        "POST",
+        path,
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+}
+
+/// A task labelled app=shop whose stdout spans two sealed pages and a tail.
+fn fill(host: &TestHost) -> (Value, String) {
+    let body = json!({"name": "shop", "agent_id": "agent-1", "framework_id": "fw-1",
+        "container_id": "shop-c", "labels": {"app": "shop", "namespace": "prod"}});
+    let r = send(
+        host,
+        "PUT",
+        &format!("{INGEST}/tasks/shop.1"),
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let task = r.json();
+    register(host, "other.1", "agent-1", false);
+    assert_eq!(
+        append(host, "other.1", "stdout", b"untouched\n").status,
+        200
+    );
+    let mut all = String::new();
+    for i in 0..300 {
+        let batch: String = (0..4)
+            .map(|j| {
+                format!(
+                    "GET /item/{i}/{j} 200 user=bob latency_ms={}\n",
+                    (i * j) % 97
+                )
+            })
+            .collect();
+        let r = append(host, "shop.1", "stdout", batch.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+        all.push_str(&batch);
+    }
+    (task, all)
+}
+
+fn run_to_done(host: &TestHost, policy: &str) -> (Value, usize) {
+    for steps in 1..500 {
+        let r = post_json(
+            host,
+            &format!("{K8S}/archive/start"),
+            &json!({"policy_id": policy}),
+        );
+        assert!(r.status == 200 || r.status == 202, "{}", r.text());
+        let v = r.json();
+        if v["status"] == "DONE" {
+            assert_eq!(r.status, 200);
+            return (v, steps);
+        }
+        assert_eq!(r.status, 202, "an unfinished run is 202: {v}");
+    }
+    panic!("the archive run never finished");
+}
+
+/// The whole scenario; `stored` lists the blob keys the backend holds.
+fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
+    let (task, all) = fill(host);
+    let stdout = file_path(&task, "stdout");
+    let hot_before = stored().iter().filter(|k| k.contains("/s/")).count();
+
+    // Only the archive permission edits policies; a reader may look.
+    let reader = bearer(&["dcos:adminrouter:ops:system-logs"]);
+    let policy = json!({"name": "shop", "selector": {"labels": {"app": "shop"}},
+        "archive_after": "0s", "compression": "gzip", "compression_level": 6});
+    let denied = send_as(
+        host,
+        "POST",
+        &format!("{K8S}/archive/policies"),
+        Some(&reader),
+        &[],
+        Some("application/json"),
+        policy.to_string().as_bytes(),
+    );
+    assert_eq!(denied.status, 403, "{}", denied.text());
+    let archivist = bearer(&["spin-logs:archive"]);
+    let created = send_as(
+        host,
+        "POST",
+        &format!("{K8S}/archive/policies"),
+        Some(&archivist),
+        &[],
+        Some("application/json"),
+        policy.to_string().as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().expect("policy id").to_owned();
+    assert_eq!(
+        created.header("location"),
+        Some(format!("{K8S}/archive/policies?id={id}").as_str())
+    );
+    let listed = get_as(host, &format!("{K8S}/archive/policies"), Some(&reader));
+    assert_eq!(listed.json()["policies"][0]["archive_after_s"], 0);
+
+    let (run, steps) = run_to_done(host, &id);
+    assert_eq!(run["stats"]["pages_archived"], 2, "{run}");
+    assert_eq!(
+        run["progress"]["logs_total"], 1,
+        "app=shop's file only: {run}"
+    );
+    eprintln!("archived in {steps} steps: {run}");
+
+    // Reads go through to the archive: whole, the last lines, a range.
+    assert_eq!(get(host, &stdout).text(), all);
+    let last = get(host, &format!("{stdout}?cursor=END&skip=-2")).text();
+    assert!(all.ends_with(&last) && last.lines().count() == 2, "{last}");
+    let first = get(host, &format!("{stdout}?cursor=BEG&limit=3")).text();
+    assert!(
+        all.starts_with(&first) && first.lines().count() == 3,
+        "{first}"
+    );
+    let part = get_with(
+        host,
+        &format!("{stdout}/download"),
+        &[("range", "bytes=1000-1099")],
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.text(), &all[1000..1100]);
+
+    let keys = stored();
+    let hot_after = keys.iter().filter(|k| k.contains("/s/")).count();
+    assert_eq!(
+        hot_before - hot_after,
+        256,
+        "two pages of hot segments deleted"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with(".gz")).count(),
+        2,
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with(".gz.json")).count(),
+        2,
+        "manifests beside them"
+    );
+
+    // The catalog: by labels and time, an object's lines, its .gz, the stats.
+    let meta = get_as(
+        host,
+        &format!("{K8S}/s3/metadata?labels=app=shop,namespace=prod"),
+        Some(&reader),
+    )
+    .json();
+    let objects = meta["objects"].as_array().expect("objects").clone();
+    assert_eq!(objects.len(), 2, "{meta}");
+    assert_eq!(meta["has_more"], false);
+    let o = &objects[0];
+    let (start, end) = (
+        o["offset"].as_u64().unwrap() as usize,
+        o["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(o["task_id"], "shop.1");
+    let future = get(
+        host,
+        &format!("{K8S}/s3/metadata?since=2999-01-01T00:00:00Z"),
+    )
+    .json();
+    assert_eq!(future["objects"].as_array().unwrap().len(), 0);
+    let content = format!("{K8S}/s3/content?id={}", o["id"].as_str().unwrap());
+    assert_eq!(get(host, &content).text(), &all[start..end]);
+    let ranged = get_with(host, &content, &[("range", "bytes=5-24")]);
+    assert_eq!(
+        (ranged.status, ranged.text()),
+        (206, all[start + 5..start + 25].to_owned())
+    );
+    let gz = get_with(host, &content, &[("accept", "application/gzip")]);
+    assert_eq!(gz.header("content-type"), Some("application/gzip"));
+    let mut plain = String::new();
+    flate2::read::MultiGzDecoder::new(&gz.body[..])
+        .read_to_string(&mut plain)
+        .expect("a valid .gz");
+    assert_eq!(plain, &all[start..end]);
+    let stats = get(host, &format!("{K8S}/s3/stats")).json();
+    assert_eq!(stats["namespaces"]["prod"]["objects"], 2, "{stats}");
+    assert!(
+        stats["total"]["compression_ratio"].as_f64().unwrap() < 0.7,
+        "{stats}"
+    );
+    let info = get(host, &format!("{K8S}/storage/info")).json();
+    let archived: u64 = objects.iter().map(|o| o["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(info["bytes"]["archived"], archived, "{info}");
+    assert_eq!(
+        info["bytes"]["hot"].as_u64().unwrap(),
+        (all.len() + "untouched\n".len()) as u64 - archived,
+        "{info}"
+    );
+
+    // Keep nothing sealed: the pages go, positions and the tail stay.
+    let line_1100 = get(host, &format!("{stdout}?cursor=BEG&skip=1100&limit=1")).text();
+    let replaced = send_as(host, "PUT", &format!("{K8S}/archive/policies?id={id}"), Some(&archivist), &[],
+        Some("application/json"),
+        json!({"name": "shop", "selector": {"labels": {"app": "shop"}}, "archive_after": 0, "delete_after": "0s"})
+            .to_string().as_bytes());
+    assert_eq!(replaced.status, 200, "{}", replaced.text());
+    let (run, _) = run_to_done(host, &id);
+    assert_eq!(run["stats"]["pages_expired"], 2, "{run}");
+    let kept = get(host, &stdout).text();
+    assert!(!kept.is_empty() && all.ends_with(&kept) && kept.len() < all.len() / 2);
+    assert_eq!(
+        get(host, &format!("{stdout}?cursor=BEG&skip=1100&limit=1")).text(),
+        line_1100,
+        "line 1100 is still line 1100"
+    );
+    assert_eq!(get(host, &content).status, 410);
+    let gone = get(host, &format!("{K8S}/s3/metadata")).json();
+    assert_eq!(gone["objects"].as_array().unwrap().len(), 0);
+    let keys = stored();
+    assert_eq!(
+        keys.iter().filter(|k| k.contains("archive/")).count(),
+        0,
+        "{keys:?}"
+    );
+    let jobs = get(host, &format!("{K8S}/archive/jobs?policy_id={id}")).json();
+    assert_eq!(jobs["total"], 2, "{jobs}");
+    // The other task was never touched.
+    assert_eq!(
+        get(
+            host,
+            &format!(
+                "{}?cursor=BEG",
+                file_path(&register(host, "other.1", "agent-1", false), "stdout")
+            )
+        )
+        .text(),
+        "untouched\n"
+    );
+}
+
+#[test]
+fn archives_and_expires_on_the_embedded_store() {
+    let host = retention_host(Vec::new());
+    let db = host.state_dir().join("sqlite_key_value.db");
+    let stored = move || -> Vec<String> {
+        let conn = rusqlite::Connection::open(&db).expect("open the store");
+        let mut q = conn
+            .prepare(
+                "SELECT key FROM spin_key_value WHERE key LIKE 'blob/%' AND key NOT LIKE '%#%'",
+            )
+            .expect("query");
+        q.query_map([], |row| row.get::<_, String>(0))
+            .expect("rows")
+            .map(|k| k.expect("key").trim_start_matches("blob/").to_owned())
+            .collect()
+    };
+    archive_then_expire(&host, &stored);
+}
+
+#[test]
+fn archives_into_s3_and_reads_through() {
+    let server = S3Server::start().expect("s3s-fs");
+    let host = retention_host(server.variables());
+    let info = get(&host, &format!("{K8S}/storage/info")).json();
+    assert_eq!(info["blobs"]["backend"], "s3", "{info}");
+    assert_eq!(info["blobs"]["bucket"], S3Server::BUCKET);
+    let stored = || -> Vec<String> {
+        server
+            .objects()
+            .expect("objects")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    archive_then_expire(&host, &stored);
+}
+
+#[test]
+fn bad_retention_requests_are_problems() {
+    let host = retention_host(Vec::new());
+    for (method, path, ct, body, status) in [
+        ("POST", "/archive/policies", Some("text/plain"), "{}", 415),
+        (
+            "POST",
+            "/archive/policies",
+            Some("application/json"),
+            "{\"name\":\"x\"}",
+            400,
+        ),
+        (
+            "POST",
+            "/archive/policies",
+            Some("application/json"),
+            "not json",
+            400,
+        ),
+        (
+            "PUT",
+            "/archive/policies",
+            Some("application/json"),
+            "{\"name\":\"x\",\"archive_after\":1}",
+            400,
+        ),
+        ("DELETE", "/archive/policies?id=none", None, "", 404),
+        (
+            "POST",
+            "/archive/start",
+            Some("application/json"),
+            "{\"policy_id\":\"none\"}",
+            404,
+        ),
+        ("GET", "/archive/start", None, "", 405),
+        ("GET", "/archive/elsewhere", None, "", 404),
+        ("GET", "/s3/content?id=zero", None, "", 400),
+        ("GET", "/s3/metadata?limit=5000", None, "", 400),
+    ] {
+        let r = send(&host, method, &format!("{K8S}{path}"), ct, body.as_bytes());
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/problem+json"),
+            "{method} {path}"
+        );
+    }
+    let none = get_as(&host, &format!("{K8S}/archive/policies"), None);
+    assert_eq!(none.status, 401);
+}
