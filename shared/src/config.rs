@@ -39,6 +39,7 @@ pub const VARIABLES: &[&str] = &[
     "s3_secret_access_key",
     "s3_path_style",
     "s3_prefix",
+    "capture_default_process",
 ];
 
 /// A deployment error: a variable is set to something unusable. Never a
@@ -86,6 +87,44 @@ pub struct Config {
     pub max_uri_bytes: u64,
     /// Where log bytes go (`blob_store`, `s3_*`).
     pub blobs: BlobBackend,
+    /// What `GET /logs` captures: dotnet-monitor's default process.
+    pub capture_default_process: DefaultProcess,
+}
+
+/// `capture_default_process`: empty (no default: `GET /logs` is a 400, as
+/// dotnet-monitor's is when it cannot resolve one), `*` (the whole journal),
+/// or `FIELD=value`, a journal field the default process's entries carry
+/// (`_PID=4242`, `SYSLOG_IDENTIFIER=web`, `_SYSTEMD_UNIT=web.service`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DefaultProcess {
+    #[default]
+    Unset,
+    All,
+    Field(String, String),
+}
+
+impl DefaultProcess {
+    fn parse(value: Option<String>) -> Result<Self, ConfigError> {
+        let Some(v) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+            return Ok(Self::Unset);
+        };
+        if v == "*" {
+            return Ok(Self::All);
+        }
+        match v.split_once('=') {
+            Some((k, val))
+                if !k.is_empty()
+                    && !val.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') =>
+            {
+                Ok(Self::Field(k.to_owned(), val.to_owned()))
+            }
+            _ => Err(ConfigError(format!(
+                "variable capture_default_process = {v:?}: expected \"\", \"*\" or FIELD=value (a journal field, e.g. _PID=4242)"
+            ))),
+        }
+    }
 }
 
 /// The blob backend (`blob_store`): `kv`, the embedded default, or `s3`.
@@ -161,6 +200,7 @@ impl Default for Config {
             max_header_bytes: 16 * 1024,
             max_uri_bytes: 8 * 1024,
             blobs: BlobBackend::Embedded,
+            capture_default_process: DefaultProcess::Unset,
         }
     }
 }
@@ -188,6 +228,7 @@ impl Config {
             max_header_bytes: number(&lookup, "max_header_bytes", d.max_header_bytes)?,
             max_uri_bytes: number(&lookup, "max_uri_bytes", d.max_uri_bytes)?,
             blobs: BlobBackend::from_lookup(&lookup)?,
+            capture_default_process: DefaultProcess::parse(lookup("capture_default_process"))?,
         })
     }
 }

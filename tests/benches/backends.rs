@@ -27,15 +27,19 @@ fn main() {
     let redis = RedisServer::start().expect("redis-server");
     let s3 = S3Server::start().expect("s3s-fs");
     let dir = tempfile::tempdir().expect("temp dir");
-    let redis_config = dir.path().join("redis.toml");
-    std::fs::write(
-        &redis_config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url(0)
-        ),
-    )
-    .expect("runtime config");
+    // One database per backend row: rows must not see each other's logs.
+    let redis_config = |db: u32| {
+        let path = dir.path().join(format!("redis-{db}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+                redis.url(db)
+            ),
+        )
+        .expect("runtime config");
+        path
+    };
     let agent = agent();
     let batch = batch_of_lines();
 
@@ -63,7 +67,7 @@ fn main() {
         (
             "Redis",
             HostOptions {
-                runtime_config: Some(redis_config.clone()),
+                runtime_config: Some(redis_config(0)),
                 variables: grace(),
                 ..Default::default()
             },
@@ -71,7 +75,7 @@ fn main() {
         (
             "Redis + S3",
             HostOptions {
-                runtime_config: Some(redis_config.clone()),
+                runtime_config: Some(redis_config(1)),
                 variables: [s3.variables(), grace()].concat(),
                 ..Default::default()
             },
@@ -123,7 +127,7 @@ struct ArchiveRun {
 fn archive_run(agent: &ureq::Agent, host: &spin_logs_tests::TestHost, batch: &[u8]) -> ArchiveRun {
     let task = "archived";
     register(agent, host, task);
-    let quarter = &batch[..batch.len() / 4];
+    let quarter = &batch[..batch.len() / 4 / LINE * LINE]; // whole lines
     ingest(agent, host, task, quarter, 2 * 128 + 1);
     let post = |path: &str, body: &str| -> serde_json::Value {
         let r = agent

@@ -6,13 +6,20 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use spin_logs_tests::services::S3Server;
+use spin_logs_tests::services::{RedisServer, S3Server};
 use spin_logs_tests::{HostOptions, TestHost};
 use std::io::Read;
 
 const K8S: &str = "/k8s/v1";
 
-fn retention_host(mut variables: Vec<(String, String)>) -> TestHost {
+fn retention_host(variables: Vec<(String, String)>) -> TestHost {
+    retention_host_with(variables, None)
+}
+
+fn retention_host_with(
+    mut variables: Vec<(String, String)>,
+    runtime_config: Option<std::path::PathBuf>,
+) -> TestHost {
     variables.extend(
         [("archive_grace_ms", "0"), ("job_step_ms", "200")]
             .iter()
@@ -20,6 +27,7 @@ fn retention_host(mut variables: Vec<(String, String)>) -> TestHost {
     );
     host_with(HostOptions {
         variables,
+        runtime_config,
         ..HostOptions::default()
     })
 }
@@ -287,6 +295,34 @@ fn archives_into_s3_and_reads_through() {
     let info = get(&host, &format!("{K8S}/storage/info")).json();
     assert_eq!(info["blobs"]["backend"], "s3", "{info}");
     assert_eq!(info["blobs"]["bucket"], S3Server::BUCKET);
+    let stored = || -> Vec<String> {
+        server
+            .objects()
+            .expect("objects")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    };
+    archive_then_expire(&host, &stored);
+}
+
+/// Redis for the metadata (page rewrites, catalog and run records all by
+/// Spin's Redis compare-and-swap, counters in its ASCII form), S3 for bytes.
+#[test]
+fn archives_with_metadata_on_redis_and_bytes_in_s3() {
+    let redis = RedisServer::start().expect("redis-server");
+    let server = S3Server::start().expect("s3s-fs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url(0)
+        ),
+    )
+    .expect("runtime config");
+    let host = retention_host_with(server.variables(), Some(config));
     let stored = || -> Vec<String> {
         server
             .objects()

@@ -15,6 +15,7 @@
 //! the deadline, and a reconnect after it gets 204, which tells `EventSource`
 //! to stop.
 
+use crate::config::DefaultProcess;
 use crate::env::Env;
 use crate::model::journal::{self, REALTIME};
 use crate::read::follow::{CHUNK, Feed, Follow, FollowOptions, stream_response, take_slot};
@@ -61,6 +62,18 @@ pub(crate) struct Params {
     duration_secs: Option<u64>,
 }
 
+/// dotnet-monitor's `ValidationProblemDetails`: `errors` maps each bad
+/// parameter to its messages (and `parameter` names it, as our other 400s do).
+fn invalid(name: &str, message: String) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "One or more validation errors occurred.",
+        message.clone(),
+    )
+    .with("errors", json!({ name: [message] }))
+    .with("parameter", name)
+}
+
 pub(crate) fn params(query: &Query) -> Result<Params, Problem> {
     let mut p = Params {
         level: 0,
@@ -70,20 +83,25 @@ pub(crate) fn params(query: &Query) -> Result<Params, Problem> {
         match k {
             "level" => {
                 p.level = level_index(v).ok_or_else(|| {
-                    Problem::bad_param(
+                    invalid(
                         "level",
-                        format!("level must be one of {}", LEVELS.join(", ")),
+                        format!(
+                            "The value '{v}' is not valid: one of {}.",
+                            LEVELS.join(", ")
+                        ),
                     )
                 })?;
             }
             "durationSeconds" => {
                 p.duration_secs = match v.parse::<i64>() {
                     Ok(-1) => None,
-                    Ok(n) if n >= 0 => Some(n as u64),
+                    Ok(n @ 0..=2_147_483_647) => Some(n as u64),
                     _ => {
-                        return Err(Problem::bad_param(
+                        return Err(invalid(
                             "durationSeconds",
-                            "durationSeconds must be an integer of at least -1",
+                            format!(
+                                "The field durationSeconds must be between -1 and 2147483647, not '{v}'."
+                            ),
                         ));
                     }
                 }
@@ -96,6 +114,20 @@ pub(crate) fn params(query: &Query) -> Result<Params, Problem> {
 
 pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Response, Problem> {
     let p = params(&req.query)?;
+    let select = match process {
+        Some(process) => Select::Process(process),
+        // dotnet-monitor's default process: configured, or an error.
+        None => match &env.config.capture_default_process {
+            DefaultProcess::Unset => {
+                return Err(Problem::bad_request(
+                    "Unable to discover a target process. Name one (/logs/{pid} or /logs/{uid}), \
+                     or set the variable capture_default_process (README, dotnet-monitor)",
+                ));
+            }
+            DefaultProcess::All => Select::All,
+            DefaultProcess::Field(k, v) => Select::Field(k.clone(), v.clone()),
+        },
+    };
     let format = match Format::negotiate(req.header(header::ACCEPT))? {
         Format::Sse => Format::Sse,
         _ => Format::Json,
@@ -128,7 +160,7 @@ pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Resp
         pos,
         deadline,
         level: p.level,
-        process,
+        select,
     };
     Ok(stream_response(
         format,
@@ -173,7 +205,26 @@ struct Capture {
     pos: u64,
     deadline: Option<u64>,
     level: usize,
-    process: Option<Process>,
+    select: Select,
+}
+
+/// Which entries a capture keeps.
+enum Select {
+    /// The default process is configured as the whole journal.
+    All,
+    Process(Process),
+    /// The default process by a journal field (`_PID=4242`, `SYSLOG_IDENTIFIER=web`).
+    Field(String, String),
+}
+
+impl Select {
+    fn keeps(&self, fields: &Map<String, Value>) -> bool {
+        match self {
+            Select::All => true,
+            Select::Process(p) => of_process(fields, p),
+            Select::Field(k, v) => fields.get(k).and_then(Value::as_str) == Some(v),
+        }
+    }
 }
 
 /// Whether an entry is the process's.
@@ -198,16 +249,13 @@ impl Feed for Capture {
             let fields: Map<String, Value> = serde_json::from_slice(&line.text)
                 .map_err(|e| Problem::internal(format!("journal entry at {}: {e}", line.offset)))?;
             let level = entry_level(&fields);
-            if level < self.level
-                || self
-                    .process
-                    .as_ref()
-                    .is_some_and(|p| !of_process(&fields, p))
-            {
+            if level < self.level || !self.select.keeps(&fields) {
                 continue;
             }
             let text = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or_default();
+            // dotnet's own fields when the shipper kept them, else journald's.
             let category = [
+                text("CATEGORY"),
                 text("_SYSTEMD_UNIT"),
                 text("UNIT"),
                 text("SYSLOG_IDENTIFIER"),
@@ -217,18 +265,24 @@ impl Feed for Capture {
             .unwrap_or("journal");
             let micros: u64 = text(REALTIME).parse().unwrap_or(0);
             let message = text("MESSAGE");
+            let event_id = Some(text("EVENT_ID"))
+                .filter(|e| !e.is_empty())
+                .unwrap_or("0");
+            let event_name = text("EVENT_NAME");
             match self.format {
                 Format::Sse => {
-                    // Two or more `data:` lines; `sse_event` splits them safely.
-                    let data = format!("{} {category}[0]\n{message}", LEVELS[level]);
-                    sse_event(out, Some(&self.position()), Some("log"), &data);
+                    // The seed's shape: `event: <name>`, `data: <Level> <Category>[<EventId>]`,
+                    // `data: <message>` (`sse_event` splits the lines safely).
+                    let data = format!("{} {category}[{event_id}]\n{message}", LEVELS[level]);
+                    let name = Some(event_name).filter(|n| !n.is_empty()).unwrap_or("log");
+                    sse_event(out, Some(&self.position()), Some(name), &data);
                 }
                 _ => {
                     let entry = json!({
                         "Timestamp": rfc3339(micros),
                         "LogLevel": LEVELS[level],
-                        "EventId": "0",
-                        "EventName": "",
+                        "EventId": event_id,
+                        "EventName": event_name,
                         "Category": category,
                         "Message": message,
                         "Scopes": {},
@@ -302,6 +356,7 @@ mod tests {
         let env = Env {
             config: crate::config::Config {
                 tail_budget_ms: 400,
+                capture_default_process: DefaultProcess::All,
                 ..Default::default()
             },
             ..Env::memory()

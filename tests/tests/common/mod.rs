@@ -53,6 +53,8 @@ pub fn test_variables() -> Vec<(String, String)> {
         ("rate_limit_standard", NO_LIMIT),
         ("rate_limit_heavy", NO_LIMIT),
         ("rate_limit_ingest", NO_LIMIT),
+        // `GET /logs` captures the whole journal, as the suites expect.
+        ("capture_default_process", "*"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
