@@ -24,6 +24,7 @@ pub const VARIABLES: &[&str] = &[
     "auth_rs256_public_key",
     "auth_es256_public_key",
     "auth_api_keys",
+    "auth_digest_keys",
     "url_token_secret",
     "url_token_max_ttl_s",
     "rate_limit_standard",
@@ -299,6 +300,8 @@ pub struct AuthSettings {
     pub es256_public_key: Option<String>,
     /// `auth_api_keys`: hashes of API keys and what each grants.
     pub api_keys: Vec<ApiKey>,
+    /// `auth_digest_keys`: Digest key pairs (public key, HA1s) and what each grants.
+    pub digest_keys: Vec<DigestKey>,
     /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
     pub url_token_secret: Option<String>,
     /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
@@ -313,6 +316,7 @@ impl Default for AuthSettings {
             rs256_public_key: None,
             es256_public_key: None,
             api_keys: Vec::new(),
+            digest_keys: Vec::new(),
             url_token_secret: None,
             url_token_max_ttl_s: URL_TOKEN_MAX_TTL_S,
         }
@@ -326,6 +330,7 @@ impl std::fmt::Debug for AuthSettings {
             .field("rs256_public_key", &self.rs256_public_key.is_some())
             .field("es256_public_key", &self.es256_public_key.is_some())
             .field("api_keys", &self.api_keys.len())
+            .field("digest_keys", &self.digest_keys.len())
             .field(
                 "url_token_secret",
                 &self.url_token_secret.as_ref().map(|_| "<set>"),
@@ -377,6 +382,8 @@ impl AuthSettings {
             es256_public_key: pem("auth_es256_public_key"),
             api_keys: parse_api_keys(&text("auth_api_keys").unwrap_or_default())
                 .map_err(ConfigError)?,
+            digest_keys: parse_digest_keys(&text("auth_digest_keys").unwrap_or_default())
+                .map_err(ConfigError)?,
             url_token_secret: secret("url_token_secret")?,
             url_token_max_ttl_s: max_ttl,
         })
@@ -388,6 +395,7 @@ impl AuthSettings {
             || self.rs256_public_key.is_some()
             || self.es256_public_key.is_some()
             || !self.api_keys.is_empty()
+            || !self.digest_keys.is_empty()
             || self.url_token_secret.is_some()
     }
 }
@@ -400,6 +408,54 @@ pub struct ApiKey {
     pub uid: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+}
+
+/// A programmatic API key pair for HTTP Digest (MongoDB's `--user
+/// "{PUBLIC-KEY}:{PRIVATE-KEY}" --digest`): the public key, and the private
+/// key only as Digest's `HA1 = H(public:spin-logs:private)` per algorithm
+/// (`spin-logs-token digestkey` prints an entry).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestKey {
+    pub username: String,
+    /// Lower-case hex MD5 HA1; empty: MD5 is not accepted for this pair.
+    #[serde(default)]
+    pub ha1_md5: String,
+    /// Lower-case hex SHA-256 HA1; empty: SHA-256 is not accepted.
+    #[serde(default)]
+    pub ha1_sha256: String,
+    pub uid: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// Parses `auth_digest_keys`; empty means none.
+pub fn parse_digest_keys(json: &str) -> Result<Vec<DigestKey>, String> {
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys: Vec<DigestKey> = serde_json::from_str(json)
+        .map_err(|e| format!("auth_digest_keys is not a JSON array of key pairs: {e}"))?;
+    for k in &mut keys {
+        k.ha1_md5.make_ascii_lowercase();
+        k.ha1_sha256.make_ascii_lowercase();
+        let hex = |s: &str, n: usize| {
+            s.is_empty() || (s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        if k.username.is_empty() || k.username.contains(':') || k.uid.is_empty() {
+            return Err("auth_digest_keys: every pair needs a username (no ':') and a uid".into());
+        }
+        if !hex(&k.ha1_md5, 32)
+            || !hex(&k.ha1_sha256, 64)
+            || (k.ha1_md5.is_empty() && k.ha1_sha256.is_empty())
+        {
+            return Err(format!(
+                "auth_digest_keys: {:?} needs ha1_md5 (32 hex digits) and/or ha1_sha256 (64)",
+                k.username
+            ));
+        }
+    }
+    Ok(keys)
 }
 
 /// Parses `auth_api_keys`; empty means none.

@@ -13,6 +13,7 @@
 //! all before a byte of the body is read.
 
 pub mod apikey;
+pub mod digest;
 pub mod jwt;
 pub mod policy;
 pub mod ratelimit;
@@ -204,11 +205,28 @@ fn rejected_because(detail: &str, why: &str) -> Problem {
     p
 }
 
-const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorization: ApiKey <key>, \
+const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorization: ApiKey <key>, Digest, \
                    or a ?token= URL token";
 
 /// Who is asking, from the `Authorization` header or else a `?token=`.
+/// With Digest key pairs configured, every 401 also offers Digest.
 pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Principal, Problem> {
+    let result = authenticate_any(req, settings, now);
+    match result {
+        Err(mut p) if p.status == StatusCode::UNAUTHORIZED && !settings.digest_keys.is_empty() => {
+            let offered = p.headers.iter().any(|(_, v)| v.starts_with("Digest "));
+            if !offered {
+                for c in digest::challenges(&settings.digest_keys, now, false) {
+                    p = p.with_header(header::WWW_AUTHENTICATE, c);
+                }
+            }
+            Err(p)
+        }
+        other => other,
+    }
+}
+
+fn authenticate_any(req: &Request, settings: &Settings, now: u64) -> Result<Principal, Problem> {
     if !settings.configured() {
         return Err(missing(
             "authentication is not configured on this server, so every request is refused: \
@@ -234,6 +252,7 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
             ("bearer", " ") => from_jwt(rest, settings, now),
             // DC/OS: `Authorization: token=<jwt>`.
             ("token", "=") => from_jwt(rest, settings, now),
+            ("digest", " ") => from_digest(rest, req, settings, now),
             // dotnet-monitor's sample header spells the same key `MonitorApiKey`.
             ("apikey" | "monitorapikey", " ") => match apikey::find(&settings.api_keys, rest) {
                 Some(k) => Ok(Principal {
@@ -243,7 +262,7 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
                 None => Err(rejected("the API key is not valid")),
             },
             _ => Err(rejected(
-                "unsupported Authorization scheme; use Bearer, token=, ApiKey or MonitorApiKey",
+                "unsupported Authorization scheme; use Bearer, token=, ApiKey, MonitorApiKey or Digest",
             )),
         };
     }
@@ -252,6 +271,41 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
         (None, _) => Err(missing(&format!("credentials are required: {HOW}"))),
         (Some(_), Some(_)) => Err(rejected("more than one token parameter")),
         (Some(token), None) => from_url_token(token, req, settings, now),
+    }
+}
+
+fn from_digest(
+    credentials: &str,
+    req: &Request,
+    settings: &Settings,
+    now: u64,
+) -> Result<Principal, Problem> {
+    let mut uri = req.path.clone();
+    if !req.query.is_empty() {
+        uri.push('?');
+        uri.push_str(req.query.raw());
+    }
+    let keys = &settings.digest_keys;
+    match digest::verify(credentials, req.method.as_str(), &uri, keys, now) {
+        Ok(k) => Ok(Principal {
+            caller: format!("user:{}", k.uid),
+            grant: Grant::Permissions(k.permissions.clone()),
+        }),
+        Err(digest::Refusal::Stale) => {
+            let mut p = Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "the Digest nonce expired; answer the fresh challenge",
+            );
+            for c in digest::challenges(keys, now, true) {
+                p = p.with_header(header::WWW_AUTHENTICATE, c);
+            }
+            Err(p)
+        }
+        Err(digest::Refusal::Invalid(why)) => Err(rejected_because(
+            "the Digest credentials are not valid",
+            why,
+        )),
     }
 }
 

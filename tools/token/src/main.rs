@@ -10,6 +10,7 @@
 //! The tokens carry exactly the claims the gate reads (`uid`, `permissions`,
 //! `exp`); they are signed by the same code the tests use.
 
+use spin_logs::auth::digest::{self, Algorithm};
 use spin_logs::auth::{MIN_SECRET_BYTES, apikey, jwt};
 use std::process::ExitCode;
 
@@ -22,9 +23,12 @@ usage:
       defaults: --uid dev, --perm dcos:superuser, --ttl 3600
   spin-logs-token apikey [--uid NAME] [--perm PERMISSION]...
       a new random API key, and the auth_api_keys entry (its hash) that accepts it
+  spin-logs-token digestkey [--uid NAME] [--perm PERMISSION]...
+      a new Digest key pair (curl --user PUBLIC:PRIVATE --digest), and the
+      auth_digest_keys entry (its HA1s) that accepts it
 
 permissions: dcos:superuser, dcos:adminrouter:ops:system-logs,
-  dcos:adminrouter:system:agent, spin-logs:ingest, spin-logs:jobs";
+  dcos:adminrouter:system:agent, spin-logs:ingest, spin-logs:jobs, spin-logs:archive";
 
 const SECRET_ENV: &str = "SPIN_VARIABLE_AUTH_HS256_SECRET";
 
@@ -39,6 +43,10 @@ enum Command {
         secret: Option<String>,
     },
     ApiKey {
+        uid: String,
+        perms: Vec<String>,
+    },
+    DigestKey {
         uid: String,
         perms: Vec<String>,
     },
@@ -81,6 +89,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
             secret,
         }),
         "apikey" if ttl == 3600 => Ok(Command::ApiKey { uid, perms }),
+        "digestkey" if ttl == 3600 => Ok(Command::DigestKey { uid, perms }),
         other => Err(format!("unknown command or arguments for {other:?}")),
     }
 }
@@ -127,6 +136,23 @@ fn run(cmd: Command) -> Result<String, String> {
             Ok(format!(
                 "key (give it to the client; it is not stored anywhere):\n{key}\n\n\
                  auth_api_keys (merge into the JSON array of the variable):\n{entry}"
+            ))
+        }
+        Command::DigestKey { uid, perms } => {
+            // MongoDB's shape: an 8-letter public key, a UUID-like private key.
+            let public = random_hex(4)?.to_ascii_uppercase();
+            let private = random_hex(16)?;
+            let entry = serde_json::json!([{
+                "username": public,
+                "ha1_md5": digest::ha1(Algorithm::Md5, &public, &private),
+                "ha1_sha256": digest::ha1(Algorithm::Sha256, &public, &private),
+                "uid": uid,
+                "permissions": perms,
+            }]);
+            Ok(format!(
+                "key pair (curl --user \"{public}:{private}\" --digest ...; the private key is not stored):\n\
+                 {public}:{private}\n\n\
+                 auth_digest_keys (merge into the JSON array of the variable):\n{entry}"
             ))
         }
     }
