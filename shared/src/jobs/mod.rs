@@ -177,15 +177,64 @@ impl Jobs<'_> {
             Some(s) => check_expiration(parse_time("expirationDate", s)?, now)?,
         };
 
+        // MongoDB's resource: one process (a task) or a deployment (an app).
         let mut tasks = request.tasks.clone();
-        if !request.labels.is_empty() {
+        let mut components = request.components.clone();
+        let mut labels = request.labels.clone();
+        let types = &request.log_types;
+        for t in types {
+            if !model::LOG_TYPES.iter().any(|(name, _)| name == t) {
+                return Err(Problem::bad_param(
+                    "logTypes",
+                    format!(
+                        "{t:?} is not a log type: MONGODB, FTDC, AUTOMATION_AGENT, MONITORING_AGENT or BACKUP_AGENT"
+                    ),
+                ));
+            }
+        }
+        let wants = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
+        match (
+            request.resource_type.as_deref(),
+            request.resource_name.as_deref(),
+        ) {
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Problem::bad_param(
+                    "resourceName",
+                    "resourceType and resourceName come together",
+                ));
+            }
+            (Some(kind), Some(name)) => {
+                validate_name("resourceName", name)?;
+                match kind {
+                    "PROCESS" if wants("MONGODB") => tasks.push(name.to_owned()),
+                    "REPLICASET" | "CLUSTER" if wants("MONGODB") => {
+                        labels.insert("app".into(), name.to_owned());
+                    }
+                    "PROCESS" | "REPLICASET" | "CLUSTER" => {}
+                    other => {
+                        return Err(Problem::bad_param(
+                            "resourceType",
+                            format!(
+                                "{other:?} is not a resource type: PROCESS, REPLICASET or CLUSTER"
+                            ),
+                        ));
+                    }
+                }
+                for (t, unit) in model::LOG_TYPES {
+                    if let Some(unit) = unit
+                        && types.iter().any(|x| x == t)
+                    {
+                        components.push(unit.to_owned());
+                    }
+                }
+            }
+        }
+        if !labels.is_empty() {
             let sandboxes = Sandboxes::new(self.env.store.clone());
             for summary in sandboxes.index()? {
                 if let Some(task) = sandboxes.task(&summary.id)?
-                    && request
-                        .labels
-                        .iter()
-                        .all(|(k, v)| task.labels.get(k) == Some(v))
+                    && labels.iter().all(|(k, v)| task.labels.get(k) == Some(v))
                 {
                     tasks.push(task.id);
                 }
@@ -203,7 +252,8 @@ impl Jobs<'_> {
             .into_iter()
             .map(|task| Child::new(Origin::Task { task, file: None }))
             .collect();
-        children.extend(request.components.iter().map(|c| {
+        components.dedup();
+        children.extend(components.iter().map(|c| {
             Child::new(Origin::Component {
                 component: c.clone(),
             })
@@ -505,6 +555,10 @@ impl Jobs<'_> {
             "since": r.since,
             "until": r.until,
             "uncompressedSizeTotalBytes": planned,
+            "uncompressedDiskSpaceBytes": planned,
+            "resourceType": r.resource_type,
+            "resourceName": r.resource_name,
+            "logTypes": r.log_types,
             "childJobs": children,
             "links": [{"rel": "self", "href": format!("{}/{}", self.base(), job.id)}],
         });
@@ -854,6 +908,10 @@ mod tests {
             r#"{"tasks":["t1"],"expirationDate":"2001-01-01T00:00:00Z"}"#,
             r#"{"tasks":["t1"],"bogus":1}"#,
             r#"{"labels":{"app":"nothing"}}"#,
+            r#"{"resourceType":"CLUSTER"}"#,
+            r#"{"resourceType":"SHARD","resourceName":"shop"}"#,
+            r#"{"resourceType":"CLUSTER","resourceName":"shop","logTypes":["SLOWLOG"]}"#,
+            r#"{"resourceType":"CLUSTER","resourceName":"nowhere"}"#,
             "not json",
         ] {
             let (s, b) = call(&env, Method::POST, JOBS, body);
@@ -866,5 +924,59 @@ mod tests {
         }
         let (_, b) = call(&env, Method::GET, JOBS, "");
         assert_eq!(json_of(&b)["totalCount"], 0);
+    }
+
+    #[test]
+    fn mongodbs_own_body_maps_onto_tasks_and_agent_units() {
+        let env = env(10_000);
+        let body = r#"{"resourceType":"CLUSTER","resourceName":"shop","redacted":true,
+            "logTypes":["MONGODB","AUTOMATION_AGENT","FTDC"],"sizeRequestedPerFileBytes":100000}"#;
+        let (s, b) = call(&env, Method::POST, JOBS, body);
+        assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+        let v = json_of(&b);
+        for field in [
+            "id",
+            "groupId",
+            "creationDate",
+            "expirationDate",
+            "status",
+            "resourceType",
+            "resourceName",
+            "redacted",
+            "logTypes",
+            "sizeRequestedPerFileBytes",
+            "uncompressedDiskSpaceBytes",
+            "childJobs",
+        ] {
+            assert!(!v[field].is_null(), "{field} missing: {v}");
+        }
+        assert_eq!(v["resourceType"], "CLUSTER");
+        assert_eq!(
+            v["logTypes"],
+            json!(["MONGODB", "AUTOMATION_AGENT", "FTDC"])
+        );
+        let (done, _) = finish(&env, v["id"].as_str().unwrap());
+        let paths: Vec<String> = done["childJobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["path"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(paths.iter().any(|p| p == "A/t1/stdout"), "{paths:?}");
+        assert!(paths.iter().any(|p| p == "A/t2/stdout"), "{paths:?}");
+        assert!(
+            paths.iter().any(|p| p.contains("automation-agent")),
+            "{paths:?}"
+        );
+        assert!(done["downloadUrl"].is_string());
+        // One process: a task id.
+        let (s, b) = call(
+            &env,
+            Method::POST,
+            JOBS,
+            r#"{"resourceType":"PROCESS","resourceName":"t2"}"#,
+        );
+        assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(json_of(&b)["childJobs"].as_array().unwrap().len(), 1);
     }
 }

@@ -49,7 +49,28 @@ pub struct JobRequest {
     /// RFC 3339; default seven days after creation.
     #[serde(default)]
     pub expiration_date: Option<String>,
+    /// MongoDB's `PROCESS` (`resourceName` is a task id), `REPLICASET` or
+    /// `CLUSTER` (`resourceName` is an app: the tasks labelled `app=<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    /// MongoDB's log types: `MONGODB` (the tasks' files), `AUTOMATION_AGENT`,
+    /// `MONITORING_AGENT`, `BACKUP_AGENT` (the journal units
+    /// `automation-agent`, ...), `FTDC` (accepted; spin-logs keeps no
+    /// diagnostic data, so it adds nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_types: Vec<String>,
 }
+
+/// MongoDB's log types and the journal unit each agent's logs are under.
+pub const LOG_TYPES: [(&str, Option<&str>); 5] = [
+    ("MONGODB", None),
+    ("FTDC", None),
+    ("AUTOMATION_AGENT", Some("automation-agent")),
+    ("MONITORING_AGENT", Some("monitoring-agent")),
+    ("BACKUP_AGENT", Some("backup-agent")),
+];
 
 /// Where one archive entry comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
