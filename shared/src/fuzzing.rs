@@ -39,6 +39,8 @@ fn populated() -> Env {
     let env = Env {
         config: crate::config::Config {
             tail_budget_ms: 0,
+            // `GET /logs` captures the whole journal, as the fuzz targets expect.
+            capture_default_process: crate::config::DefaultProcess::All,
             ..Default::default()
         },
         ..Env::memory()
@@ -120,6 +122,7 @@ fn route_names(route: &Route) -> Vec<&str> {
         | Route::MintToken
         | Route::Retention(_)
         | Route::Index
+        | Route::OpenApi
         | Route::Unrouted => Vec::new(),
     }
 }

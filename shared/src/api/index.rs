@@ -14,13 +14,30 @@ use serde_json::json;
 pub fn handle(route: Route, req: &Request, _env: &Env) -> Result<Response, Problem> {
     match route {
         Route::Index if matches!(req.method, Method::GET | Method::HEAD) => Ok(index()),
-        Route::Index => Err(Problem::method_not_allowed("GET, HEAD")),
+        Route::OpenApi if matches!(req.method, Method::GET | Method::HEAD) => Ok(openapi()),
+        Route::Index | Route::OpenApi => Err(Problem::method_not_allowed("GET, HEAD")),
         Route::Unrouted => Err(Problem::not_found(format!(
             "no route at {}; GET / lists the API's routes",
             route::header_safe(&req.path)
         ))),
         other => Err(super::elsewhere(&other)),
     }
+}
+
+/// The OpenAPI 3.1 document (`docs/openapi.json`, written by
+/// `docs/openapi.py`), compiled in: it changes only with the code.
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+fn openapi() -> Response {
+    let etag = format!(
+        "\"{}\"",
+        &crate::util::ids::digest(OPENAPI.as_bytes())[..16]
+    );
+    Response::new(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(header::ETAG, &etag)
+        .bytes(OPENAPI.as_bytes().to_vec())
 }
 
 fn index() -> Response {
@@ -47,15 +64,23 @@ fn index() -> Response {
             format!("GET {}/<read route>", route::FOLLOW),
             format!("GET {}/{{app}}/logs", route::APPS),
             format!("GET {}", route::CAPTURE)]},
-        {"family": "token", "routes": [format!("POST {}", route::TOKENS)]},
+        {"family": "token", "routes": [
+            format!("POST {}", route::TOKENS),
+            format!("GET {}/{{app}}/logs", route::SCALINGO_API)]},
+        {"family": "retention", "routes": [
+            format!("GET|POST|PUT|DELETE {}/archive/policies", route::K8S),
+            format!("POST {}/archive/start", route::K8S),
+            format!("GET {}/archive/jobs", route::K8S),
+            format!("GET {}/s3/metadata|content|stats", route::K8S),
+            format!("GET {}/storage/info", route::K8S)]},
     ]);
     let body = json!({
         "name": "spin-logs",
         "version": env!("CARGO_PKG_VERSION"),
         "description": "A Logging API (DC/OS Logging API v2 and friends) on Spin",
-        "documentation": "README.md, \"Routes\" and \"Authentication and permissions\"",
+        "documentation": "README.md, \"Routes\" and \"Authentication and permissions\"; GET /openapi.json",
         "authentication": "every route but this one needs credentials: Authorization: Bearer <jwt>, \
-                           token=<jwt>, ApiKey <key>, or a ?token= URL token",
+                           token=<jwt>, ApiKey <key>, Digest, or a ?token= URL token",
         "families": families,
     });
     Response::new(StatusCode::OK)

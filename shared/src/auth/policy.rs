@@ -107,7 +107,7 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         ),
         // Creating or retrying a job starts a collection; a download streams
         // a whole archive. Listing and polling are standard.
-        Route::Index | Route::Unrouted => Rule {
+        Route::Index | Route::OpenApi | Route::Unrouted => Rule {
             public: true,
             ..closed()
         },

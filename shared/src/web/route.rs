@@ -254,6 +254,8 @@ pub enum Route {
     Retention(RetentionRoute),
     /// `index`: `/`, what the API is and where its routes are.
     Index,
+    /// `index`: `/openapi.json`, the OpenAPI 3.1 document of every route.
+    OpenApi,
     /// `index`: a path outside every route family (spin.toml's catch-all).
     Unrouted,
 }
@@ -391,6 +393,7 @@ impl Route {
         match path {
             TOKENS => Ok(Route::MintToken),
             "/" => Ok(Route::Index),
+            "/openapi.json" => Ok(Route::OpenApi),
             _ => Ok(Route::Unrouted),
         }
     }
@@ -409,7 +412,7 @@ impl Route {
             | Route::CaptureProcess(_) => "tail",
             Route::MintToken | Route::AppLogsUrl { .. } => "token",
             Route::Retention(_) => "retention",
-            Route::Index | Route::Unrouted => "index",
+            Route::Index | Route::OpenApi | Route::Unrouted => "index",
         }
     }
 
@@ -460,6 +463,7 @@ impl Route {
             ("Retention", format!("{K8S}/s3/stats")),
             ("Retention", format!("{K8S}/storage/info")),
             ("Index", "/".to_owned()),
+            ("OpenApi", "/openapi.json".to_owned()),
             ("Unrouted", "/nothing/here".to_owned()),
         ]
     }
@@ -485,6 +489,7 @@ impl Route {
             Route::AppLogsUrl { .. } => "AppLogsUrl",
             Route::Retention(_) => "Retention",
             Route::Index => "Index",
+            Route::OpenApi => "OpenApi",
             Route::Unrouted => "Unrouted",
         }
     }
