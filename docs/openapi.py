@@ -63,6 +63,10 @@ DISC = "/system/v1/logs/v2/task/{task}"
 for suffix, what in [("", "a task's stdout"), ("/file/{file}", "a task's file"), ("/browse", "a task's sandbox listing"),
                      ("/download", "a task's stdout as a download"), ("/file/{file}/download", "a task's file as a download"), ("/archive", "a task's sandbox as .tar.gz")]:
     add(DISC + suffix, "get", op("Redirect (303) to the agent route of " + what, "discovery", ok={"303": None}, codes=(400, 401, 403, 404, 409, 429)))
+LOCAL = "/system/v1/logs/v2/task/frameworks/{framework_id}/executors/{executor_id}/runs/{container_id}"
+for base in (LOCAL, LOCAL + "/tasks/{task_id}"):
+    for tail, what in [("/{file}", "a file"), ("/{file}/download", "a file's download"), ("/files/browse", "the sandbox listing"), ("/files/archive", "the sandbox archive")]:
+        add(base + tail, "get", op("The agent's own spelling of " + what + ": 307 to the proxied agent route", "discovery", ok={"307": None}))
 for base in (AGENT, POD):
     add(base + "/{file}", "get", op("Read a sandbox file", "dump", READ_Q, ok={"200": TEXT, "204": None}, codes=(400, 401, 403, 404, 406, 429)))
     add("/system/v1/logs/v2/follow" + base + "/{file}", "get", op("Follow a sandbox file", "tail", READ_Q + [p("Last-Event-ID", "header", required=False)], ok={"200": SSE, "204": None}))

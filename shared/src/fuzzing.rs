@@ -116,6 +116,10 @@ fn route_names(route: &Route) -> Vec<&str> {
             JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) => vec![group, id],
         },
         Route::AppLogs { app } | Route::AppLogsUrl { app } => vec![app],
+        Route::AgentLocal { inner, .. } => route_names(inner)
+            .into_iter()
+            .filter(|n| *n != crate::web::route::AGENT_UNKNOWN)
+            .collect(),
         Route::AppendJournal
         | Route::Capture
         | Route::CaptureProcess(_)

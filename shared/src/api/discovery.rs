@@ -22,6 +22,9 @@ use crate::web::route::{Discover, Route, push};
 use http::{Method, StatusCode, header};
 
 pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+    if let Route::AgentLocal { inner, tail } = route {
+        return agent_local(&inner, &tail, req, env);
+    }
     let Route::Discover {
         task: query,
         target,
@@ -50,6 +53,49 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         location.push_str(&crate::web::route::header_safe(req.query.raw()));
     }
     Ok(Response::new(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, &location)
+        .header(header::CACHE_CONTROL, "no-cache"))
+}
+
+/// The agent's own spelling of an agent route (`/system/v1/logs/v2/task/frameworks/...`):
+/// 307 to the proxied spelling on the agent of the task that runs there.
+/// Users seldom call these (the seed: "rely on master node to construct the
+/// correct endpoint"), so the task is found by a walk over the task index.
+fn agent_local(inner: &Route, tail: &str, req: &Request, env: &Env) -> Result<Response, Problem> {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Err(Problem::method_not_allowed("GET, HEAD"));
+    }
+    let run = match inner {
+        Route::Read(crate::web::route::ReadTarget::File { run, .. })
+        | Route::Browse { run }
+        | Route::Download { run, .. }
+        | Route::SandboxArchive { run } => run,
+        _ => return Err(Problem::internal("an agent-local route without a run")),
+    };
+    let sandboxes = Sandboxes::new(env.store.clone());
+    let mut found = None;
+    for summary in sandboxes.index()? {
+        if let Some(t) = sandboxes.task(&summary.id)?
+            && t.framework_id == run.framework_id
+            && t.executor() == run.executor_id
+            && t.container_id == run.container_id
+            && (t.pod == run.task_id.is_some())
+            && run.task_id.as_ref().is_none_or(|id| *id == t.id)
+        {
+            found = Some(t);
+            break;
+        }
+    }
+    let task = found.ok_or_else(|| Problem::not_found("no task runs there"))?;
+    let mut location = String::from(crate::web::route::AGENT);
+    push(&mut location, &[&task.agent_id]);
+    location.push_str("/logs/v2/task");
+    location.push_str(&crate::web::route::header_safe(tail));
+    if !req.query.is_empty() {
+        location.push('?');
+        location.push_str(&crate::web::route::header_safe(req.query.raw()));
+    }
+    Ok(Response::new(StatusCode::TEMPORARY_REDIRECT)
         .header(header::LOCATION, &location)
         .header(header::CACHE_CONTROL, "no-cache"))
 }

@@ -105,7 +105,7 @@ mod tests {
             panic!("a body");
         };
         let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-        assert_eq!(v["families"].as_array().unwrap().len(), 7);
+        assert_eq!(v["families"].as_array().unwrap().len(), 8);
         for path in ["/nothing/here", "/system/v1/logs/v2/", "/favicon.ico"] {
             assert_eq!(get(path).status, StatusCode::NOT_FOUND, "{path}");
         }

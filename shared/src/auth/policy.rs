@@ -79,6 +79,9 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         }
         // Both mint a URL token: what minting one takes.
         Route::MintToken | Route::AppLogsUrl { .. } => needs(&[SYSTEM_LOGS], Class::Standard, None),
+        // The agent's own spelling only redirects to the proxied one, which
+        // checks the agent permission; this prefix is system-logs' (the seed's table).
+        Route::AgentLocal { .. } => needs(&[SYSTEM_LOGS, AGENT], Class::Standard, None),
         // A discovery route only redirects: its target pays its own way.
         Route::Discover { task, .. } => needs(
             &[SYSTEM_LOGS],

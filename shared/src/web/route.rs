@@ -143,6 +143,11 @@ pub struct AgentPath {
     pub task_id: Option<String>,
 }
 
+/// The agent id of an [`Route::AgentLocal`]'s inner route, before the
+/// handler looks it up: a segment no real id equals (ids cannot hold `/`,
+/// and this one holds a NUL).
+pub const AGENT_UNKNOWN: &str = "\0agent";
+
 /// The DC/OS prefixes, and this app's own under them.
 pub const LOGS_V2: &str = "/system/v1/logs/v2";
 pub const AGENT: &str = "/system/v1/agent";
@@ -227,6 +232,12 @@ pub enum Route {
     AppendJournal,
     /// `discovery`: `/system/v1/logs/v2/task/{task}[/file/{f}][/browse|/download|/archive]`.
     Discover { task: String, target: Discover },
+    /// `discovery`: an agent route in the agent's own spelling, as the DC/OS
+    /// seed lists them: `/system/v1/logs/v2/task/frameworks/...`, without the
+    /// `/system/v1/agent/{agent_id}` the master adds. `inner` is the same
+    /// route with the agent id left as [`AGENT_UNKNOWN`]; the handler finds
+    /// the task's agent and redirects to the proxied spelling.
+    AgentLocal { inner: Box<Route>, tail: String },
     /// `dump`: a component log or a sandbox file.
     Read(ReadTarget),
     /// `browse`: `.../files/browse`.
@@ -298,6 +309,20 @@ impl Route {
                 }
                 ["component"] => Ok(Route::AppendJournal),
                 _ => Err(none()),
+            };
+        }
+        if let Some(tail) = path
+            .strip_prefix(DISCOVERY)
+            .and_then(|t| t.strip_prefix("/frameworks/"))
+        {
+            // The agent's own spelling: the proxied one with the agent id unknown.
+            let proxied = format!("{AGENT}/%00agent/logs/v2/task/frameworks/{tail}");
+            return match read_route(&proxied)? {
+                Some(inner) => Ok(Route::AgentLocal {
+                    inner: Box::new(inner),
+                    tail: format!("/frameworks/{tail}"),
+                }),
+                None => Err(none()),
             };
         }
         if let Some(segs) = segments_after(path, DISCOVERY) {
@@ -402,7 +427,7 @@ impl Route {
     pub fn component(&self) -> &'static str {
         match self {
             Route::TaskMeta { .. } | Route::AppendFile { .. } | Route::AppendJournal => "ingest",
-            Route::Discover { .. } => "discovery",
+            Route::Discover { .. } | Route::AgentLocal { .. } => "discovery",
             Route::Read(_) => "dump",
             Route::Browse { .. } => "browse",
             Route::Download { .. } | Route::SandboxArchive { .. } | Route::Jobs { .. } => "archive",
@@ -428,6 +453,14 @@ impl Route {
             ("AppendFile", format!("{INGEST}/tasks/t/files/stdout")),
             ("AppendJournal", format!("{INGEST}/component")),
             ("Discover", format!("{DISCOVERY}/t/file/stderr/download")),
+            (
+                "AgentLocal",
+                format!("{DISCOVERY}/frameworks/F/executors/E/runs/C/stdout"),
+            ),
+            (
+                "AgentLocal",
+                format!("{DISCOVERY}/frameworks/F/executors/E/runs/C/tasks/T/files/browse"),
+            ),
             ("Read", COMPONENT.to_owned()),
             ("Read", format!("{COMPONENT}/unit")),
             ("Read", format!("{run}/stdout")),
@@ -476,6 +509,7 @@ impl Route {
             Route::AppendFile { .. } => "AppendFile",
             Route::AppendJournal => "AppendJournal",
             Route::Discover { .. } => "Discover",
+            Route::AgentLocal { .. } => "AgentLocal",
             Route::Read(_) => "Read",
             Route::Browse { .. } => "Browse",
             Route::Download { .. } => "Download",
@@ -624,7 +658,10 @@ fn agent_path(path: &str) -> Result<Option<(AgentPath, Vec<String>)>, Problem> {
         ("executor_id", ex),
         ("container_id", container),
     ] {
-        validate_name(what, v)?;
+        // The agent's own spelling has no agent id (see `Route::AgentLocal`).
+        if !(what == "agent_id" && v == AGENT_UNKNOWN) {
+            validate_name(what, v)?;
+        }
     }
     if let Some(t) = &task_id {
         validate_name("task_id", t)?;
