@@ -269,6 +269,16 @@ fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
     );
 }
 
+/// Every object key in the S3 server's bucket.
+fn bucket_keys(server: &S3Server) -> Vec<String> {
+    server
+        .objects()
+        .expect("objects")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
 #[test]
 fn archives_and_expires_on_the_embedded_store() {
     let host = retention_host(Vec::new());
@@ -295,14 +305,7 @@ fn archives_into_s3_and_reads_through() {
     let info = get(&host, &format!("{K8S}/storage/info")).json();
     assert_eq!(info["blobs"]["backend"], "s3", "{info}");
     assert_eq!(info["blobs"]["bucket"], S3Server::BUCKET);
-    let stored = || -> Vec<String> {
-        server
-            .objects()
-            .expect("objects")
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect()
-    };
+    let stored = || bucket_keys(&server);
     archive_then_expire(&host, &stored);
 }
 
@@ -323,14 +326,7 @@ fn archives_with_metadata_on_redis_and_bytes_in_s3() {
     )
     .expect("runtime config");
     let host = retention_host_with(server.variables(), Some(config));
-    let stored = || -> Vec<String> {
-        server
-            .objects()
-            .expect("objects")
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect()
-    };
+    let stored = || bucket_keys(&server);
     archive_then_expire(&host, &stored);
 }
 

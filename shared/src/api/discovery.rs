@@ -48,13 +48,19 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         Discover::Browse => push(&mut location, &["files", "browse"]),
         Discover::Archive => push(&mut location, &["files", "archive"]),
     }
+    Ok(redirect(StatusCode::SEE_OTHER, location, req))
+}
+
+/// A redirect to `location` that keeps the request's query (a URL token,
+/// cursors) as sent.
+fn redirect(status: StatusCode, mut location: String, req: &Request) -> Response {
     if !req.query.is_empty() {
         location.push('?');
         location.push_str(&crate::web::route::header_safe(req.query.raw()));
     }
-    Ok(Response::new(StatusCode::SEE_OTHER)
+    Response::new(status)
         .header(header::LOCATION, &location)
-        .header(header::CACHE_CONTROL, "no-cache"))
+        .header(header::CACHE_CONTROL, "no-cache")
 }
 
 /// The agent's own spelling of an agent route (`/system/v1/logs/v2/task/frameworks/...`):
@@ -91,13 +97,7 @@ fn agent_local(inner: &Route, tail: &str, req: &Request, env: &Env) -> Result<Re
     push(&mut location, &[&task.agent_id]);
     location.push_str("/logs/v2/task");
     location.push_str(&crate::web::route::header_safe(tail));
-    if !req.query.is_empty() {
-        location.push('?');
-        location.push_str(&crate::web::route::header_safe(req.query.raw()));
-    }
-    Ok(Response::new(StatusCode::TEMPORARY_REDIRECT)
-        .header(header::LOCATION, &location)
-        .header(header::CACHE_CONTROL, "no-cache"))
+    Ok(redirect(StatusCode::TEMPORARY_REDIRECT, location, req))
 }
 
 /// Picks the one task `query` means, by the rules in the module docs.
