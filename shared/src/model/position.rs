@@ -87,6 +87,11 @@ pub fn on_boundary(snap: &Snapshot, offset: u64) -> Result<(), Problem> {
             snap.size()
         )));
     }
+    // A position retention has expired was a line start when it was given
+    // out; a read from it starts at the first line still kept.
+    if offset < snap.retained() {
+        return Ok(());
+    }
     if snap.line_start(snap.line_at(offset)?)? != offset {
         return Err(Problem::bad_request(format!(
             "position {offset} is not at the start of a line"
@@ -153,5 +158,20 @@ mod tests {
             require(None, 1, "Last-Event-ID").unwrap_err().extra["parameter"],
             "Last-Event-ID"
         );
+    }
+
+    #[test]
+    fn positions_retention_expired_stay_positions() {
+        let log = Log::new(Rc::new(Store::memory()), "f");
+        for i in 0..(crate::store::log::PAGE_SEGMENTS * 2 + 1) {
+            log.append(format!("line {i}\n").as_bytes(), None).unwrap();
+        }
+        log.expire_pages(1).unwrap();
+        let snap = log.snapshot().unwrap().unwrap();
+        let kept = snap.retained();
+        assert!(kept > 0);
+        require(Some(&snap), 3, "cursor").unwrap(); // given out once, expired since
+        require(Some(&snap), kept, "cursor").unwrap();
+        assert!(require(Some(&snap), kept + 1, "cursor").is_err());
     }
 }
