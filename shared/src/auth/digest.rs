@@ -16,6 +16,7 @@
 //! private key. The nonce's HMAC key is derived from those entries: whoever
 //! could forge a nonce already holds an HA1, which authenticates anyway.
 
+use super::apikey::constant_time_eq;
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -207,10 +208,6 @@ pub fn verify<'a>(
         return Err(Refusal::Stale);
     }
     Ok(key)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
