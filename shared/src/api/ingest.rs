@@ -7,6 +7,7 @@
 //! POST /system/v1/logs/v2/ingest/tasks/{task_id}/files/{filename} lines: text/plain, or
 //!                                                                 NDJSON {"line": "..."}
 //! POST /system/v1/logs/v2/ingest/component                        journal entries (NDJSON)
+//! POST /loki/api/v1/push                                          Loki push: labelled streams
 //! ```
 //! A body is validated whole before anything is stored, so a bad line rejects
 //! the batch and nothing of it becomes visible. `Idempotency-Key` makes appends
@@ -15,10 +16,11 @@
 use crate::env::Env;
 use crate::model::journal;
 use crate::model::sandbox::{Sandboxes, TaskSpec};
+use crate::model::{push, stream};
 use crate::store::log::{AppendError, IdempotencyKey, Outcome};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::Route;
+use crate::web::route::{LokiRoute, Route};
 use http::{Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
@@ -41,6 +43,8 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         Route::AppendFile { .. } => Err(Problem::method_not_allowed("POST")),
         Route::AppendJournal if m == Method::POST => append_journal(req, env),
         Route::AppendJournal => Err(Problem::method_not_allowed("POST")),
+        Route::Loki(LokiRoute::Push) if m == Method::POST => loki_push(req, env),
+        Route::Loki(LokiRoute::Push) => Err(Problem::method_not_allowed("POST")),
         other => Err(super::elsewhere(&other)),
     }
 }
@@ -158,6 +162,60 @@ fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
     Ok(receipt(&outcome, &body))
 }
 
+/// A Loki push: every stream checked (`model::push`), then every stream's
+/// order, before the first entry is stored; 204 as Loki answers. Entries
+/// older than a stream's newest are refused (Loki with `unordered_writes`
+/// off): the order of a stream is what makes its time range a seek.
+fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
+    let kind = push::Body::of(req.header(header::CONTENT_TYPE))?;
+    let now_ns = crate::util::clock::now_micros().saturating_mul(1000);
+    let batches = push::decode(&req.body, kind, now_ns, env.config.max_body_bytes as usize)?;
+    let idem = idempotency_key(req)?;
+    let mut logs = Vec::with_capacity(batches.len());
+    for b in &batches {
+        let id = stream::stream_id(&b.labels);
+        let log = stream::log(env.store.clone(), &id);
+        let first = b.entries.first().map_or(0, |e| e.ts);
+        if let Some(last) = log.head()?.and_then(|h| h.last_key)
+            && first < last
+        {
+            return Err(out_of_order(&b.labels, first, last));
+        }
+        logs.push((id, log));
+    }
+    for (b, (id, log)) in batches.iter().zip(logs) {
+        let first = b.entries.first().map_or(0, |e| e.ts);
+        stream::register(&env.store, &b.labels, first)?;
+        let mut bytes = Vec::new();
+        for e in &b.entries {
+            stream::encode(e, &mut bytes);
+        }
+        let key = idem.map(|k| IdempotencyKey::new(&format!("{k}/{id}"), &bytes));
+        log.append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
+            .map_err(|e| match e {
+                // Another push to the same stream committed newer entries
+                // between the check above and this append.
+                AppendError::OutOfOrder { last } => out_of_order(&b.labels, first, last),
+                other => append_problem(other),
+            })?;
+    }
+    Ok(Response::new(StatusCode::NO_CONTENT))
+}
+
+fn out_of_order(labels: &crate::logql::Labels, ts: u64, last: u64) -> Problem {
+    let shown = stream::canonical(labels);
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "Bad Push",
+        format!(
+            "entry out of order for stream '{shown}': timestamp {ts} is older than the stream's newest entry {last}; \
+             entries of one stream must arrive in time order"
+        ),
+    )
+    .with("stream", shown)
+    .with("field", "timestamp")
+}
+
 /// A reused idempotency key is the client's mistake (422); the rest is storage.
 fn append_problem(e: AppendError) -> Problem {
     match e {
@@ -166,6 +224,9 @@ fn append_problem(e: AppendError) -> Problem {
             "Idempotency Key Reused",
             "this Idempotency-Key was already used with a different body",
         ),
+        AppendError::OutOfOrder { last } => Problem::bad_request(format!(
+            "entry out of order: this log already holds entries up to {last}"
+        )),
         AppendError::Store(e) => e.into(),
     }
 }

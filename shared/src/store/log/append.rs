@@ -1,7 +1,7 @@
 //! Appending: write new segments where nobody looks, then commit them with one
 //! compare-and-swap of the head (see the module above for why this is safe).
 
-use super::head::{self, Appended, Head, IdempotencyKey, Outcome, PageRef, Receipt, Segment};
+use super::head::{self, Appended, Head, IdempotencyKey, Keys, Outcome, PageRef, Receipt, Segment};
 use super::{COMMIT_ATTEMPTS, Log, PAGE_SEGMENTS, RECENT_RECEIPTS, SEGMENT_MAX};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::kv::{Update, update};
@@ -13,6 +13,17 @@ impl Log {
         &self,
         data: &[u8],
         idem: Option<&IdempotencyKey>,
+    ) -> Result<Outcome, AppendError> {
+        self.append_keyed(data, idem, None)
+    }
+
+    /// Appends to a keyed log: refused with [`AppendError::OutOfOrder`],
+    /// storing nothing, when `keys.first` is below a key already appended.
+    pub fn append_keyed(
+        &self,
+        data: &[u8],
+        idem: Option<&IdempotencyKey>,
+        keys: Option<Keys>,
     ) -> Result<Outcome, AppendError> {
         if data.is_empty() || data.last() != Some(&b'\n') {
             return Err(StoreError::internal("append of data not ending in a newline").into());
@@ -58,6 +69,14 @@ impl Log {
                 {
                     return Ok(Update::Keep(replay(r, idem)?));
                 }
+                if let Some(keys) = keys {
+                    if let Some(last) = head.last_key
+                        && keys.first < last
+                    {
+                        return Err(AppendError::OutOfOrder { last });
+                    }
+                    head.last_key = Some(head.last_key.unwrap_or(0).max(keys.last));
+                }
                 let done = Appended {
                     offset: head.size,
                     bytes: data.len() as u64,
@@ -74,6 +93,7 @@ impl Log {
                         len: piece.len() as u64,
                         newlines,
                         time: now,
+                        key: keys.and_then(|k| (k.of_piece)(piece)),
                     });
                     head.size += piece.len() as u64;
                     head.lines += newlines;
@@ -157,6 +177,7 @@ impl Log {
             head.pages.push(PageRef {
                 offset: page[0].offset,
                 line: page[0].line,
+                key: page[0].key,
             });
         }
         Ok(())
@@ -177,6 +198,11 @@ pub enum AppendError {
     /// The idempotency key was used before with a different body: the client
     /// reused a key, so neither body can be assumed to be the one meant.
     KeyReused,
+    /// A keyed append whose first key is below `last`, the greatest key the
+    /// log holds.
+    OutOfOrder {
+        last: u64,
+    },
 }
 
 impl From<StoreError> for AppendError {

@@ -29,6 +29,24 @@ pub struct Head {
     /// The first line still readable once pages expired: a line boundary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained: Option<PageRef>,
+    /// The greatest ordering key appended (see [`Keys`]): what keeps a keyed
+    /// log's keys non-decreasing across concurrent writers, since it is
+    /// checked and moved in the same compare-and-swap that commits the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key: Option<u64>,
+}
+
+/// The ordering keys of one keyed append (a stream's entry timestamps): every
+/// line of a keyed log starts with its key, keys never decrease, and each
+/// segment and page records its first key, so the log's own index finds a
+/// time without a second index to keep in step.
+#[derive(Clone, Copy)]
+pub struct Keys {
+    /// The key of the append's first and last line.
+    pub first: u64,
+    pub last: u64,
+    /// The key of the first line of a piece (pieces start on line boundaries).
+    pub of_piece: fn(&[u8]) -> Option<u64>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -39,6 +57,9 @@ fn is_zero(n: &usize) -> bool {
 pub struct PageRef {
     pub offset: u64,
     pub line: u64,
+    /// The first segment's ordering key, in a keyed log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -56,6 +77,9 @@ pub struct Segment {
     /// line that ends in it (appends carry no per-line clock).
     #[serde(default)]
     pub time: u64,
+    /// The ordering key of its first line, in a keyed log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u64>,
 }
 
 /// What one append did: where its bytes landed.

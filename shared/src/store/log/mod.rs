@@ -35,7 +35,7 @@ mod pack;
 mod snapshot;
 
 pub use append::AppendError;
-pub use head::{Appended, Head, IdempotencyKey, Outcome, PageRef, Receipt, Segment};
+pub use head::{Appended, Head, IdempotencyKey, Keys, Outcome, PageRef, Receipt, Segment};
 pub use pack::{Expired, Location, Packed, Packing};
 pub use snapshot::{Line, Snapshot};
 

@@ -229,11 +229,13 @@ impl Log {
                 head.tail.first().map(|s| PageRef {
                     offset: s.offset,
                     line: s.line,
+                    key: s.key,
                 })
             })
             .unwrap_or(PageRef {
                 offset: head.size,
                 line: head.lines,
+                key: None,
             });
         let boundary = snapshot.line_start(start.line)?;
         let mark = if boundary == start.offset {
@@ -243,6 +245,7 @@ impl Log {
             PageRef {
                 offset: snapshot.line_start(line)?,
                 line,
+                key: start.key,
             }
         };
         let mut objects = Vec::new();

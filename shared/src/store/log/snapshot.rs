@@ -143,6 +143,32 @@ impl Snapshot {
         Ok((i > 0).then(|| ((p - 1) * PAGE_SEGMENTS + i - 1) as u64))
     }
 
+    /// In a keyed log, a line boundary before which every line's key is
+    /// below `key` (lines after it may be below too: readers skip them).
+    /// Costs the head and at most one page, whatever the log's size.
+    pub fn key_start(&self, key: u64) -> Result<u64, StoreError> {
+        let below = |k: Option<u64>| k.is_some_and(|k| k < key);
+        let at = match self.last_segment_where(|p| below(p.key), |s| below(s.key))? {
+            Some(i) => self.segment(i)?.offset,
+            None => 0,
+        };
+        Ok(at.max(self.retained()))
+    }
+
+    /// In a keyed log, a line boundary from which every line's key is above
+    /// `key`: the end of the last segment whose first key is at most `key`.
+    pub fn key_end(&self, key: u64) -> Result<u64, StoreError> {
+        let upto = |k: Option<u64>| k.is_some_and(|k| k <= key);
+        let end = match self.last_segment_where(|p| upto(p.key), |s| upto(s.key))? {
+            Some(i) => {
+                let seg = self.segment(i)?;
+                seg.offset + seg.len
+            }
+            None => 0,
+        };
+        Ok(end.max(self.retained()))
+    }
+
     /// Index of the segment holding byte `offset` (`offset < size`).
     fn segment_at(&self, offset: u64) -> Result<u64, StoreError> {
         self.last_segment_where(|p| p.offset <= offset, |s| s.offset <= offset)?
@@ -245,6 +271,46 @@ impl Snapshot {
     ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> {
         self.read_timed(start, end)
             .map(|r| r.map(|(bytes, _)| bytes))
+    }
+
+    /// Bytes `start..end` (clamped to the log) one segment per chunk, the
+    /// last first, each with the offset it starts at: a newest-first scan
+    /// without a line iterator's copies.
+    pub fn read_back(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> {
+        let end = end.min(self.head.size);
+        let start = start.max(self.retained());
+        let mut next = (start < end).then(|| self.segment_at(end - 1)).transpose();
+        std::iter::from_fn(move || {
+            let i = match &mut next {
+                Ok(Some(i)) => *i,
+                Ok(None) => return None,
+                Err(e) => {
+                    let e = e.clone();
+                    next = Ok(None);
+                    return Some(Err(e));
+                }
+            };
+            let chunk = self.segment(i).and_then(|seg| {
+                let from = start.max(seg.offset);
+                let to = end.min(seg.offset + seg.len);
+                let bytes = self.bytes(&seg, from - seg.offset, to - seg.offset)?;
+                Ok((from, bytes, seg.offset))
+            });
+            match chunk {
+                Ok((from, bytes, at)) => {
+                    next = Ok((at > start && i > 0).then(|| i - 1));
+                    Some(Ok((from, bytes)))
+                }
+                Err(e) => {
+                    next = Ok(None);
+                    Some(Err(e))
+                }
+            }
+        })
     }
 
     /// Like [`Snapshot::read`], with each chunk's segment commit time.
