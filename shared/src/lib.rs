@@ -4,22 +4,26 @@
 //! `tests/layers.rs`, reads every `use crate::` and holds the code to this):
 //!
 //! 1. [`util`]: clocks, ids, digests.
-//! 2. [`store`]: key-value, blobs, and the append-only indexed [`store::log`]
+//! 2. [`logql`]: the query language: parser, log pipeline, metric evaluation;
+//!    pure functions over labels and lines, errors of its own.
+//! 3. [`store`]: key-value, blobs, and the append-only indexed [`store::log`]
 //!    task files and the journal are made of; errors of its own, no HTTP.
-//! 3. [`config`]: every setting, from Spin variables.
-//! 4. [`web`]: problems, requests and responses, the query string, the typed
+//! 4. [`config`]: every setting, from Spin variables.
+//! 5. [`web`]: problems, requests and responses, the query string, the typed
 //!    [`web::route::Route`] of every request, and the bounds checked first.
-//! 5. [`env`]: the stores and settings a request works with.
-//! 6. [`model`]: tasks and their sandboxes, journal entries, positions.
-//! 7. [`read`]: read parameters, formats, the reader, the follow engine,
+//! 6. [`env`]: the stores and settings a request works with.
+//! 7. [`model`]: tasks and their sandboxes, journal entries, positions.
+//! 8. [`read`]: read parameters, formats, the reader, the follow engine,
 //!    follower leases, ranged downloads, tar.gz and redaction.
-//! 8. [`auth`]: the gate: authentication, the permission of each route, rate limits.
-//! 9. [`jobs`]: log collection jobs: their records, lifecycle and collection.
-//! 10. [`retention`]: archive policies, their stepped runs, the archive catalog.
-//! 11. [`api`]: one module per route family: parse, call, render.
-//! 12. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
+//! 9. [`auth`]: the gate: authentication, the permission of each route, rate limits.
+//! 10. [`jobs`]: log collection jobs: their records, lifecycle and collection.
+//! 11. [`retention`]: archive policies, their stepped runs, the archive catalog.
+//! 12. [`api`]: one module per route family: parse, call, render.
+//! 13. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
 pub mod util;
+
+pub mod logql;
 
 pub mod store;
 

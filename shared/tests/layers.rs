@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// Bottom up, as `lib.rs` lists them.
 const LAYERS: &[&str] = &[
     "util",
+    "logql",
     "store",
     "config",
     "web",
