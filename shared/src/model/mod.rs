@@ -4,4 +4,6 @@
 
 pub mod journal;
 pub mod position;
+pub mod push;
 pub mod sandbox;
+pub mod stream;

@@ -1,0 +1,656 @@
+//! Loki's push protocol, decoded and checked: what `POST /loki/api/v1/push`
+//! accepts, so Promtail, Grafana Alloy, Fluent Bit's `loki` output and
+//! Vector's `loki` sink ship to spin-logs unchanged.
+//!
+//! Both bodies Loki takes: snappy-compressed protobuf (`push.proto`) and
+//! JSON, either of them also under `Content-Encoding: gzip` (which the ingest
+//! component undoes for every body, bounded). A push is all
+//! or nothing: every stream and entry is checked here, against Loki's default
+//! limits, before anything is stored, and the first fault is a 400 naming
+//! the stream and the field. Collector field names (Fluent Bit's and
+//! Vector's Kubernetes metadata, flattened into label names) become the
+//! canonical labels, and CRI-formatted lines (`<RFC3339Nano> stdout|stderr
+//! F|P <msg>`) are unwrapped, their `P` partials joined.
+
+use super::stream::{Entry, canonical};
+use crate::logql::{self, Labels};
+use crate::web::problem::Problem;
+use http::StatusCode;
+use std::collections::BTreeMap;
+
+/// Loki's `max_line_size` default (256 KB). It also keeps a stored entry
+/// well inside one log segment, so segments always start on an entry.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Loki's `max_label_names_per_series`.
+pub const MAX_LABELS: usize = 15;
+/// Loki's `max_label_name_length` and `max_label_value_length`.
+pub const MAX_LABEL_NAME: usize = 1024;
+pub const MAX_LABEL_VALUE: usize = 2048;
+/// Loki's `reject_old_samples_max_age` (168h) and `creation_grace_period` (10m).
+pub const MAX_AGE_NS: u64 = 168 * 3600 * 1_000_000_000;
+pub const MAX_AHEAD_NS: u64 = 600 * 1_000_000_000;
+/// A compressed body may inflate to at most this many times the body limit.
+const MAX_INFLATION: usize = 16;
+
+/// Loki's `push.proto` (`pkg/push/push.proto`), field for field. Derived by
+/// hand so the build needs no `protoc`; `tests/` encodes bodies with messages
+/// generated from the real `.proto` to prove the two agree.
+pub mod proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PushRequest {
+        #[prost(message, repeated, tag = "1")]
+        pub streams: Vec<StreamAdapter>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct StreamAdapter {
+        #[prost(string, tag = "1")]
+        pub labels: String,
+        #[prost(message, repeated, tag = "2")]
+        pub entries: Vec<EntryAdapter>,
+        #[prost(uint64, tag = "3")]
+        pub hash: u64,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct EntryAdapter {
+        #[prost(message, optional, tag = "1")]
+        pub timestamp: Option<Timestamp>,
+        #[prost(string, tag = "2")]
+        pub line: String,
+        #[prost(message, repeated, tag = "3")]
+        pub structured_metadata: Vec<LabelPairAdapter>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LabelPairAdapter {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(string, tag = "2")]
+        pub value: String,
+    }
+    /// `google.protobuf.Timestamp`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Timestamp {
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+}
+
+/// One stream of a push, canonical labels and entries sorted by time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamBatch {
+    pub labels: Labels,
+    pub entries: Vec<Entry>,
+}
+
+/// How the body is encoded, from `Content-Type` and `Content-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Protobuf,
+    Json,
+}
+
+impl Body {
+    /// Loki's rule: `application/x-protobuf` (or no type, as some shippers
+    /// send) is protobuf, `application/json` JSON, anything else a 415.
+    pub fn of(content_type: Option<&str>) -> Result<Body, Problem> {
+        let media = content_type
+            .map(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        match media.as_str() {
+            "" | "application/x-protobuf" | "application/protobuf" => Ok(Body::Protobuf),
+            "application/json" => Ok(Body::Json),
+            other => Err(Problem::unsupported_media_type(format!(
+                "a push is application/x-protobuf (snappy-compressed) or application/json, not {other:?}"
+            ))),
+        }
+    }
+}
+
+fn bad(field: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "Bad Push", detail).with("field", field)
+}
+
+fn bad_stream(stream: &str, field: &str, detail: impl Into<String>) -> Problem {
+    bad(field, detail).with("stream", stream)
+}
+
+/// Decodes and checks a push body (already inflated), as of `now_ns`.
+pub fn decode(
+    body: &[u8],
+    kind: Body,
+    now_ns: u64,
+    limit: usize,
+) -> Result<Vec<StreamBatch>, Problem> {
+    let raw = match kind {
+        Body::Protobuf => decode_protobuf(body, limit)?,
+        Body::Json => decode_json(body)?,
+    };
+    let mut merged: BTreeMap<String, StreamBatch> = BTreeMap::new();
+    for (labels_text, labels, entries) in raw {
+        let labels = canonical_labels(&labels_text, labels)?;
+        let shown = canonical(&labels);
+        for (i, e) in entries.iter().enumerate() {
+            check_entry(&shown, i, e, now_ns)?;
+        }
+        for (labels, entries) in unwrap_cri(labels, entries) {
+            let batch = merged
+                .entry(canonical(&labels))
+                .or_insert_with(|| StreamBatch {
+                    labels,
+                    entries: Vec::new(),
+                });
+            batch.entries.extend(entries);
+        }
+    }
+    if merged.values().all(|b| b.entries.is_empty()) {
+        return Err(bad("streams", "the push holds no entries"));
+    }
+    let mut out: Vec<StreamBatch> = merged
+        .into_values()
+        .filter(|b| !b.entries.is_empty())
+        .collect();
+    for b in &mut out {
+        b.entries.sort_by_key(|e| e.ts);
+    }
+    Ok(out)
+}
+
+type RawStream = (String, Vec<(String, String)>, Vec<Entry>);
+
+fn decode_protobuf(body: &[u8], limit: usize) -> Result<Vec<RawStream>, Problem> {
+    let len = snap::raw::decompress_len(body).map_err(|e| {
+        bad(
+            "body",
+            format!("the body is not snappy-compressed protobuf: {e}"),
+        )
+    })?;
+    if len > limit * MAX_INFLATION {
+        return Err(bad(
+            "body",
+            format!(
+                "the snappy body inflates to {len} bytes, over {}",
+                limit * MAX_INFLATION
+            ),
+        ));
+    }
+    let plain = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| {
+            bad(
+                "body",
+                format!("the body is not snappy-compressed protobuf: {e}"),
+            )
+        })?;
+    let push: proto::PushRequest = prost::Message::decode(&plain[..])
+        .map_err(|e| bad("body", format!("the body is not a Loki PushRequest: {e}")))?;
+    let mut out = Vec::with_capacity(push.streams.len());
+    for s in push.streams {
+        let labels = logql::parse_labels(&s.labels).map_err(|e| {
+            bad_stream(
+                &s.labels,
+                "labels",
+                format!("error parsing labels '{}' with error: {e}", s.labels),
+            )
+        })?;
+        let mut entries = Vec::with_capacity(s.entries.len());
+        for (i, e) in s.entries.into_iter().enumerate() {
+            let ts = match e.timestamp {
+                Some(t) if t.seconds >= 0 && (0..1_000_000_000).contains(&t.nanos) => (t.seconds
+                    as u64)
+                    .checked_mul(1_000_000_000)
+                    .and_then(|s| s.checked_add(t.nanos as u64)),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                bad_stream(
+                    &s.labels,
+                    "timestamp",
+                    format!("entry {i} has no valid timestamp"),
+                )
+                .with("entry", i)
+            })?;
+            entries.push(Entry {
+                ts,
+                line: e.line,
+                metadata: e
+                    .structured_metadata
+                    .into_iter()
+                    .map(|p| (p.name, p.value))
+                    .collect(),
+            });
+        }
+        out.push((s.labels, labels, entries));
+    }
+    Ok(out)
+}
+
+fn decode_json(body: &[u8]) -> Result<Vec<RawStream>, Problem> {
+    use serde_json::Value;
+    let root: Value = serde_json::from_slice(body)
+        .map_err(|e| bad("body", format!("the body is not JSON: {e}")))?;
+    let Some(streams) = root.get("streams").and_then(Value::as_array) else {
+        return Err(bad(
+            "streams",
+            "a JSON push is {\"streams\": [{\"stream\": {...}, \"values\": [[\"<ns>\", \"<line>\"]]}]}",
+        ));
+    };
+    let mut out = Vec::with_capacity(streams.len());
+    for (si, s) in streams.iter().enumerate() {
+        let Some(map) = s.get("stream").and_then(Value::as_object) else {
+            return Err(bad(
+                "stream",
+                format!("streams[{si}] has no \"stream\" object of labels"),
+            )
+            .with("index", si));
+        };
+        let mut labels = Vec::with_capacity(map.len());
+        for (k, v) in map {
+            let Some(v) = v.as_str() else {
+                return Err(bad(
+                    "stream",
+                    format!("streams[{si}]: label {k:?} is not a string"),
+                )
+                .with("index", si));
+            };
+            labels.push((k.clone(), v.to_owned()));
+        }
+        let shown = format!("streams[{si}]");
+        let Some(values) = s.get("values").and_then(Value::as_array) else {
+            return Err(bad_stream(
+                &shown,
+                "values",
+                format!("{shown} has no \"values\" array"),
+            ));
+        };
+        let mut entries = Vec::with_capacity(values.len());
+        for (i, v) in values.iter().enumerate() {
+            let at = |detail: &str| {
+                bad_stream(&shown, "values", format!("{shown}.values[{i}] {detail}"))
+                    .with("entry", i)
+            };
+            let Some(tuple) = v.as_array() else {
+                return Err(at("is not [\"<ns>\", \"<line>\"]"));
+            };
+            let ts = match tuple.first() {
+                Some(Value::String(t)) => t.parse::<u64>().ok(),
+                Some(Value::Number(n)) => n.as_u64(),
+                _ => None,
+            }
+            .ok_or_else(|| at("has no timestamp: a string of nanoseconds since the epoch"))?;
+            let Some(line) = tuple.get(1).and_then(Value::as_str) else {
+                return Err(at("has no line string"));
+            };
+            let metadata = match tuple.get(2) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| at("has structured metadata that is not all strings"))?,
+                Some(_) => return Err(at("has structured metadata that is not an object")),
+            };
+            if tuple.len() > 3 {
+                return Err(at("has more than three members"));
+            }
+            entries.push(Entry {
+                ts,
+                line: line.to_owned(),
+                metadata,
+            });
+        }
+        out.push((shown, labels, entries));
+    }
+    Ok(out)
+}
+
+/// Collector spellings of the canonical labels, as the label names they
+/// become once a shipper flattens `kubernetes.namespace_name` and friends.
+const ALIASES: &[(&str, &str)] = &[
+    ("namespace_name", "namespace"),
+    ("kubernetes_namespace_name", "namespace"),
+    ("pod_namespace", "namespace"),
+    ("kubernetes_pod_namespace", "namespace"),
+    ("k8s_namespace_name", "namespace"),
+    ("pod_name", "pod"),
+    ("kubernetes_pod_name", "pod"),
+    ("k8s_pod_name", "pod"),
+    ("container_name", "container"),
+    ("kubernetes_container_name", "container"),
+    ("k8s_container_name", "container"),
+    ("host", "node"),
+    ("kubernetes_host", "node"),
+    ("pod_node_name", "node"),
+    ("kubernetes_pod_node_name", "node"),
+    ("node_name", "node"),
+    ("k8s_node_name", "node"),
+    ("cluster_name", "cluster"),
+    ("k8s_cluster_name", "cluster"),
+];
+
+/// Prefixes of pod labels in Fluent Bit's (`kubernetes.labels`) and
+/// Vector's (`kubernetes.pod_labels`) metadata, flattened.
+const POD_LABEL_PREFIXES: &[&str] = &[
+    "kubernetes_labels_",
+    "kubernetes_pod_labels_",
+    "pod_labels_",
+];
+
+/// Checks a stream's labels as Loki does and maps collector names onto the
+/// canonical ones (a canonical label already given wins).
+fn canonical_labels(shown: &str, pairs: Vec<(String, String)>) -> Result<Labels, Problem> {
+    if pairs.is_empty() {
+        return Err(bad_stream(
+            shown,
+            "labels",
+            "error at least one label pair is required per stream",
+        ));
+    }
+    let mut given = Labels::new();
+    for (k, v) in pairs {
+        if !logql::valid_label_name(&k) || k.starts_with("__") {
+            return Err(bad_stream(
+                shown,
+                "labels",
+                format!(
+                    "label name {k:?} is invalid: [a-zA-Z_][a-zA-Z0-9_]*, not starting with __"
+                ),
+            )
+            .with("label", k));
+        }
+        if k.len() > MAX_LABEL_NAME {
+            return Err(bad_stream(
+                shown,
+                "labels",
+                format!("label name longer than {MAX_LABEL_NAME} bytes"),
+            )
+            .with("label", k));
+        }
+        if v.len() > MAX_LABEL_VALUE {
+            return Err(bad_stream(
+                shown,
+                "labels",
+                format!("the value of label {k} is longer than {MAX_LABEL_VALUE} bytes"),
+            )
+            .with("label", k));
+        }
+        if given.insert(k.clone(), v).is_some() {
+            return Err(
+                bad_stream(shown, "labels", format!("duplicate label name {k:?}")).with("label", k),
+            );
+        }
+    }
+    let mut out = Labels::new();
+    let mut aliased = Vec::new();
+    for (k, v) in given {
+        let target = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == k)
+            .map(|(_, c)| (*c).to_owned())
+            .or_else(|| {
+                POD_LABEL_PREFIXES
+                    .iter()
+                    .find_map(|p| k.strip_prefix(p))
+                    .filter(|rest| !rest.is_empty())
+                    .map(|rest| match rest {
+                        "app_kubernetes_io_name" => "app".to_owned(),
+                        other => other.to_owned(),
+                    })
+            });
+        match target {
+            Some(t) => aliased.push((t, k, v)),
+            None => {
+                out.insert(k, v);
+            }
+        }
+    }
+    for (target, original, v) in aliased {
+        if out.contains_key(&target) {
+            out.insert(original, v);
+        } else {
+            out.insert(target, v);
+        }
+    }
+    if out.values().all(|v| v.is_empty()) {
+        return Err(bad_stream(
+            shown,
+            "labels",
+            "every label of the stream is empty",
+        ));
+    }
+    out.retain(|_, v| !v.is_empty());
+    if out.len() > MAX_LABELS {
+        return Err(bad_stream(
+            shown,
+            "labels",
+            format!(
+                "entry for stream '{}' has {} label names; limit {MAX_LABELS}",
+                canonical(&out),
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn check_entry(shown: &str, i: usize, e: &Entry, now_ns: u64) -> Result<(), Problem> {
+    let fail = |field: &str, detail: String| Err(bad_stream(shown, field, detail).with("entry", i));
+    if e.line.len() > MAX_LINE_BYTES {
+        return fail(
+            "line",
+            format!(
+                "Max entry size '{MAX_LINE_BYTES}' bytes exceeded for stream '{shown}' while adding an entry with length '{}' bytes",
+                e.line.len()
+            ),
+        );
+    }
+    let oldest = now_ns.saturating_sub(MAX_AGE_NS);
+    if e.ts < oldest {
+        return fail(
+            "timestamp",
+            format!(
+                "entry for stream '{shown}' has timestamp too old: {}, oldest acceptable timestamp is: {}",
+                e.ts, oldest
+            ),
+        );
+    }
+    if e.ts > now_ns + MAX_AHEAD_NS {
+        return fail(
+            "timestamp",
+            format!(
+                "entry for stream '{shown}' has timestamp too new: {}, at most 10 minutes ahead of now ({now_ns})",
+                e.ts
+            ),
+        );
+    }
+    for (k, v) in &e.metadata {
+        if !logql::valid_label_name(k) || k.len() > MAX_LABEL_NAME || v.len() > MAX_LABEL_VALUE {
+            return fail(
+                "structuredMetadata",
+                format!(
+                    "entry for stream '{shown}' has invalid structured metadata {k:?}: a label name, value at most {MAX_LABEL_VALUE} bytes"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A CRI log line: `<RFC3339Nano> <stdout|stderr> <F|P> <message>`.
+fn cri(line: &str) -> Option<(u64, &str, bool, &str)> {
+    let mut parts = line.splitn(4, ' ');
+    let ts = parts.next()?;
+    let stream = parts.next().filter(|s| *s == "stdout" || *s == "stderr")?;
+    let full = match parts.next()? {
+        "F" => true,
+        "P" => false,
+        _ => return None,
+    };
+    let msg = parts.next().unwrap_or("");
+    let t = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()?;
+    let ns = u64::try_from(t.unix_timestamp_nanos()).ok()?;
+    Some((ns, stream, full, msg))
+}
+
+/// A stream whose every line is CRI-formatted (what a shipper tailing
+/// `/var/log/pods` sends unparsed) becomes one stream per CRI `stream`,
+/// partial (`P`) lines joined to the line that finishes them, the CRI time
+/// as the entry's. Any other stream passes unchanged.
+fn unwrap_cri(labels: Labels, entries: Vec<Entry>) -> Vec<(Labels, Vec<Entry>)> {
+    let parsed: Option<Vec<_>> = entries.iter().map(|e| cri(&e.line)).collect();
+    let Some(parsed) = parsed.filter(|p| !p.is_empty()) else {
+        return vec![(labels, entries)];
+    };
+    let mut by_stream: BTreeMap<&str, (Vec<Entry>, Option<Entry>)> = BTreeMap::new();
+    for ((ts, stream, full, msg), original) in parsed.into_iter().zip(&entries) {
+        let (done, partial) = by_stream.entry(stream).or_default();
+        let entry = partial.get_or_insert_with(|| Entry {
+            ts,
+            line: String::new(),
+            metadata: original.metadata.clone(),
+        });
+        entry.line.push_str(msg);
+        if full {
+            done.extend(partial.take());
+        }
+    }
+    by_stream
+        .into_iter()
+        .map(|(stream, (mut done, partial))| {
+            done.extend(partial);
+            let mut l = labels.clone();
+            l.entry("stream".to_owned())
+                .or_insert_with(|| stream.to_owned());
+            (l, done)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000_000_000_000;
+
+    fn json(body: &str) -> Result<Vec<StreamBatch>, Problem> {
+        decode(body.as_bytes(), Body::Json, NOW, 1 << 20)
+    }
+
+    #[test]
+    fn a_json_push_decodes_with_metadata_and_aliases() {
+        let b = json(&format!(
+            r#"{{"streams":[{{"stream":{{"namespace_name":"shop","pod_name":"web-1","kubernetes_labels_app":"web"}},
+               "values":[["{}","second"],["{}","first",{{"trace_id":"t1"}}]]}}]}}"#,
+            NOW + 1,
+            NOW
+        ))
+        .unwrap();
+        assert_eq!(b.len(), 1);
+        let l: Vec<_> = b[0]
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(l, ["app=web", "namespace=shop", "pod=web-1"]);
+        assert_eq!(b[0].entries[0].line, "first", "sorted by time");
+        assert_eq!(
+            b[0].entries[0].metadata,
+            vec![("trace_id".into(), "t1".into())]
+        );
+    }
+
+    #[test]
+    fn a_protobuf_push_decodes() {
+        let push = proto::PushRequest {
+            streams: vec![proto::StreamAdapter {
+                labels: r#"{app="a", pod="p"}"#.into(),
+                entries: vec![proto::EntryAdapter {
+                    timestamp: Some(proto::Timestamp {
+                        seconds: (NOW / 1_000_000_000) as i64,
+                        nanos: 7,
+                    }),
+                    line: "hello".into(),
+                    structured_metadata: vec![],
+                }],
+                hash: 0,
+            }],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&prost::Message::encode_to_vec(&push))
+            .unwrap();
+        let b = decode(&body, Body::Protobuf, NOW, 1 << 20).unwrap();
+        assert_eq!(b[0].entries[0].ts, NOW / 1_000_000_000 * 1_000_000_000 + 7);
+        assert!(decode(b"not snappy", Body::Protobuf, NOW, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn cri_lines_are_unwrapped_and_partials_joined() {
+        let b = json(
+            r#"{"streams":[{"stream":{"pod":"p"},"values":[
+            ["1800000000000000000","2027-01-15T08:00:00.000000001Z stdout P hel"],
+            ["1800000000000000001","2027-01-15T08:00:00.000000002Z stderr F oops"],
+            ["1800000000000000002","2027-01-15T08:00:00.000000003Z stdout F lo"]]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(b.len(), 2);
+        let out = b.iter().find(|s| s.labels["stream"] == "stdout").unwrap();
+        assert_eq!(out.entries.len(), 1);
+        assert_eq!(out.entries[0].line, "hello");
+    }
+
+    #[test]
+    fn bad_pushes_name_the_stream_and_field() {
+        let long = "x".repeat(MAX_LINE_BYTES + 1);
+        let cases = [
+            ("{", "body"),
+            (
+                r#"{"streams":[{"values":[]}]}"#.to_owned().leak() as &str,
+                "stream",
+            ),
+            (
+                r#"{"streams":[{"stream":{},"values":[["1800000000000000000","x"]]}]}"#,
+                "labels",
+            ),
+            (
+                r#"{"streams":[{"stream":{"a-b":"x"},"values":[["1800000000000000000","x"]]}]}"#,
+                "labels",
+            ),
+            (
+                r#"{"streams":[{"stream":{"a":"x"},"values":[["1","x"]]}]}"#,
+                "timestamp",
+            ),
+            (
+                r#"{"streams":[{"stream":{"a":"x"},"values":[["1900000000000000000","x"]]}]}"#,
+                "timestamp",
+            ),
+            (
+                r#"{"streams":[{"stream":{"a":"x"},"values":[["soon","x"]]}]}"#,
+                "values",
+            ),
+        ];
+        for (body, field) in cases {
+            let p = json(body).unwrap_err();
+            assert_eq!(p.status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(p.extra["field"], field, "{body}: {}", p.detail);
+        }
+        let p = json(&format!(
+            r#"{{"streams":[{{"stream":{{"a":"x"}},"values":[["{NOW}","{long}"]]}}]}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(p.extra["field"], "line");
+        assert_eq!(p.extra["stream"], r#"{a="x"}"#);
+        let many: Vec<String> = (0..16).map(|i| format!("\"l{i}\":\"v\"")).collect();
+        let p = json(&format!(
+            r#"{{"streams":[{{"stream":{{{}}},"values":[["{NOW}","x"]]}}]}}"#,
+            many.join(",")
+        ))
+        .unwrap_err();
+        assert!(p.detail.contains("limit 15"), "{}", p.detail);
+    }
+}

@@ -1,0 +1,377 @@
+//! Labelled streams: Kubernetes (and Loki) logs, one append-only keyed
+//! [`Log`] per label set, plus the postings that find streams by label
+//! without listing keys.
+//!
+//! ```text
+//! streams/m/<id>              the stream's labels and first timestamp (written once)
+//! streams/s/<id>/...          its entries: a keyed log (store::log), key = timestamp
+//! streams/p/<name>/<digest>   postings: the ids of the streams with name=value
+//! streams/v/<name>            the values `name` has taken, sorted
+//! streams/names               every label name, sorted
+//! streams/all                 every stream id, sorted (a query with no
+//!                             label matcher, such as `GET /k8s/v1/`)
+//! ```
+//!
+//! `id` is a digest of the canonical label set, so every writer names a
+//! stream the same way without asking anyone. A stream is registered
+//! (metadata, then postings) before its first entry is committed, so a reader
+//! that finds an entry always finds its stream, and a crash in between leaves
+//! at worst an empty stream in the index. A new stream costs a handful of
+//! compare-and-swaps once; an append to a known one costs what any log
+//! append does (one blob write, one head swap).
+//!
+//! **Entries** are one line each: `<ts ns>\t<line>[\t<metadata JSON>]`, the
+//! line with `\\`, `\n`, `\r` and `\t` escaped, so a literal search can scan
+//! stored bytes with `memmem` and decode only the lines that hit. Keys
+//! (timestamps) never decrease within a stream: the log's head checks that in
+//! the same swap that commits the bytes, and each segment and page records its
+//! first timestamp, which is what turns a time range into a seek.
+
+use crate::logql::Labels;
+use crate::store::Store;
+use crate::store::error::{StoreError, StoreResult};
+use crate::store::kv::{Update, update};
+use crate::store::log::{Keys, Log, Snapshot};
+use crate::util::ids::digest;
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+
+/// Lost races tolerated on an index key before giving up.
+const INDEX_ATTEMPTS: u32 = 100;
+
+/// What the index keeps of a stream: its labels and when it began.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct StreamMeta {
+    pub labels: Labels,
+    /// Timestamp (ns) of the first entry ever pushed: a lower bound of every
+    /// entry's, which lets a query skip streams that began after its range.
+    pub first: u64,
+}
+
+/// One stream, by id.
+pub struct Stream {
+    pub id: String,
+    pub meta: StreamMeta,
+}
+
+/// The canonical text of a label set, Loki's `{a="1", b="2"}` (sorted,
+/// Go-quoted): what the id digests and what responses show.
+pub fn canonical(labels: &Labels) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&serde_json::Value::String(v.clone()).to_string());
+    }
+    out.push('}');
+    out
+}
+
+pub fn stream_id(labels: &Labels) -> String {
+    digest(canonical(labels).as_bytes())
+}
+
+pub fn log(store: Rc<Store>, id: &str) -> Log {
+    Log::new(store, format!("streams/s/{id}"))
+}
+
+fn meta_key(id: &str) -> String {
+    format!("streams/m/{id}")
+}
+
+fn postings_key(name: &str, value: &str) -> String {
+    format!("streams/p/{name}/{}", digest(value.as_bytes()))
+}
+
+fn values_key(name: &str) -> String {
+    format!("streams/v/{name}")
+}
+
+const NAMES_KEY: &str = "streams/names";
+const ALL_KEY: &str = "streams/all";
+
+fn read_list(store: &Store, key: &str) -> StoreResult<Vec<String>> {
+    match store.meta.get(key)? {
+        None => Ok(Vec::new()),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::internal(format!("index {key}: {e}"))),
+    }
+}
+
+/// Adds `item` to the sorted list at `key`; `true` if it was not there.
+fn add_to_list(store: &Store, key: &str, item: &str) -> StoreResult<bool> {
+    update::<_, StoreError>(
+        store.meta.as_ref(),
+        key,
+        Some(b"[]"),
+        INDEX_ATTEMPTS,
+        |current| {
+            let mut list: Vec<String> = match current {
+                Some(bytes) => serde_json::from_slice(bytes)
+                    .map_err(|e| StoreError::internal(format!("index {key}: {e}")))?,
+                None => Vec::new(),
+            };
+            match list.binary_search_by(|x| x.as_str().cmp(item)) {
+                Ok(_) => Ok(Update::Keep(false)),
+                Err(at) => {
+                    list.insert(at, item.to_owned());
+                    let bytes = serde_json::to_vec(&list).map_err(StoreError::internal)?;
+                    Ok(Update::Write(bytes, true))
+                }
+            }
+        },
+    )
+}
+
+/// The stream with these labels, registering it (metadata, postings, label
+/// values) if this is its first push. Idempotent and safe to race: every
+/// step either finds its effect already there or adds it once.
+pub fn register(store: &Store, labels: &Labels, first_ts: u64) -> StoreResult<String> {
+    let id = stream_id(labels);
+    let key = meta_key(&id);
+    if store.meta.get(&key)?.is_some() {
+        return Ok(id);
+    }
+    let meta = StreamMeta {
+        labels: labels.clone(),
+        first: first_ts,
+    };
+    let bytes = serde_json::to_vec(&meta).map_err(StoreError::internal)?;
+    crate::store::kv::ensure_exists(store.meta.as_ref(), &key, &bytes)?;
+    for (name, value) in labels {
+        if add_to_list(store, &postings_key(name, value), &id)?
+            && add_to_list(store, &values_key(name), value)?
+        {
+            add_to_list(store, NAMES_KEY, name)?;
+        }
+    }
+    add_to_list(store, ALL_KEY, &id)?;
+    Ok(id)
+}
+
+pub fn meta(store: &Store, id: &str) -> StoreResult<Option<StreamMeta>> {
+    match store.meta.get(&meta_key(id))? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::internal(format!("stream {id}: {e}"))),
+    }
+}
+
+/// The ids of the streams with `name=value`, sorted.
+pub fn postings(store: &Store, name: &str, value: &str) -> StoreResult<Vec<String>> {
+    read_list(store, &postings_key(name, value))
+}
+
+/// The values label `name` has taken, sorted.
+pub fn values(store: &Store, name: &str) -> StoreResult<Vec<String>> {
+    read_list(store, &values_key(name))
+}
+
+/// Every stream's id, sorted.
+pub fn all(store: &Store) -> StoreResult<Vec<String>> {
+    read_list(store, ALL_KEY)
+}
+
+/// Every label name, sorted.
+pub fn names(store: &Store) -> StoreResult<Vec<String>> {
+    read_list(store, NAMES_KEY)
+}
+
+/// One entry of a stream, as pushed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Nanoseconds since the epoch.
+    pub ts: u64,
+    pub line: String,
+    /// Structured metadata: labels of the entry, not of the stream.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Appends `entry` in its stored form to `out`.
+pub fn encode(entry: &Entry, out: &mut Vec<u8>) {
+    out.extend_from_slice(entry.ts.to_string().as_bytes());
+    out.push(b'\t');
+    escape_into(&entry.line, out);
+    if !entry.metadata.is_empty() {
+        out.push(b'\t');
+        let map: serde_json::Map<String, serde_json::Value> = entry
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        out.extend_from_slice(serde_json::Value::Object(map).to_string().as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// The stored form of a search needle: what `memmem` looks for in raw bytes.
+pub fn escape(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    escape_into(text, &mut out);
+    out
+}
+
+fn escape_into(text: &str, out: &mut Vec<u8>) {
+    for &b in text.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.push(b),
+        }
+    }
+}
+
+fn unescape(bytes: &[u8]) -> StoreResult<String> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut it = bytes.iter();
+    while let Some(&b) = it.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b't') => out.push(b'\t'),
+            _ => return Err(StoreError::internal("bad escape in a stream entry")),
+        }
+    }
+    String::from_utf8(out).map_err(|_| StoreError::internal("a stream entry is not UTF-8"))
+}
+
+/// The timestamp a stored line starts with.
+pub fn key_of(line: &[u8]) -> Option<u64> {
+    let end = memchr::memchr(b'\t', line)?;
+    std::str::from_utf8(&line[..end]).ok()?.parse().ok()
+}
+
+/// Decodes one stored line (without its newline).
+pub fn decode(line: &[u8]) -> StoreResult<Entry> {
+    let bad = || StoreError::internal("malformed stream entry");
+    let ts = key_of(line).ok_or_else(bad)?;
+    let rest = &line[memchr::memchr(b'\t', line).ok_or_else(bad)? + 1..];
+    let (text, meta) = match memchr::memchr(b'\t', rest) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let metadata = match meta {
+        None => Vec::new(),
+        Some(json) => {
+            let map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(json).map_err(|_| bad())?;
+            map.into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        }
+    };
+    Ok(Entry {
+        ts,
+        line: unescape(text)?,
+        metadata,
+    })
+}
+
+/// The keys of a batch (`entries` sorted by timestamp) for a keyed append.
+pub fn keys(entries: &[Entry]) -> Option<Keys> {
+    Some(Keys {
+        first: entries.first()?.ts,
+        last: entries.last()?.ts,
+        of_piece: key_of,
+    })
+}
+
+/// Where a stream's entries with `from <= ts <= to` lie: a byte range of
+/// line boundaries that holds them all (and perhaps a few neighbours the
+/// reader skips), found from the log's index without reading entries.
+pub fn seek(snapshot: &Snapshot, from: u64, to: u64) -> StoreResult<(u64, u64)> {
+    let start = snapshot.key_start(from)?;
+    let end = snapshot.key_end(to)?;
+    Ok((start, end.max(start)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn entries_round_trip_through_their_stored_form() {
+        let e = Entry {
+            ts: 1_700_000_000_123_456_789,
+            line: "a\tb\\c\nd\re".into(),
+            metadata: vec![("trace_id".into(), "abc".into())],
+        };
+        let mut out = Vec::new();
+        encode(&e, &mut out);
+        assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+        assert_eq!(decode(&out[..out.len() - 1]).unwrap(), e);
+        assert_eq!(key_of(&out), Some(e.ts));
+    }
+
+    #[test]
+    fn registering_twice_indexes_once() {
+        let store = Store::memory();
+        let l = labels(&[("namespace", "shop"), ("pod", "web-1")]);
+        let a = register(&store, &l, 5).unwrap();
+        let b = register(&store, &l, 9).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(postings(&store, "pod", "web-1").unwrap(), vec![a.clone()]);
+        assert_eq!(values(&store, "namespace").unwrap(), vec!["shop"]);
+        assert_eq!(names(&store).unwrap(), vec!["namespace", "pod"]);
+        assert_eq!(meta(&store, &a).unwrap().unwrap().first, 5);
+        assert_eq!(canonical(&l), r#"{namespace="shop", pod="web-1"}"#);
+    }
+
+    #[test]
+    fn a_time_range_seeks_and_old_entries_are_refused() {
+        let store = Rc::new(Store::memory());
+        let log = log(store, "x");
+        // 300 appends, one per second: more than two sealed pages.
+        for i in 0..300u64 {
+            let e = Entry {
+                ts: i * 1_000_000_000,
+                line: format!("entry {i}"),
+                metadata: vec![],
+            };
+            let mut bytes = Vec::new();
+            encode(&e, &mut bytes);
+            log.append_keyed(&bytes, None, keys(&[e])).unwrap();
+        }
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        let (from, to) = seek(&snap, 200_000_000_000, 210_000_000_000).unwrap();
+        let got: Vec<u64> = snap
+            .clone()
+            .lines_in(from, to)
+            .map(|l| key_of(&l.unwrap().text).unwrap())
+            .collect();
+        assert!(got.contains(&200_000_000_000) && got.contains(&210_000_000_000));
+        assert!(got.len() <= 13, "a seek, not a scan: {}", got.len());
+        let old = Entry {
+            ts: 5,
+            line: "late".into(),
+            metadata: vec![],
+        };
+        let mut bytes = Vec::new();
+        encode(&old, &mut bytes);
+        let err = log.append_keyed(&bytes, None, keys(&[old])).unwrap_err();
+        assert_eq!(
+            err,
+            crate::store::log::AppendError::OutOfOrder {
+                last: 299_000_000_000
+            }
+        );
+    }
+}
