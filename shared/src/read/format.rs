@@ -128,6 +128,17 @@ pub fn rfc3339(micros: u64) -> String {
         .unwrap_or_default()
 }
 
+/// RFC 3339 with nanoseconds, for nanoseconds since the epoch.
+pub fn rfc3339_ns(nanos: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// `YYYY-MM-DD HH:MM:SS` in UTC for microseconds since the epoch.
 pub fn utc_seconds(micros: u64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

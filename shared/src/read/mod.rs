@@ -10,5 +10,6 @@ pub mod lease;
 pub mod params;
 pub mod reader;
 pub mod redact;
+pub mod search;
 pub mod target;
 pub mod targz;
