@@ -105,6 +105,33 @@ add(K + "/s3/content", "get", op("One archive object's lines, or its stored .gz"
     ok={"200": TEXT | GZ, "206": TEXT | GZ}, codes=(400, 401, 403, 404, 410, 416, 429)))
 add(K + "/s3/stats", "get", op("Archive objects, bytes and ratio by namespace", "retention"))
 add(K + "/storage/info", "get", op("Backends, bucket, hot and archived bytes", "retention"))
+K8S_FILTERS = [p(n, desc=f"the {n} label") for n in ("cluster", "namespace", "pod", "container", "node", "app", "stream")] + [
+    p("labels", desc='more labels: {app="web",tier=~"f.*"} or app=web,tier=front'),
+    p("start", desc="ns since the epoch, seconds (with a fraction) or RFC 3339; default: all kept time"), p("end", desc="same forms; default now"),
+    p("since", desc="a duration before end (5m, 1h30m, 2d)"), p("contains", desc="a substring every line has (repeatable)"),
+    p("regex", desc="a regex every line matches (repeatable)"), p("case_insensitive", schema={"type": "boolean"}),
+    p("level", desc="detected levels, comma-separated: trace, debug, info, warn, error, critical, unknown"),
+    p("limit", schema={"type": "integer", "minimum": 1, "maximum": 5000, "default": 100}),
+    p("direction", schema={"enum": ["backward", "forward"], "default": "backward"}),
+    p("cursor", desc="next_cursor of the previous page: resumes exactly after its last entry"),
+    p("budget_ms", desc="scan at most this long (capped by query_budget_ms)", schema={"type": "integer", "minimum": 0})]
+add(K + "/", "get", op("Logs of labelled streams by filters: {logs, count, has_more, next_cursor, stats}", "query", K8S_FILTERS))
+add(K + "/search", "post", op("The same as a JSON body, plus patterns, case_insensitive, context_before/context_after", "query", body=JSON, codes=(400, 401, 403, 415, 429)))
+add(K + "/search/logql", "post", op("A LogQL query ({query, start, end, since, limit, direction, cursor, step}): log lines, or a metric matrix", "query", body=JSON, codes=(400, 401, 403, 415, 429)))
+add(K + "/namespaces", "get", op("Namespaces with pods, streams, entries, bytes, first and last timestamps", "query", [p("cluster")]))
+add(K + "/pods", "get", op("Pods of a namespace with their containers and counts", "query", [p("namespace", required=True), p("cluster")]))
+add(K + "/containers", "get", op("Containers of a pod with their outputs and counts", "query", [p("namespace", required=True), p("pod", required=True), p("cluster")]))
+L = "/loki/api/v1"
+LOKI_RANGE = [p("query", required=True, desc="LogQL"), p("start", desc="default: an hour before end"), p("end"), p("since"),
+              p("limit", schema={"type": "integer", "default": 100}), p("direction", schema={"enum": ["backward", "forward"]}), p("step"), p("interval")]
+add(L + "/push", "post", op("Loki push: snappy protobuf (push.proto) or JSON, gzip too", "ingest", ok={"204": None},
+    body={"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}} | JSON, codes=(400, 401, 403, 413, 415, 422, 429, 503)))
+add(L + "/query_range", "get", op("Loki range query: streams or matrix", "query", LOKI_RANGE))
+add(L + "/query", "get", op("Loki instant query (metric queries): vector", "query", [p("query", required=True), p("time")]))
+add(L + "/labels", "get", op("Label names", "query", [p("query", desc="a stream selector"), p("start"), p("end")]))
+add(L + "/label/{name}/values", "get", op("Values of a label", "query", [p("query", desc="a stream selector"), p("start"), p("end")]))
+add(L + "/series", "get", op("Label sets of the streams that match", "query", [p("match[]", required=True, desc="stream selector (repeatable)"), p("start"), p("end")]))
+add(L + "/tail", "get", op("Loki's WebSocket tail: always a 400 that points to SSE", "query", codes=(400, 401, 403)))
 add("/", "get", op("What this API is, and its route families", "index", security=False, codes=()))
 add("/openapi.json", "get", op("This document", "index", security=False, codes=()))
 

@@ -20,6 +20,7 @@ pub const VARIABLES: &[&str] = &[
     "max_archive_bytes",
     "job_step_ms",
     "archive_grace_ms",
+    "query_budget_ms",
     "auth_hs256_secret",
     "auth_rs256_public_key",
     "auth_es256_public_key",
@@ -78,6 +79,9 @@ pub struct Config {
     /// deletion, and how long a page must have been sealed before it is
     /// packed, in ms: longer than any request, which may hold the old index.
     pub archive_grace_ms: u64,
+    /// How long one search or LogQL query may scan before it answers with
+    /// what it has and a cursor (ms): inside the hosts\' ~30 s request limit.
+    pub query_budget_ms: u64,
     /// Keys and secrets of the auth gate (`auth_*`, `url_token_*`).
     pub auth: AuthSettings,
     /// Requests per minute and caller (`rate_limit_*`).
@@ -196,6 +200,7 @@ impl Default for Config {
             max_archive_bytes: 1024 * 1024 * 1024,
             job_step_ms: 3_000,
             archive_grace_ms: 300_000,
+            query_budget_ms: 20_000,
             auth: AuthSettings::default(),
             rate: Limits::default(),
             max_header_bytes: 16 * 1024,
@@ -220,6 +225,7 @@ impl Config {
             max_archive_bytes: number(&lookup, "max_archive_bytes", d.max_archive_bytes)?,
             job_step_ms: number(&lookup, "job_step_ms", d.job_step_ms)?,
             archive_grace_ms: number(&lookup, "archive_grace_ms", d.archive_grace_ms)?,
+            query_budget_ms: number(&lookup, "query_budget_ms", d.query_budget_ms)?,
             auth: AuthSettings::from_lookup(&lookup)?,
             rate: Limits {
                 standard: number(&lookup, "rate_limit_standard", d.rate.standard)?,

@@ -116,6 +116,8 @@ fn route_names(route: &Route) -> Vec<&str> {
             JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) => vec![group, id],
         },
         Route::AppLogs { app } | Route::AppLogsUrl { app } => vec![app],
+        Route::Loki(crate::web::route::LokiRoute::LabelValues(name)) => vec![name],
+        Route::Loki(_) => Vec::new(),
         Route::AgentLocal { inner, .. } => route_names(inner)
             .into_iter()
             .filter(|n| *n != crate::web::route::AGENT_UNKNOWN)
@@ -125,6 +127,7 @@ fn route_names(route: &Route) -> Vec<&str> {
         | Route::CaptureProcess(_)
         | Route::MintToken
         | Route::Retention(_)
+        | Route::K8s(_)
         | Route::Index
         | Route::OpenApi
         | Route::Unrouted => Vec::new(),

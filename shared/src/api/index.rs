@@ -49,7 +49,8 @@ fn index() -> Response {
         {"family": "ingest", "routes": [
             format!("PUT|GET {}/tasks/{{task_id}}", route::INGEST),
             format!("POST {}/tasks/{{task_id}}/files/{{file}}", route::INGEST),
-            format!("POST {}/component", route::INGEST)]},
+            format!("POST {}/component", route::INGEST),
+            format!("POST {}/push", route::LOKI)]},
         {"family": "discovery", "routes": [
             format!("GET {}/{{task}}[/file/{{file}}][/browse|/download|/archive]", route::DISCOVERY)]},
         {"family": "read", "routes": [
@@ -73,6 +74,11 @@ fn index() -> Response {
             format!("GET {}/archive/jobs", route::K8S),
             format!("GET {}/s3/metadata|content|stats", route::K8S),
             format!("GET {}/storage/info", route::K8S)]},
+        {"family": "query", "routes": [
+            format!("GET {}/", route::K8S),
+            format!("POST {}/search[/logql]", route::K8S),
+            format!("GET {}/namespaces|pods|containers", route::K8S),
+            format!("GET {}/query_range|query|labels|label/{{name}}/values|series", route::LOKI)]},
     ]);
     let body = json!({
         "name": "spin-logs",
@@ -105,7 +111,7 @@ mod tests {
             panic!("a body");
         };
         let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-        assert_eq!(v["families"].as_array().unwrap().len(), 8);
+        assert_eq!(v["families"].as_array().unwrap().len(), 9);
         for path in ["/nothing/here", "/system/v1/logs/v2/", "/favicon.ico"] {
             assert_eq!(get(path).status, StatusCode::NOT_FOUND, "{path}");
         }

@@ -5,12 +5,13 @@
 //!
 //! | module | component | routes |
 //! |---|---|---|
-//! | [`ingest`] | `ingest` | task metadata, file appends, journal appends |
+//! | [`ingest`] | `ingest` | task metadata, file appends, journal appends, Loki push |
 //! | [`discovery`] | `discovery` | `/system/v1/logs/v2/task/{task}/...`: 303 to the agent route |
 //! | [`dump`] | `dump` | component logs and sandbox files |
 //! | [`browse`] | `browse` | `.../files/browse` |
 //! | [`archive`] | `archive` | file downloads, sandbox `.tar.gz`, log collection [`jobs`] |
 //! | [`tail`] | `tail` | follows; Scalingo's [`scalingo`] and dotnet-monitor's [`dotnet`] streams |
+//! | [`query`] | `query` | Kubernetes search and listings, Loki's read API |
 //! | [`token`] | `token` | URL tokens |
 //! | [`index`] | `index` | `/`, and every path outside the families (404) |
 
@@ -22,6 +23,7 @@ pub mod dump;
 pub mod index;
 pub mod ingest;
 pub mod jobs;
+pub mod query;
 pub mod retention;
 pub mod scalingo;
 pub mod tail;

@@ -8,7 +8,9 @@
 //! only, who then gets the handler's precise 404 or 400.
 
 use super::ratelimit::Class;
-use crate::web::route::{AgentPath, JobRoute, ReadTarget, RetentionRoute, Route};
+use crate::web::route::{
+    AgentPath, JobRoute, K8sRoute, LokiRoute, ReadTarget, RetentionRoute, Route,
+};
 use http::Method;
 
 /// Reaches every route.
@@ -124,6 +126,15 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
                 _ => needs(&[ARCHIVE], Class::Standard, None),
             }
         }
+        // A push is a write; searches and LogQL (log or metric) scan, so they
+        // are heavy (the Kubernetes seed's 10/min); listings, the filtered
+        // GET and Loki's label look-ups read the index or one page.
+        Route::Loki(LokiRoute::Push) => needs(&[INGEST], Class::Ingest, None),
+        Route::K8s(K8sRoute::Search | K8sRoute::SearchLogql)
+        | Route::Loki(LokiRoute::QueryRange | LokiRoute::Query) => {
+            needs(&[SYSTEM_LOGS], Class::Heavy, None)
+        }
+        Route::K8s(_) | Route::Loki(_) => needs(&[SYSTEM_LOGS], Class::Standard, None),
         Route::Jobs { job, .. } => {
             let heavy = *method == Method::POST
                 || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));

@@ -60,6 +60,14 @@ pub fn segments_after(path: &str, prefix: &str) -> Option<Result<Vec<String>, Pr
     )
 }
 
+/// A Loki label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn valid_label(name: &str) -> bool {
+    let mut b = name.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
 /// A MongoDB group (project) id: 24 hexadecimal digits, an ObjectId.
 fn validate_group(group: &str) -> Result<(), Problem> {
     if group.len() == 24 && group.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -169,6 +177,8 @@ pub const SCALINGO_API: &str = "/v1/apps";
 /// The Kubernetes logs API's base path (`../shared/seeds/k8s-logs-api.txt`).
 pub const K8S: &str = "/k8s/v1";
 pub const CAPTURE: &str = "/logs";
+/// Grafana Loki's HTTP API, so its shippers, Grafana and `logcli` work unchanged.
+pub const LOKI: &str = "/loki/api/v1";
 
 /// A log a read route names: what `dump` reads and `tail` follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +231,37 @@ pub enum RetentionRoute {
     StorageInfo,
 }
 
+/// One route of the Kubernetes logs API's Log Retrieval endpoints, below [`K8S`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum K8sRoute {
+    /// `GET /k8s/v1/`: logs by filters in the query string.
+    Logs,
+    /// `POST /k8s/v1/search`: the same filters as a JSON body, and more.
+    Search,
+    /// `POST /k8s/v1/search/logql`: a LogQL query.
+    SearchLogql,
+    /// `GET /k8s/v1/namespaces`, `/pods`, `/containers`: listings from the index.
+    Namespaces,
+    Pods,
+    Containers,
+}
+
+/// One route of Loki's HTTP API below [`LOKI`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LokiRoute {
+    /// `POST /loki/api/v1/push`.
+    Push,
+    QueryRange,
+    Query,
+    /// `/labels` (and Loki's older `/label`).
+    Labels,
+    /// `/label/{name}/values`.
+    LabelValues(String),
+    Series,
+    /// `/tail`: Loki's WebSocket tail, which cannot exist on Spin.
+    Tail,
+}
+
 /// Every route of the app, with its decoded and validated parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -263,6 +304,10 @@ pub enum Route {
     AppLogsUrl { app: String },
     /// `retention`: `/k8s/v1/{archive,s3,storage}/...`.
     Retention(RetentionRoute),
+    /// `query`: `/k8s/v1/`, `/k8s/v1/search[/logql]`, the listings.
+    K8s(K8sRoute),
+    /// `query` (reads) and `ingest` (`push`): `/loki/api/v1/...`.
+    Loki(LokiRoute),
     /// `index`: `/`, what the API is and where its routes are.
     Index,
     /// `index`: `/openapi.json`, the OpenAPI 3.1 document of every route.
@@ -409,11 +454,43 @@ impl Route {
                 ["s3", "content"] => RetentionRoute::S3Content,
                 ["s3", "stats"] => RetentionRoute::S3Stats,
                 ["storage", "info"] => RetentionRoute::StorageInfo,
-                // spin.toml gives `archive/...` and `s3/...` to retention.
-                ["archive" | "s3", ..] => return Err(none()),
-                _ => return Ok(Route::Unrouted),
+                rest => {
+                    let k = match rest {
+                        [] => K8sRoute::Logs,
+                        ["search"] => K8sRoute::Search,
+                        ["search", "logql"] => K8sRoute::SearchLogql,
+                        ["namespaces"] => K8sRoute::Namespaces,
+                        ["pods"] => K8sRoute::Pods,
+                        ["containers"] => K8sRoute::Containers,
+                        _ => return Err(none()),
+                    };
+                    return Ok(Route::K8s(k));
+                }
             };
             return Ok(Route::Retention(r));
+        }
+        if let Some(segs) = segments_after(path, LOKI) {
+            let segs = segs?;
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let r = match s.as_slice() {
+                ["push"] => LokiRoute::Push,
+                ["query_range"] => LokiRoute::QueryRange,
+                ["query"] => LokiRoute::Query,
+                ["labels"] | ["label"] => LokiRoute::Labels,
+                ["label", name, "values"] => {
+                    if !valid_label(name) {
+                        return Err(Problem::bad_param(
+                            "name",
+                            format!("{:?} is not a label name", header_safe(name)),
+                        ));
+                    }
+                    LokiRoute::LabelValues(name.to_string())
+                }
+                ["series"] => LokiRoute::Series,
+                ["tail"] => LokiRoute::Tail,
+                _ => return Err(none()),
+            };
+            return Ok(Route::Loki(r));
         }
         match path {
             TOKENS => Ok(Route::MintToken),
@@ -437,6 +514,8 @@ impl Route {
             | Route::CaptureProcess(_) => "tail",
             Route::MintToken | Route::AppLogsUrl { .. } => "token",
             Route::Retention(_) => "retention",
+            Route::Loki(LokiRoute::Push) => "ingest",
+            Route::K8s(_) | Route::Loki(_) => "query",
             Route::Index | Route::OpenApi | Route::Unrouted => "index",
         }
     }
@@ -495,6 +574,19 @@ impl Route {
             ("Retention", format!("{K8S}/s3/content")),
             ("Retention", format!("{K8S}/s3/stats")),
             ("Retention", format!("{K8S}/storage/info")),
+            ("K8s", K8S.to_owned()),
+            ("K8s", format!("{K8S}/search")),
+            ("K8s", format!("{K8S}/search/logql")),
+            ("K8s", format!("{K8S}/namespaces")),
+            ("K8s", format!("{K8S}/pods")),
+            ("K8s", format!("{K8S}/containers")),
+            ("Loki", format!("{LOKI}/push")),
+            ("Loki", format!("{LOKI}/query_range")),
+            ("Loki", format!("{LOKI}/query")),
+            ("Loki", format!("{LOKI}/labels")),
+            ("Loki", format!("{LOKI}/label/app/values")),
+            ("Loki", format!("{LOKI}/series")),
+            ("Loki", format!("{LOKI}/tail")),
             ("Index", "/".to_owned()),
             ("OpenApi", "/openapi.json".to_owned()),
             ("Unrouted", "/nothing/here".to_owned()),
@@ -522,6 +614,8 @@ impl Route {
             Route::MintToken => "MintToken",
             Route::AppLogsUrl { .. } => "AppLogsUrl",
             Route::Retention(_) => "Retention",
+            Route::K8s(_) => "K8s",
+            Route::Loki(_) => "Loki",
             Route::Index => "Index",
             Route::OpenApi => "OpenApi",
             Route::Unrouted => "Unrouted",

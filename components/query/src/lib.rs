@@ -1,0 +1,10 @@
+//! The `query` component: Kubernetes log search and listings, and Loki's read
+//! API. Its routes and rules live in [`spin_logs::api::query`], where native
+//! tests reach them; this file only binds them to Spin.
+
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    spin_logs::spin::serve(req, out, spin_logs::api::query::handle).await
+}
