@@ -105,7 +105,7 @@ add(K + "/s3/content", "get", op("One archive object's lines, or its stored .gz"
     ok={"200": TEXT | GZ, "206": TEXT | GZ}, codes=(400, 401, 403, 404, 410, 416, 429)))
 add(K + "/s3/stats", "get", op("Archive objects, bytes and ratio by namespace", "retention"))
 add(K + "/storage/info", "get", op("Backends, bucket, hot and archived bytes", "retention"))
-K8S_FILTERS = [p(n, desc=f"the {n} label") for n in ("cluster", "namespace", "pod", "container", "node", "app", "stream")] + [
+K8S_FILTERS = [p(n, desc=f"the {n} label") for n in ("cluster", "namespace", "pod", "container", "node", "app", "stream", "task", "file")] + [
     p("labels", desc='more labels: {app="web",tier=~"f.*"} or app=web,tier=front'),
     p("start", desc="ns since the epoch, seconds (with a fraction) or RFC 3339; default: all kept time"), p("end", desc="same forms; default now"),
     p("since", desc="a duration before end (5m, 1h30m, 2d)"), p("contains", desc="a substring every line has (repeatable)"),

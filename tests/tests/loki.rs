@@ -876,3 +876,93 @@ fn bytes_a_real_loki_client_sent_decode_and_push() {
     assert_eq!(lines(&page).len(), 1);
     assert!(lines(&page)[0].starts_with("a line a real Loki client sent"));
 }
+
+#[test]
+fn one_search_covers_task_files_and_pushed_streams() {
+    let host = host();
+    // A DC/OS task whose labels put it in a namespace, and a pushed stream there too.
+    let task = register(&host, "shop-task", "agent-1", false);
+    assert_eq!(
+        append(
+            &host,
+            "shop-task",
+            "stdout",
+            b"task line one\ntask says checkout failed\n"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        append(&host, "shop-task", "stderr", b"task stderr checkout\n").status,
+        200
+    );
+    let now = now_ns();
+    let pushed = stream(
+        json!({"app": "demo", "pod": "demo-1"}),
+        vec![(now, "pushed checkout ok".into())],
+    );
+    assert_eq!(push_json(&host, &json!({"streams": [pushed]})).status, 204);
+
+    let page = get_json(
+        &host,
+        &format!("{K8S}/?app=demo&contains=checkout&direction=forward"),
+    );
+    let got = lines(&page);
+    assert_eq!(
+        got,
+        [
+            "task says checkout failed",
+            "task stderr checkout",
+            "pushed checkout ok"
+        ],
+        "{page}"
+    );
+    let first = &page["logs"][0];
+    assert_eq!(first["labels"]["task"], task["id"]);
+    assert_eq!(first["labels"]["file"], "stdout");
+    assert!(
+        first["timestamp_ns"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            <= now
+    );
+    // By task and file, with LogQL, and in Loki's label look-ups.
+    let r = post_json(
+        &host,
+        &format!("{K8S}/search/logql"),
+        &json!({
+        "query": "{task=\"shop-task\", file=\"stdout\"} |~ \"line|says\"", "direction": "forward", "since": "1h"}),
+    );
+    assert_eq!(
+        lines(&r.json()),
+        ["task line one", "task says checkout failed"]
+    );
+    let files = get_json(&host, &format!("{LOKI}/label/file/values"));
+    assert_eq!(files["data"], json!(["stderr", "stdout"]));
+    // Lines appended later are found after a cursor, none repeated.
+    let page = get_json(
+        &host,
+        &format!("{K8S}/?task=shop-task&file=stdout&direction=forward&limit=1"),
+    );
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    assert_eq!(
+        append(&host, "shop-task", "stdout", b"task line three\n").status,
+        200
+    );
+    let mut rest = Vec::new();
+    let mut cursor = Some(cursor);
+    while let Some(c) = cursor {
+        let page = get_json(
+            &host,
+            &format!(
+                "{K8S}/?task=shop-task&file=stdout&direction=forward&limit=1&cursor={}",
+                enc(&c)
+            ),
+        );
+        rest.extend(lines(&page));
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(rest, ["task says checkout failed", "task line three"]);
+}

@@ -113,14 +113,17 @@ fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Respons
     let idem = idempotency_key(req)?;
     let data = file_lines(req)?;
     let sandboxes = Sandboxes::new(env.store.clone());
-    if sandboxes.task(id)?.is_none() {
+    let Some(task) = sandboxes.task(id)? else {
         return Err(Problem::not_found(format!(
             "no task {id:?}: register it with PUT {PREFIX}/tasks/{{task_id}} first"
         )));
-    }
+    };
     let log = sandboxes.file(id, name);
     if log.head()?.is_none() {
         sandboxes.add_file(id, name)?;
+        // Searchable beside pushed streams (GET /k8s/v1/?task=...).
+        let now_ns = crate::util::clock::now_micros().saturating_mul(1000);
+        stream::register_file(&env.store, id, &task.labels, name, log.prefix(), now_ns)?;
     }
     let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
     let outcome = log.append(&data, key.as_ref()).map_err(append_problem)?;

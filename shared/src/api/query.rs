@@ -250,6 +250,20 @@ fn decode_cursor(text: &str, query: &str) -> Result<Resume, Problem> {
 // The Kubernetes API's searches
 // ---------------------------------------------------------------------------
 
+/// The labels `GET /k8s/v1/` and `POST /search` take as parameters of their
+/// own: the canonical ones, and a DC/OS task file's.
+const FILTER_LABELS: [&str; 9] = [
+    "cluster",
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "app",
+    "stream",
+    "task",
+    "file",
+];
+
 /// What `GET /k8s/v1/` and `POST /search` both ask.
 #[derive(Default)]
 struct Filters {
@@ -317,15 +331,7 @@ fn levels(text: &str) -> Result<Vec<String>, Problem> {
 impl Filters {
     fn from_query(p: &Params) -> Result<Filters, Problem> {
         let mut f = Filters::default();
-        for name in [
-            "cluster",
-            "namespace",
-            "pod",
-            "container",
-            "node",
-            "app",
-            "stream",
-        ] {
+        for name in FILTER_LABELS {
             if let Some(v) = p.get(name).filter(|v| !v.is_empty()) {
                 f.selector.push(eq(name, v)?);
             }
@@ -360,19 +366,7 @@ impl Filters {
         f.budget_ms = number_param(p, "budget_ms")?;
         f.selector_text = p
             .pairs()
-            .filter(|(k, _)| {
-                [
-                    "cluster",
-                    "namespace",
-                    "pod",
-                    "container",
-                    "node",
-                    "app",
-                    "stream",
-                    "labels",
-                ]
-                .contains(k)
-            })
+            .filter(|(k, _)| FILTER_LABELS.contains(k) || *k == "labels")
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("&");
@@ -437,6 +431,8 @@ struct SearchBody {
     node: Option<String>,
     app: Option<String>,
     stream: Option<String>,
+    task: Option<String>,
+    file: Option<String>,
     labels: LabelsBody,
     /// Every one must appear in the line.
     contains: OneOrMany,
@@ -498,6 +494,8 @@ impl SearchBody {
             ("node", &self.node),
             ("app", &self.app),
             ("stream", &self.stream),
+            ("task", &self.task),
+            ("file", &self.file),
         ] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 f.selector.push(eq(name, v)?);
@@ -613,15 +611,7 @@ fn hit_json(h: &Hit, context: bool) -> Value {
     let mut o = Map::new();
     o.insert("timestamp".into(), ts_json(h.key.ts));
     o.insert("timestamp_ns".into(), json!(h.key.ts.to_string()));
-    for name in [
-        "cluster",
-        "namespace",
-        "pod",
-        "container",
-        "stream",
-        "node",
-        "app",
-    ] {
+    for name in FILTER_LABELS {
         if let Some(v) = h.stream_labels.get(name) {
             o.insert(name.into(), json!(v));
         }

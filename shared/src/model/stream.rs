@@ -46,6 +46,20 @@ pub struct StreamMeta {
     /// Timestamp (ns) of the first entry ever pushed: a lower bound of every
     /// entry's, which lets a query skip streams that began after its range.
     pub first: u64,
+    /// A DC/OS task file indexed as a stream: its log's prefix. Its lines
+    /// are plain text, each timed by the commit of the append that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_log: Option<String>,
+}
+
+impl StreamMeta {
+    /// The log holding this stream's lines.
+    pub fn log(&self, store: Rc<Store>, id: &str) -> Log {
+        match &self.file_log {
+            Some(prefix) => Log::new(store, prefix.clone()),
+            None => log(store, id),
+        }
+    }
 }
 
 /// One stream, by id.
@@ -130,6 +144,55 @@ fn add_to_list(store: &Store, key: &str, item: &str) -> StoreResult<bool> {
 /// values) if this is its first push. Idempotent and safe to race: every
 /// step either finds its effect already there or adds it once.
 pub fn register(store: &Store, labels: &Labels, first_ts: u64) -> StoreResult<String> {
+    register_as(store, labels, first_ts, None)
+}
+
+/// A task file as a stream, so one search covers task files and pushed
+/// streams alike: the task's labels (names made Loki-safe) plus `task` and
+/// `file`, as they are when the file gets its first line.
+pub fn register_file(
+    store: &Store,
+    task_id: &str,
+    task_labels: &std::collections::BTreeMap<String, String>,
+    file: &str,
+    log_prefix: &str,
+    first_ts: u64,
+) -> StoreResult<String> {
+    let mut labels: Labels = task_labels
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (label_name(k), v.clone()))
+        .collect();
+    labels.insert("task".into(), task_id.to_owned());
+    labels.insert("file".into(), file.to_owned());
+    register_as(store, &labels, first_ts, Some(log_prefix.to_owned()))
+}
+
+/// `app.kubernetes.io/name` -> `app_kubernetes_io_name`: what Loki's
+/// label-name rule allows.
+fn label_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.as_bytes()[0].is_ascii_digit() {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn register_as(
+    store: &Store,
+    labels: &Labels,
+    first_ts: u64,
+    file_log: Option<String>,
+) -> StoreResult<String> {
     let id = stream_id(labels);
     let key = meta_key(&id);
     if store.meta.get(&key)?.is_some() {
@@ -138,6 +201,7 @@ pub fn register(store: &Store, labels: &Labels, first_ts: u64) -> StoreResult<St
     let meta = StreamMeta {
         labels: labels.clone(),
         first: first_ts,
+        file_log,
     };
     let bytes = serde_json::to_vec(&meta).map_err(StoreError::internal)?;
     crate::store::kv::ensure_exists(store.meta.as_ref(), &key, &bytes)?;

@@ -66,12 +66,46 @@ pub struct Selected {
     pub meta: StreamMeta,
     pub labels: Rc<Labels>,
     pub snap: Rc<Snapshot>,
+    /// A DC/OS task file: plain lines, timed by their appends' commits.
+    pub plain: bool,
 }
 
 impl Selected {
     /// The newest entry's timestamp.
     pub fn last(&self) -> u64 {
-        self.snap.head().last_key.unwrap_or(0)
+        let head = self.snap.head();
+        match self.plain {
+            true => head.mtime.saturating_mul(1000),
+            false => head.last_key.unwrap_or(0),
+        }
+    }
+
+    /// One stored line as an entry at `time` (its segment's commit, µs).
+    fn entry(&self, text: &[u8], time: u64) -> StoreResult<stream::Entry> {
+        if !self.plain {
+            return stream::decode(text);
+        }
+        Ok(stream::Entry {
+            ts: time.saturating_mul(1000),
+            line: String::from_utf8_lossy(text).into_owned(),
+            metadata: Vec::new(),
+        })
+    }
+
+    /// `from..=to` as a byte range of line boundaries (a task file's
+    /// segments may begin inside a line longer than a segment).
+    fn range(&self, from: u64, to: u64) -> StoreResult<(u64, u64)> {
+        let (start, end) = stream::seek(&self.snap, from, to)?;
+        if !self.plain {
+            return Ok((start, end));
+        }
+        let align = |at: u64| -> StoreResult<u64> {
+            if at <= self.snap.retained() || at >= self.snap.size() {
+                return Ok(at.min(self.snap.size()));
+            }
+            self.snap.line_start(self.snap.line_at(at)?)
+        };
+        Ok((align(start)?, align(end)?))
     }
 }
 
@@ -129,11 +163,12 @@ pub fn select(store: &Rc<Store>, selector: &Selector) -> StoreResult<Vec<Selecte
         if !selector.matches(&meta.labels) {
             continue;
         }
-        let Some(snap) = stream::log(store.clone(), &id).snapshot()? else {
+        let Some(snap) = meta.log(store.clone(), &id).snapshot()? else {
             continue; // registered, nothing committed yet
         };
         out.push(Selected {
             labels: Rc::new(meta.labels.clone()),
+            plain: meta.file_log.is_some(),
             id,
             meta,
             snap: Rc::new(snap),
@@ -326,7 +361,7 @@ pub fn scan(
     stats: &mut Stats,
     visit: &mut dyn FnMut(Hit) -> Flow,
 ) -> StoreResult<bool> {
-    let (start, end) = stream::seek(&sel.snap, from, to)?;
+    let (start, end) = sel.range(from, to)?;
     if start >= end {
         return Ok(false);
     }
@@ -334,12 +369,18 @@ pub fn scan(
         .pipeline
         .required_literals()
         .iter()
-        .map(|l| memchr::memmem::Finder::new(&stream::escape(l)).into_owned())
+        .map(|l| match sel.plain {
+            true => memchr::memmem::Finder::new(l.as_bytes()).into_owned(),
+            false => memchr::memmem::Finder::new(&stream::escape(l)).into_owned(),
+        })
         .collect();
-    let mut line_at = |text: &[u8], offset: u64| -> StoreResult<(bool, bool)> {
+    let mut line_at = |text: &[u8], offset: u64, time: u64| -> StoreResult<(bool, bool)> {
         // (stop this stream, out of budget)
-        let ts = stream::key_of(text)
-            .ok_or_else(|| StoreError::internal("stream entry without a time"))?;
+        let ts = match sel.plain {
+            true => time.saturating_mul(1000),
+            false => stream::key_of(text)
+                .ok_or_else(|| StoreError::internal("stream entry without a time"))?,
+        };
         if ts < from || ts > to {
             let past = match dir {
                 Direction::Forward => ts > to,
@@ -364,7 +405,7 @@ pub fn scan(
         if literals.iter().skip(1).any(|f| f.find(text).is_none()) {
             return Ok((false, false));
         }
-        let entry = stream::decode(text)?;
+        let entry = sel.entry(text, time)?;
         let level = detect_level(&sel.labels, &entry.metadata, &entry.line);
         if !plan.levels.is_empty() && !plan.levels.iter().any(|l| l == level) {
             return Ok((false, false));
@@ -394,7 +435,7 @@ pub fn scan(
     // end on entries) that may match, in `dir` order: all of them, or with
     // a literal, only those that contain its first occurrence.
     let mut chunk_lines =
-        |base: u64, chunk: &[u8], budget: &mut Budget| -> StoreResult<(bool, bool)> {
+        |base: u64, chunk: &[u8], time: u64, budget: &mut Budget| -> StoreResult<(bool, bool)> {
             stats.bytes_scanned += chunk.len() as u64;
             let count = memchr::memchr_iter(b'\n', chunk).count() as u64;
             stats.entries_scanned += count;
@@ -428,7 +469,7 @@ pub fn scan(
                 spans.reverse();
             }
             for (s, e) in spans {
-                let (stop, _) = line_at(&chunk[s..e], base + s as u64)?;
+                let (stop, _) = line_at(&chunk[s..e], base + s as u64, time)?;
                 if stop {
                     return Ok((true, false));
                 }
@@ -441,11 +482,11 @@ pub fn scan(
     match dir {
         Direction::Forward => {
             let mut pos = start;
-            for chunk in sel.snap.clone().read(start, end) {
-                let chunk = chunk?;
+            for chunk in sel.snap.clone().read_timed(start, end) {
+                let (chunk, time) = chunk?;
                 let base = pos;
                 pos += chunk.len() as u64;
-                let (stop, out) = chunk_lines(base, &chunk, budget)?;
+                let (stop, out) = chunk_lines(base, &chunk, time, budget)?;
                 if out {
                     return Ok(true);
                 }
@@ -456,8 +497,8 @@ pub fn scan(
         }
         Direction::Backward => {
             for chunk in sel.snap.clone().read_back(start, end) {
-                let (base, chunk) = chunk?;
-                let (stop, out) = chunk_lines(base, &chunk, budget)?;
+                let (base, chunk, time) = chunk?;
+                let (stop, out) = chunk_lines(base, &chunk, time, budget)?;
                 if out {
                     return Ok(true);
                 }
@@ -643,12 +684,14 @@ fn add_context(
         };
         let mut b = Vec::with_capacity(before);
         for line in s.snap.clone().lines_before(hit.key.offset).take(before) {
-            b.push(stream::decode(&line?.text)?.line);
+            let line = line?;
+            b.push(s.entry(&line.text, line.time)?.line);
         }
         b.reverse();
         let mut a = Vec::with_capacity(after);
         for line in s.snap.clone().lines_in(hit.end, s.snap.size()).take(after) {
-            a.push(stream::decode(&line?.text)?.line);
+            let line = line?;
+            a.push(s.entry(&line.text, line.time)?.line);
         }
         hit.before = b;
         hit.after = a;

@@ -77,6 +77,10 @@ impl Log {
                     }
                     head.last_key = Some(head.last_key.unwrap_or(0).max(keys.last));
                 }
+                // Commit times never go back within a log (a writer that
+                // read the clock before a racing one committed keeps the
+                // later time), so a time seeks like a key.
+                let time = now.max(head.mtime);
                 let done = Appended {
                     offset: head.size,
                     bytes: data.len() as u64,
@@ -92,14 +96,19 @@ impl Log {
                         line: head.lines,
                         len: piece.len() as u64,
                         newlines,
-                        time: now,
-                        key: keys.and_then(|k| (k.of_piece)(piece)),
+                        time,
+                        // A keyed log's first key; any other log's commit
+                        // time in nanoseconds, the time of its lines.
+                        key: match keys {
+                            Some(k) => (k.of_piece)(piece),
+                            None => Some(time.saturating_mul(1000)),
+                        },
                     });
                     head.size += piece.len() as u64;
                     head.lines += newlines;
                     head.segments += 1;
                 }
-                head.mtime = now;
+                head.mtime = time;
                 self.seal_pages(&mut head)?;
                 if let Some(idem) = idem {
                     head.recent.push(Receipt {

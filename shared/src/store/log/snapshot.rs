@@ -274,13 +274,13 @@ impl Snapshot {
     }
 
     /// Bytes `start..end` (clamped to the log) one segment per chunk, the
-    /// last first, each with the offset it starts at: a newest-first scan
-    /// without a line iterator's copies.
+    /// last first, each with the offset it starts at and its segment's
+    /// commit time: a newest-first scan without a line iterator's copies.
     pub fn read_back(
         self: Rc<Self>,
         start: u64,
         end: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> {
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>, u64), StoreError>> {
         let end = end.min(self.head.size);
         let start = start.max(self.retained());
         let mut next = (start < end).then(|| self.segment_at(end - 1)).transpose();
@@ -298,12 +298,12 @@ impl Snapshot {
                 let from = start.max(seg.offset);
                 let to = end.min(seg.offset + seg.len);
                 let bytes = self.bytes(&seg, from - seg.offset, to - seg.offset)?;
-                Ok((from, bytes, seg.offset))
+                Ok((from, bytes, seg.offset, seg.time))
             });
             match chunk {
-                Ok((from, bytes, at)) => {
+                Ok((from, bytes, at, time)) => {
                     next = Ok((at > start && i > 0).then(|| i - 1));
-                    Some(Ok((from, bytes)))
+                    Some(Ok((from, bytes, time)))
                 }
                 Err(e) => {
                     next = Ok(None);
@@ -314,7 +314,7 @@ impl Snapshot {
     }
 
     /// Like [`Snapshot::read`], with each chunk's segment commit time.
-    fn read_timed(
+    pub fn read_timed(
         self: Rc<Self>,
         start: u64,
         end: u64,
