@@ -184,8 +184,7 @@ fn routes_of_our_manifest_resolve_as_spin_would() {
         format!("{run}/a/b/c/d/e/f"),
         "/system/v1/agent/A1/logs/v2/task".to_owned(),
         "/nowhere".to_owned(),
-        "/k8s/v1/storage/other".to_owned(),
-        "/k8s/v1/pods".to_owned(),
+        "/loki/api/v1/other".to_owned(),
     ] {
         assert_eq!(
             component_for(&r, &unrouted).as_deref(),
@@ -193,6 +192,23 @@ fn routes_of_our_manifest_resolve_as_spin_would() {
             "{unrouted}"
         );
     }
+    // Below /k8s/v1, what retention does not route is the query family's.
+    for path in [
+        "/k8s/v1/storage/other",
+        "/k8s/v1/pods",
+        "/k8s/v1",
+        "/k8s/v1/",
+    ] {
+        assert_eq!(component_for(&r, path).as_deref(), Some("query"), "{path}");
+    }
+    assert_eq!(
+        component_for(&r, "/loki/api/v1/push").as_deref(),
+        Some("ingest")
+    );
+    assert_eq!(
+        component_for(&r, "/loki/api/v1/label/app/values").as_deref(),
+        Some("query")
+    );
 
     let m = r
         .route("/system/v1/logs/v2/task/T1/file/stdout/browse")

@@ -344,6 +344,19 @@ fn a_json_push_is_read_back_through_every_route() {
     assert_eq!(instant["data"]["result"].as_array().unwrap().len(), 1);
     assert_eq!(instant["data"]["result"][0]["metric"]["pod"], "web-1");
     assert_eq!(instant["data"]["result"][0]["value"][1], "61");
+    // Grafana's data-source health check, as it sends it.
+    let health = get_json(
+        &host,
+        &format!(
+            "{LOKI}/query?direction=backward&query={}&time=4000000000",
+            enc("vector(1)+vector(1)")
+        ),
+    );
+    // Ten digits are seconds, as Loki reads them.
+    assert_eq!(
+        health["data"]["result"][0]["value"],
+        json!([4_000_000_000.0, "2"])
+    );
 }
 
 fn snappy_protobuf(streams: Vec<logproto::StreamAdapter>) -> Vec<u8> {

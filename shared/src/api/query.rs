@@ -941,7 +941,27 @@ fn loki_query_range(p: &Params, env: &Env) -> Result<Response, Problem> {
     }
 }
 
+/// The value of a sum of `vector(<number>)` terms: the query Grafana's Loki
+/// data source sends as its health check (`vector(1)+vector(1)`).
+fn constant_vector(query: &str) -> Option<f64> {
+    let compact: String = query.chars().filter(|c| !c.is_whitespace()).collect();
+    compact
+        .split('+')
+        .map(|term| {
+            term.strip_prefix("vector(")?
+                .strip_suffix(')')?
+                .parse::<f64>()
+                .ok()
+        })
+        .sum()
+}
+
 fn loki_query(p: &Params, env: &Env) -> Result<Response, Problem> {
+    if let Some(v) = p.get("query").and_then(constant_vector) {
+        let at = time_param(p, "time")?.unwrap_or_else(now_ns);
+        let result = json!([{"metric": {}, "value": [seconds(at as i64), sample(v)]}]);
+        return Ok(loki_ok(json!({"resultType": "vector", "result": result})));
+    }
     let query = loki_query_param(p)?;
     let Query::Metric(expr) = &query else {
         return Err(Problem::bad_param(

@@ -584,6 +584,7 @@ impl Route {
             ("Loki", format!("{LOKI}/query_range")),
             ("Loki", format!("{LOKI}/query")),
             ("Loki", format!("{LOKI}/labels")),
+            ("Loki", format!("{LOKI}/label")),
             ("Loki", format!("{LOKI}/label/app/values")),
             ("Loki", format!("{LOKI}/series")),
             ("Loki", format!("{LOKI}/tail")),
