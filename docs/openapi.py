@@ -118,6 +118,9 @@ K8S_FILTERS = [p(n, desc=f"the {n} label") for n in ("cluster", "namespace", "po
 add(K + "/", "get", op("Logs of labelled streams by filters: {logs, count, has_more, next_cursor, stats}", "query", K8S_FILTERS))
 add(K + "/search", "post", op("The same as a JSON body, plus patterns, case_insensitive, context_before/context_after", "query", body=JSON, codes=(400, 401, 403, 415, 429)))
 add(K + "/search/logql", "post", op("A LogQL query ({query, start, end, since, limit, direction, cursor, step}): log lines, or a metric matrix", "query", body=JSON, codes=(400, 401, 403, 415, 429)))
+add(K + "/tail", "get", op("Live tail of a LogQL log query as Server-Sent Events: one event per batch, id = cursor", "query",
+    [p("query", required=True, desc="a LogQL log query"), p("start", desc="default now"), p("cursor"), p("Last-Event-ID", "header", required=False)],
+    ok={"200": {"text/event-stream": {"schema": {"type": "string"}}}}, codes=(400, 401, 403, 429)))
 add(K + "/namespaces", "get", op("Namespaces with pods, streams, entries, bytes, first and last timestamps", "query", [p("cluster")]))
 add(K + "/pods", "get", op("Pods of a namespace with their containers and counts", "query", [p("namespace", required=True), p("cluster")]))
 add(K + "/containers", "get", op("Containers of a pod with their outputs and counts", "query", [p("namespace", required=True), p("pod", required=True), p("cluster")]))
@@ -129,6 +132,7 @@ add(L + "/push", "post", op("Loki push: snappy protobuf (push.proto) or JSON, gz
 add(L + "/query_range", "get", op("Loki range query: streams or matrix", "query", LOKI_RANGE))
 add(L + "/query", "get", op("Loki instant query (metric queries): vector", "query", [p("query", required=True), p("time")]))
 add(L + "/labels", "get", op("Label names", "query", [p("query", desc="a stream selector"), p("start"), p("end")]))
+add(L + "/label", "get", op("Label names (Loki's older spelling of /labels)", "query", [p("query", desc="a stream selector"), p("start"), p("end")]))
 add(L + "/label/{name}/values", "get", op("Values of a label", "query", [p("query", desc="a stream selector"), p("start"), p("end")]))
 add(L + "/series", "get", op("Label sets of the streams that match", "query", [p("match[]", required=True, desc="stream selector (repeatable)"), p("start"), p("end")]))
 add(L + "/tail", "get", op("Loki's WebSocket tail: always a 400 that points to SSE", "query", codes=(400, 401, 403)))

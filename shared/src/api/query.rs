@@ -6,6 +6,7 @@
 //! POST /k8s/v1/search               the same as a JSON body, plus case_insensitive, context lines
 //! POST /k8s/v1/search/logql         a LogQL query: log lines, or a metric matrix
 //! GET  /k8s/v1/namespaces|pods|containers   listings from the index, with counts and times
+//! GET  /k8s/v1/tail?query=          a live tail of a LogQL log query (SSE, resumable)
 //! GET  /loki/api/v1/query_range|query|labels|label/{name}/values|series   as Loki answers
 //! GET  /loki/api/v1/tail            400: WebSocket; follow with SSE instead
 //! ```
@@ -16,7 +17,10 @@
 
 use crate::env::Env;
 use crate::logql::{self, Labels, LineOp, MatchOp, Matcher, Pipeline, Query, Selector};
+use crate::read::follow::{Follow, FollowOptions, stream_response, take_slot};
+use crate::read::format::Format;
 use crate::read::search::{self, Direction, Hit, Page, Plan, Resume, Selected, Stats};
+use crate::read::target::last_event_id;
 use crate::util::ids::digest;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
@@ -47,6 +51,7 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         Route::K8s(K8sRoute::Search | K8sRoute::SearchLogql) => {
             Err(Problem::method_not_allowed("POST"))
         }
+        Route::K8s(K8sRoute::Tail) if get => tail_selector(req, env),
         Route::K8s(K8sRoute::Namespaces) if get => namespaces(&req.query, env),
         Route::K8s(K8sRoute::Pods) if get => pods(&req.query, env),
         Route::K8s(K8sRoute::Containers) if get => containers(&req.query, env),
@@ -54,9 +59,9 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         Route::Loki(LokiRoute::Tail) => Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "WebSocket Not Supported",
-            "Loki's /tail is a WebSocket, which this host cannot hold: poll \
-             /loki/api/v1/query_range with start after the newest entry you have, \
-             or follow a log with Server-Sent Events (/system/v1/logs/v2/follow/...)",
+            "Loki's /tail is a WebSocket, which this host cannot hold: \
+             GET /k8s/v1/tail?query=<the same query> streams it as Server-Sent Events \
+             (and /system/v1/logs/v2/follow/... follows one task file or the journal)",
         )),
         Route::Loki(r) if get || req.method == Method::POST => {
             // Loki takes its parameters in the query string or a form body.
@@ -1057,6 +1062,59 @@ fn loki_series(p: &Params, env: &Env) -> Result<Response, Problem> {
     Ok(loki_ok(json!(
         streams.iter().map(|s| &s.meta.labels).collect::<Vec<_>>()
     )))
+}
+
+// ---------------------------------------------------------------------------
+// Live tail
+/// Follows a LogQL log query's streams from `start` (default now), or from
+/// the cursor a previous invocation ended with (`Last-Event-ID` or `cursor`).
+fn tail_selector(req: &Request, env: &Env) -> Result<Response, Problem> {
+    use crate::read::stream_tail::{SelectorFeed, TailCursor};
+    let text = req
+        .query
+        .get("query")
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| Problem::bad_param("query", "query is required: a LogQL log query"))?;
+    let query = crate::logql::parse(text)
+        .map_err(|e| Problem::bad_param("query", e.to_string()).with("column", e.col))?;
+    let crate::logql::Query::Log(log) = query else {
+        return Err(Problem::bad_param(
+            "query",
+            "a live tail follows a log query, not a metric query",
+        ));
+    };
+    let resume =
+        last_event_id(req, Format::Sse).or_else(|| req.query.get("cursor").map(str::to_owned));
+    let cursor = match resume {
+        Some(c) => TailCursor::decode(&c).ok_or_else(|| {
+            Problem::bad_param(
+                "cursor",
+                "the cursor (Last-Event-ID) is not one this tail gave",
+            )
+        })?,
+        None => TailCursor {
+            t0: match req.query.get("start").filter(|s| !s.is_empty()) {
+                Some(s) => parse_time("start", s)?,
+                None => crate::util::clock::now_micros().saturating_mul(1000),
+            },
+            at: Default::default(),
+        },
+    };
+    let feed = SelectorFeed::new(
+        env.store.clone(),
+        log.selector,
+        log.pipeline,
+        Vec::new(),
+        cursor,
+    )?;
+    let lease = take_slot(req, env)?;
+    let follow = Follow::new(
+        feed,
+        Format::Sse,
+        FollowOptions::from_config(&env.config),
+        Some(lease),
+    );
+    Ok(stream_response(Format::Sse, follow))
 }
 
 // ---------------------------------------------------------------------------

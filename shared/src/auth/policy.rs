@@ -134,6 +134,7 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         | Route::Loki(LokiRoute::QueryRange | LokiRoute::Query) => {
             needs(&[SYSTEM_LOGS], Class::Heavy, None)
         }
+        // A live tail is a follow: standard, like the other follows.
         Route::K8s(_) | Route::Loki(_) => needs(&[SYSTEM_LOGS], Class::Standard, None),
         Route::Jobs { job, .. } => {
             let heavy = *method == Method::POST

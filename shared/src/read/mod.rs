@@ -11,5 +11,6 @@ pub mod params;
 pub mod reader;
 pub mod redact;
 pub mod search;
+pub mod stream_tail;
 pub mod target;
 pub mod targz;

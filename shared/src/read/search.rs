@@ -92,6 +92,16 @@ impl Selected {
         })
     }
 
+    /// Where entries with `ts >= from` may begin: a line boundary.
+    pub fn start_of(&self, from: u64) -> StoreResult<u64> {
+        Ok(self.range(from, u64::MAX)?.0)
+    }
+
+    /// One stored line as an entry (see [`Selected::entry`]).
+    pub fn entry_of(&self, text: &[u8], time: u64) -> StoreResult<stream::Entry> {
+        self.entry(text, time)
+    }
+
     /// `from..=to` as a byte range of line boundaries (a task file's
     /// segments may begin inside a line longer than a segment).
     fn range(&self, from: u64, to: u64) -> StoreResult<(u64, u64)> {

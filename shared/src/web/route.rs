@@ -244,6 +244,8 @@ pub enum K8sRoute {
     Namespaces,
     Pods,
     Containers,
+    /// `GET /k8s/v1/tail?query=`: a live tail of a LogQL selector (SSE).
+    Tail,
 }
 
 /// One route of Loki's HTTP API below [`LOKI`].
@@ -462,6 +464,7 @@ impl Route {
                         ["namespaces"] => K8sRoute::Namespaces,
                         ["pods"] => K8sRoute::Pods,
                         ["containers"] => K8sRoute::Containers,
+                        ["tail"] => K8sRoute::Tail,
                         _ => return Err(none()),
                     };
                     return Ok(Route::K8s(k));
@@ -580,6 +583,7 @@ impl Route {
             ("K8s", format!("{K8S}/namespaces")),
             ("K8s", format!("{K8S}/pods")),
             ("K8s", format!("{K8S}/containers")),
+            ("K8s", format!("{K8S}/tail")),
             ("Loki", format!("{LOKI}/push")),
             ("Loki", format!("{LOKI}/query_range")),
             ("Loki", format!("{LOKI}/query")),
