@@ -186,9 +186,19 @@ fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
         }
         logs.push((id, log));
     }
+    let new: Vec<_> = batches
+        .iter()
+        .map(|b| {
+            (
+                b.labels.clone(),
+                b.entries.first().map_or(0, |e| e.ts),
+                None,
+            )
+        })
+        .collect();
+    stream::register_many(&env.store, &new)?;
     for (b, (id, log)) in batches.iter().zip(logs) {
         let first = b.entries.first().map_or(0, |e| e.ts);
-        stream::register(&env.store, &b.labels, first)?;
         let mut bytes = Vec::new();
         for e in &b.entries {
             stream::encode(e, &mut bytes);

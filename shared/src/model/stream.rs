@@ -34,6 +34,7 @@ use crate::store::kv::{Update, update};
 use crate::store::log::{Keys, Log, Snapshot};
 use crate::util::ids::digest;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// Lost races tolerated on an index key before giving up.
@@ -115,8 +116,9 @@ fn read_list(store: &Store, key: &str) -> StoreResult<Vec<String>> {
     }
 }
 
-/// Adds `item` to the sorted list at `key`; `true` if it was not there.
-fn add_to_list(store: &Store, key: &str, item: &str) -> StoreResult<bool> {
+/// Adds `items` to the sorted list at `key` in one swap; the ones that were
+/// not there (nothing is written when none is new).
+fn add_to_list(store: &Store, key: &str, items: &[&str]) -> StoreResult<Vec<String>> {
     update::<_, StoreError>(
         store.meta.as_ref(),
         key,
@@ -128,14 +130,18 @@ fn add_to_list(store: &Store, key: &str, item: &str) -> StoreResult<bool> {
                     .map_err(|e| StoreError::internal(format!("index {key}: {e}")))?,
                 None => Vec::new(),
             };
-            match list.binary_search_by(|x| x.as_str().cmp(item)) {
-                Ok(_) => Ok(Update::Keep(false)),
-                Err(at) => {
-                    list.insert(at, item.to_owned());
-                    let bytes = serde_json::to_vec(&list).map_err(StoreError::internal)?;
-                    Ok(Update::Write(bytes, true))
+            let mut added = Vec::new();
+            for item in items {
+                if let Err(at) = list.binary_search_by(|x| x.as_str().cmp(item)) {
+                    list.insert(at, (*item).to_owned());
+                    added.push((*item).to_owned());
                 }
             }
+            if added.is_empty() {
+                return Ok(Update::Keep(added));
+            }
+            let bytes = serde_json::to_vec(&list).map_err(StoreError::internal)?;
+            Ok(Update::Write(bytes, added))
         },
     )
 }
@@ -193,27 +199,66 @@ fn register_as(
     first_ts: u64,
     file_log: Option<String>,
 ) -> StoreResult<String> {
-    let id = stream_id(labels);
-    let key = meta_key(&id);
-    if store.meta.get(&key)?.is_some() {
-        return Ok(id);
+    let ids = register_many(store, &[(labels.clone(), first_ts, file_log)])?;
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| StoreError::internal("registered no stream"))
+}
+
+/// Registers every stream of one push at once (ids in the same order): a
+/// push that starts a hundred pods' streams swaps each shared index key
+/// (`cluster=...`, `namespace=...`, the label values, `streams/all`) once,
+/// not once per stream.
+pub fn register_many(
+    store: &Store,
+    streams: &[(Labels, u64, Option<String>)],
+) -> StoreResult<Vec<String>> {
+    let mut ids = Vec::with_capacity(streams.len());
+    let mut fresh: Vec<(String, &Labels)> = Vec::new();
+    for (labels, first, file_log) in streams {
+        let id = stream_id(labels);
+        let key = meta_key(&id);
+        if store.meta.get(&key)?.is_none() {
+            let meta = StreamMeta {
+                labels: labels.clone(),
+                first: *first,
+                file_log: file_log.clone(),
+            };
+            let bytes = serde_json::to_vec(&meta).map_err(StoreError::internal)?;
+            crate::store::kv::ensure_exists(store.meta.as_ref(), &key, &bytes)?;
+            fresh.push((id.clone(), labels));
+        }
+        ids.push(id);
     }
-    let meta = StreamMeta {
-        labels: labels.clone(),
-        first: first_ts,
-        file_log,
-    };
-    let bytes = serde_json::to_vec(&meta).map_err(StoreError::internal)?;
-    crate::store::kv::ensure_exists(store.meta.as_ref(), &key, &bytes)?;
-    for (name, value) in labels {
-        if add_to_list(store, &postings_key(name, value), &id)?
-            && add_to_list(store, &values_key(name), value)?
-        {
-            add_to_list(store, NAMES_KEY, name)?;
+    let mut postings: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for (id, labels) in &fresh {
+        for (name, value) in labels.iter() {
+            postings
+                .entry((name.as_str(), value.as_str()))
+                .or_default()
+                .push(id.as_str());
         }
     }
-    add_to_list(store, ALL_KEY, &id)?;
-    Ok(id)
+    let mut values: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for ((name, value), of) in &postings {
+        if !add_to_list(store, &postings_key(name, value), of)?.is_empty() {
+            values.entry(name).or_default().push(value);
+        }
+    }
+    let mut names = Vec::new();
+    for (name, vs) in &values {
+        if !add_to_list(store, &values_key(name), vs)?.is_empty() {
+            names.push(*name);
+        }
+    }
+    if !names.is_empty() {
+        add_to_list(store, NAMES_KEY, &names)?;
+    }
+    if !fresh.is_empty() {
+        let all: Vec<&str> = fresh.iter().map(|(id, _)| id.as_str()).collect();
+        add_to_list(store, ALL_KEY, &all)?;
+    }
+    Ok(ids)
 }
 
 pub fn meta(store: &Store, id: &str) -> StoreResult<Option<StreamMeta>> {
