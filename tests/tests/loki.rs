@@ -834,10 +834,7 @@ fn bytes_a_real_loki_client_sent_decode_and_push() {
         .decompress_vec(&fixture)
         .expect("snappy");
     let mut push: logproto::PushRequest = prost::Message::decode(&plain[..]).expect("push.proto");
-    let ts = push.streams[0].entries[0]
-        .timestamp
-        .clone()
-        .expect("a timestamp");
+    let ts = push.streams[0].entries[0].timestamp.expect("a timestamp");
     let at = ts.seconds as u64 * 1_000_000_000 + ts.nanos as u64;
     // spin-logs' own decoder reads the client's bytes as they are.
     let ours = spin_logs::model::push::decode(
