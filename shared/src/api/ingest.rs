@@ -175,27 +175,25 @@ fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
     let batches = push::decode(&req.body, kind, now_ns, env.config.max_body_bytes as usize)?;
     let idem = idempotency_key(req)?;
     let mut logs = Vec::with_capacity(batches.len());
+    // Streams with no head yet: registration comes before a stream's first
+    // commit, so one with a head is registered and costs no index read.
+    let mut new = Vec::new();
     for b in &batches {
         let id = stream::stream_id(&b.labels);
         let log = stream::log(env.store.clone(), &id);
         let first = b.entries.first().map_or(0, |e| e.ts);
-        if let Some(last) = log.head()?.and_then(|h| h.last_key)
-            && first < last
-        {
-            return Err(out_of_order(&b.labels, first, last));
+        match log.head()? {
+            None => new.push((b.labels.clone(), first, None)),
+            Some(h) => {
+                if let Some(last) = h.last_key
+                    && first < last
+                {
+                    return Err(out_of_order(&b.labels, first, last));
+                }
+            }
         }
         logs.push((id, log));
     }
-    let new: Vec<_> = batches
-        .iter()
-        .map(|b| {
-            (
-                b.labels.clone(),
-                b.entries.first().map_or(0, |e| e.ts),
-                None,
-            )
-        })
-        .collect();
     stream::register_many(&env.store, &new)?;
     for (b, (id, log)) in batches.iter().zip(logs) {
         let first = b.entries.first().map_or(0, |e| e.ts);

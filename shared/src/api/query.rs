@@ -26,7 +26,6 @@ use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
 use crate::web::query::Query as Params;
 use crate::web::route::{K8sRoute, LokiRoute, Route};
-use base64::Engine;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -233,16 +232,13 @@ fn encode_cursor(resume: &Resume, query: &str) -> String {
         r: resume.clone(),
         q: query.to_owned(),
     };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(&c).unwrap_or_default())
+    crate::read::format::opaque(&c)
 }
 
 fn decode_cursor(text: &str, query: &str) -> Result<Resume, Problem> {
     let bad = |why: &str| Problem::bad_param("cursor", format!("the cursor {why}"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .map_err(|_| bad("is not one this API gave"))?;
-    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad("is not one this API gave"))?;
+    let c: Cursor =
+        crate::read::format::from_opaque(text).ok_or_else(|| bad("is not one this API gave"))?;
     if c.q != query {
         return Err(bad(
             "belongs to another query: send the same filters with it",

@@ -327,12 +327,7 @@ mod tests {
     /// Labels, timestamp in seconds, bytes.
     type Entry = (&'static [(&'static str, &'static str)], i64, usize);
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::logql::labels_of as labels;
 
     fn expr(q: &str) -> MetricExpr {
         match parse(q).unwrap() {

@@ -219,6 +219,15 @@ impl Grouping {
     }
 }
 
+/// A label set from pairs, for the tests of this layer and those above.
+#[cfg(test)]
+pub(crate) fn labels_of(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -330,12 +330,7 @@ mod tests {
     use super::*;
     use crate::logql::{Query, parse};
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::logql::labels_of as labels;
 
     fn pipeline(q: &str) -> Pipeline {
         match parse(q).unwrap() {

@@ -95,12 +95,7 @@ impl Matcher {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::logql::labels_of as labels;
 
     #[test]
     fn ops_and_absent_labels() {

@@ -409,12 +409,7 @@ pub fn seek(snapshot: &Snapshot, from: u64, to: u64) -> StoreResult<(u64, u64)> 
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::logql::labels_of as labels;
 
     #[test]
     fn entries_round_trip_through_their_stored_form() {

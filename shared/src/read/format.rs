@@ -119,13 +119,7 @@ pub fn emit(out: &mut Vec<u8>, format: Format, id: &str, json: &str) {
 
 /// RFC 3339 in UTC for microseconds since the epoch.
 pub fn rfc3339(micros: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    rfc3339_ns(micros.saturating_mul(1000))
 }
 
 /// RFC 3339 with nanoseconds, for nanoseconds since the epoch.
@@ -137,6 +131,22 @@ pub fn rfc3339_ns(nanos: u64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// An opaque token a client hands back (a cursor): `value` as base64url JSON.
+pub fn opaque<T: serde::Serialize>(value: &T) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// The value an [`opaque`] token holds; `None` for anything else.
+pub fn from_opaque<T: serde::de::DeserializeOwned>(token: &str) -> Option<T> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for microseconds since the epoch.

@@ -81,7 +81,7 @@ impl Selected {
     }
 
     /// One stored line as an entry at `time` (its segment's commit, µs).
-    fn entry(&self, text: &[u8], time: u64) -> StoreResult<stream::Entry> {
+    pub fn entry(&self, text: &[u8], time: u64) -> StoreResult<stream::Entry> {
         if !self.plain {
             return stream::decode(text);
         }
@@ -95,11 +95,6 @@ impl Selected {
     /// Where entries with `ts >= from` may begin: a line boundary.
     pub fn start_of(&self, from: u64) -> StoreResult<u64> {
         Ok(self.range(from, u64::MAX)?.0)
-    }
-
-    /// One stored line as an entry (see [`Selected::entry`]).
-    pub fn entry_of(&self, text: &[u8], time: u64) -> StoreResult<stream::Entry> {
-        self.entry(text, time)
     }
 
     /// `from..=to` as a byte range of line boundaries (a task file's

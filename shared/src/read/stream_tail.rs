@@ -12,12 +12,11 @@
 //! later (a new pod) is read from the tail's start time.
 
 use super::follow::{CHUNK, Feed};
-use super::format::{rfc3339_ns, sse_event};
+use super::format::{from_opaque, opaque, rfc3339_ns, sse_event};
 use super::search::{self, Selected, detect_level};
 use crate::logql::{Pipeline, Selector};
 use crate::store::Store;
 use crate::web::problem::Problem;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -38,15 +37,11 @@ pub struct TailCursor {
 
 impl TailCursor {
     pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(self).unwrap_or_default())
+        opaque(self)
     }
 
     pub fn decode(text: &str) -> Option<TailCursor> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text.trim())
-            .ok()?;
-        serde_json::from_slice(&bytes).ok()
+        from_opaque(text)
     }
 }
 
@@ -107,21 +102,16 @@ impl Feed for SelectorFeed {
         }
         let mut entries: Vec<(u64, String, u64, serde_json::Value)> = Vec::new();
         let mut budget = CHUNK;
-        for s in &self.streams {
+        for s in &mut self.streams {
+            // The stream's head as of now: what arrived since the last poll.
             let Some(snap) = s.meta.log(self.store.clone(), &s.id).snapshot()? else {
                 continue;
             };
             let snap = Rc::new(snap);
-            let view = Selected {
-                id: s.id.clone(),
-                meta: s.meta.clone(),
-                labels: s.labels.clone(),
-                snap: snap.clone(),
-                plain: s.plain,
-            };
+            s.snap = snap.clone();
             let start = match self.cursor.at.get(&s.id) {
                 Some(&at) => at,
-                None => view.start_of(self.cursor.t0)?,
+                None => s.start_of(self.cursor.t0)?,
             };
             if start >= snap.size() {
                 continue;
@@ -130,7 +120,7 @@ impl Feed for SelectorFeed {
             for line in snap.clone().lines_in(start, snap.size()) {
                 let line = line?;
                 at = line.end();
-                let entry = view.entry_of(&line.text, line.time)?;
+                let entry = s.entry(&line.text, line.time)?;
                 if entry.ts < self.cursor.t0 {
                     continue;
                 }
