@@ -105,14 +105,15 @@ fn to_wit(e: KvError) -> store::Error {
     }
 }
 
-/// SQLite calls block; run them off the async workers.
+/// Store calls block. Like Spin's SQLite backend (`crates/key-value-spin`),
+/// run them in place on the worker thread (`block_in_place` hands the
+/// worker's other tasks to another thread) rather than hopping to the
+/// blocking pool and back for every call: that hop was most of the host's
+/// CPU for idle followers' polls.
 async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> kv::KvResult<R> + Send + 'static,
 ) -> Result<R, store::Error> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(to_wit),
-        Err(e) => Err(store::Error::Other(format!("store task failed: {e}"))),
-    }
+    tokio::task::block_in_place(f).map_err(to_wit)
 }
 
 impl InstanceState {

@@ -70,6 +70,10 @@ pub struct HostOptions {
     /// silently overwriting a concurrent creator) instead of the documented
     /// insert-if-absent. See [`kv::Cas::swap`].
     pub cas_insert_overwrites: bool,
+    /// Serve the Spin app in this directory (its `spin.toml`, built by its
+    /// build commands) instead of spin-logs; the benchmarks' hello-world
+    /// anchor is one (`tests/hello-world`).
+    pub app_dir: Option<PathBuf>,
     /// Collect every instance's stderr (the app's log) for
     /// [`TestHost::guest_stderr`] instead of passing it through.
     pub capture_guest_stderr: bool,
@@ -88,7 +92,7 @@ pub struct TestHost {
 impl TestHost {
     /// Builds and compiles the app (once per process), then starts serving.
     pub fn start(opts: HostOptions) -> Result<TestHost> {
-        let app = app::app()?;
+        let app = app::app(opts.app_dir.as_deref())?;
         let manifest = &app.manifest;
 
         let (state_dir, temp_dir) = match &opts.state_dir {

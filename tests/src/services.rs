@@ -36,9 +36,11 @@ pub fn debian_binary(binary: &str, package: &str) -> Result<PathBuf> {
         bail!("apt-get update failed");
     }
     apt(&["install", "-y", "-q", "--no-install-recommends", package])?;
-    let path = Path::new("/usr/bin").join(binary);
-    ensure!(path.exists(), "{package} installed no {}", path.display());
-    Ok(path)
+    ["/usr/bin", "/usr/sbin"]
+        .into_iter()
+        .map(|dir| Path::new(dir).join(binary))
+        .find(|path| path.exists())
+        .with_context(|| format!("{package} installed no {binary}"))
 }
 
 /// A port nobody listens on right now.
