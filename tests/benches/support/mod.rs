@@ -3,11 +3,14 @@
 
 #![allow(dead_code)] // each benchmark uses its own subset
 
+pub mod load;
+pub mod plot;
+
 use spin_logs_tests::{HostOptions, TestHost};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "spin-logs benchmark secret, 32+ bytes long";
+pub const SECRET: &str = "spin-logs benchmark secret, 32+ bytes long";
 
 /// A host with `variables`, a signing key, and rate limits no benchmark
 /// reaches (still counted, so their cost is in the figures).
@@ -49,6 +52,19 @@ pub fn auth() -> &'static str {
                 .expect("token");
         format!("Bearer {token}")
     })
+}
+
+/// A superuser token for `uid` (each uid is its own caller: its own rate
+/// limit and follower slots).
+pub fn auth_as(uid: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let perms = [spin_logs::auth::policy::SUPERUSER.to_owned()];
+    let token = spin_logs::auth::jwt::sign_hs256(SECRET.as_bytes(), uid, &perms, now, 86_400)
+        .expect("token");
+    format!("Bearer {token}")
 }
 
 pub const INGEST: &str = "/system/v1/logs/v2/ingest";
@@ -136,4 +152,57 @@ pub fn last_100(agent: &ureq::Agent, host: &TestHost, task: &str) -> Duration {
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Log lines with realistic variety (timestamps, levels, paths, ids, client
+/// addresses, latencies), from a fixed seed so every run archives the same bytes.
+pub fn typical_log(bytes: usize, seed: u64) -> Vec<u8> {
+    const LEVELS: [&str; 4] = ["INFO", "INFO", "WARN", "DEBUG"];
+    const PATHS: [&str; 6] = [
+        "/api/v1/items",
+        "/api/v1/items/{id}",
+        "/api/v1/orders",
+        "/healthz",
+        "/api/v1/users/{id}/cart",
+        "/static/app.js",
+    ];
+    const MSGS: [&str; 5] = [
+        "request served",
+        "cache miss, fetching from origin",
+        "upstream slow, retrying",
+        "session refreshed",
+        "db query finished",
+    ];
+    let mut x = seed | 1;
+    let mut next = move || {
+        // xorshift64*: cheap, deterministic, good enough for text variety.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut out = Vec::with_capacity(bytes + 256);
+    let mut ms = 1_763_700_000_000u64;
+    while out.len() < bytes {
+        ms += next() % 50;
+        let r = next();
+        let line = format!(
+            "{}.{:03}Z {:<5} [{}] {} method=GET path={} status={} bytes={} dur={}ms client=10.{}.{}.{} trace={:016x}\n",
+            ms / 1000,
+            ms % 1000,
+            LEVELS[(r % 4) as usize],
+            ["web", "worker", "db"][(r >> 8) as usize % 3],
+            MSGS[(r >> 16) as usize % 5],
+            PATHS[(r >> 24) as usize % 6].replace("{id}", &((r >> 32) % 100_000).to_string()),
+            [200, 200, 200, 304, 404, 500][(r >> 40) as usize % 6],
+            (r >> 20) % 65_536,
+            (r >> 44) % 900,
+            (r >> 8) % 256,
+            (r >> 16) % 256,
+            (r >> 24) % 256,
+            next()
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    out
 }

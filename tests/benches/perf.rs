@@ -1,0 +1,1047 @@
+//! The performance table: every figure spin-logs is judged by, each beside
+//! the tool a user would otherwise run, measured in one run on one machine,
+//! printed as ratios and drawn as one SVG per figure.
+//!
+//! ```text
+//! cargo bench -p spin-logs-tests --bench perf
+//! ```
+//!
+//! Anchors: a hello-world spin-sdk 5.2 component on the same test host
+//! (`tests/hello-world`), nginx (Debian's package, `sendfile on`) and
+//! `python3 -m http.server` serving the same bytes, `tar czf` and
+//! `tar -I 'pigz -p 2'` of the same files, GNU `tail -n 100` of the same file.
+//! Sizes and durations: `BENCH_SECS` (each load run, default 5),
+//! `BENCH_FULL_MIB` (256), `BENCH_BIG_MIB` (1024), `BENCH_ARCHIVE_MIB` (100),
+//! `BENCH_FOLLOWERS` (1000), `BENCH_IDLE_SECS` (30). Output: the table on
+//! stdout; `target/bench/perf/<figure>.svg` and `results.json` (set
+//! `BENCH_BASELINE` to an earlier `results.json` to print before and after).
+
+mod support;
+
+use serde_json::{Value, json};
+use spin_logs_tests::{HostOptions, TestHost, repo_root};
+use std::io::{BufRead, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use support::plot::{Bar, svg};
+use support::*;
+
+/// Which way a figure is good.
+#[derive(Clone, Copy)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// One row of the table: spin-logs' figure, its anchors, and the ratio that
+/// the target is stated in (ours / anchor for throughput, anchor / ours for
+/// time, so above 1 is always better).
+struct Row {
+    key: &'static str,
+    figure: String,
+    unit: &'static str,
+    better: Better,
+    ours: f64,
+    anchors: Vec<(String, f64)>,
+    target: &'static str,
+}
+
+impl Row {
+    fn ratio(&self) -> Option<f64> {
+        let (_, anchor) = self.anchors.first()?;
+        Some(match self.better {
+            Better::Higher => self.ours / anchor,
+            Better::Lower => anchor / self.ours,
+        })
+    }
+}
+
+fn env_num(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let secs = env_num("BENCH_SECS", 5.0);
+    let full_mib = env_num("BENCH_FULL_MIB", 256.0) as usize;
+    let big_mib = env_num("BENCH_BIG_MIB", 1024.0) as usize;
+    let archive_mib = env_num("BENCH_ARCHIVE_MIB", 100.0) as usize;
+    let followers = env_num("BENCH_FOLLOWERS", 1000.0) as usize;
+    let idle_secs = env_num("BENCH_IDLE_SECS", 30.0);
+    let out_dir = repo_root().join("target").join("bench").join("perf");
+    std::fs::create_dir_all(&out_dir).expect("output dir");
+    let disk = tempfile::tempdir().expect("temp dir");
+    let mut rows: Vec<Row> = Vec::new();
+    // `BENCH_ONLY=request,read,archive,follow` runs some sections only.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let section = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s == name))
+    };
+
+    let host = start(Vec::new());
+    let agent = agent();
+    let batch = batch_of_lines();
+
+    if section("request") {
+        // Per-request cost, against a hello-world component on the same host.
+        let hello = TestHost::start(HostOptions {
+            app_dir: Some(repo_root().join("tests").join("hello-world")),
+            ..Default::default()
+        })
+        .expect("hello-world host");
+        let hello_rps = load::run(&hello.url("/"), None, 200, 8, secs).requests_per_s;
+        drop(hello);
+        eprintln!("hello world: {hello_rps:.0} req/s");
+
+        // A small task log: 100 lines, what most tasks' stdout holds.
+        let hundred = &batch[..100 * LINE];
+        register(&agent, &host, "tiny");
+        ingest(&agent, &host, "tiny", hundred, 1);
+        let small_read = host.url(&read_path("tiny", "?cursor=END&skip=-1"));
+        let on = load::run(&small_read, Some(auth()), 200, 8, secs);
+        let unauthenticated = load::run(&small_read, None, 401, 8, secs);
+        let off_host = start(vec![("rate_limit_standard".into(), "0".into())]);
+        register(&agent, &off_host, "tiny");
+        ingest(&agent, &off_host, "tiny", hundred, 1);
+        let off = load::run(
+            &off_host.url(&read_path("tiny", "?cursor=END&skip=-1")),
+            Some(auth()),
+            200,
+            8,
+            secs,
+        );
+        drop(off_host);
+        let hello_anchor = || vec![("hello-world component".to_owned(), hello_rps)];
+        push(
+            &mut rows,
+            Row {
+                key: "small-read",
+                figure:
+                    "small authenticated read (cursor=END&skip=-1, 100-line file), 8 connections"
+                        .into(),
+                unit: "requests/s",
+                better: Better::Higher,
+                ours: on.requests_per_s,
+                anchors: hello_anchor(),
+                target: ">= 0.5",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "small-read-no-limit",
+                figure: "the same with rate limiting off".into(),
+                unit: "requests/s",
+                better: Better::Higher,
+                ours: off.requests_per_s,
+                anchors: hello_anchor(),
+                target: "",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "unauthenticated",
+                figure: "a 401 answer (no credentials)".into(),
+                unit: "requests/s",
+                better: Better::Higher,
+                ours: unauthenticated.requests_per_s,
+                anchors: hello_anchor(),
+                target: ">= 0.8",
+            },
+        );
+    }
+
+    if section("read") {
+        register(&agent, &host, "small");
+        ingest(&agent, &host, "small", &batch, 1);
+
+        // Ingest (4 MiB batches), which also fills the files the reads use.
+        let batch4: Vec<u8> = batch.repeat(4);
+        register(&agent, &host, "full");
+        let t = Instant::now();
+        ingest(&agent, &host, "full", &batch4, full_mib.div_ceil(4));
+        let ingest_mbps =
+            (full_mib.div_ceil(4) * batch4.len()) as f64 / 1e6 / t.elapsed().as_secs_f64();
+        push(
+            &mut rows,
+            Row {
+                key: "ingest",
+                figure: format!("ingest, {LINE}-byte lines, 4 MiB batches, one client"),
+                unit: "MB/s",
+                better: Better::Higher,
+                ours: ingest_mbps,
+                anchors: Vec::new(),
+                target: "",
+            },
+        );
+        register(&agent, &host, "big");
+        ingest(&agent, &host, "big", &batch4, big_mib.div_ceil(4));
+
+        // The last 100 lines, against GNU tail on the same bytes on disk.
+        let small_ms = ms(last_100(&agent, &host, "small"));
+        let big_ms = ms(last_100(&agent, &host, "big"));
+        let big_file = disk.path().join("big.log");
+        write_repeated(&big_file, &batch4, big_mib.div_ceil(4));
+        let tail_ms = gnu_tail_ms(&big_file);
+        push(
+            &mut rows,
+            Row {
+                key: "last-100-small",
+                figure: "last 100 lines of a 1 MiB file".into(),
+                unit: "ms",
+                better: Better::Lower,
+                ours: small_ms,
+                anchors: vec![("GNU tail -n 100 (1 GiB file)".into(), tail_ms)],
+                target: "",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "last-100-big",
+                figure: format!("last 100 lines of a {big_mib} MiB file"),
+                unit: "ms",
+                better: Better::Lower,
+                ours: big_ms,
+                anchors: vec![
+                    ("the same of a 1 MiB file".into(), small_ms),
+                    ("GNU tail -n 100".into(), tail_ms),
+                ],
+                target: "~1.0 (size-independent)",
+            },
+        );
+
+        // Full reads: every page, and one response, against static servers.
+        let full_bytes = (full_mib.div_ceil(4) * batch4.len()) as u64;
+        let full_file = disk.path().join("full.log");
+        write_repeated(&full_file, &batch4, full_mib.div_ceil(4));
+        let paged = best_of(3, || read_all_pages(&agent, &host, "full", full_bytes));
+        // No response cap (what `max_response_bytes = 0` says, spelt so that
+        // builds from before that setting measure the same).
+        let whole_host = start(vec![(
+            "max_response_bytes".into(),
+            (1u64 << 40).to_string(),
+        )]);
+        register(&agent, &whole_host, "full");
+        ingest(&agent, &whole_host, "full", &batch4, full_mib.div_ceil(4));
+        let whole = best_of(3, || {
+            curl(
+                &whole_host.url(&read_path("full", "")),
+                Some(auth()),
+                full_bytes,
+            )
+        });
+        drop(whole_host);
+        let python = with_python(disk.path(), |url| {
+            best_of(3, || curl(&format!("{url}/full.log"), None, full_bytes))
+        });
+        let nginx = with_nginx(disk.path(), |url| {
+            best_of(3, || curl(&format!("{url}/full.log"), None, full_bytes))
+        });
+        let static_anchors = || {
+            vec![
+                ("python3 -m http.server".to_owned(), python),
+                ("nginx (sendfile)".to_owned(), nginx),
+            ]
+        };
+        push(
+            &mut rows,
+            Row {
+                key: "full-read-paged",
+                figure: format!("full read of {full_mib} MiB, every 8 MiB page (default)"),
+                unit: "MB/s",
+                better: Better::Higher,
+                ours: paged,
+                anchors: static_anchors(),
+                target: ">= 1.0 (python), -> 0.5 (nginx)",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "full-read-whole",
+                figure: format!("full read of {full_mib} MiB, one response (no response cap)"),
+                unit: "MB/s",
+                better: Better::Higher,
+                ours: whole,
+                anchors: static_anchors(),
+                target: ">= 1.0 (python), -> 0.5 (nginx)",
+            },
+        );
+    }
+
+    if section("archive") {
+        // Archives of typical log text, against tar and pigz on the same files.
+        register(&agent, &host, "arch");
+        let task_dir = disk.path().join("arch");
+        std::fs::create_dir(&task_dir).expect("task dir");
+        let mut raw = 0u64;
+        for (name, share, seed) in [("stdout", 6, 1), ("stderr", 2, 2), ("app.log", 2, 3)] {
+            let text = typical_log((archive_mib << 20) * share / 10, seed);
+            std::fs::write(task_dir.join(name), &text).expect("write file");
+            raw += text.len() as u64;
+            append_in_batches(&agent, &host, "arch", name, &text);
+        }
+        let archive_url = host.url(
+            "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/arch/runs/arch-c/files/archive",
+        );
+        let (api_secs, api_size) = timed(|| download_size(&agent, &archive_url, Some(auth())));
+        let (job_secs, job_size) = timed(|| collect_job(&agent, &host, "arch"));
+        let (tar_secs, tar_size) = timed(|| {
+            let out = disk.path().join("arch.tar.gz");
+            let ok = Command::new("tar")
+                .arg("czf")
+                .arg(&out)
+                .arg("-C")
+                .arg(disk.path())
+                .arg("arch")
+                .status()
+                .expect("tar runs")
+                .success();
+            assert!(ok, "tar czf");
+            std::fs::metadata(&out).expect("tar output").len()
+        });
+        let pigz = spin_logs_tests::services::debian_binary("pigz", "pigz").expect("pigz");
+        let (pigz_secs, pigz_size) = timed(|| {
+            let out = disk.path().join("arch-pigz.tar.gz");
+            let ok = Command::new("tar")
+                .arg("-I")
+                .arg(format!("{} -p 2", pigz.display()))
+                .arg("-cf")
+                .arg(&out)
+                .arg("-C")
+                .arg(disk.path())
+                .arg("arch")
+                .status()
+                .expect("tar runs")
+                .success();
+            assert!(ok, "tar | pigz");
+            std::fs::metadata(&out).expect("pigz output").len()
+        });
+        let mb = raw as f64 / 1e6;
+        let archive_anchors = vec![
+            ("tar czf".to_owned(), mb / tar_secs),
+            ("pigz -p 2 (tar -I)".to_owned(), mb / pigz_secs),
+        ];
+        push(
+            &mut rows,
+            Row {
+                key: "archive",
+                figure: format!("sandbox .tar.gz of {archive_mib} MiB of log text, streamed"),
+                unit: "MB/s (input)",
+                better: Better::Higher,
+                ours: mb / api_secs,
+                anchors: archive_anchors.clone(),
+                target: ">= 2 (tar), >= 1 (pigz)",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "archive-job",
+                figure: format!("log-collection job of the same, collected and downloaded"),
+                unit: "MB/s (input)",
+                better: Better::Higher,
+                ours: mb / job_secs,
+                anchors: archive_anchors,
+                target: ">= 2 (tar), >= 1 (pigz)",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "archive-size",
+                figure: "archive size, share of the input".into(),
+                unit: "% of input",
+                better: Better::Lower,
+                ours: 100.0 * api_size as f64 / raw as f64,
+                anchors: vec![
+                    ("tar czf".into(), 100.0 * tar_size as f64 / raw as f64),
+                    (
+                        "pigz -p 2 (tar -I)".into(),
+                        100.0 * pigz_size as f64 / raw as f64,
+                    ),
+                    ("job".into(), 100.0 * job_size as f64 / raw as f64),
+                ],
+                target: ">= 0.91 (size <= 1.1x)",
+            },
+        );
+    }
+
+    if section("follow") {
+        // Append-to-delivery latency with one follower.
+        register(&agent, &host, "live");
+        ingest(&agent, &host, "live", b"start\n", 1);
+        let (p50, p99) = follow_latency(&host.base_url(), "live", 500);
+        push(
+            &mut rows,
+            Row {
+                key: "follow-latency-p50",
+                figure: "append-to-follower latency p50 (dcos-log, Loki poll ~1 s)".into(),
+                unit: "ms",
+                better: Better::Lower,
+                ours: p50,
+                anchors: Vec::new(),
+                target: "",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "follow-latency-p99",
+                figure: "append-to-follower latency p99".into(),
+                unit: "ms",
+                better: Better::Lower,
+                ours: p99,
+                anchors: Vec::new(),
+                target: "",
+            },
+        );
+        // Idle followers, on a host process of their own so its memory and CPU
+        // are the host's alone.
+        let idle = idle_followers(followers, idle_secs);
+        push(
+            &mut rows,
+            Row {
+                key: "idle-rss",
+                figure: format!("{followers} idle followers: host RSS"),
+                unit: "MiB",
+                better: Better::Lower,
+                ours: idle.rss_mib,
+                anchors: vec![
+                    ("goal".into(), 1024.0),
+                    ("the host before they connect".into(), idle.rss_before_mib),
+                ],
+                target: ">= 1.0 (<= 1 GiB)",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "idle-cpu",
+                figure: format!(
+                    "{followers} idle followers: host CPU over {idle_secs:.0} s ({} reconnects)",
+                    idle.reconnects
+                ),
+                unit: "% of one core",
+                better: Better::Lower,
+                ours: idle.cpu_percent,
+                anchors: vec![("goal".into(), 10.0)],
+                target: ">= 1.0 (<= 10%)",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "idle-latency-p99",
+                figure: format!("append-to-follower p99 beside {followers} idle followers"),
+                unit: "ms",
+                better: Better::Lower,
+                ours: idle.p99_ms,
+                anchors: vec![("goal".into(), 500.0)],
+                target: ">= 1.0 (<= 500 ms)",
+            },
+        );
+    }
+
+    report(&rows, &out_dir);
+}
+
+/// Adds `row`, saying so on stderr (a run takes minutes).
+fn push(rows: &mut Vec<Row>, row: Row) {
+    eprintln!("{}: {}", row.figure, value(row.ours, row.unit));
+    rows.push(row);
+}
+
+/// Prints the table (and before/after against `BENCH_BASELINE`), writes
+/// `results.json` and one SVG per figure.
+fn report(rows: &[Row], out_dir: &Path) {
+    let baseline: Option<Value> = std::env::var("BENCH_BASELINE")
+        .ok()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    println!("\n| Figure | spin-logs | Anchor | Ratio | Target |");
+    println!("|---|---|---|---|---|");
+    for row in rows {
+        let anchors: Vec<String> = row
+            .anchors
+            .iter()
+            .map(|(name, v)| format!("{name}: {}", value(*v, row.unit)))
+            .collect();
+        let ratios: Vec<String> = row
+            .anchors
+            .iter()
+            .map(|(_, a)| match row.better {
+                Better::Higher => format!("{:.2}", row.ours / a),
+                Better::Lower => format!("{:.2}", a / row.ours),
+            })
+            .collect();
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            row.figure,
+            value(row.ours, row.unit),
+            if anchors.is_empty() {
+                "-".into()
+            } else {
+                anchors.join("; ")
+            },
+            if ratios.is_empty() {
+                "-".into()
+            } else {
+                ratios.join(" / ")
+            },
+            row.target
+        );
+    }
+    if let Some(base) = &baseline {
+        println!("\n| Figure | before | after | after / before |");
+        println!("|---|---|---|---|");
+        for row in rows {
+            let Some(before) = base[row.key]["ours"].as_f64() else {
+                continue;
+            };
+            println!(
+                "| {} | {} | {} | {:.2} |",
+                row.figure,
+                value(before, row.unit),
+                value(row.ours, row.unit),
+                row.ours / before
+            );
+        }
+    }
+    // A partial run (`BENCH_ONLY`) updates its rows and keeps the others.
+    let path = out_dir.join("results.json");
+    let mut results = match std::env::var_os("BENCH_ONLY") {
+        Some(_) => std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Map<String, Value>>(&b).ok())
+            .unwrap_or_default(),
+        None => serde_json::Map::new(),
+    };
+    for row in rows {
+        results.insert(
+            row.key.into(),
+            json!({
+                "figure": row.figure, "unit": row.unit, "ours": row.ours,
+                "anchors": row.anchors, "ratio": row.ratio(), "target": row.target,
+            }),
+        );
+        let mut bars = vec![Bar {
+            label: "spin-logs".into(),
+            value: row.ours,
+            ours: true,
+        }];
+        if let Some(before) = baseline.as_ref().and_then(|b| b[row.key]["ours"].as_f64()) {
+            bars.push(Bar {
+                label: "spin-logs (before)".into(),
+                value: before,
+                ours: true,
+            });
+        }
+        bars.extend(row.anchors.iter().map(|(name, v)| Bar {
+            label: name.clone(),
+            value: *v,
+            ours: false,
+        }));
+        let better = match row.better {
+            Better::Higher => "higher",
+            Better::Lower => "lower",
+        };
+        let file = out_dir.join(format!("{}.svg", row.key));
+        std::fs::write(&file, svg(&row.figure, row.unit, better, &bars)).expect("write plot");
+    }
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&Value::Object(results)).expect("JSON"),
+    )
+    .expect("write results");
+    println!("\nplots and results.json in {}", out_dir.display());
+}
+
+fn value(v: f64, unit: &str) -> String {
+    let n = if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    format!("{n} {unit}")
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let out = f();
+    (t.elapsed().as_secs_f64(), out)
+}
+
+fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
+    (0..n).map(|_| f()).fold(0.0, f64::max)
+}
+
+fn write_repeated(path: &Path, chunk: &[u8], times: usize) {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for _ in 0..times {
+        file.write_all(chunk).expect("write");
+    }
+    file.flush().expect("flush");
+}
+
+/// Median of 21 runs of `tail -n 100 <file>`, process start included (what a
+/// user at a shell pays).
+fn gnu_tail_ms(file: &Path) -> f64 {
+    let mut times: Vec<f64> = (0..21)
+        .map(|_| {
+            let t = Instant::now();
+            let out = Command::new("tail")
+                .args(["-n", "100"])
+                .arg(file)
+                .output()
+                .expect("tail runs");
+            assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 100);
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Bytes per second of reading the whole file page by page, following
+/// `X-Next-Cursor` as a client of a host with a response cap must.
+fn read_all_pages(agent: &ureq::Agent, host: &TestHost, task: &str, expect: u64) -> f64 {
+    let t = Instant::now();
+    let mut total = 0u64;
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor
+            .as_ref()
+            .map_or(String::new(), |c| format!("?cursor={c}"));
+        let r = agent
+            .get(host.url(&read_path(task, &query)))
+            .header("authorization", auth())
+            .call()
+            .expect("read");
+        assert_eq!(r.status(), 200);
+        let next = r
+            .headers()
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut reader = r.into_body().into_reader();
+        total += std::io::copy(&mut reader, &mut std::io::sink()).expect("body");
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(total, expect, "every page together is the file");
+    total as f64 / t.elapsed().as_secs_f64() / 1e6
+}
+
+/// MB/s of one `curl` download of `url`.
+fn curl(url: &str, authorization: Option<&str>, expect: u64) -> f64 {
+    let mut cmd = Command::new("curl");
+    if let Some(a) = authorization {
+        cmd.args(["-H", &format!("authorization: {a}")]);
+    }
+    let out = cmd
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download} %{time_total}",
+            url,
+        ])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let size: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let secs: f64 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::MAX);
+    assert_eq!(size, expect, "curl {url} got the whole file");
+    size as f64 / secs / 1e6
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "server on port {port} never came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn with_python<T>(dir: &Path, f: impl FnOnce(&str) -> T) -> T {
+    let port = spin_logs_tests::services::free_port().expect("port");
+    let _server = Killed(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server"),
+    );
+    wait_for_port(port);
+    f(&format!("http://127.0.0.1:{port}"))
+}
+
+fn with_nginx<T>(dir: &Path, f: impl FnOnce(&str) -> T) -> T {
+    let nginx = spin_logs_tests::services::debian_binary("nginx", "nginx").expect("nginx");
+    let port = spin_logs_tests::services::free_port().expect("port");
+    let conf_dir = tempfile::tempdir().expect("nginx dir");
+    let d = conf_dir.path().display();
+    let conf = format!(
+        "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log stderr;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ access_log off; sendfile on; tcp_nopush on;\n\
+           client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
+           uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+           server {{ listen 127.0.0.1:{port}; root {}; }} }}\n",
+        dir.display()
+    );
+    std::fs::write(conf_dir.path().join("nginx.conf"), conf).expect("nginx.conf");
+    let _server = Killed(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(conf_dir.path())
+            .arg("-c")
+            .arg(conf_dir.path().join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx"),
+    );
+    wait_for_port(port);
+    f(&format!("http://127.0.0.1:{port}"))
+}
+
+fn append_in_batches(agent: &ureq::Agent, host: &TestHost, task: &str, file: &str, text: &[u8]) {
+    let url = host.url(&format!("{INGEST}/tasks/{task}/files/{file}"));
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= 4 * BATCH {
+            rest.len()
+        } else {
+            rest[..4 * BATCH]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(rest.len(), |n| n + 1)
+        };
+        let r = agent
+            .post(&url)
+            .header("authorization", auth())
+            .header("content-type", "text/plain")
+            .send(&rest[..cut])
+            .expect("append");
+        assert_eq!(r.status(), 200);
+        rest = &rest[cut..];
+    }
+}
+
+fn download_size(agent: &ureq::Agent, url: &str, authorization: Option<&str>) -> u64 {
+    let mut req = agent.get(url);
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let r = req.call().expect("download");
+    assert_eq!(r.status(), 200, "{url}");
+    let mut reader = r.into_body().into_reader();
+    std::io::copy(&mut reader, &mut std::io::sink()).expect("body")
+}
+
+/// Creates a log-collection job for `task`, polls it to SUCCESS, downloads
+/// the archive; its size.
+fn collect_job(agent: &ureq::Agent, host: &TestHost, task: &str) -> u64 {
+    let jobs = host.url("/api/public/v1.0/groups/0123456789abcdef01234567/logCollectionJobs");
+    let r = agent
+        .post(&jobs)
+        .header("authorization", auth())
+        .header("content-type", "application/json")
+        .send(format!(r#"{{"tasks":["{task}"]}}"#).as_bytes())
+        .expect("create job");
+    assert_eq!(r.status(), 201);
+    let job: Value = serde_json::from_reader(r.into_body().into_reader()).expect("JSON");
+    let id = job["id"].as_str().expect("id").to_owned();
+    loop {
+        let r = agent
+            .get(format!("{jobs}/{id}"))
+            .header("authorization", auth())
+            .call()
+            .expect("poll");
+        let job: Value = serde_json::from_reader(r.into_body().into_reader()).expect("JSON");
+        if job["status"] != "IN_PROGRESS" {
+            assert_eq!(job["status"], "SUCCESS");
+            break;
+        }
+    }
+    download_size(agent, &format!("{jobs}/{id}/download"), Some(auth()))
+}
+
+/// The follow route of a task registered by [`register`].
+fn follow_path(task: &str) -> String {
+    format!(
+        "/system/v1/logs/v2/follow{}",
+        read_path(task, "?cursor=END")
+    )
+}
+
+/// p50 and p99 (ms) of append-to-delivery over `lines` lines appended every
+/// 10 ms to `task` on the host at `base`, one follower resuming across
+/// invocations with `Last-Event-ID`.
+fn follow_latency(base: &str, task: &str, lines: usize) -> (f64, f64) {
+    let agent = agent();
+    let follow = format!("{base}{}", follow_path(task));
+    let origin = Instant::now();
+    let mut got: Vec<Duration> = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut got = Vec::new();
+            let mut last_id: Option<String> = None;
+            while got.len() < lines {
+                let mut req = agent
+                    .get(&follow)
+                    .header("authorization", auth())
+                    .header("accept", "text/event-stream");
+                if let Some(id) = &last_id {
+                    req = req.header("last-event-id", id);
+                }
+                let resp = req.call().expect("follow");
+                for line in std::io::BufReader::new(resp.into_body().into_reader()).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(id) = line.strip_prefix("id: ") {
+                        last_id = Some(id.to_owned());
+                    }
+                    let Some(data) = line.strip_prefix("data: ") else {
+                        continue;
+                    };
+                    let v: Value = serde_json::from_str(data).unwrap_or_default();
+                    if let Some(sent) = v["fields"]["MESSAGE"]
+                        .as_str()
+                        .and_then(|m| m.strip_prefix("at "))
+                    {
+                        let sent = Duration::from_micros(sent.parse().expect("stamp"));
+                        got.push(origin.elapsed().saturating_sub(sent));
+                    }
+                    if got.len() >= lines {
+                        break;
+                    }
+                }
+            }
+            got
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let url = format!("{base}{INGEST}/tasks/{task}/files/stdout");
+        for _ in 0..lines {
+            let line = format!("at {}\n", origin.elapsed().as_micros());
+            let r = agent
+                .post(&url)
+                .header("authorization", auth())
+                .header("content-type", "text/plain")
+                .send(line.as_bytes())
+                .expect("append");
+            assert_eq!(r.status(), 200);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        reader.join().expect("reader")
+    });
+    got.sort();
+    let pct = |p: f64| ms(got[((got.len() as f64 * p) as usize).min(got.len() - 1)]);
+    (pct(0.50), pct(0.99))
+}
+
+struct Idle {
+    rss_before_mib: f64,
+    rss_mib: f64,
+    cpu_percent: f64,
+    p99_ms: f64,
+    reconnects: usize,
+}
+
+/// Starts a host process, holds `n` idle follows on it (each reconnecting
+/// when its invocation ends, as `EventSource` does) and measures its memory
+/// and CPU over `secs`, then append-to-delivery beside them.
+fn idle_followers(n: usize, secs: f64) -> Idle {
+    let state = tempfile::tempdir().expect("state dir");
+    let port = spin_logs_tests::services::free_port().expect("port");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spin-logs-host"));
+    cmd.arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--state-dir")
+        .arg(state.path())
+        // The in-process hosts built the app already.
+        .env("SPIN_LOGS_HOST_SKIP_BUILD", "1")
+        // Spin's pool holds 1,000 instances by default; the writer and the
+        // measuring follower need a few more.
+        .env("SPIN_MAX_INSTANCE_COUNT", (n + 64).to_string())
+        .stdout(Stdio::null());
+    for (name, value) in [
+        ("auth_hs256_secret", support::SECRET),
+        ("rate_limit_standard", "100000000"),
+        ("rate_limit_ingest", "100000000"),
+        ("max_followers", "1000000"),
+    ] {
+        cmd.arg("--variable").arg(format!("{name}={value}"));
+    }
+    let child = Killed(cmd.spawn().expect("spin-logs-host"));
+    let pid = child.0.id();
+    wait_for_port(port);
+    let base = format!("http://127.0.0.1:{port}");
+    let agent = agent();
+    let r = agent
+        .put(format!("{base}{INGEST}/tasks/idle"))
+        .header("authorization", auth())
+        .header("content-type", "application/json")
+        .send(
+            br#"{"name":"idle","agent_id":"A","framework_id":"F","container_id":"idle-c"}"#
+                .as_slice(),
+        )
+        .expect("register");
+    assert!(r.status().is_success());
+    let r = agent
+        .post(format!("{base}{INGEST}/tasks/idle/files/stdout"))
+        .header("authorization", auth())
+        .header("content-type", "text/plain")
+        .send(b"start\n".as_slice())
+        .expect("append");
+    assert_eq!(r.status(), 200);
+    let rss_before = proc_usage(pid).0;
+
+    let stop = AtomicBool::new(false);
+    let path = follow_path("idle");
+    let reconnected = AtomicUsize::new(0);
+    let (rss, cpu, reconnects, p99) = std::thread::scope(|s| {
+        let holder = s.spawn(|| hold(port, &path, n, RAMP, &stop, &reconnected));
+        // All connected, each reconnecting at its own moment: steady state.
+        std::thread::sleep(RAMP + Duration::from_secs(2));
+        let (_, cpu_a) = proc_usage(pid);
+        let before = reconnected.load(Ordering::Relaxed);
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        let (rss, cpu_b) = proc_usage(pid);
+        let cpu = 100.0 * (cpu_b - cpu_a) / t.elapsed().as_secs_f64();
+        let reconnects = reconnected.load(Ordering::Relaxed) - before;
+        let (_, p99) = follow_latency(&base, "idle", 200);
+        stop.store(true, Ordering::Relaxed);
+        holder.join().expect("holder");
+        (rss, cpu, reconnects, p99)
+    });
+    drop(child);
+    Idle {
+        rss_before_mib: rss_before as f64 / 1048576.0,
+        rss_mib: rss as f64 / 1048576.0,
+        cpu_percent: cpu,
+        p99_ms: p99,
+        reconnects,
+    }
+}
+
+/// How long [`hold`] takes to open its follows: one invocation budget
+/// (`tail_budget_ms`' default), so their reconnects are spread evenly, as
+/// those of followers who started at different moments are.
+const RAMP: Duration = Duration::from_secs(25);
+
+/// Holds `n` follows of `path` open from one thread (non-blocking sockets,
+/// drained every 50 ms), opened evenly over `ramp` and each reconnected when
+/// its server closes it (counted in `reconnected`), until `stop`.
+fn hold(
+    port: u16,
+    path: &str,
+    n: usize,
+    ramp: Duration,
+    stop: &AtomicBool,
+    reconnected: &AtomicUsize,
+) {
+    // One user each (a follower slot is per caller), as a thousand people
+    // following their own tasks would be.
+    let requests: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: {}\r\n\
+                 accept: text/event-stream\r\nconnection: close\r\n\r\n",
+                support::auth_as(&format!("follower-{i}"))
+            )
+        })
+        .collect();
+    let open = |i: usize| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.write_all(requests[i].as_bytes()).expect("send");
+        s.set_nonblocking(true).expect("non-blocking");
+        s
+    };
+    let mut socks: Vec<TcpStream> = Vec::with_capacity(n);
+    let started = Instant::now();
+    let mut buf = vec![0u8; 16 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        let due = (n as f64 * started.elapsed().as_secs_f64() / ramp.as_secs_f64()) as usize;
+        while socks.len() < due.min(n) {
+            socks.push(open(socks.len()));
+        }
+        for (i, sock) in socks.iter_mut().enumerate() {
+            let closed = loop {
+                match sock.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                    Err(_) => break true,
+                }
+            };
+            if closed {
+                *sock = open(i);
+                reconnected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Resident bytes and user+system CPU seconds of process `pid`.
+fn proc_usage(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (rss_kb * 1024, (ticks(11) + ticks(12)) / 100.0)
+}
