@@ -77,9 +77,9 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
 /// Metadata in the `default` store; log bytes in it too (embedded default,
 /// through a second handle) or in S3 over outbound HTTP.
 fn open_store(config: &Config) -> Result<Store, Problem> {
-    let meta = Box::new(SpinKv::open("default")?);
+    let meta = Box::new(SpinKv::new("default"));
     Ok(match &config.blobs {
-        BlobBackend::Embedded => Store::new(meta, Box::new(SpinKv::open("default")?)),
+        BlobBackend::Embedded => Store::new(meta, Box::new(SpinKv::new("default"))),
         BlobBackend::S3(settings) => Store::with_blobs(
             meta,
             Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
@@ -181,16 +181,29 @@ async fn sleep(d: Duration) {
 }
 
 /// A Spin key-value store reached through WASI key-value (`store`, `batch` and
-/// `atomics.cas`), the interface Spin 3+ implements for every backend.
+/// `atomics.cas`), the interface Spin 3+ implements for every backend. It is
+/// opened at its first use, not up front: a 401, a preflight or a read that
+/// touches no log bytes then opens one store or none (each open is a host
+/// call, and on some backends a connection).
 pub struct SpinKv {
-    bucket: wkv::Bucket,
+    label: &'static str,
+    bucket: std::cell::OnceCell<wkv::Bucket>,
 }
 
 impl SpinKv {
-    pub fn open(label: &str) -> KvResult<Self> {
-        Ok(Self {
-            bucket: wkv::open(label).map_err(|e| err(label, e))?,
-        })
+    pub fn new(label: &'static str) -> Self {
+        Self {
+            label,
+            bucket: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn bucket(&self) -> KvResult<&wkv::Bucket> {
+        if let Some(bucket) = self.bucket.get() {
+            return Ok(bucket);
+        }
+        let bucket = wkv::open(self.label).map_err(|e| err(self.label, e))?;
+        Ok(self.bucket.get_or_init(|| bucket))
     }
 }
 
@@ -204,19 +217,19 @@ fn err(what: &str, e: wkv::Error) -> KvError {
 
 impl Kv for SpinKv {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        self.bucket.get(key).map_err(|e| err(key, e))
+        self.bucket()?.get(key).map_err(|e| err(key, e))
     }
 
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
-        self.bucket.set(key, value).map_err(|e| err(key, e))
+        self.bucket()?.set(key, value).map_err(|e| err(key, e))
     }
 
     fn delete(&self, key: &str) -> KvResult<()> {
-        self.bucket.delete(key).map_err(|e| err(key, e))
+        self.bucket()?.delete(key).map_err(|e| err(key, e))
     }
 
     fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
-        let cas = atomics::Cas::new(&self.bucket, key).map_err(|e| err(key, e))?;
+        let cas = atomics::Cas::new(self.bucket()?, key).map_err(|e| err(key, e))?;
         let seen = cas.current().map_err(|e| err(key, e))?;
         Ok(Box::new(SpinCas {
             key: key.to_owned(),
@@ -226,7 +239,7 @@ impl Kv for SpinKv {
     }
 
     fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
-        atomics::increment(&self.bucket, key, delta).map_err(|e| err(key, e))
+        atomics::increment(self.bucket()?, key, delta).map_err(|e| err(key, e))
     }
 
     // No `get_many` override: `batch.get-many` is not portable. Spin's Redis
@@ -238,7 +251,7 @@ impl Kv for SpinKv {
         match items {
             [] => Ok(()),
             [(k, v)] => self.set(k, v),
-            _ => batch::set_many(&self.bucket, items).map_err(|e| err("set-many", e)),
+            _ => batch::set_many(self.bucket()?, items).map_err(|e| err("set-many", e)),
         }
     }
 
@@ -246,7 +259,7 @@ impl Kv for SpinKv {
         if keys.is_empty() {
             return Ok(());
         }
-        batch::delete_many(&self.bucket, keys).map_err(|e| err("delete-many", e))
+        batch::delete_many(self.bucket()?, keys).map_err(|e| err("delete-many", e))
     }
 }
 
