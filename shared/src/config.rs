@@ -61,7 +61,10 @@ impl std::error::Error for ConfigError {}
 pub struct Config {
     /// Largest request body accepted (ingest batches); larger is a 413.
     pub max_body_bytes: u64,
-    /// Most bytes one read response may carry before it ends with a "next" cursor.
+    /// Most bytes one read response may carry before it ends with a "next"
+    /// cursor: a per-deployment setting, because hosts differ (about 10 MiB on
+    /// some serverless hosts; `spin up` has no cap). `0` in the variable means
+    /// no cap (`u64::MAX` here): one response carries the whole read.
     pub max_response_bytes: u64,
     /// How long one follow (SSE tail) invocation streams before it ends with a
     /// resume event, in milliseconds: well under the host's request limit.
@@ -218,7 +221,10 @@ impl Config {
         let d = Config::default();
         Ok(Self {
             max_body_bytes: number(&lookup, "max_body_bytes", d.max_body_bytes)?,
-            max_response_bytes: number(&lookup, "max_response_bytes", d.max_response_bytes)?,
+            max_response_bytes: match number(&lookup, "max_response_bytes", d.max_response_bytes)? {
+                0 => u64::MAX,
+                n => n,
+            },
             tail_budget_ms: number(&lookup, "tail_budget_ms", d.tail_budget_ms)?,
             keepalive_ms: number(&lookup, "keepalive_ms", d.keepalive_ms)?,
             max_followers: number(&lookup, "max_followers", d.max_followers)?,
@@ -506,6 +512,18 @@ mod tests {
         let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
         listed.sort();
         assert_eq!(asked, listed);
+    }
+
+    #[test]
+    fn a_response_cap_of_zero_means_none() {
+        let cap = |v: &str| {
+            Config::from_lookup(|n| (n == "max_response_bytes").then(|| v.to_owned()))
+                .unwrap()
+                .max_response_bytes
+        };
+        assert_eq!(cap("0"), u64::MAX);
+        assert_eq!(cap("1048576"), 1 << 20);
+        assert_eq!(Config::default().max_response_bytes, 8 << 20);
     }
 
     fn s3_lookup(name: &str) -> Option<String> {
