@@ -403,7 +403,7 @@ mod tests {
     fn gzip_bodies_are_decoded_and_bounded() {
         use std::io::Write;
         let gz = |data: &[u8]| {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             e.write_all(data).unwrap();
             e.finish().unwrap()
         };
