@@ -234,9 +234,11 @@ fn an_idle_follow_gives_its_slot_back_soon_after_the_client_goes_away() {
 fn a_follower_slot_expires_when_the_host_kills_the_instance() {
     // Newer Spin aborts the guest when its client disconnects: nothing runs
     // to give the slot back, so the lease's own expiry must free it.
+    // A slot is held for the follow's budget: long enough here for the
+    // 429 below to be seen on a loaded machine.
     let host = host_with(HostOptions {
         variables: vec![
-            ("tail_budget_ms".into(), "1500".into()),
+            ("tail_budget_ms".into(), "5000".into()),
             ("keepalive_ms".into(), "200".into()),
             ("max_followers".into(), "1".into()),
         ],

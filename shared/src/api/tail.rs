@@ -69,12 +69,7 @@ fn follow<S: Source + 'static>(
         None => start_position_empty(&source, params, resume.as_deref())?,
     };
     let lease = take_slot(req, env)?;
-    let feed = LogFeed {
-        log,
-        source,
-        format,
-        pos,
-    };
+    let feed = LogFeed::new(log, source, format, pos);
     let follow = Follow::new(
         feed,
         format,

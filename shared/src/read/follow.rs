@@ -42,7 +42,10 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
         .caller
         .clone()
         .unwrap_or_else(|| format!("ip:{}", req.client_ip()));
-    let ttl = (env.config.tail_budget_ms + 5_000) * 1_000;
+    // A follow holds its slot for its budget: it ends then (see
+    // `Follow::budget_spent`), and an instance that dies earlier frees it
+    // at the same moment.
+    let ttl = env.config.tail_budget_ms * 1_000;
     let now = crate::util::clock::now_micros();
     lease::acquire(
         env.store.clone(),
@@ -64,9 +67,16 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
     })
 }
 
-/// Poll intervals: the first after activity, and the cap while idle.
+/// Poll intervals: the first after activity, the cap while the log was
+/// active in the last [`QUIET`], and the cap after. Each poll of each
+/// follower is a wake-up and a key-value read on the host, so a host holding
+/// a thousand idle followers pays for every one: the long idle interval
+/// keeps that near a tenth of a core, and still bounds how late the first
+/// line after a quiet spell arrives (the next ones come at `POLL_MIN` pace).
 const POLL_MIN: Duration = Duration::from_millis(20);
 const POLL_MAX: Duration = Duration::from_millis(200);
+const POLL_IDLE: Duration = Duration::from_millis(400);
+const QUIET: Duration = Duration::from_secs(5);
 /// Most bytes of events rendered into one chunk.
 pub const CHUNK: usize = 256 * 1024;
 
@@ -104,15 +114,30 @@ pub trait Feed {
 
 /// One log, rendered by a [`Source`].
 pub struct LogFeed<S: Source> {
-    pub log: Log,
-    pub source: S,
-    pub format: Format,
-    pub pos: u64,
+    log: Log,
+    source: S,
+    format: Format,
+    pos: u64,
+    /// The head's bytes at the last poll that found a change.
+    seen: Vec<u8>,
+}
+
+impl<S: Source> LogFeed<S> {
+    /// Follows `log` from byte `pos` (a line boundary).
+    pub fn new(log: Log, source: S, format: Format, pos: u64) -> Self {
+        Self {
+            log,
+            source,
+            format,
+            pos,
+            seen: Vec::new(),
+        }
+    }
 }
 
 impl<S: Source> Feed for LogFeed<S> {
     fn poll(&mut self, out: &mut Vec<u8>) -> Result<(), Problem> {
-        let Some(lines) = self.log.lines_since(self.pos)? else {
+        let Some(lines) = self.log.lines_since_changed(self.pos, &mut self.seen)? else {
             return Ok(());
         };
         for line in lines {
@@ -120,6 +145,9 @@ impl<S: Source> Feed for LogFeed<S> {
             self.source.render(&line, self.format, out)?;
             self.pos = line.end();
             if out.len() >= CHUNK {
+                // More to send from this same head: the next poll must not
+                // take it for unchanged.
+                self.seen.clear();
                 break;
             }
         }
@@ -138,6 +166,8 @@ pub struct Follow<F: Feed> {
     opts: FollowOptions,
     started: Instant,
     last_sent: Instant,
+    /// When the feed last had something new.
+    last_data: Instant,
     interval: Duration,
     state: State,
     /// Given back as soon as the follow ends; if the client goes away first,
@@ -162,6 +192,7 @@ impl<F: Feed> Follow<F> {
             opts,
             started: now,
             last_sent: now,
+            last_data: now,
             interval: POLL_MIN,
             state: State::Start,
             lease,
@@ -199,6 +230,17 @@ impl<F: Feed> Follow<F> {
             lease.release();
         }
     }
+
+    /// The budget ran out: the client reconnects for more. The slot lapses
+    /// by itself as this invocation ends (its expiry is the budget's end),
+    /// so the common end of a follow writes nothing; only the reconnect's
+    /// new slot does.
+    fn budget_spent(&mut self) {
+        self.state = State::Done;
+        if let Some(lease) = self.lease.take() {
+            lease.lapse();
+        }
+    }
 }
 
 impl<F: Feed> Iterator for Follow<F> {
@@ -221,7 +263,11 @@ impl<F: Feed> Iterator for Follow<F> {
         }
         let now = Instant::now();
         let left = self.opts.budget.saturating_sub(now - self.started);
-        if left.is_zero() || self.feed.finished() {
+        if left.is_zero() {
+            self.budget_spent();
+            return Some(Ok(Chunk::Data(self.resume_event())));
+        }
+        if self.feed.finished() {
             self.done();
             return Some(Ok(Chunk::Data(self.resume_event())));
         }
@@ -232,6 +278,7 @@ impl<F: Feed> Iterator for Follow<F> {
         }
         if !out.is_empty() {
             self.last_sent = now;
+            self.last_data = now;
             self.interval = POLL_MIN;
             return Some(Ok(Chunk::Data(out)));
         }
@@ -240,14 +287,42 @@ impl<F: Feed> Iterator for Follow<F> {
             return Some(Ok(Chunk::Data(self.keepalive())));
         }
         let until_ping = self.opts.keepalive.saturating_sub(now - self.last_sent);
-        let wait = self
-            .interval
-            .min(left)
-            .min(until_ping)
-            .max(Duration::from_millis(1));
-        self.interval = (self.interval * 2).min(POLL_MAX);
+        let wait = on_grid(
+            self.interval
+                .min(left)
+                .min(until_ping)
+                .max(Duration::from_millis(1)),
+            crate::util::clock::now_micros(),
+        );
+        self.interval = next_interval(self.interval, now - self.last_data);
         Some(Ok(Chunk::Wait(wait)))
     }
+}
+
+/// Idle polls wake on multiples of this much wall-clock time.
+const GRID: Duration = Duration::from_millis(100);
+
+/// `wait`, lengthened (by less than [`GRID`]) to end on a multiple of
+/// [`GRID`] of the wall clock, which every instance on a host shares: idle
+/// followers then wake together, a few times a second, instead of a
+/// thousand times a second at scattered moments, and the host handles each
+/// batch without parking and waking a thread per poll. Short waits (right
+/// after activity) are left alone.
+fn on_grid(wait: Duration, now_us: u64) -> Duration {
+    let grid = GRID.as_micros() as u64;
+    if wait < GRID {
+        return wait;
+    }
+    let deadline = now_us.saturating_add(wait.as_micros() as u64);
+    Duration::from_micros(deadline.next_multiple_of(grid) - now_us)
+}
+
+/// The poll interval after an empty poll at `interval`, the log having been
+/// quiet for `quiet`: doubling, up to [`POLL_MAX`], or [`POLL_IDLE`] once
+/// quiet for [`QUIET`].
+fn next_interval(interval: Duration, quiet: Duration) -> Duration {
+    let cap = if quiet >= QUIET { POLL_IDLE } else { POLL_MAX };
+    (interval * 2).min(cap)
 }
 
 #[cfg(test)]
@@ -274,6 +349,53 @@ mod tests {
     }
 
     #[test]
+    fn polls_back_off_further_once_the_log_has_been_quiet() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_interval(POLL_MIN, ms(0)), ms(40));
+        assert_eq!(next_interval(ms(160), ms(1_000)), POLL_MAX);
+        assert_eq!(next_interval(POLL_MAX, QUIET - ms(1)), POLL_MAX);
+        assert_eq!(next_interval(POLL_MAX, QUIET), POLL_IDLE);
+        assert_eq!(next_interval(POLL_IDLE, QUIET * 10), POLL_IDLE);
+    }
+
+    #[test]
+    fn long_waits_end_on_the_shared_grid_and_short_ones_do_not_move() {
+        let ms = Duration::from_millis;
+        assert_eq!(on_grid(ms(20), 1_234_567), ms(20));
+        // 1.234567 s + 400 ms = 1.634567 s, moved to 1.7 s.
+        assert_eq!(on_grid(ms(400), 1_234_567), Duration::from_micros(465_433));
+        assert_eq!(on_grid(ms(400), 1_000_000), ms(400));
+        for now in [0u64, 99_999, 5_000_001] {
+            let w = on_grid(POLL_IDLE, now);
+            assert!(w >= POLL_IDLE && w < POLL_IDLE + GRID);
+            assert_eq!((now + w.as_micros() as u64) % 100_000, 0);
+        }
+    }
+
+    #[test]
+    fn a_burst_larger_than_a_chunk_arrives_whole_though_the_head_stops_changing() {
+        let log = Log::new(Rc::new(Store::memory()), "f");
+        let line = [b'x'; 99];
+        let burst: Vec<u8> = (0..3 * CHUNK / 100)
+            .flat_map(|_| line.iter().copied().chain([b'\n']))
+            .collect();
+        log.append(&burst, None).unwrap();
+        let opts = FollowOptions {
+            budget: Duration::from_millis(500),
+            keepalive: Duration::from_secs(60),
+            ping_event: None,
+        };
+        let feed = LogFeed::new(log.clone(), source(), Format::Text, 0);
+        let mut follow = Follow::new(feed, Format::Text, opts, None);
+        let mut got = 0;
+        while let Some(data) = next_data(&mut follow) {
+            got += data.iter().filter(|b| **b == b'\n').count();
+        }
+        // Several chunks from one head, then nothing more and no repeats.
+        assert_eq!(got, 3 * CHUNK / 100);
+    }
+
+    #[test]
     fn streams_new_lines_then_ends_with_a_resume_event() {
         let log = Log::new(Rc::new(Store::memory()), "f");
         log.append(b"old\n", None).unwrap();
@@ -282,12 +404,7 @@ mod tests {
             keepalive: Duration::from_millis(100),
             ping_event: Some(|t| format!("{{\"name\":\"ping\",\"timestamp\":{t}}}")),
         };
-        let feed = LogFeed {
-            log: log.clone(),
-            source: source(),
-            format: Format::Sse,
-            pos: 4,
-        };
+        let feed = LogFeed::new(log.clone(), source(), Format::Sse, 4);
         let mut follow = Follow::new(feed, Format::Sse, opts, None);
         assert_eq!(next_data(&mut follow).unwrap(), b"retry: 500\n\n");
         log.append(b"new 1\nnew 2\n", None).unwrap();

@@ -1,12 +1,17 @@
 //! Follower slots: a per-caller count of concurrent follows, kept as leases
 //! that expire on their own.
 //!
-//! A follow takes a slot for its time budget plus a grace period and gives it
-//! back when it ends ([`Lease::release`]). A lease dropped unreleased (the
-//! client went away mid-stream) tries once to give the slot back, without
-//! retrying inside `Drop`; if that fails, or the instance dies first, the slot
-//! simply expires, so no caller is left stuck at 429 by followers that no
-//! longer exist.
+//! A follow takes a slot for its time budget. One that runs its whole budget
+//! (the common case: it ends with a resume event and the client reconnects)
+//! lets the slot lapse ([`Lease::lapse`]) instead of writing it back: the
+//! slot expires as the invocation ends, so the reconnect finds it free and a
+//! follow costs one write transaction per invocation, not two. A follow that
+//! ends early gives its slot back ([`Lease::release`]). A lease dropped
+//! unreleased (the client went away mid-stream) tries a few times to give the
+//! slot back (a reconnecting client's own acquire races it on the same
+//! record); if that fails, or the instance dies first, the slot simply
+//! expires, so no caller is left stuck at 429 by
+//! followers that no longer exist.
 
 use crate::store::kv::{Update, update};
 use crate::store::{Store, StoreError};
@@ -32,8 +37,8 @@ pub struct Lease {
     released: bool,
 }
 
-/// Lost races tolerated when giving a slot back: one from `Drop`, a few
-/// from [`Lease::release`]. The slot's expiry covers the rest.
+/// Lost races tolerated when giving a slot back, from [`Lease::release`]
+/// or `Drop`. The slot's expiry covers the rest.
 const RELEASE_ATTEMPTS: u32 = 5;
 
 /// Takes one of `max` slots for `caller` for `ttl_micros`, or says how many
@@ -85,6 +90,11 @@ impl Lease {
         self.give_back(RELEASE_ATTEMPTS);
     }
 
+    /// Lets the slot expire by itself (module docs): no write.
+    pub fn lapse(mut self) {
+        self.released = true;
+    }
+
     fn give_back(&mut self, attempts: u32) {
         self.released = true;
         let result =
@@ -107,7 +117,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if !self.released {
-            self.give_back(1);
+            self.give_back(RELEASE_ATTEMPTS);
         }
     }
 }
@@ -150,5 +160,26 @@ mod tests {
                 .unwrap()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_lapsed_slot_costs_no_write_and_is_free_once_its_time_is_up() {
+        let store = Rc::new(Store::memory());
+        let ttl = 1_000_000;
+        let lease = acquire(store.clone(), "me", 1, ttl, 0)
+            .unwrap()
+            .ok()
+            .unwrap();
+        let key = format!("lease/{}", digest(b"me"));
+        let held = store.meta.get(&key).unwrap();
+        lease.lapse();
+        assert_eq!(store.meta.get(&key).unwrap(), held, "lapsing wrote nothing");
+        // The reconnect, once the budget is spent, gets the slot.
+        assert!(
+            acquire(store.clone(), "me", 1, ttl, ttl - 1)
+                .unwrap()
+                .is_err()
+        );
+        assert!(acquire(store.clone(), "me", 1, ttl, ttl).unwrap().is_ok());
     }
 }
