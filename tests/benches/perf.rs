@@ -294,36 +294,16 @@ fn main() {
         );
         let (api_secs, api_size) = timed(|| download_size(&agent, &archive_url, Some(auth())));
         let (job_secs, job_size) = timed(|| collect_job(&agent, &host, "arch"));
-        let (tar_secs, tar_size) = timed(|| {
-            let out = disk.path().join("arch.tar.gz");
-            let ok = Command::new("tar")
-                .arg("czf")
-                .arg(&out)
-                .arg("-C")
-                .arg(disk.path())
-                .arg("arch")
-                .status()
-                .expect("tar runs")
-                .success();
-            assert!(ok, "tar czf");
-            std::fs::metadata(&out).expect("tar output").len()
-        });
+        let (tar_secs, tar_size) = timed(|| tar(disk.path(), "arch", "arch.tar.gz", &["czf"]));
         let pigz = spin_logs_tests::services::debian_binary("pigz", "pigz").expect("pigz");
+        let pigz = format!("{} -p 2", pigz.display());
         let (pigz_secs, pigz_size) = timed(|| {
-            let out = disk.path().join("arch-pigz.tar.gz");
-            let ok = Command::new("tar")
-                .arg("-I")
-                .arg(format!("{} -p 2", pigz.display()))
-                .arg("-cf")
-                .arg(&out)
-                .arg("-C")
-                .arg(disk.path())
-                .arg("arch")
-                .status()
-                .expect("tar runs")
-                .success();
-            assert!(ok, "tar | pigz");
-            std::fs::metadata(&out).expect("pigz output").len()
+            tar(
+                disk.path(),
+                "arch",
+                "arch-pigz.tar.gz",
+                &["-I", &pigz, "-cf"],
+            )
         });
         let mb = raw as f64 / 1e6;
         let archive_anchors = vec![
@@ -346,7 +326,7 @@ fn main() {
             &mut rows,
             Row {
                 key: "archive-job",
-                figure: format!("log-collection job of the same, collected and downloaded"),
+                figure: "log-collection job of the same, collected and downloaded".into(),
                 unit: "MB/s (input)",
                 better: Better::Higher,
                 ours: mb / job_secs,
@@ -580,6 +560,22 @@ fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
     let t = Instant::now();
     let out = f();
     (t.elapsed().as_secs_f64(), out)
+}
+
+/// Runs `tar <flags> <dir>/<out> -C <dir> <what>`; the archive's size.
+fn tar(dir: &Path, what: &str, out: &str, flags: &[&str]) -> u64 {
+    let out = dir.join(out);
+    let ok = Command::new("tar")
+        .args(flags)
+        .arg(&out)
+        .arg("-C")
+        .arg(dir)
+        .arg(what)
+        .status()
+        .expect("tar runs")
+        .success();
+    assert!(ok, "tar {flags:?}");
+    std::fs::metadata(&out).expect("tar output").len()
 }
 
 fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {

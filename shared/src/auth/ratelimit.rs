@@ -93,7 +93,7 @@ pub fn check(
 }
 
 /// [`check`] with the random draw given: a sampled request counts when
-/// `draw % step(limit) == 0`.
+/// `draw` is a multiple of `step(limit)`.
 pub fn check_with(
     kv: &dyn Kv,
     caller: &str,
@@ -128,7 +128,7 @@ pub fn check_with(
         if let Some(previous) = previous
             && weigh(previous) + current + step <= limit / 2
         {
-            let current = if draw % step == 0 {
+            let current = if draw.is_multiple_of(step) {
                 split(kv.increment(&key(window), step as i64)?.max(0) as u64).0
             } else {
                 current
