@@ -71,8 +71,8 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
 /// active in the last [`QUIET`], and the cap after. Each poll of each
 /// follower is a wake-up and a key-value read on the host, so a host holding
 /// a thousand idle followers pays for every one: the long idle interval
-/// keeps that near a tenth of a core, and still bounds how late the first
-/// line after a quiet spell arrives (the next ones come at `POLL_MIN` pace).
+/// halves that, and still bounds how late the first line after a quiet
+/// spell arrives (the next ones come at `POLL_MIN` pace).
 const POLL_MIN: Duration = Duration::from_millis(20);
 const POLL_MAX: Duration = Duration::from_millis(200);
 const POLL_IDLE: Duration = Duration::from_millis(400);
