@@ -12,10 +12,13 @@ use crate::store::s3::{HttpRequest, HttpResponse, S3BlobStore, Transport, Transp
 use crate::web::message::{Body, Chunk, Request, Response, respond};
 use crate::web::problem::Problem;
 use crate::web::route::Route;
-use futures::{SinkExt, StreamExt};
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use futures::StreamExt;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wkv};
+
 use std::time::Duration;
+use wasi::io::poll::Pollable;
+use wasi::io::streams::{OutputStream, StreamError};
 
 /// Runs `handler` for one request: opens the stores, parses the route once,
 /// passes the auth gate (`crate::auth`) with it, reads the body within the
@@ -121,32 +124,35 @@ async fn send(response: Response, out: ResponseOutparam) {
     if outgoing.set_status_code(response.status.as_u16()).is_err() {
         eprintln!("invalid status {}", response.status);
     }
-    let mut sink = outgoing.take_body();
+    let Some(sink) = BodySink::of(&outgoing) else {
+        eprintln!("response body not writable");
+        return;
+    };
     out.set(outgoing);
     match response.body {
         Body::Empty => {}
         Body::Bytes(bytes) => {
-            if let Err(e) = sink.send(bytes).await {
+            if let Err(e) = sink.write(&bytes).await {
                 eprintln!("client went away: {e:?}");
             }
         }
         Body::Stream(chunks) => {
             for chunk in chunks {
                 match chunk {
-                    Ok(Chunk::Data(bytes)) if bytes.is_empty() => {}
                     Ok(Chunk::Data(bytes)) => {
-                        if let Err(e) = sink.send(bytes).await {
+                        if let Err(e) = sink.write(&bytes).await {
                             eprintln!("client went away: {e:?}");
                             return;
                         }
                     }
                     Ok(Chunk::Wait(d)) => {
                         sleep(d).await;
-                        // A flush fails once the client has gone: stop now
-                        // (dropping the stream gives its follower slot back)
-                        // rather than at the next write.
-                        if let Err(e) = sink.flush().await {
-                            eprintln!("client went away: {e:?}");
+                        // Stop as soon as the client has gone (dropping the
+                        // stream gives its follower slot back), not at the
+                        // next write, which for an idle follow is the next
+                        // keepalive.
+                        if sink.gone() {
+                            eprintln!("client went away");
                             return;
                         }
                     }
@@ -158,17 +164,77 @@ async fn send(response: Response, out: ResponseOutparam) {
             }
         }
     }
-    if let Err(e) = sink.close().await {
-        eprintln!("closing the response: {e:?}");
+}
+
+/// The response body, written on its WASI output stream directly. The SDK's
+/// `Sink` cannot tell that a client has gone without writing bytes: its flush
+/// of nothing never reaches the host, and an empty write to a closed stream
+/// succeeds. The stream's own `check-write` says so at once.
+struct BodySink {
+    stream: Option<OutputStream>,
+    body: Option<OutgoingBody>,
+}
+
+impl BodySink {
+    fn of(response: &OutgoingResponse) -> Option<Self> {
+        let body = response.body().ok()?;
+        let stream = body.write().ok()?;
+        Some(BodySink {
+            stream: Some(stream),
+            body: Some(body),
+        })
+    }
+
+    /// Writes all of `bytes` as fast as the host takes them (it says how
+    /// much at a time with `check-write`), waiting while it has no room.
+    async fn write(&self, mut bytes: &[u8]) -> Result<(), StreamError> {
+        let Some(stream) = &self.stream else {
+            return Err(StreamError::Closed);
+        };
+        while !bytes.is_empty() {
+            let room = stream.check_write()?;
+            if room == 0 {
+                ready(stream.subscribe()).await;
+                continue;
+            }
+            let n = usize::try_from(room).map_or(bytes.len(), |r| r.min(bytes.len()));
+            stream.write(&bytes[..n])?;
+            bytes = &bytes[n..];
+        }
+        // Hands what was written on now: a live follow's line must not wait
+        // in a buffer for the next one.
+        stream.flush()
+    }
+
+    /// Whether the client has gone (the host closed the stream).
+    fn gone(&self) -> bool {
+        self.stream
+            .as_ref()
+            .is_none_or(|s| matches!(s.check_write(), Err(StreamError::Closed)))
     }
 }
 
-/// Waits `d` without blocking the instance: a `wasi:clocks` pollable handed
-/// to the SDK's executor, so other futures (the response body) keep moving.
+impl Drop for BodySink {
+    /// Ends the body: the stream first, as WASI requires, then `finish`.
+    fn drop(&mut self) {
+        drop(self.stream.take());
+        if let Some(body) = self.body.take()
+            && let Err(e) = OutgoingBody::finish(body, None)
+        {
+            eprintln!("closing the response: {e:?}");
+        }
+    }
+}
+
+/// Waits `d` without blocking the instance.
 async fn sleep(d: Duration) {
-    use wasi::clocks::monotonic_clock;
     let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    let pollable = monotonic_clock::subscribe_duration(nanos);
+    ready(wasi::clocks::monotonic_clock::subscribe_duration(nanos)).await;
+}
+
+/// Waits for `pollable` through the SDK's executor, which polls every
+/// pending pollable of the instance in one host call.
+async fn ready(pollable: Pollable) {
     let mut pending = Some(pollable);
     std::future::poll_fn(move |cx| match pending.take() {
         Some(p) if !p.ready() => {
