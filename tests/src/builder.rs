@@ -114,6 +114,34 @@ pub fn build_components(manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Builds the native binary `bin` of workspace package `package` (the dev
+/// profile, as `cargo test` builds) once per process, and returns its path:
+/// the CLI's end-to-end tests run the real binary, which a test of another
+/// package cannot name through `CARGO_BIN_EXE_*`.
+pub fn native_binary(package: &str, bin: &str) -> Result<std::path::PathBuf> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<HashMap<String, Result<std::path::PathBuf, String>>>> =
+        OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| anyhow::anyhow!("build cache poisoned"))?;
+    let result = built.entry(format!("{package}/{bin}")).or_insert_with(|| {
+        let root = crate::manifest::repo_root();
+        let mut cmd = command("cargo", &root);
+        cmd.args(["build", "-q", "-p", package, "--bin", bin]);
+        run(cmd, &format!("cargo build -p {package} --bin {bin}"))
+            .map(|()| {
+                root.join("target")
+                    .join("debug")
+                    .join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
+            })
+            .map_err(|e| format!("{e:#}"))
+    });
+    result.clone().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// `cargo build <flags> -p a -p b ...` if every command is
 /// `cargo build <flags> -p <pkg>` with identical flags and no workdir.
 fn combined_cargo_build<'a>(
