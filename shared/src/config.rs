@@ -425,7 +425,7 @@ pub struct ApiKey {
 /// A programmatic API key pair for HTTP Digest (MongoDB's `--user
 /// "{PUBLIC-KEY}:{PRIVATE-KEY}" --digest`): the public key, and the private
 /// key only as Digest's `HA1 = H(public:spin-logs:private)` per algorithm
-/// (`spin-logs-token digestkey` prints an entry).
+/// (`spin-logs token digestkey` prints an entry).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestKey {
