@@ -403,3 +403,152 @@ fn token_commands_mint_what_the_server_accepts() {
     let key: serde_json::Value = serde_json::from_str(key.trim()).unwrap();
     assert!(key["key"].as_str().unwrap().starts_with("slk_"));
 }
+
+#[test]
+fn push_ships_a_file_and_stdin_in_whole_line_batches() {
+    let host = host();
+    register(&host, "t", "agent-a", false);
+    let file = host.state_dir().join("app.log");
+    let content = lines(0..5_000);
+    std::fs::write(&file, &content).unwrap();
+    let out = ok(run(
+        &host,
+        &[
+            "--output",
+            "json",
+            "push",
+            "t",
+            file.to_str().unwrap(),
+            "--file",
+            "app",
+            "--batch-bytes",
+            "10000",
+        ],
+    ));
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["lines"].as_u64(), Some(5_000));
+    // ~49 KB in batches of at most 10,000 bytes.
+    assert!(summary["batches"].as_u64().unwrap() >= 5, "{summary}");
+    assert_eq!(ok(run(&host, &["cat", "t/app"])), content);
+
+    let mut child = command(&host, &["push", "t", "--file", "piped"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"one\ntwo").unwrap();
+    assert!(child.wait().unwrap().success());
+    // The last line had no newline: it is shipped whole at the end.
+    assert_eq!(ok(run(&host, &["cat", "t/piped"])), "one\ntwo\n");
+}
+
+/// `push --follow` of a file being appended to and rotated (renamed away,
+/// a new one made, as logrotate does): every line lands once, in order.
+#[test]
+fn push_follow_ships_appends_across_a_rotation() {
+    let host = host();
+    register(&host, "t", "agent-a", false);
+    let dir = host.state_dir();
+    let file = dir.join("app.log");
+    std::fs::write(&file, lines(0..10)).unwrap();
+    let mut child = command(&host, &["push", "-f", "t", file.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let append_to = |path: &Path, range: std::ops::Range<usize>| {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap();
+        f.write_all(lines(range).as_bytes()).unwrap();
+    };
+    std::thread::sleep(Duration::from_millis(600));
+    append_to(&file, 10..20);
+    std::thread::sleep(Duration::from_millis(600));
+    // Rotate: the old file gets a last line after the rename, then a new one.
+    std::fs::rename(&file, dir.join("app.log.1")).unwrap();
+    append_to(&dir.join("app.log.1"), 20..25);
+    append_to(&file, 25..40);
+    let want = lines(0..40);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got = String::new();
+    while Instant::now() < deadline {
+        got = stdout(&run(&host, &["cat", "t"]));
+        if got.len() >= want.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn search_finds_lines_by_text_and_by_logql_across_pages() {
+    let host = host();
+    let t0 = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        - 60_000_000_000) as u64;
+    let values: Vec<serde_json::Value> = (0..30u64)
+        .map(|i| {
+            let line = if i % 3 == 0 {
+                format!("GET /item/{i} 500")
+            } else {
+                format!("GET /item/{i} 200")
+            };
+            serde_json::json!([(t0 + i * 1_000_000).to_string(), line])
+        })
+        .collect();
+    let body = serde_json::json!({"streams": [
+        {"stream": {"namespace": "shop", "pod": "web-1", "container": "web"}, "values": values}
+    ]});
+    let r = send(
+        &host,
+        "POST",
+        "/loki/api/v1/push",
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    let text = ok(run(
+        &host,
+        &["search", " 500", "--namespace", "shop", "--limit", "100"],
+    ));
+    let found: Vec<&str> = text.lines().collect();
+    assert_eq!(found.len(), 10, "{text}");
+    assert!(found.iter().all(|l| l.ends_with(" 500")), "{text}");
+    // LogQL: --limit entries, none twice.
+    let logql = ok(run(
+        &host,
+        &[
+            "--output",
+            "json",
+            "search",
+            r#"{namespace="shop"} |= "200""#,
+            "--limit",
+            "12",
+        ],
+    ));
+    let entries: Vec<serde_json::Value> = logql
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 12);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["line"].as_str().unwrap().ends_with(" 200"))
+    );
+    let mut seen: Vec<&str> = entries
+        .iter()
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 12, "no entry twice");
+}

@@ -12,7 +12,9 @@ mod download;
 mod error;
 mod follow;
 mod jobs;
+mod push;
 mod read;
+mod search;
 mod target;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -97,6 +99,38 @@ enum Command {
         /// No progress bar
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Search labelled streams: LogQL ({...} | ...) or plain text
+    Search {
+        query: String,
+        /// Plain text only: the namespace to search
+        #[arg(long)]
+        namespace: Option<String>,
+        /// How far back, e.g. 1h
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// Plain text only: lines of context around each match, as grep -C
+        #[arg(short = 'C', long)]
+        context: Option<u64>,
+    },
+    /// Ship a file (or stdin, -) to a registered task's file
+    Push {
+        /// The task id
+        task: String,
+        /// The input: a path, or - for stdin
+        #[arg(default_value = "-")]
+        input: String,
+        /// The task's file to append to
+        #[arg(long, default_value = "stdout")]
+        file: String,
+        /// Keep shipping what is appended, across rotations (tail -F)
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Largest batch, in bytes
+        #[arg(long, default_value_t = 1 << 20)]
+        batch_bytes: usize,
     },
     /// Log collection jobs (MongoDB's API)
     Jobs {
@@ -303,6 +337,62 @@ fn run(cli: Cli) -> CliResult<()> {
             report(&done, json)
         }
         Command::Jobs { command } => jobs::run(&client(&cli)?, command, json),
+        Command::Search {
+            query,
+            namespace,
+            since,
+            limit,
+            context,
+        } => {
+            let opts = search::SearchOptions {
+                query: query.clone(),
+                namespace: namespace.clone(),
+                since: since.clone(),
+                limit: *limit,
+                context: *context,
+                json,
+            };
+            search::search(&client(&cli)?, &opts, &mut stdout()).map(|_| ())
+        }
+        Command::Push {
+            task,
+            input,
+            file,
+            follow,
+            batch_bytes,
+        } => {
+            let client = client(&cli)?;
+            let segments: Vec<String> = [
+                "system", "v1", "logs", "v2", "ingest", "tasks", task, "files", file,
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+            let mut shipper =
+                push::Shipper::new(&client, client.url_of(&segments, &[]), *batch_bytes)?;
+            match (input.as_str(), follow) {
+                ("-", true) => {
+                    return Err(CliError::Usage("--follow needs a file, not stdin".into()));
+                }
+                ("-", false) => push::push_all(&mut shipper, &mut std::io::stdin().lock())?,
+                (path, false) => {
+                    let mut f = std::fs::File::open(path).map_err(|e| CliError::local(path, e))?;
+                    push::push_all(&mut shipper, &mut f)?
+                }
+                (path, true) => {
+                    push::push_follow(&mut shipper, std::path::Path::new(path), &|| false)?
+                }
+            }
+            if json {
+                print_json(&serde_json::json!({"lines": shipper.lines, "batches": shipper.batches}))
+            } else {
+                eprintln!(
+                    "spin-logs: {} lines in {} batches",
+                    shipper.lines, shipper.batches
+                );
+                Ok(())
+            }
+        }
     }
 }
 
