@@ -16,6 +16,9 @@ pub enum CliError {
         title: String,
         detail: Option<String>,
     },
+    /// Something the server did that is not a problem answer, such as a
+    /// job that ended `FAILED`; exits like a problem.
+    Failed(String),
     Usage(String),
     Network(String),
     Local(String),
@@ -26,7 +29,7 @@ pub type CliResult<T> = Result<T, CliError>;
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            CliError::Problem { .. } => 1,
+            CliError::Problem { .. } | CliError::Failed(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Network(_) => 3,
             CliError::Local(_) => 4,
@@ -75,7 +78,7 @@ impl fmt::Display for CliError {
                 }
                 Ok(())
             }
-            CliError::Usage(m) => write!(f, "{m}"),
+            CliError::Failed(m) | CliError::Usage(m) => write!(f, "{m}"),
             CliError::Network(m) => write!(f, "cannot reach the server: {m}"),
             CliError::Local(m) => write!(f, "{m}"),
         }

@@ -178,11 +178,7 @@ pub fn run(client: &Client, command: &JobsCommand, json: bool) -> CliResult<()> 
                     }
                     return match status.as_str() {
                         "SUCCESS" => Ok(()),
-                        _ => Err(CliError::Problem {
-                            status: 200,
-                            title: format!("job {id} is {status}"),
-                            detail: None,
-                        }),
+                        _ => Err(CliError::Failed(format!("job {id} is {status}"))),
                     };
                 }
                 std::thread::sleep(Duration::from_millis(200));

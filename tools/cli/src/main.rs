@@ -2,8 +2,9 @@
 //!
 //! Every command is a thin layer over one API route family (README,
 //! "Command-line client"): `cat` reads, `tail -f` follows across invocation
-//! handoffs, `download` saves and resumes, `jobs` drives log-collection
-//! jobs, `token` and `dev` make credentials locally. The server and the
+//! handoffs, `download` saves and resumes, `search` runs LogQL or text
+//! searches, `push` ships a file as a shipper does, `jobs` drives
+//! log-collection jobs, `token` and `dev` make credentials locally. The server and the
 //! credential come from flags, then the environment, then a config file.
 
 mod client;
@@ -208,6 +209,7 @@ fn main() -> ExitCode {
             if json {
                 let (kind, status) = match &e {
                     CliError::Problem { status, .. } => ("problem", Some(*status)),
+                    CliError::Failed(_) => ("failed", None),
                     CliError::Usage(_) => ("usage", None),
                     CliError::Network(_) => ("network", None),
                     CliError::Local(_) => ("local", None),
