@@ -75,7 +75,9 @@ fn main() {
             let mut c = Command::new("curl");
             c.args(["-sS", "--fail", "-o"])
                 .arg(&out)
-                .args(["-H", auth(), &host.url(&route)]);
+                .arg("-H")
+                .arg(format!("authorization: {}", auth()))
+                .arg(host.url(&route));
             let (t, n) = timed(c, &out);
             assert_eq!(n, bytes, "the same bytes");
             theirs.push(t);
