@@ -157,6 +157,18 @@ impl Client {
         Self::check(url, self.agent.run(req))
     }
 
+    /// A POST of a JSON body whose answer is JSON (jobs, searches, tokens).
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> CliResult<serde_json::Value> {
+        self.send(
+            "POST",
+            url,
+            "application/json",
+            body.to_string().as_bytes(),
+            &[],
+        )?
+        .json()
+    }
+
     fn check(url: &str, result: Result<Response<Body>, ureq::Error>) -> CliResult<Answer> {
         let mut response = result.map_err(|e| CliError::Network(format!("{url}: {e}")))?;
         let status = response.status().as_u16();

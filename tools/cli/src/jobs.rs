@@ -118,15 +118,7 @@ pub fn run(client: &Client, command: &JobsCommand, json: bool) -> CliResult<()> 
                 body["until"] = u.as_str().into();
             }
             let url = client.url_of(&group.path(&[]), &[]);
-            let job = client
-                .send(
-                    "POST",
-                    &url,
-                    "application/json",
-                    body.to_string().as_bytes(),
-                    &[],
-                )?
-                .json()?;
+            let job = client.post_json(&url, &body)?;
             if json {
                 out(job)
             } else {

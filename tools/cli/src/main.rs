@@ -539,14 +539,7 @@ fn token(cli: &Cli, command: &TokenCommand, json: bool) -> CliResult<()> {
             }
             let client = client(cli)?;
             let url = client.url("/system/v1/logs/v2/tokens");
-            let answer = client.send(
-                "POST",
-                &url,
-                "application/json",
-                body.to_string().as_bytes(),
-                &[],
-            )?;
-            let v = answer.json()?;
+            let v = client.post_json(&url, &body)?;
             if json {
                 print_json(&v)
             } else {

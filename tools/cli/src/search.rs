@@ -58,15 +58,7 @@ pub fn search(client: &Client, opts: &SearchOptions, out: &mut dyn Write) -> Cli
     };
     while printed < opts.limit {
         body["limit"] = json!((opts.limit - printed).min(5000));
-        let page = client
-            .send(
-                "POST",
-                &url,
-                "application/json",
-                body.to_string().as_bytes(),
-                &[],
-            )?
-            .json()?;
+        let page = client.post_json(&url, &body)?;
         if page.get("logs").is_none() {
             // A metric query: its result as the server gave it.
             write(out, &page.to_string())?;
