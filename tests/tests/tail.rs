@@ -116,6 +116,10 @@ fn last_event_id_from_any_point_resumes_exactly() {
         let first = after.iter().find_map(message);
         let want = (k + 1 < 200).then(|| format!("l{}", k + 1));
         assert_eq!(first, want, "resume after event {k}");
+        // EventSource reconnects with its first URL: a `skip` there placed
+        // the first start only, and must not move the resume.
+        let (_, after, _) = sse_once(&host, &format!("{follow}?skip=-10"), Some(&id));
+        assert_eq!(after.iter().find_map(message), want, "skip=-10, event {k}");
     }
     // The final resume event resumes at the end.
     let resume = events

@@ -173,7 +173,15 @@ fn start<S: Source>(
         Some(id) => (Some(Cursor::At(id.to_owned())), "Last-Event-ID"),
         None => (params.cursor.clone(), "cursor"),
     };
-    let skip = params.skip;
+    // `skip` places a read's first start (`skip=-10`: the last ten, then
+    // follow). A resume continues at the exact event it names: skipping
+    // from there again would send the same lines after every reconnect,
+    // since `EventSource` reconnects with its first URL, `skip` and all.
+    let skip = if last_event_id.is_some() {
+        0
+    } else {
+        params.skip
+    };
     let at = |offset, line| Start { offset, line };
     let base = match cursor {
         Some(Cursor::Beg) => at(0, Some(0)),
