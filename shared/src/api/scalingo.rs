@@ -137,7 +137,12 @@ pub fn handle(req: &Request, env: &Env, app: &str) -> Result<Response, Problem> 
     if !exists {
         return Err(Problem::not_found(format!("no app {app:?}")));
     }
-    let resume = match req.header("last-event-id") {
+    // `last_event_id=` is the header for a page that reopens a stream itself
+    // (after a pause, or with a fresh URL token): `EventSource` sends no headers.
+    let last_event_id = req
+        .header("last-event-id")
+        .or_else(|| req.query.get("last_event_id"));
+    let resume = match last_event_id {
         Some(id) if p.stream && !id.is_empty() => Some(decode(app, id)?),
         _ => None,
     };
