@@ -358,6 +358,17 @@ fn scalingo_dump_filter_and_stream() {
         .collect();
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert!(logs[0].ends_with("[worker-1] later"));
+    // The same resume spelled in the query, for a page that reopens the
+    // stream itself (EventSource sends no headers).
+    let encoded = last.replace(':', "%3A").replace(',', "%2C");
+    let query = format!("/apps/shop/logs?stream=true&last_event_id={encoded}");
+    let (_, again, _) = sse_once(&host, &query, None);
+    let again: Vec<String> = again
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
+        .filter_map(|v| v["log"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(again, logs);
 }
 
 #[test]
