@@ -136,6 +136,9 @@ add(L + "/label", "get", op("Label names (Loki's older spelling of /labels)", "q
 add(L + "/label/{name}/values", "get", op("Values of a label", "query", [p("query", desc="a stream selector"), p("start"), p("end")]))
 add(L + "/series", "get", op("Label sets of the streams that match", "query", [p("match[]", required=True, desc="stream selector (repeatable)"), p("start"), p("end")]))
 add(L + "/tail", "get", op("Loki's WebSocket tail: always a 400 that points to SSE", "query", codes=(400, 401, 403)))
+add("/ui/{asset}", "get", op("The web viewer: its page (/ui/) and files, with ETag, gzip and Cache-Control", "ui",
+    [p("v", desc="the file's hash: the answer may then be cached for good")], ok={"200": {"description": "the file", "content": {"text/html": {}}}, "304": {"description": "not modified"}},
+    security=False, codes=(404,)))
 add("/", "get", op("What this API is, and its route families", "index", security=False, codes=()))
 add("/openapi.json", "get", op("This document", "index", security=False, codes=()))
 

@@ -128,6 +128,7 @@ fn route_names(route: &Route) -> Vec<&str> {
         | Route::MintToken
         | Route::Retention(_)
         | Route::K8s(_)
+        | Route::Ui { .. }
         | Route::Index
         | Route::OpenApi
         | Route::Unrouted => Vec::new(),

@@ -28,6 +28,7 @@ pub mod retention;
 pub mod scalingo;
 pub mod tail;
 pub mod token;
+pub mod ui;
 
 use crate::env::Env;
 use crate::web::message::{Body, Request, Response, respond};

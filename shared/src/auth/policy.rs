@@ -112,7 +112,8 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         ),
         // Creating or retrying a job starts a collection; a download streams
         // a whole archive. Listing and polling are standard.
-        Route::Index | Route::OpenApi | Route::Unrouted => Rule {
+        // The viewer's files are the same for everyone; it signs in by itself.
+        Route::Ui { .. } | Route::Index | Route::OpenApi | Route::Unrouted => Rule {
             public: true,
             ..closed()
         },

@@ -167,6 +167,8 @@ pub const COMPONENT: &str = "/system/v1/logs/v2/component";
 /// `/system/v1/logs/v2/follow/system/v1/agent/...`.
 pub const FOLLOW: &str = "/system/v1/logs/v2/follow";
 pub const TOKENS: &str = "/system/v1/logs/v2/tokens";
+/// The web viewer's files.
+pub const UI: &str = "/ui";
 /// MongoDB's log-collection-job routes, as its API documents them.
 pub const JOBS: &str = "/api/public/v1.0/groups";
 /// The same routes under spin-logs' first prefix, kept as an alias.
@@ -310,6 +312,9 @@ pub enum Route {
     K8s(K8sRoute),
     /// `query` (reads) and `ingest` (`push`): `/loki/api/v1/...`.
     Loki(LokiRoute),
+    /// `ui`: `/ui/{asset}`, the web viewer's files; `asset` is empty for
+    /// `/ui/` (the page) and `None` for `/ui`, which redirects to `/ui/`.
+    Ui { asset: Option<String> },
     /// `index`: `/`, what the API is and where its routes are.
     Index,
     /// `index`: `/openapi.json`, the OpenAPI 3.1 document of every route.
@@ -495,6 +500,12 @@ impl Route {
             };
             return Ok(Route::Loki(r));
         }
+        if let Some(rest) = path.strip_prefix(UI)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            let asset = rest.strip_prefix('/').map(str::to_owned);
+            return Ok(Route::Ui { asset });
+        }
         match path {
             TOKENS => Ok(Route::MintToken),
             "/" => Ok(Route::Index),
@@ -519,6 +530,7 @@ impl Route {
             Route::Retention(_) => "retention",
             Route::Loki(LokiRoute::Push) => "ingest",
             Route::K8s(_) | Route::Loki(_) => "query",
+            Route::Ui { .. } => "ui",
             Route::Index | Route::OpenApi | Route::Unrouted => "index",
         }
     }
@@ -592,6 +604,9 @@ impl Route {
             ("Loki", format!("{LOKI}/label/app/values")),
             ("Loki", format!("{LOKI}/series")),
             ("Loki", format!("{LOKI}/tail")),
+            ("Ui", UI.to_owned()),
+            ("Ui", format!("{UI}/")),
+            ("Ui", format!("{UI}/app.js")),
             ("Index", "/".to_owned()),
             ("OpenApi", "/openapi.json".to_owned()),
             ("Unrouted", "/nothing/here".to_owned()),
@@ -621,6 +636,7 @@ impl Route {
             Route::Retention(_) => "Retention",
             Route::K8s(_) => "K8s",
             Route::Loki(_) => "Loki",
+            Route::Ui { .. } => "Ui",
             Route::Index => "Index",
             Route::OpenApi => "OpenApi",
             Route::Unrouted => "Unrouted",
