@@ -252,3 +252,51 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// Playwright's version the viewer tests drive Chromium with (from PyPI).
+const PLAYWRIGHT: &str = "1.65.2";
+
+/// A Python with Playwright (the driver only: it runs Debian's `chromium`,
+/// never downloads a browser), in a virtualenv under `target/` so a second
+/// run reuses it; and the path of that Chromium, installed when missing.
+pub fn playwright() -> Result<(PathBuf, PathBuf)> {
+    static ONE: Mutex<()> = Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
+    let chromium = debian_binary("chromium", "chromium")?;
+    let venv = crate::repo_root().join("target").join("playwright-venv");
+    let python = venv.join("bin").join("python");
+    let ready = |python: &Path| {
+        Command::new(python)
+            .args(["-c", &format!("import playwright, importlib.metadata as m; assert m.version('playwright') == '{PLAYWRIGHT}'")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        eprintln!(
+            "installing playwright {PLAYWRIGHT} from PyPI into {}...",
+            venv.display()
+        );
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .context("python3 -m venv")?;
+        ensure!(status.success(), "python3 -m venv failed");
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+            .arg(format!("playwright=={PLAYWRIGHT}"))
+            .status()
+            .context("pip install playwright")?;
+        ensure!(
+            status.success(),
+            "pip install playwright=={PLAYWRIGHT} failed"
+        );
+        ensure!(
+            ready(&python),
+            "playwright does not import after installing it"
+        );
+    }
+    Ok((python, chromium))
+}
