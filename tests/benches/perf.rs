@@ -23,10 +23,11 @@ use spin_logs_tests::{HostOptions, TestHost, repo_root};
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::plot::{Bar, svg};
+use support::servers::{Killed, wait_for_port, with_nginx};
 use support::*;
 
 /// Which way a figure is good.
@@ -669,26 +670,6 @@ fn curl(url: &str, authorization: Option<&str>, expect: u64) -> f64 {
     size as f64 / secs / 1e6
 }
 
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "server on port {port} never came up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn with_python<T>(dir: &Path, f: impl FnOnce(&str) -> T) -> T {
     let port = spin_logs_tests::services::free_port().expect("port");
     let _server = Killed(
@@ -705,36 +686,6 @@ fn with_python<T>(dir: &Path, f: impl FnOnce(&str) -> T) -> T {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 -m http.server"),
-    );
-    wait_for_port(port);
-    f(&format!("http://127.0.0.1:{port}"))
-}
-
-fn with_nginx<T>(dir: &Path, f: impl FnOnce(&str) -> T) -> T {
-    let nginx = spin_logs_tests::services::debian_binary("nginx", "nginx").expect("nginx");
-    let port = spin_logs_tests::services::free_port().expect("port");
-    let conf_dir = tempfile::tempdir().expect("nginx dir");
-    let d = conf_dir.path().display();
-    let conf = format!(
-        "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log stderr;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{ access_log off; sendfile on; tcp_nopush on;\n\
-           client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n\
-           uwsgi_temp_path {d}; scgi_temp_path {d};\n\
-           server {{ listen 127.0.0.1:{port}; root {}; }} }}\n",
-        dir.display()
-    );
-    std::fs::write(conf_dir.path().join("nginx.conf"), conf).expect("nginx.conf");
-    let _server = Killed(
-        Command::new(nginx)
-            .arg("-p")
-            .arg(conf_dir.path())
-            .arg("-c")
-            .arg(conf_dir.path().join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx"),
     );
     wait_for_port(port);
     f(&format!("http://127.0.0.1:{port}"))

@@ -5,6 +5,7 @@
 
 pub mod load;
 pub mod plot;
+pub mod servers;
 
 use spin_logs_tests::{HostOptions, TestHost};
 use std::sync::OnceLock;
