@@ -552,3 +552,69 @@ fn search_finds_lines_by_text_and_by_logql_across_pages() {
     seen.dedup();
     assert_eq!(seen.len(), 12, "no entry twice");
 }
+
+/// Ctrl-C ends `tail -f` at once, as SIGINT ends `tail -f`, without an
+/// error of its own; the server sees the connection go and gives the
+/// caller's follower slot back, so the next `tail -f` is not refused.
+#[test]
+fn tail_f_ends_on_ctrl_c_and_its_follower_slot_comes_back() {
+    use std::os::unix::process::ExitStatusExt;
+    let host = host_with(HostOptions {
+        variables: vec![
+            ("max_followers".into(), "1".into()),
+            ("keepalive_ms".into(), "300".into()),
+        ],
+        ..Default::default()
+    });
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"line 0\n");
+    let follow = format!("/system/v1/logs/v2/follow{}", file_path(&task, "stdout"));
+    let status_of_another = || {
+        client()
+            .get(host.url(&follow))
+            .header("authorization", &superuser())
+            .header("accept", "text/event-stream")
+            .call()
+            .expect("answers")
+            .status()
+            .as_u16()
+    };
+    let mut child = command(&host, &["tail", "-f", "t"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "line 0\n");
+    assert_eq!(status_of_another(), 429, "the one slot is the CLI's");
+
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status.signal() == Some(2) || status.code() == Some(130),
+        "{status:?}"
+    );
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(err, "", "nothing to report");
+    // Within a few polls of the client going away.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status_of_another() != 200 {
+        assert!(Instant::now() < deadline, "the slot never came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
