@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import tarfile
 import time
 import urllib.request
 
@@ -162,6 +163,11 @@ def test(api, token, artifacts):
         path = dl.value.path()
         report["download_name"] = dl.value.suggested_filename
         report["download_sha256"] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+        with page.expect_download() as dl:
+            page.click("#downloads a:nth-child(2)")
+        report["archive_name"] = dl.value.suggested_filename
+        with tarfile.open(dl.value.path(), "r:gz") as tar:
+            report["archive_entries"] = tar.getnames()
 
         # A log-collection job: created, polled to the end, downloaded.
         page.click("#nav-jobs")
@@ -225,6 +231,17 @@ def test(api, token, artifacts):
             k.keyboard.press("Tab")
             reached.append(k.evaluate("() => document.activeElement.id || document.activeElement.dataset.task || document.activeElement.tagName"))
         report["tab_order"] = reached
+
+        # The bound: with ?max_lines=100, 300 lines keep the newest 100-112.
+        append(api, token, [f"line {i}" for i in range(70, 300)])
+        k.goto(api + "/ui/?max_lines=100")
+        k.wait_for_selector('[data-task="web.1"]')
+        open_stdout(k, "all")
+        k.wait_for_function("() => window.spinLogs.lines.items.at(-1)?.text === 'line 299'")
+        report["bounded_lines"] = k.evaluate("() => window.spinLogs.lines.length")
+        report["bounded_dropped"] = k.evaluate("() => window.spinLogs.lines.dropped")
+        report["bounded_first"] = k.evaluate("() => window.spinLogs.lines.items[0].text")
+        report["bounded_foot"] = k.text_content("#log-foot")
         report["page_errors"] = errors
         browser.close()
     return report

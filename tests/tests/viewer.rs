@@ -196,11 +196,18 @@ fn the_viewer_in_chromium_signs_in_tails_across_handoffs_searches_and_downloads(
     );
     assert!(s("jump_first").ends_with("line 0"), "{report}");
 
-    // The download is the file, byte for byte.
+    // The download is the file as it was then (70 lines), byte for byte;
+    // the same bytes the download route serves.
+    let then: String = (0..70).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(
+        s("download_sha256"),
+        hex(&sha2::Sha256::digest(then.as_bytes()))
+    );
     let file = get(&host, &format!("{}/download", file_path(&task, "stdout")));
-    assert_eq!(file.status, 200);
-    assert_eq!(s("download_sha256"), hex(&sha2::Sha256::digest(&file.body)));
+    assert!(file.body.starts_with(then.as_bytes()));
     assert_eq!(s("download_name"), "stdout");
+    assert!(s("archive_name").ends_with(".tar.gz"), "{report}");
+    assert_eq!(report["archive_entries"], serde_json::json!(["web.1/stdout"]));
     // The job ran to its end (the page's polls advance it) and downloaded.
     assert!(s("job_row").contains("SUCCESS"), "{report}");
     assert_eq!(n("job_progress"), 100);
@@ -232,6 +239,12 @@ fn the_viewer_in_chromium_signs_in_tails_across_handoffs_searches_and_downloads(
     for id in ["nav-jobs", "signout", "web.1"] {
         assert!(order.contains(&id), "Tab reaches {id}: {order:?}");
     }
+    // At most the bound in memory, the newest kept, the dropped counted.
+    let kept = n("bounded_lines");
+    assert!((100..=112).contains(&kept), "{report}");
+    assert_eq!(n("bounded_dropped"), 300 - kept);
+    assert_eq!(s("bounded_first"), format!("line {}", 300 - kept));
+    assert!(s("bounded_foot").contains("oldest dropped"), "{report}");
     assert_eq!(report["page_errors"], serde_json::json!([]));
     for shot in ["viewer-1280x800.png", "viewer-390x844.png"] {
         let len = std::fs::metadata(artifacts.join(shot)).map_or(0, |m| m.len());

@@ -7,7 +7,10 @@
 // nothing.
 'use strict';
 
-const MAX_LINES = 200000;   // lines kept in memory; the oldest go first
+// Lines kept in memory; the oldest go first. `?max_lines=N` sets another
+// bound (100 to 1,000,000) for a small device or a long session.
+const MAX_LINES = Math.min(1e6, Math.max(100,
+  Number(new URLSearchParams(location.search).get('max_lines')) || 200000));
 /** Where a log opens without a cursor: the last N lines, or its start. */
 const history = () => $('history').value;
 const fromHistory = () => (history() === 'all' ? 'cursor=BEG' : `skip=-${history()}`);
