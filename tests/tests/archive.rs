@@ -593,7 +593,9 @@ fn a_step_killed_mid_collection_leaves_a_job_that_resumes() {
         request_timeout: timeout,
         ..Default::default()
     };
-    let big = log_text("crash", 250_000); // ~25 MiB
+    // ~75 MiB: collecting it takes a step about a second here, well past
+    // the 300 ms cut (25 MiB once finished inside it on a fast machine).
+    let big = log_text("crash", 750_000);
     {
         let host = host_with(opts(&[], None));
         register(&host, "crash.1", "agent-1", false);

@@ -338,7 +338,7 @@ fn variables_resolve_like_spin() {
 fn our_manifest_grants_every_component_its_variables_and_stores() {
     let m = Manifest::load(&repo_root()).expect("spin.toml");
     let v = Variables::resolve(&m, &[], |_| None).expect("resolve");
-    assert_eq!(m.components.len(), 10);
+    assert_eq!(m.components.len(), 11);
     for (id, c) in &m.components {
         assert_eq!(
             v.get(id, "max_body_bytes").as_deref(),

@@ -483,42 +483,34 @@ async function loadSources() {
     getJSON('/k8s/v1/namespaces').then((v) => v?.namespaces || []).catch((e) => { errors.push(e.message); return []; }),
   ]);
   fill($('tasks'), tasks.map((t) => item(t, '', (b, li) => toggleTask(t, b, li), { task: t })), 'no task has lines yet');
-  fill($('apps'), apps.map((a) => item(a, '', () => open(sources.app(a), { app: a }), { app: a })), 'no app');
+  fill($('apps'), apps.map((a) => item(a, '', () => open(sources.app(a)), { app: a })), 'no app');
   fill($('namespaces'), ns.map((n) => item(n.name, `${n.pods} pods`, (b, li) => toggleNamespace(n.name, b, li), { namespace: n.name })), 'no namespace');
   if (errors.length) $('log-foot').textContent = `Some lists could not load: ${errors[0]}`;
 }
 
-/** A task's files, from its sandbox listing, under its entry. */
-async function toggleTask(task, button, li) {
-  const open_ = li.querySelector('ul');
-  if (open_) { open_.remove(); button.setAttribute('aria-expanded', 'false'); return; }
+/** Opens (or closes) the list under an entry: `load` gives its items. */
+async function expand(button, li, load, empty) {
+  const shown = li.querySelector('ul');
+  if (shown) { shown.remove(); button.setAttribute('aria-expanded', 'false'); return; }
   button.setAttribute('aria-expanded', 'true');
   const ul = document.createElement('ul');
   li.append(ul);
-  try {
-    const files = await getJSON(`/system/v1/logs/v2/task/${enc(task)}/browse`) || [];
-    fill(ul, files.map((f) => {
-      const name = f.path.split('/').pop();
-      return item(name, size(f.size), () => open(sources.task(task, name)), { task, file: name });
-    }), 'no files');
-  } catch (err) {
-    fill(ul, [], err.message);
-  }
+  try { fill(ul, await load(), empty); } catch (err) { fill(ul, [], err.message); }
 }
 
-async function toggleNamespace(ns, button, li) {
-  const open_ = li.querySelector('ul');
-  if (open_) { open_.remove(); button.setAttribute('aria-expanded', 'false'); return; }
-  button.setAttribute('aria-expanded', 'true');
-  const ul = document.createElement('ul');
-  li.append(ul);
-  try {
-    const pods = (await getJSON(`/k8s/v1/pods?namespace=${enc(ns)}`))?.pods || [];
-    fill(ul, pods.map((p) => item(p.name, (p.containers || []).join(', '), () => open(sources.pod(ns, p.name)), { pod: p.name })), 'no pods');
-  } catch (err) {
-    fill(ul, [], err.message);
-  }
-}
+/** A task's files, from its sandbox listing (discovery redirects to it). */
+const toggleTask = (task, button, li) => expand(button, li, async () => {
+  const files = await getJSON(`/system/v1/logs/v2/task/${enc(task)}/browse`) || [];
+  return files.map((f) => {
+    const name = f.path.split('/').pop();
+    return item(name, size(f.size), () => open(sources.task(task, name)), { task, file: name });
+  });
+}, 'no files');
+
+const toggleNamespace = (ns, button, li) => expand(button, li, async () => {
+  const pods = (await getJSON(`/k8s/v1/pods?namespace=${enc(ns)}`))?.pods || [];
+  return pods.map((p) => item(p.name, (p.containers || []).join(', '), () => open(sources.pod(ns, p.name)), { pod: p.name }));
+}, 'no pods');
 
 function size(n) {
   if (n === undefined) return '';
