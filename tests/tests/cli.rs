@@ -312,7 +312,7 @@ fn sandbox_archives_and_jobs_download_as_tar_gz() {
     append(&host, "t", "stderr", b"err\n");
     let dir = host.state_dir();
     let sandbox = dir.join("t.tar.gz");
-    ok(run(
+    let said = run(
         &host,
         &[
             "download",
@@ -321,7 +321,9 @@ fn sandbox_archives_and_jobs_download_as_tar_gz() {
             "-o",
             sandbox.to_str().unwrap(),
         ],
-    ));
+    );
+    assert!(stderr(&said).contains(" bytes in "), "a summary line");
+    ok(said);
     let mut entries = tar_entries(&std::fs::read(&sandbox).unwrap());
     entries.sort();
     assert_eq!(entries, ["t/stderr", "t/stdout"]);
@@ -342,18 +344,21 @@ fn sandbox_archives_and_jobs_download_as_tar_gz() {
         "{listed}"
     );
     let job = dir.join("job.tar.gz");
-    ok(run(
+    let quiet = run(
         &host,
         &[
             "jobs",
             "download",
+            "--quiet",
             "--group",
             GROUP,
             id,
             "-o",
             job.to_str().unwrap(),
         ],
-    ));
+    );
+    assert_eq!(stderr(&quiet), "", "--quiet says nothing");
+    ok(quiet);
     let entries = tar_entries(&std::fs::read(&job).unwrap());
     assert!(
         entries.iter().any(|e| e.ends_with("t/stdout")),

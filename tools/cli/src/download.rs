@@ -23,6 +23,35 @@ pub struct Outcome {
     pub resumed_from: u64,
 }
 
+impl Outcome {
+    /// What a finished download says: a JSON object on stdout with
+    /// `--output json`, else a line on stderr (none with `--quiet`), so
+    /// stdout stays clean for a script either way.
+    pub fn report(&self, json: bool, quiet: bool) -> CliResult<()> {
+        if json {
+            let v = serde_json::json!({
+                "file": self.file,
+                "bytes": self.bytes,
+                "resumed_from": self.resumed_from,
+            });
+            return writeln!(std::io::stdout().lock(), "{v}")
+                .map_err(|e| CliError::local("writing the output", e));
+        }
+        if !quiet {
+            let resumed = match self.resumed_from {
+                0 => String::new(),
+                at => format!(" (resumed at {at})"),
+            };
+            eprintln!(
+                "spin-logs: {} bytes in {}{resumed}",
+                self.bytes,
+                self.file.display()
+            );
+        }
+        Ok(())
+    }
+}
+
 fn side(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);

@@ -55,6 +55,7 @@ pub enum JobsCommand {
         id: String,
         #[arg(short, long)]
         out: Option<PathBuf>,
+        /// No progress bar, no summary (errors still show)
         #[arg(short, long)]
         quiet: bool,
     },
@@ -187,15 +188,7 @@ pub fn run(client: &Client, command: &JobsCommand, json: bool) -> CliResult<()> 
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(format!("{id}.tar.gz")));
             let progress = !quiet && !json && std::io::stderr().is_terminal();
-            let done = download::download(client, &url, &to, progress)?;
-            if json {
-                out(
-                    serde_json::json!({"file": done.file, "bytes": done.bytes, "resumed_from": done.resumed_from}),
-                )
-            } else {
-                eprintln!("spin-logs: {} bytes in {}", done.bytes, done.file.display());
-                Ok(())
-            }
+            download::download(client, &url, &to, progress)?.report(json, *quiet)
         }
     }
 }

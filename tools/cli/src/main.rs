@@ -97,7 +97,7 @@ enum Command {
         /// Where to save it [default: TASK-FILE or TASK.tar.gz]
         #[arg(short, long)]
         out: Option<PathBuf>,
-        /// No progress bar
+        /// No progress bar, no summary (errors still show)
         #[arg(short, long)]
         quiet: bool,
     },
@@ -336,7 +336,7 @@ fn run(cli: Cli) -> CliResult<()> {
                 .unwrap_or_else(|| PathBuf::from(target.file_name(*archive)));
             let progress = !quiet && !json && std::io::stderr().is_terminal();
             let done = download::download(&client, &client.url_of(&path, &[]), &to, progress)?;
-            report(&done, json)
+            done.report(json, *quiet)
         }
         Command::Jobs { command } => jobs::run(&client(&cli)?, command, json),
         Command::Search {
@@ -396,27 +396,6 @@ fn run(cli: Cli) -> CliResult<()> {
             }
         }
     }
-}
-
-fn report(done: &download::Outcome, json: bool) -> CliResult<()> {
-    if json {
-        return print_json(&serde_json::json!({
-            "file": done.file,
-            "bytes": done.bytes,
-            "resumed_from": done.resumed_from,
-        }));
-    }
-    eprintln!(
-        "spin-logs: {} bytes in {}{}",
-        done.bytes,
-        done.file.display(),
-        if done.resumed_from > 0 {
-            format!(" (resumed at {})", done.resumed_from)
-        } else {
-            String::new()
-        }
-    );
-    Ok(())
 }
 
 fn tail(
