@@ -207,7 +207,10 @@ fn the_viewer_in_chromium_signs_in_tails_across_handoffs_searches_and_downloads(
     assert!(file.body.starts_with(then.as_bytes()));
     assert_eq!(s("download_name"), "stdout");
     assert!(s("archive_name").ends_with(".tar.gz"), "{report}");
-    assert_eq!(report["archive_entries"], serde_json::json!(["web.1/stdout"]));
+    assert_eq!(
+        report["archive_entries"],
+        serde_json::json!(["web.1/stdout"])
+    );
     // The job ran to its end (the page's polls advance it) and downloaded.
     assert!(s("job_row").contains("SUCCESS"), "{report}");
     assert_eq!(n("job_progress"), 100);
