@@ -395,6 +395,7 @@ class Tail {
   }
   retryLater(err) {
     if (this.closed || this.paused) return;
+    if (err?.status === 401 && !this.source.native) { signOut('Your token was refused (401): sign in again.'); return; }
     if (err && (err.status === 403 || err.status === 404)) { this.setStatus('error', err.message); return; }
     // A refused stream is most often an expired URL token: mint a new one.
     urlTokens.clear();
