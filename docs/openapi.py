@@ -82,7 +82,9 @@ for base, note in [(JOBS, ""), (JOBS_ALIAS, " (alias)")]:
     add(base + "/{job_id}", "delete", op("Delete a job and its archive" + note, "archive", ok={"204": None}))
     add(base + "/{job_id}/retry", "put", op("Collect failed files again" + note, "archive"))
     add(base + "/{job_id}/download", "get", op("Download the job's .tar.gz (Range)" + note, "archive",
-        [p("Range", "header", required=False)], ok={"200": GZ, "206": GZ}, codes=(400, 401, 403, 404, 409, 410, 416, 429)))
+        [p("Range", "header", required=False), p("token", desc="a URL token from .../{job_id}/token")], ok={"200": GZ, "206": GZ}, codes=(400, 401, 403, 404, 409, 410, 416, 429)))
+    add(base + "/{job_id}/token", "post", op("A URL token for the job's download: {token, url, expires_in}" + note, "archive",
+        ok={"201": JSON}, codes=(400, 401, 403, 404, 429)))
 add("/apps/{app}/logs", "get", op("Scalingo-style app logs: dump or stream", "tail",
     [p("n", schema={"type": "integer"}), p("filter"), p("stream", schema={"type": "boolean"}), p("token", desc="a URL token")], ok={"200": TEXT | SSE, "204": None}))
 add("/v1/apps/{app}/logs", "get", op("Scalingo's Application#logs: the app's logs_url", "token"))

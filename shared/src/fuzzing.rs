@@ -113,7 +113,10 @@ fn route_names(route: &Route) -> Vec<&str> {
         }
         Route::Jobs { group, job } => match job {
             JobRoute::All => vec![group],
-            JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) => vec![group, id],
+            JobRoute::One(id)
+            | JobRoute::Retry(id)
+            | JobRoute::Download(id)
+            | JobRoute::Token(id) => vec![group, id],
         },
         Route::AppLogs { app } | Route::AppLogsUrl { app } => vec![app],
         Route::Loki(crate::web::route::LokiRoute::LabelValues(name)) => vec![name],

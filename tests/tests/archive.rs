@@ -801,3 +801,98 @@ fn a_job_lists_an_unknown_component_as_missing() {
         "{manifest:#}"
     );
 }
+
+/// A job's download token: the archive through a plain link (no header),
+/// so a browser saves it to disk, and nothing else with it.
+#[test]
+fn a_job_download_token_reads_that_archive_and_nothing_else() {
+    let host = host();
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"to collect\n");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = post_job(&host, json!({"tasks": ["t"]}));
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["id"].as_str().expect("id").to_owned();
+        assert_eq!(poll(&host, &id).0["status"], "SUCCESS");
+        ids.push(id);
+    }
+    let (id, other) = (&ids[0], &ids[1]);
+    let minted = send(&host, "POST", &format!("{JOBS}/{id}/token"), None, b"");
+    assert_eq!(minted.status, 201, "{}", minted.text());
+    assert_eq!(minted.header("cache-control"), Some("no-store"));
+    let doc = minted.json();
+    let token = doc["token"].as_str().expect("token");
+    let url = doc["url"].as_str().expect("url");
+    assert_eq!(url, format!("{JOBS}/{id}/download?token={token}"));
+    assert_eq!(doc["expires_in"], 300);
+
+    let with_header = get(&host, &format!("{JOBS}/{id}/download"));
+    let with_token = get_as(&host, url, None);
+    assert_eq!(with_token.status, 200, "{}", with_token.text());
+    assert_eq!(with_token.body, with_header.body);
+    assert!(with_token.body.starts_with(&[0x1f, 0x8b]));
+
+    // Nothing else: the job itself, another job's archive, a write, the task.
+    for path in [
+        format!("{JOBS}/{id}?token={token}"),
+        format!("{JOBS}/{other}/download?token={token}"),
+        format!("{}?token={token}", file_path(&task, "stdout")),
+    ] {
+        get_as(&host, &path, None).problem(403);
+    }
+    let r = send_as(
+        &host,
+        "DELETE",
+        &format!("{JOBS}/{id}?token={token}"),
+        None,
+        &[],
+        None,
+        b"",
+    );
+    r.problem(403);
+    // A task's URL token does not open a job's archive either.
+    let task_token = url_token(&host, "t", 60);
+    get_as(
+        &host,
+        &format!("{JOBS}/{id}/download?token={task_token}"),
+        None,
+    )
+    .problem(403);
+
+    // Minting takes the jobs permission, a job that exists, a sane ttl.
+    let path = format!("{JOBS}/{id}/token");
+    let logs_only = bearer(&[SYSTEM_LOGS]);
+    send_as(&host, "POST", &path, Some(&logs_only), &[], None, b"").problem(403);
+    let jobs_only = bearer(&[spin_logs::auth::policy::JOBS]);
+    assert_eq!(
+        send_as(&host, "POST", &path, Some(&jobs_only), &[], None, b"").status,
+        201
+    );
+    send(
+        &host,
+        "POST",
+        &format!("{JOBS}/{}/token", "0".repeat(24)),
+        None,
+        b"",
+    )
+    .problem(404);
+    let ttl = send(
+        &host,
+        "POST",
+        &path,
+        Some("application/json"),
+        br#"{"ttl": 0}"#,
+    );
+    assert_eq!(ttl.problem(400)["parameter"], "ttl");
+    let r = send(
+        &host,
+        "POST",
+        &path,
+        Some("application/json"),
+        br#"{"ttl": 60}"#,
+    );
+    assert_eq!(r.json()["expires_in"], 60);
+    send(&host, "POST", &path, Some("application/json"), b"{").problem(400);
+    send(&host, "GET", &path, None, b"").problem(405);
+}

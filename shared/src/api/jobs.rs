@@ -8,6 +8,7 @@
 //! DELETE    /api/v1/groups/{group}/logCollectionJobs/{job}         remove the job and its archive
 //! PUT       /api/v1/groups/{group}/logCollectionJobs/{job}/retry   collect failed files again
 //! GET|HEAD  /api/v1/groups/{group}/logCollectionJobs/{job}/download
+//! POST      /api/v1/groups/{group}/logCollectionJobs/{job}/token      a URL token for the download
 //! ```
 //! What each does, and how jobs advance without a scheduler, is [`crate::jobs`].
 
@@ -36,5 +37,10 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         (JobRoute::Retry(_), _) => Err(Problem::method_not_allowed("PUT")),
         (JobRoute::Download(id), &Method::GET | &Method::HEAD) => jobs.download(&id, req),
         (JobRoute::Download(_), _) => Err(Problem::method_not_allowed("GET, HEAD")),
+        (JobRoute::Token(id), &Method::POST) => {
+            let download = jobs.download_path(&id)?;
+            super::token::job_download(req, env, &format!("{group}/{id}"), &download)
+        }
+        (JobRoute::Token(_), _) => Err(Problem::method_not_allowed("POST")),
     }
 }

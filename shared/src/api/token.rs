@@ -107,21 +107,13 @@ fn mint_route(req: &Request, env: &Env) -> Result<Response, Problem> {
             )));
         }
     }
-    let settings = &env.config.auth;
     let key = url_key(env)?;
     let body: MintRequest = serde_json::from_slice(&req.body).map_err(|e| {
         Problem::bad_request(format!(
             "the body must be {{\"task\": \"<id>\"}} or {{\"app\": \"<name>\"}}, optionally with \"ttl\": {e}"
         ))
     })?;
-    let max = settings.url_token_max_ttl_s;
-    let ttl = body.ttl.unwrap_or(DEFAULT_TTL_S.min(max));
-    if ttl == 0 || ttl > max {
-        return Err(Problem::bad_param(
-            "ttl",
-            format!("ttl must be from 1 to {max} seconds"),
-        ));
-    }
+    let ttl = checked_ttl(env, body.ttl)?;
     let (scope, url) = match (body.task, body.app) {
         (Some(task), None) => {
             validate_name("task", &task)?;
@@ -154,9 +146,27 @@ fn mint_route(req: &Request, env: &Env) -> Result<Response, Problem> {
             ));
         }
     };
+    Ok(issue(&key, scope, ttl, &url))
+}
+
+/// `ttl` as asked (or the default), within `url_token_max_ttl_s`.
+fn checked_ttl(env: &Env, asked: Option<u64>) -> Result<u64, Problem> {
+    let max = env.config.auth.url_token_max_ttl_s;
+    let ttl = asked.unwrap_or(DEFAULT_TTL_S.min(max));
+    if ttl == 0 || ttl > max {
+        return Err(Problem::bad_param(
+            "ttl",
+            format!("ttl must be from 1 to {max} seconds"),
+        ));
+    }
+    Ok(ttl)
+}
+
+/// The 201 that carries a fresh token for `scope`, and `url` with it.
+fn issue(key: &[u8], scope: Scope, ttl: u64, url: &str) -> Response {
     let now = crate::util::clock::now_micros() / 1_000_000;
     let expires = now + ttl;
-    let token = urltoken::mint(&key, &scope, expires);
+    let token = urltoken::mint(key, &scope, expires);
     let mut doc = serde_json::json!({
         "token": token,
         "expires_at": crate::read::format::rfc3339(expires * 1_000_000),
@@ -166,8 +176,41 @@ fn mint_route(req: &Request, env: &Env) -> Result<Response, Problem> {
     match scope {
         Scope::Task(t) => doc["task"] = t.into(),
         Scope::App(a) => doc["app"] = a.into(),
+        Scope::JobDownload(j) => doc["job"] = j.into(),
     }
-    Ok(Response::json(StatusCode::CREATED, &doc).header(header::CACHE_CONTROL, "no-store"))
+    Response::json(StatusCode::CREATED, &doc).header(header::CACHE_CONTROL, "no-store")
+}
+
+/// `POST .../logCollectionJobs/{job}/token` (`{"ttl": N}` or no body): a
+/// URL token for that job's download, so a browser can save the archive
+/// through a plain link, streaming to disk. The gate has checked the jobs
+/// permission (the route is a jobs route); the token reads nothing else.
+pub fn job_download(
+    req: &Request,
+    env: &Env,
+    job: &str,
+    download: &str,
+) -> Result<Response, Problem> {
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        ttl: Option<u64>,
+    }
+    let body: Body = if req.body.is_empty() {
+        Body::default()
+    } else {
+        serde_json::from_slice(&req.body).map_err(|e| {
+            Problem::bad_request(format!("the body is empty or {{\"ttl\": <seconds>}}: {e}"))
+        })?
+    };
+    let ttl = checked_ttl(env, body.ttl)?;
+    let key = url_key(env)?;
+    Ok(issue(
+        &key,
+        Scope::JobDownload(job.to_owned()),
+        ttl,
+        download,
+    ))
 }
 
 #[cfg(test)]

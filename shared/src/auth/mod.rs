@@ -376,7 +376,7 @@ pub fn authorize(
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "Forbidden",
-                "this URL token grants reading one task's or app's logs, and not this request",
+                "this URL token grants reading one task's or app's logs (or one job's archive), and not this request",
             ))
         }
     }
@@ -390,6 +390,7 @@ fn covers(scope: &Scope, target: Option<&Subject>, store: &Rc<Store>) -> Result<
             .task_for_route(path)?
             .is_some_and(|t| &t.id == id),
         (Scope::App(app), Some(Subject::App(a))) => a == app,
+        (Scope::JobDownload(job), Some(Subject::JobDownload(j))) => j == job,
         _ => false,
     })
 }

@@ -50,6 +50,8 @@ pub enum Subject {
     Agent(Box<AgentPath>),
     /// `/apps/{app}/logs`.
     App(String),
+    /// A job's `.../{job}/download`, as `{group}/{job}`.
+    JobDownload(String),
 }
 
 fn needs(any_of: &'static [&'static str], class: Class, scope: Option<Subject>) -> Rule {
@@ -137,11 +139,16 @@ pub fn rule(route: &Route, method: &Method) -> Rule {
         }
         // A live tail is a follow: standard, like the other follows.
         Route::K8s(_) | Route::Loki(_) => needs(&[SYSTEM_LOGS], Class::Standard, None),
-        Route::Jobs { job, .. } => {
-            let heavy = *method == Method::POST
+        Route::Jobs { group, job } => {
+            // Minting a download token is a POST that starts nothing.
+            let heavy = (*method == Method::POST && !matches!(job, JobRoute::Token(_)))
                 || matches!(job, JobRoute::Download(_) | JobRoute::Retry(_));
             let class = if heavy { Class::Heavy } else { Class::Standard };
-            needs(&[JOBS], class, None)
+            let scope = match job {
+                JobRoute::Download(id) => Some(Subject::JobDownload(format!("{group}/{id}"))),
+                _ => None,
+            };
+            needs(&[JOBS], class, scope)
         }
     }
 }

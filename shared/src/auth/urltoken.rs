@@ -34,6 +34,9 @@ pub enum Scope {
     Task(String),
     /// `/apps/{app}/logs`.
     App(String),
+    /// One log-collection job's archive, `{group}/{job}`: its download only,
+    /// for a link a browser saves to disk (a link sends no header).
+    JobDownload(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,7 @@ pub fn mint(key: &[u8], scope: &Scope, expires: u64) -> String {
     let payload = match scope {
         Scope::Task(id) => format!("t:{expires}:{id}"),
         Scope::App(app) => format!("a:{expires}:{app}"),
+        Scope::JobDownload(job) => format!("j:{expires}:{job}"),
     };
     let tag = mac(key, payload.as_bytes()).finalize().into_bytes();
     crate::model::position::join(
@@ -103,6 +107,7 @@ pub fn verify(key: &[u8], token: &str, now: u64) -> Result<(Scope, u64), UrlToke
     let scope = match kind {
         "t" => Scope::Task(id),
         "a" => Scope::App(id),
+        "j" => Scope::JobDownload(id),
         _ => return Err(invalid),
     };
     if now >= expires {
@@ -132,6 +137,11 @@ mod tests {
         assert_eq!(verify(&k, &t, 1_000), Err(UrlTokenError::Expired));
         let a = mint(&k, &Scope::App("shop".into()), 1_000);
         assert_eq!(verify(&k, &a, 0).unwrap().0, Scope::App("shop".into()));
+        let j = mint(&k, &Scope::JobDownload("g/j".into()), 1_000);
+        assert_eq!(
+            verify(&k, &j, 0).unwrap().0,
+            Scope::JobDownload("g/j".into())
+        );
     }
 
     #[test]

@@ -63,6 +63,12 @@ impl Jobs<'_> {
         format!("{PREFIX}/{}/logCollectionJobs", self.group)
     }
 
+    /// The download route of job `id`, which must exist (404 otherwise).
+    pub fn download_path(&self, id: &str) -> Result<String, Problem> {
+        self.load(id)?;
+        Ok(format!("{}/{id}/download", self.base()))
+    }
+
     fn key(&self, id: &str) -> String {
         job_key(self.group, id)
     }

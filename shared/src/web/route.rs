@@ -211,6 +211,8 @@ pub enum JobRoute {
     Retry(String),
     /// `{job}/download`.
     Download(String),
+    /// `{job}/token`: a URL token for the job's download.
+    Token(String),
 }
 
 /// One retention route below [`K8S`]: the seed's Archive Management and S3
@@ -411,9 +413,14 @@ impl Route {
                 [id] => JobRoute::One(id.to_string()),
                 [id, "retry"] => JobRoute::Retry(id.to_string()),
                 [id, "download"] => JobRoute::Download(id.to_string()),
+                [id, "token"] => JobRoute::Token(id.to_string()),
                 _ => return Err(none()),
             };
-            if let JobRoute::One(id) | JobRoute::Retry(id) | JobRoute::Download(id) = &job {
+            if let JobRoute::One(id)
+            | JobRoute::Retry(id)
+            | JobRoute::Download(id)
+            | JobRoute::Token(id) = &job
+            {
                 validate_name("job_id", id)?;
             }
             return Ok(Route::Jobs {
@@ -567,6 +574,7 @@ impl Route {
             ("SandboxArchive", format!("{pod}/files/archive")),
             ("Jobs", jobs.clone()),
             ("Jobs", format!("{jobs}/j/download")),
+            ("Jobs", format!("{jobs}/j/token")),
             (
                 "Jobs",
                 format!("{JOBS_ALIAS}/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs"),
