@@ -34,13 +34,7 @@ fn main() {
                 _ => format!("2026-12-04T10:{:02}:{:02}Z level=info msg=\"GET /api/v1/items\" status=200 duration={}ms user=u{}\n", i / 60 % 60, i % 60, 5 + i % 40, i % 97),
             })
             .collect();
-        let r = agent
-            .post(host.url(&format!("{INGEST}/tasks/web.1/files/stdout")))
-            .header("authorization", auth())
-            .header("content-type", "text/plain")
-            .send(batch.as_bytes())
-            .expect("append");
-        assert!(r.status().is_success());
+        ingest(&agent, &host, "web.1", batch.as_bytes(), 1);
         at += n;
     }
 

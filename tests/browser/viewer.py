@@ -56,9 +56,8 @@ def wait_lines(page, n, timeout_s):
     page.wait_for_function(f"() => window.spinLogs.lines.length >= {n}", timeout=timeout_s * 1000)
 
 
-def launch(p, artifacts):
-    browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS)
-    return browser
+def launch(p):
+    return p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS)
 
 
 def sign_in(page, api, token):
@@ -89,7 +88,7 @@ def open_stdout(page, history=None):
 def test(api, token, artifacts):
     report = {}
     with sync_playwright() as p:
-        browser = launch(p, artifacts)
+        browser = launch(p)
         ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
         page = ctx.new_page()
         errors = []
@@ -252,7 +251,7 @@ def bench(api, token, artifacts):
     web.1/stdout (from the start) until every one of its lines is in the view."""
     report = {}
     with sync_playwright() as p:
-        browser = launch(p, artifacts)
+        browser = launch(p)
         def paints(url, prefix, runs=5):
             # Median of fresh contexts (cold: empty cache), then of reloads in one (warm).
             cold = []

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use sha2::Digest;
 use spin_logs_tests::{HostOptions, TestHost};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -62,10 +61,6 @@ fn unpack(gz: &[u8]) -> BTreeMap<String, Vec<u8>> {
             (path, data)
         })
         .collect()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 fn post_job(host: &TestHost, body: Value) -> Reply {

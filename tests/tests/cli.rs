@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use sha2::{Digest, Sha256};
 use spin_logs_tests::{HostOptions, TestHost};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -248,10 +247,6 @@ fn tail_follows_across_handoffs_with_no_line_lost_or_repeated() {
     );
     let want: Vec<String> = (3..5 + TOTAL).map(|i| format!("line {i}")).collect();
     assert_eq!(got, want);
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// A download cut by the host is resumed by the same command, with `Range`,

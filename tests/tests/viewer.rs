@@ -9,13 +9,8 @@
 mod common;
 
 use common::*;
-use sha2::Digest;
 use spin_logs_tests::HostOptions;
 use std::process::Command;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[test]
 fn the_viewer_files_come_typed_tagged_compressed_and_cacheable() {
@@ -199,10 +194,7 @@ fn the_viewer_in_chromium_signs_in_tails_across_handoffs_searches_and_downloads(
     // The download is the file as it was then (70 lines), byte for byte;
     // the same bytes the download route serves.
     let then: String = (0..70).map(|i| format!("line {i}\n")).collect();
-    assert_eq!(
-        s("download_sha256"),
-        hex(&sha2::Sha256::digest(then.as_bytes()))
-    );
+    assert_eq!(s("download_sha256"), sha256(then.as_bytes()));
     let file = get(&host, &format!("{}/download", file_path(&task, "stdout")));
     assert!(file.body.starts_with(then.as_bytes()));
     assert_eq!(s("download_name"), "stdout");

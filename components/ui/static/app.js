@@ -112,10 +112,15 @@ class FetchEventSource {
         const { value, done } = await reader.read();
         if (done) break;
         buf += value;
-        let nl;
-        while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
+        // One pass over the chunk, cutting the rest off once: slicing the
+        // buffer per line would copy a large history chunk once per line.
+        const eol = /\r\n|\r|\n/g;
+        let start = 0;
+        for (let m; (m = eol.exec(buf));) {
+          // A lone CR at the end may be half of a CRLF the next chunk ends.
+          if (m[0] === '\r' && m.index === buf.length - 1) break;
+          const line = buf.slice(start, m.index);
+          start = m.index + m[0].length;
           if (line === '') {
             if (id !== null) this.lastEventId = id;
             if (data.length) {
@@ -134,6 +139,7 @@ class FetchEventSource {
           else if (field === 'id' && !v.includes('\0')) id = v;
           else if (field === 'retry' && /^\d+$/.test(v)) this.retry = Number(v);
         }
+        buf = buf.slice(start);
       }
     } catch { /* aborted or cut: reconnect below */ }
     this.lost();

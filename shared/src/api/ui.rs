@@ -67,30 +67,24 @@ pub fn handle(
 
 fn serve(asset: &Asset, req: &Request) -> Response {
     let gzip = !asset.gzip.is_empty() && accepts_gzip(req.header(header::ACCEPT_ENCODING));
-    // Each representation has its own strong tag (RFC 9110 8.8.3).
-    let etag = if gzip {
-        format!("\"{}-gz\"", asset.hash)
-    } else {
-        format!("\"{}\"", asset.hash)
-    };
+    // Each representation has its own strong tag (RFC 9110 8.8.3); a client
+    // holding either form holds these bytes.
+    let plain = format!("\"{}\"", asset.hash);
+    let gzipped = format!("\"{}-gz\"", asset.hash);
+    let etag = if gzip { &gzipped } else { &plain };
     let cache = if req.query.get("v") == Some(asset.hash) {
         IMMUTABLE
     } else {
         "no-cache"
     };
-    let mut response = Response::new(StatusCode::OK);
-    if let Some(tags) = req.header(header::IF_NONE_MATCH) {
-        let bare = etag.trim_matches('"').trim_end_matches("-gz");
-        let held = tags.split(',').map(str::trim).any(|t| {
-            let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
-            t == "*" || t.trim_end_matches("-gz") == bare
-        });
-        if held {
-            response = Response::new(StatusCode::NOT_MODIFIED);
-        }
-    }
-    response = response
-        .header(header::ETAG, &etag)
+    let held = req.none_match(&[&plain, &gzipped]);
+    let status = if held {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = Response::new(status)
+        .header(header::ETAG, etag)
         .header(header::CACHE_CONTROL, cache)
         .header(header::VARY, "Accept-Encoding")
         .header(header::CONTENT_TYPE, asset.content_type)
@@ -101,7 +95,7 @@ fn serve(asset: &Asset, req: &Request) -> Response {
             .header(header::CONTENT_SECURITY_POLICY, CSP)
             .header(header::X_FRAME_OPTIONS, "DENY");
     }
-    if response.status == StatusCode::NOT_MODIFIED {
+    if held {
         return response;
     }
     if gzip {

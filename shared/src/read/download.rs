@@ -29,18 +29,12 @@ impl Download<'_> {
     pub fn respond(&self, req: &Request) -> Ranged {
         let size = self.size;
         // A client holding this very object (by its strong ETag) needs nothing.
-        if let Some(tags) = req.header(header::IF_NONE_MATCH) {
-            let held = tags
-                .split(',')
-                .map(str::trim)
-                .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == self.etag);
-            if held {
-                return Ranged::Done(
-                    Response::new(StatusCode::NOT_MODIFIED)
-                        .header(header::ETAG, self.etag)
-                        .header(header::CACHE_CONTROL, "no-cache"),
-                );
-            }
+        if req.none_match(&[self.etag]) {
+            return Ranged::Done(
+                Response::new(StatusCode::NOT_MODIFIED)
+                    .header(header::ETAG, self.etag)
+                    .header(header::CACHE_CONTROL, "no-cache"),
+            );
         }
         let range = match req.header(header::RANGE) {
             Some(r) if if_range_holds(req, self.etag) => parse_range(r, size),

@@ -60,6 +60,17 @@ impl Request {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Whether `If-None-Match` names one of `etags` (quoted, as sent in
+    /// `ETag`) or `*`; a weak `W/` tag counts, as RFC 9110's weak
+    /// comparison for `If-None-Match` says.
+    pub fn none_match(&self, etags: &[&str]) -> bool {
+        self.header(header::IF_NONE_MATCH).is_some_and(|tags| {
+            tags.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || etags.contains(&t.strip_prefix("W/").unwrap_or(t)))
+        })
+    }
+
     /// The client address Spin reports, without the port. The last value wins:
     /// hosts append theirs after whatever the client sent.
     pub fn client_ip(&self) -> String {

@@ -61,6 +61,12 @@ pub fn test_variables() -> Vec<(String, String)> {
     .collect()
 }
 
+/// The SHA-256 of `bytes` in lower-case hex, as sha256sum prints it.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
