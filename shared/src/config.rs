@@ -1,51 +1,202 @@
 //! Settings read from Spin variables (declared in `spin.toml`).
 //!
-//! Read through a lookup function so native tests can supply their own. Every
-//! setting of every layer is parsed here, below the layers that use it, so a
-//! malformed deployment fails the same way whichever route notices, and the
-//! auth gate and the rate limiter need not know where their numbers come from.
+//! Each setting is read from its variable the first time a request asks for
+//! it, and kept for the rest of the request: a request reads only what it
+//! uses (a 401 reads the gate's keys and nothing else; every variable read
+//! is a host call), and a component may be given only the variables its
+//! family uses ([`vars`]). Read through a lookup function so native tests can
+//! supply their own. Every setting of every layer is parsed here, below the
+//! layers that use it, so a malformed deployment fails the same way
+//! whichever route notices, and the auth gate and the rate limiter need not
+//! know where their numbers come from.
 
 use crate::store::s3::S3Settings;
 use serde::Deserialize;
+use std::cell::{OnceCell, RefCell};
 
-/// Every variable [`Config::from_lookup`] reads. spin.toml must declare each
-/// one and map it into every component (a test checks): an unmapped
-/// variable would silently fall back to its default inside that component.
-pub const VARIABLES: &[&str] = &[
-    "max_body_bytes",
-    "max_response_bytes",
-    "tail_budget_ms",
-    "keepalive_ms",
-    "max_followers",
-    "max_archive_bytes",
-    "job_step_ms",
-    "archive_grace_ms",
-    "query_budget_ms",
-    "auth_hs256_secret",
-    "auth_rs256_public_key",
-    "auth_es256_public_key",
-    "auth_api_keys",
-    "auth_digest_keys",
-    "url_token_secret",
-    "url_token_max_ttl_s",
-    "rate_limit_standard",
-    "rate_limit_heavy",
-    "rate_limit_ingest",
-    "max_header_bytes",
-    "max_uri_bytes",
-    "blob_store",
-    "s3_endpoint",
-    "s3_region",
-    "s3_bucket",
-    "s3_access_key_id",
-    "s3_secret_access_key",
-    "s3_path_style",
-    "s3_prefix",
-    "capture_default_process",
-];
+/// The variables, as spin.toml declares them, and the groups the route
+/// families take them in (`routes::Family::variables`). spin.toml (written
+/// by `tools/gen`) maps into each component exactly its family's groups.
+pub mod vars {
+    /// A variable spin.toml declares: its name, default, whether Spin must
+    /// treat it as a secret, and what it is for.
+    pub struct Variable {
+        pub name: &'static str,
+        pub default: &'static str,
+        pub secret: bool,
+        pub doc: &'static str,
+    }
 
-/// A deployment error: a variable is set to something unusable. Never a
-/// reason to fall back to a default or to open up; the request fails (500).
+    const fn var(name: &'static str, default: &'static str, doc: &'static str) -> Variable {
+        Variable {
+            name,
+            default,
+            secret: false,
+            doc,
+        }
+    }
+
+    const fn secret(name: &'static str, doc: &'static str) -> Variable {
+        Variable {
+            name,
+            default: "",
+            secret: true,
+            doc,
+        }
+    }
+
+    /// Every variable. Sizes are bytes, durations milliseconds unless the
+    /// name says otherwise; empty means unset.
+    pub const ALL: &[Variable] = &[
+        var(
+            "max_body_bytes",
+            "8388608",
+            "Largest request body accepted; larger is a 413.",
+        ),
+        var(
+            "max_header_bytes",
+            "16384",
+            "Largest total of request header bytes; more is a 431.",
+        ),
+        var(
+            "max_uri_bytes",
+            "8192",
+            "Longest path and query; longer is a 414.",
+        ),
+        secret(
+            "auth_hs256_secret",
+            "Authentication (docs/auth.md). Empty means unset; with no key at all every request is a 401: `spin up` without configuration stays closed.",
+        ),
+        var("auth_rs256_public_key", "", "PEM: verifies RS256 JWTs."),
+        var("auth_es256_public_key", "", "PEM: verifies ES256 JWTs."),
+        var(
+            "auth_api_keys",
+            "",
+            "JSON array of {\"sha256\": \"<hex of the key>\", \"uid\": \"...\", \"permissions\": [...]}.",
+        ),
+        secret(
+            "auth_digest_keys",
+            "JSON array of {\"username\": \"<public key>\", \"ha1_md5\": \"...\", \"ha1_sha256\": \"...\", \"uid\": \"...\", \"permissions\": [...]}: HTTP Digest key pairs (spin-logs token digestkey prints one).",
+        ),
+        secret(
+            "url_token_secret",
+            "Signs URL tokens; derived from auth_hs256_secret if unset.",
+        ),
+        var(
+            "rate_limit_standard",
+            "100",
+            "Requests per minute and caller, per class; 0 turns a class's limit off.",
+        ),
+        var("rate_limit_heavy", "10", ""),
+        var("rate_limit_ingest", "6000", ""),
+        var(
+            "blob_store",
+            "kv",
+            "Where log bytes go: \"kv\" (chunks in the default store) or \"s3\" (docs/storage.md). s3_endpoint is also each storing component's only allowed outbound host; empty (the default) allows none.",
+        ),
+        var("s3_endpoint", "", ""),
+        var("s3_region", "us-east-1", ""),
+        var("s3_bucket", "", ""),
+        var("s3_access_key_id", "", ""),
+        secret("s3_secret_access_key", ""),
+        var("s3_path_style", "true", ""),
+        var("s3_prefix", "", ""),
+        var(
+            "max_response_bytes",
+            "8388608",
+            "Most bytes one read response carries before it ends with a next cursor; 0: no cap (hosts without a response limit).",
+        ),
+        var(
+            "tail_budget_ms",
+            "25000",
+            "How long one follow streams before it ends with a resume event.",
+        ),
+        var(
+            "keepalive_ms",
+            "15000",
+            "Silence after which a follow sends a keepalive.",
+        ),
+        var(
+            "max_followers",
+            "8",
+            "Concurrent follows one caller may hold; more is a 429.",
+        ),
+        var(
+            "capture_default_process",
+            "",
+            "dotnet-monitor's default process for GET /logs: \"\" (none: a 400, as dotnet-monitor answers), \"*\" (the whole journal) or FIELD=value (_PID=4242).",
+        ),
+        var(
+            "max_archive_bytes",
+            "1073741824",
+            "Largest sandbox streamed as one .tar.gz; larger is a 413 pointing at jobs.",
+        ),
+        var(
+            "job_step_ms",
+            "3000",
+            "How long one request may spend advancing a job or an archive run.",
+        ),
+        var(
+            "url_token_max_ttl_s",
+            "600",
+            "The longest URL token lifetime one may mint, in seconds.",
+        ),
+        var(
+            "archive_grace_ms",
+            "300000",
+            "Archive runs keep replaced blobs this long before deleting them.",
+        ),
+        var(
+            "query_budget_ms",
+            "20000",
+            "A search or LogQL query scans this long at most, then answers with a cursor.",
+        ),
+    ];
+
+    /// The bounds every request passes first, and the body limit.
+    pub const GUARD: &[&str] = &["max_body_bytes", "max_header_bytes", "max_uri_bytes"];
+    /// The auth gate: keys, secrets and rate limits.
+    pub const GATE: &[&str] = &[
+        "auth_hs256_secret",
+        "auth_rs256_public_key",
+        "auth_es256_public_key",
+        "auth_api_keys",
+        "auth_digest_keys",
+        "url_token_secret",
+        "rate_limit_standard",
+        "rate_limit_heavy",
+        "rate_limit_ingest",
+    ];
+    /// Where log bytes live.
+    pub const STORAGE: &[&str] = &[
+        "blob_store",
+        "s3_endpoint",
+        "s3_region",
+        "s3_bucket",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "s3_path_style",
+        "s3_prefix",
+    ];
+    /// Reads that answer in pages.
+    pub const READS: &[&str] = &["max_response_bytes"];
+    /// Follows: their budget, keepalives and slots.
+    pub const FOLLOW: &[&str] = &["tail_budget_ms", "keepalive_ms", "max_followers"];
+    /// dotnet-monitor's captures.
+    pub const CAPTURE: &[&str] = &["capture_default_process"];
+    /// Sandbox archives and log collection jobs.
+    pub const ARCHIVES: &[&str] = &["max_archive_bytes", "job_step_ms"];
+    /// Minting URL tokens.
+    pub const TOKENS: &[&str] = &["url_token_max_ttl_s"];
+    /// Archive runs.
+    pub const RETENTION: &[&str] = &["job_step_ms", "archive_grace_ms"];
+    /// Searches and LogQL.
+    pub const QUERY: &[&str] = &["query_budget_ms"];
+}
+
+/// A deployment error: a variable is set to something unusable, or a
+/// component reads a variable spin.toml does not give it. Never a reason to
+/// fall back to a default or to open up; the request fails (500).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
 
@@ -57,46 +208,209 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a variable is looked up: its value, `None` for unset (the default
+/// applies), or an error (Spin's for a variable the component has not been
+/// given).
+type Lookup = Box<dyn Fn(&str) -> Result<Option<String>, ConfigError>>;
+
+/// Every setting, read at first use (see the module docs).
 pub struct Config {
+    lookup: Lookup,
+    /// Numbers read so far.
+    numbers: RefCell<Vec<(&'static str, u64)>>,
+    auth: OnceCell<AuthSettings>,
+    rate: OnceCell<Limits>,
+    blobs: OnceCell<BlobBackend>,
+    capture: OnceCell<DefaultProcess>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("numbers", &self.numbers.borrow())
+            .field("auth", &self.auth.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    /// Every setting at its default.
+    fn default() -> Self {
+        Config::from_lookup(|_| None)
+    }
+}
+
+/// Gets a [`OnceCell`]'s value, building it on first use.
+fn cached<T>(
+    cell: &OnceCell<T>,
+    build: impl FnOnce() -> Result<T, ConfigError>,
+) -> Result<&T, ConfigError> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = build()?;
+    Ok(cell.get_or_init(|| value))
+}
+
+impl Config {
+    /// Settings from `lookup(name)`; `None` (or an absent variable) means
+    /// the default. A present but malformed value is a deployment error.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        Config::strict(move |name| Ok(lookup(name)))
+    }
+
+    /// Settings from a lookup that may fail: on Spin, reading a variable the
+    /// component was not given is an error, not a default.
+    pub fn strict(lookup: impl Fn(&str) -> Result<Option<String>, ConfigError> + 'static) -> Self {
+        Config {
+            lookup: Box::new(lookup),
+            numbers: RefCell::new(Vec::new()),
+            auth: OnceCell::new(),
+            rate: OnceCell::new(),
+            blobs: OnceCell::new(),
+            capture: OnceCell::new(),
+        }
+    }
+
+    /// Settings with these variables set and the rest at their defaults:
+    /// for tests.
+    pub fn with(pairs: &[(&str, &str)]) -> Self {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    /// A variable's text; empty and whitespace-only mean unset.
+    fn text(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        Ok((self.lookup)(name)?.filter(|v| !v.trim().is_empty()))
+    }
+
+    fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        if let Some((_, n)) = self.numbers.borrow().iter().find(|(k, _)| *k == name) {
+            return Ok(*n);
+        }
+        let n = match self.text(name)? {
+            None => default,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError(format!("variable {name} = {v:?} is not a number")))?,
+        };
+        self.numbers.borrow_mut().push((name, n));
+        Ok(n)
+    }
+
     /// Largest request body accepted (ingest batches); larger is a 413.
-    pub max_body_bytes: u64,
+    pub fn max_body_bytes(&self) -> Result<u64, ConfigError> {
+        self.number("max_body_bytes", 8 * 1024 * 1024)
+    }
+
     /// Most bytes one read response may carry before it ends with a "next"
-    /// cursor: a per-deployment setting, because hosts differ (about 10 MiB on
-    /// some serverless hosts; `spin up` has no cap). `0` in the variable means
-    /// no cap (`u64::MAX` here): one response carries the whole read.
-    pub max_response_bytes: u64,
-    /// How long one follow (SSE tail) invocation streams before it ends with a
-    /// resume event, in milliseconds: well under the host's request limit.
-    pub tail_budget_ms: u64,
+    /// cursor: a per-deployment setting, because hosts differ (about 10 MiB
+    /// on some serverless hosts; `spin up` has no cap). `0` in the variable
+    /// means no cap (`u64::MAX` here): one response carries the whole read.
+    pub fn max_response_bytes(&self) -> Result<u64, ConfigError> {
+        Ok(match self.number("max_response_bytes", 8 * 1024 * 1024)? {
+            0 => u64::MAX,
+            n => n,
+        })
+    }
+
+    /// How long one follow (SSE tail) invocation streams before it ends with
+    /// a resume event, in ms: well under the host's request limit.
+    pub fn tail_budget_ms(&self) -> Result<u64, ConfigError> {
+        self.number("tail_budget_ms", 25_000)
+    }
+
     /// Silence after which a follow sends a keepalive, in milliseconds.
-    pub keepalive_ms: u64,
+    pub fn keepalive_ms(&self) -> Result<u64, ConfigError> {
+        self.number("keepalive_ms", 15_000)
+    }
+
     /// Concurrent follows one caller may hold; more is a 429.
-    pub max_followers: u64,
+    pub fn max_followers(&self) -> Result<u64, ConfigError> {
+        self.number("max_followers", 8)
+    }
+
     /// Largest sandbox (sum of file sizes) streamed as one `.tar.gz`; larger
     /// is a 413 pointing at log collection jobs.
-    pub max_archive_bytes: u64,
-    /// How long one request may spend advancing a log collection job, in ms.
-    pub job_step_ms: u64,
+    pub fn max_archive_bytes(&self) -> Result<u64, ConfigError> {
+        self.number("max_archive_bytes", 1024 * 1024 * 1024)
+    }
+
+    /// How long one request may spend advancing a log collection job or an
+    /// archive run, in ms.
+    pub fn job_step_ms(&self) -> Result<u64, ConfigError> {
+        self.number("job_step_ms", 3_000)
+    }
+
     /// How long blobs an archive run replaced or expired are kept before
     /// deletion, and how long a page must have been sealed before it is
     /// packed, in ms: longer than any request, which may hold the old index.
-    pub archive_grace_ms: u64,
+    pub fn archive_grace_ms(&self) -> Result<u64, ConfigError> {
+        self.number("archive_grace_ms", 300_000)
+    }
+
     /// How long one search or LogQL query may scan before it answers with
-    /// what it has and a cursor (ms): inside the hosts\' ~30 s request limit.
-    pub query_budget_ms: u64,
-    /// Keys and secrets of the auth gate (`auth_*`, `url_token_*`).
-    pub auth: AuthSettings,
-    /// Requests per minute and caller (`rate_limit_*`).
-    pub rate: Limits,
+    /// what it has and a cursor (ms): inside the hosts' ~30 s request limit.
+    pub fn query_budget_ms(&self) -> Result<u64, ConfigError> {
+        self.number("query_budget_ms", 20_000)
+    }
+
     /// Largest total of request header bytes the client sent; more is a 431.
-    pub max_header_bytes: u64,
+    pub fn max_header_bytes(&self) -> Result<u64, ConfigError> {
+        self.number("max_header_bytes", 16 * 1024)
+    }
+
     /// Longest path and query; longer is a 414.
-    pub max_uri_bytes: u64,
+    pub fn max_uri_bytes(&self) -> Result<u64, ConfigError> {
+        self.number("max_uri_bytes", 8 * 1024)
+    }
+
+    /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
+    pub fn url_token_max_ttl_s(&self) -> Result<u64, ConfigError> {
+        self.number("url_token_max_ttl_s", URL_TOKEN_MAX_TTL_S)
+    }
+
+    /// Keys and secrets of the auth gate (`auth_*`, `url_token_secret`).
+    pub fn auth(&self) -> Result<&AuthSettings, ConfigError> {
+        cached(&self.auth, || {
+            AuthSettings::from_lookup(&|name| self.text(name))
+        })
+    }
+
+    /// Requests per minute and caller (`rate_limit_*`).
+    pub fn rate(&self) -> Result<&Limits, ConfigError> {
+        cached(&self.rate, || {
+            let d = Limits::default();
+            Ok(Limits {
+                standard: self.number("rate_limit_standard", d.standard)?,
+                heavy: self.number("rate_limit_heavy", d.heavy)?,
+                ingest: self.number("rate_limit_ingest", d.ingest)?,
+            })
+        })
+    }
+
     /// Where log bytes go (`blob_store`, `s3_*`).
-    pub blobs: BlobBackend,
+    pub fn blobs(&self) -> Result<&BlobBackend, ConfigError> {
+        cached(&self.blobs, || {
+            BlobBackend::from_lookup(&|name| self.text(name))
+        })
+    }
+
     /// What `GET /logs` captures: dotnet-monitor's default process.
-    pub capture_default_process: DefaultProcess,
+    pub fn capture_default_process(&self) -> Result<&DefaultProcess, ConfigError> {
+        cached(&self.capture, || {
+            DefaultProcess::parse(self.text("capture_default_process")?)
+        })
+    }
 }
 
 /// `capture_default_process`: empty (no default: `GET /logs` is a 400, as
@@ -148,9 +462,10 @@ pub enum BlobBackend {
 impl BlobBackend {
     /// The `s3_*` variables are read only when `blob_store = "s3"`: a
     /// request on the embedded default pays for one look-up, not eight.
-    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        match text("blob_store").as_deref().map(str::trim) {
+    fn from_lookup(
+        text: &impl Fn(&str) -> Result<Option<String>, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        match text("blob_store")?.as_deref().map(str::trim) {
             None | Some("kv") => return Ok(Self::Embedded),
             Some("s3") => {}
             Some(other) => {
@@ -160,7 +475,7 @@ impl BlobBackend {
             }
         }
         let required = |name: &str| {
-            text(name).ok_or_else(|| ConfigError(format!("blob_store = \"s3\" needs {name}")))
+            text(name)?.ok_or_else(|| ConfigError(format!("blob_store = \"s3\" needs {name}")))
         };
         let endpoint = required("s3_endpoint")?
             .trim()
@@ -171,7 +486,7 @@ impl BlobBackend {
                 "variable s3_endpoint = {endpoint:?}: {why}"
             )));
         }
-        let path_style = match text("s3_path_style").as_deref().map(str::trim) {
+        let path_style = match text("s3_path_style")?.as_deref().map(str::trim) {
             None | Some("true") => true,
             Some("false") => false,
             Some(other) => {
@@ -182,81 +497,13 @@ impl BlobBackend {
         };
         Ok(Self::S3(S3Settings {
             endpoint,
-            region: text("s3_region").unwrap_or_else(|| "us-east-1".to_owned()),
+            region: text("s3_region")?.unwrap_or_else(|| "us-east-1".to_owned()),
             bucket: required("s3_bucket")?,
             access_key_id: required("s3_access_key_id")?,
             secret_access_key: required("s3_secret_access_key")?,
             path_style,
-            prefix: text("s3_prefix").unwrap_or_default(),
+            prefix: text("s3_prefix")?.unwrap_or_default(),
         }))
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 8 * 1024 * 1024,
-            max_response_bytes: 8 * 1024 * 1024,
-            tail_budget_ms: 25_000,
-            keepalive_ms: 15_000,
-            max_followers: 8,
-            max_archive_bytes: 1024 * 1024 * 1024,
-            job_step_ms: 3_000,
-            archive_grace_ms: 300_000,
-            query_budget_ms: 20_000,
-            auth: AuthSettings::default(),
-            rate: Limits::default(),
-            max_header_bytes: 16 * 1024,
-            max_uri_bytes: 8 * 1024,
-            blobs: BlobBackend::Embedded,
-            capture_default_process: DefaultProcess::Unset,
-        }
-    }
-}
-
-impl Config {
-    /// Builds the config from `lookup(name)`, falling back to defaults for absent
-    /// variables. A present but malformed value is a deployment error, not ignored.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let d = Config::default();
-        Ok(Self {
-            max_body_bytes: number(&lookup, "max_body_bytes", d.max_body_bytes)?,
-            max_response_bytes: match number(&lookup, "max_response_bytes", d.max_response_bytes)? {
-                0 => u64::MAX,
-                n => n,
-            },
-            tail_budget_ms: number(&lookup, "tail_budget_ms", d.tail_budget_ms)?,
-            keepalive_ms: number(&lookup, "keepalive_ms", d.keepalive_ms)?,
-            max_followers: number(&lookup, "max_followers", d.max_followers)?,
-            max_archive_bytes: number(&lookup, "max_archive_bytes", d.max_archive_bytes)?,
-            job_step_ms: number(&lookup, "job_step_ms", d.job_step_ms)?,
-            archive_grace_ms: number(&lookup, "archive_grace_ms", d.archive_grace_ms)?,
-            query_budget_ms: number(&lookup, "query_budget_ms", d.query_budget_ms)?,
-            auth: AuthSettings::from_lookup(&lookup)?,
-            rate: Limits {
-                standard: number(&lookup, "rate_limit_standard", d.rate.standard)?,
-                heavy: number(&lookup, "rate_limit_heavy", d.rate.heavy)?,
-                ingest: number(&lookup, "rate_limit_ingest", d.rate.ingest)?,
-            },
-            max_header_bytes: number(&lookup, "max_header_bytes", d.max_header_bytes)?,
-            max_uri_bytes: number(&lookup, "max_uri_bytes", d.max_uri_bytes)?,
-            blobs: BlobBackend::from_lookup(&lookup)?,
-            capture_default_process: DefaultProcess::parse(lookup("capture_default_process"))?,
-        })
-    }
-}
-
-fn number(
-    lookup: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match lookup(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError(format!("variable {name} = {v:?} is not a number"))),
     }
 }
 
@@ -316,8 +563,6 @@ pub struct AuthSettings {
     pub digest_keys: Vec<DigestKey>,
     /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
     pub url_token_secret: Option<String>,
-    /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
-    pub url_token_max_ttl_s: u64,
 }
 
 impl Default for AuthSettings {
@@ -330,7 +575,6 @@ impl Default for AuthSettings {
             api_keys: Vec::new(),
             digest_keys: Vec::new(),
             url_token_secret: None,
-            url_token_max_ttl_s: URL_TOKEN_MAX_TTL_S,
         }
     }
 }
@@ -347,7 +591,6 @@ impl std::fmt::Debug for AuthSettings {
                 "url_token_secret",
                 &self.url_token_secret.as_ref().map(|_| "<set>"),
             )
-            .field("url_token_max_ttl_s", &self.url_token_max_ttl_s)
             .finish()
     }
 }
@@ -360,11 +603,13 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub const URL_TOKEN_MAX_TTL_S: u64 = 600;
 
 impl AuthSettings {
-    /// Reads the `auth_*` and `url_token_*` variables. Empty means unset. A
-    /// malformed value is a deployment error (500), never a reason to open up.
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let secret = |name: &str| match text(name) {
+    /// Reads the `auth_*` variables and `url_token_secret` (`text`: a
+    /// variable's value, `None` if unset). A malformed value is a deployment
+    /// error (500), never a reason to open up.
+    pub fn from_lookup(
+        text: &impl Fn(&str) -> Result<Option<String>, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        let secret = |name: &str| match text(name)? {
             Some(s) if s.len() < MIN_SECRET_BYTES => Err(ConfigError(format!(
                 "variable {name} is shorter than {MIN_SECRET_BYTES} bytes"
             ))),
@@ -372,32 +617,23 @@ impl AuthSettings {
         };
         // A PEM on one line (`\n` escapes, as env files often carry it) is unfolded.
         let pem = |name: &str| {
-            text(name).map(|v| {
+            Ok::<_, ConfigError>(text(name)?.map(|v| {
                 if v.contains('\n') {
                     v
                 } else {
                     v.replace("\\n", "\n")
                 }
-            })
-        };
-        let max_ttl = match text("url_token_max_ttl_s") {
-            None => URL_TOKEN_MAX_TTL_S,
-            Some(v) => v.trim().parse().map_err(|_| {
-                ConfigError(format!(
-                    "variable url_token_max_ttl_s = {v:?} is not a number"
-                ))
-            })?,
+            }))
         };
         Ok(Self {
             hs256_secret: secret("auth_hs256_secret")?,
-            rs256_public_key: pem("auth_rs256_public_key"),
-            es256_public_key: pem("auth_es256_public_key"),
-            api_keys: parse_api_keys(&text("auth_api_keys").unwrap_or_default())
+            rs256_public_key: pem("auth_rs256_public_key")?,
+            es256_public_key: pem("auth_es256_public_key")?,
+            api_keys: parse_api_keys(&text("auth_api_keys")?.unwrap_or_default())
                 .map_err(ConfigError)?,
-            digest_keys: parse_digest_keys(&text("auth_digest_keys").unwrap_or_default())
+            digest_keys: parse_digest_keys(&text("auth_digest_keys")?.unwrap_or_default())
                 .map_err(ConfigError)?,
             url_token_secret: secret("url_token_secret")?,
-            url_token_max_ttl_s: max_ttl,
         })
     }
 
@@ -497,33 +733,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_every_listed_variable_and_nothing_else() {
-        let asked = std::cell::RefCell::new(Vec::new());
-        // With the S3 backend chosen, so that its variables are read too.
-        let config = Config::from_lookup(|name| {
-            asked.borrow_mut().push(name.to_owned());
+    fn reads_a_variable_only_when_asked_and_once() {
+        let asked = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = asked.clone();
+        let config = Config::from_lookup(move |name| {
+            seen.borrow_mut().push(name.to_owned());
             s3_lookup(name)
-        })
-        .unwrap();
-        assert!(matches!(config.blobs, BlobBackend::S3(_)));
-        let mut asked = asked.into_inner();
-        asked.sort();
-        asked.dedup();
-        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
-        listed.sort();
-        assert_eq!(asked, listed);
+        });
+        assert!(asked.borrow().is_empty());
+        assert_eq!(config.max_uri_bytes().unwrap(), 8192);
+        assert_eq!(config.max_uri_bytes().unwrap(), 8192);
+        assert!(matches!(config.blobs().unwrap(), BlobBackend::S3(_)));
+        let asked = asked.borrow();
+        assert_eq!(asked.iter().filter(|n| *n == "max_uri_bytes").count(), 1);
+        assert!(asked.iter().all(|n| vars::ALL.iter().any(|v| v.name == n)));
+        assert!(!asked.iter().any(|n| n.starts_with("auth_")), "{asked:?}");
+    }
+
+    #[test]
+    fn every_variable_is_in_exactly_the_groups_that_name_it() {
+        let groups = [
+            vars::GUARD,
+            vars::GATE,
+            vars::STORAGE,
+            vars::READS,
+            vars::FOLLOW,
+            vars::CAPTURE,
+            vars::ARCHIVES,
+            vars::TOKENS,
+            vars::RETENTION,
+            vars::QUERY,
+        ];
+        for v in vars::ALL {
+            assert!(
+                groups.iter().any(|g| g.contains(&v.name)),
+                "{} in no group",
+                v.name
+            );
+        }
+        for name in groups.iter().flat_map(|g| g.iter()) {
+            assert!(
+                vars::ALL.iter().any(|v| v.name == *name),
+                "{name} undeclared"
+            );
+        }
+    }
+
+    #[test]
+    fn a_variable_the_component_lacks_is_an_error_not_a_default() {
+        let config = Config::strict(|name| Err(ConfigError(format!("no variable {name}"))));
+        assert!(
+            config
+                .tail_budget_ms()
+                .unwrap_err()
+                .0
+                .contains("tail_budget_ms")
+        );
     }
 
     #[test]
     fn a_response_cap_of_zero_means_none() {
         let cap = |v: &str| {
-            Config::from_lookup(|n| (n == "max_response_bytes").then(|| v.to_owned()))
+            Config::with(&[("max_response_bytes", v)])
+                .max_response_bytes()
                 .unwrap()
-                .max_response_bytes
         };
         assert_eq!(cap("0"), u64::MAX);
         assert_eq!(cap("1048576"), 1 << 20);
-        assert_eq!(Config::default().max_response_bytes, 8 << 20);
+        assert_eq!(Config::default().max_response_bytes().unwrap(), 8 << 20);
     }
 
     fn s3_lookup(name: &str) -> Option<String> {
@@ -540,11 +817,9 @@ mod tests {
 
     #[test]
     fn the_blob_backend_is_embedded_unless_s3_is_configured_completely() {
-        assert_eq!(
-            Config::from_lookup(|_| None).unwrap().blobs,
-            BlobBackend::Embedded
-        );
-        let BlobBackend::S3(s3) = Config::from_lookup(s3_lookup).unwrap().blobs else {
+        assert_eq!(Config::default().blobs().unwrap(), &BlobBackend::Embedded);
+        let config = Config::from_lookup(s3_lookup);
+        let BlobBackend::S3(s3) = config.blobs().unwrap() else {
             panic!("s3 expected");
         };
         assert_eq!(s3.endpoint, "http://127.0.0.1:9000");
@@ -556,13 +831,14 @@ mod tests {
             ("s3_endpoint", "http://minio/bucket"),
             ("s3_path_style", "yes"),
         ] {
-            let err = Config::from_lookup(|n| {
+            let err = Config::from_lookup(move |n| {
                 if n == name {
                     Some(value.to_owned())
                 } else {
                     s3_lookup(n)
                 }
             })
+            .blobs()
             .unwrap_err();
             assert!(err.0.contains(name), "{name}={value}: {err}");
         }

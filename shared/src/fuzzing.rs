@@ -10,14 +10,13 @@ use crate::model::sandbox::Task;
 use crate::read::format::{Format, sse_event};
 use crate::read::params::{Cursor, ReadParams};
 use crate::read::reader::{FileSource, JournalSource, Read, Source, start_position};
+use crate::routes::resolve;
 use crate::store::Store;
 use crate::store::kv::MemoryKv;
 use crate::store::log::Log;
 use crate::web::message::{Request, Response};
+use crate::web::path::{MAX_NAME_BYTES, ReadTarget, validate_name};
 use crate::web::query::Query;
-use crate::web::route::{
-    AgentPath, Discover, JobRoute, MAX_NAME_BYTES, ReadTarget, Route, segments_after, validate_name,
-};
 use http::Method;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -37,18 +36,17 @@ fn with_populated<T>(f: impl FnOnce(&Env) -> T) -> T {
 /// blog), each with a stdout, and a journal. Follows end at once (budget 0).
 fn populated() -> Env {
     let env = Env {
-        config: crate::config::Config {
-            tail_budget_ms: 0,
-            // `GET /logs` captures the whole journal, as the fuzz targets expect.
-            capture_default_process: crate::config::DefaultProcess::All,
-            ..Default::default()
-        },
+        // `GET /logs` captures the whole journal, as the fuzz targets expect.
+        config: crate::config::Config::with(&[
+            ("tail_budget_ms", "0"),
+            ("capture_default_process", "*"),
+        ]),
         ..Env::memory()
     };
     let call = |method: Method, path: &str, body: &str| {
         let req = Request::new(method, &format!("{}{path}", crate::api::ingest::PREFIX))
             .with_body(body.as_bytes().to_vec());
-        let r = crate::api::call(crate::api::ingest::handle, req, &env);
+        let r = crate::api::ingest::API.call(req, &env);
         assert!(r.status.is_success(), "fixture {path}: {}", r.status);
     };
     for (id, agent, app, pod) in [("t1", "A", "shop", false), ("t2", "B", "blog", true)] {
@@ -76,67 +74,6 @@ fn populated() -> Env {
 /// Agent route prefixes of the [`populated`] tasks.
 const T1: &str = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/t1/runs/Ct1";
 const T2: &str = "/system/v1/agent/B/logs/v2/task/frameworks/F/executors/t2/runs/Ct2/tasks/t2";
-
-/// Every id and name a route carries.
-fn route_names(route: &Route) -> Vec<&str> {
-    fn run(r: &AgentPath) -> Vec<&str> {
-        let mut v = vec![
-            r.agent_id.as_str(),
-            &r.framework_id,
-            &r.executor_id,
-            &r.container_id,
-        ];
-        v.extend(r.task_id.as_deref());
-        v
-    }
-    match route {
-        Route::TaskMeta { task_id } => vec![task_id],
-        Route::AppendFile { task_id, file } => vec![task_id, file],
-        Route::Discover { task, target } => match target {
-            Discover::Read(f) | Discover::Download(f) => vec![task, f],
-            Discover::Browse | Discover::Archive => vec![task],
-        },
-        Route::Read(ReadTarget::File { run: r, file })
-        | Route::Follow(ReadTarget::File { run: r, file }) => {
-            let mut v = run(r);
-            v.push(file);
-            v
-        }
-        Route::Read(ReadTarget::Journal { unit }) | Route::Follow(ReadTarget::Journal { unit }) => {
-            unit.iter().map(String::as_str).collect()
-        }
-        Route::Browse { run: r } | Route::SandboxArchive { run: r } => run(r),
-        Route::Download { run: r, file } => {
-            let mut v = run(r);
-            v.push(file);
-            v
-        }
-        Route::Jobs { group, job } => match job {
-            JobRoute::All => vec![group],
-            JobRoute::One(id)
-            | JobRoute::Retry(id)
-            | JobRoute::Download(id)
-            | JobRoute::Token(id) => vec![group, id],
-        },
-        Route::AppLogs { app } | Route::AppLogsUrl { app } => vec![app],
-        Route::Loki(crate::web::route::LokiRoute::LabelValues(name)) => vec![name],
-        Route::Loki(_) => Vec::new(),
-        Route::AgentLocal { inner, .. } => route_names(inner)
-            .into_iter()
-            .filter(|n| *n != crate::web::route::AGENT_UNKNOWN)
-            .collect(),
-        Route::AppendJournal
-        | Route::Capture
-        | Route::CaptureProcess(_)
-        | Route::MintToken
-        | Route::Retention(_)
-        | Route::K8s(_)
-        | Route::Ui { .. }
-        | Route::Index
-        | Route::OpenApi
-        | Route::Unrouted => Vec::new(),
-    }
-}
 
 /// Asserts what [`validate_name`] promises of a name it accepts.
 fn assert_name(name: &str) {
@@ -169,22 +106,21 @@ pub fn router(input: &str) {
     if validate_name("name", input).is_ok() {
         assert_name(input);
     }
-    for prefix in [
-        crate::web::route::INGEST,
-        crate::web::route::DISCOVERY,
-        crate::web::route::COMPONENT,
-        crate::web::route::AGENT,
-        crate::web::route::APPS,
-    ] {
-        if let Some(Ok(segs)) = segments_after(input, prefix) {
-            assert!(segs.iter().all(|s| !s.is_empty()), "{input:?}");
+    let found = resolve(&Method::GET, input);
+    if let Some(params) = &found.params {
+        // Every id and name a route carries (group ids, processes and label
+        // names have stricter rules of their own).
+        for (name, value) in params.named() {
+            if !matches!(*name, "group_id" | "process" | "name") {
+                assert_name(value);
+            }
         }
     }
-    if let Ok(route) = Route::parse(input) {
-        route_names(&route).into_iter().for_each(assert_name);
-        let again = Route::parse(input).expect("parsing is deterministic");
-        assert_eq!(again, route, "{input:?}");
-    }
+    assert_eq!(
+        resolve(&Method::GET, input),
+        found,
+        "parsing is deterministic"
+    );
     location_round_trip(input);
 
     // Every handler, on an empty store: only problems and empty reads, and
@@ -195,20 +131,20 @@ pub fn router(input: &str) {
         config: crate::config::Config::default(),
     };
     let path = format!("/{}", input.trim_start_matches('/'));
-    let handlers: [crate::api::Handler; 5] = [
-        crate::api::ingest::handle,
-        crate::api::discovery::handle,
-        crate::api::dump::handle,
-        crate::api::browse::handle,
-        crate::api::archive::handle,
+    let get = || Request::new(Method::GET, &path);
+    let answers = [
+        crate::api::ingest::API.call(get(), &env),
+        crate::api::discovery::API.call(get(), &env),
+        crate::api::dump::API.call(get(), &env),
+        crate::api::browse::API.call(get(), &env),
+        crate::api::archive::API.call(get(), &env),
     ];
-    for handle in handlers {
-        let r = crate::api::call(handle, Request::new(Method::GET, &path), &env);
-        assert_client_problem(&path, &r);
+    for r in &answers {
+        assert_client_problem(&path, r);
     }
     for (method, body) in [(Method::PUT, &b"{}"[..]), (Method::POST, &b"x\n"[..])] {
         let req = Request::new(method, &path).with_body(body);
-        let r = crate::api::call(crate::api::ingest::handle, req, &env);
+        let r = crate::api::ingest::API.call(req, &env);
         assert_client_problem(&path, &r);
     }
     assert_eq!(
@@ -224,14 +160,14 @@ pub fn router(input: &str) {
 }
 
 fn read_populated(env: &Env, path: &str) {
-    let readers: [crate::api::Handler; 4] = [
-        crate::api::discovery::handle,
-        crate::api::dump::handle,
-        crate::api::browse::handle,
-        crate::api::archive::handle,
+    let get = || Request::new(Method::GET, path);
+    let answers = [
+        crate::api::discovery::API.call(get(), env),
+        crate::api::dump::API.call(get(), env),
+        crate::api::browse::API.call(get(), env),
+        crate::api::archive::API.call(get(), env),
     ];
-    for handle in readers {
-        let r = crate::api::call(handle, Request::new(Method::GET, path), env);
+    for r in answers {
         assert_client_problem(path, &r);
         if path.starts_with("/system/v1/agent/A/") {
             let body = r.into_bytes().expect("body");
@@ -269,10 +205,12 @@ fn location_round_trip(input: &str) {
             updated: 0,
         };
         let mut location = t.agent_route();
-        crate::web::route::push(&mut location, &[file]);
-        let route = Route::parse(&location)
-            .unwrap_or_else(|e| panic!("{location:?} does not parse back: {e}"));
-        let Route::Read(ReadTarget::File { run: p, file: f }) = route else {
+        crate::web::path::push(&mut location, &[file]);
+        let route = match crate::routes::dump::FAMILY.find(&Method::GET, &location) {
+            crate::routes::Lookup::Found(found) => found.route,
+            _ => panic!("{location:?} does not parse back"),
+        };
+        let ReadTarget::File { run: p, file: f } = route else {
             panic!("{location:?} is not a file read: {route:?}");
         };
         assert_eq!(
@@ -656,7 +594,7 @@ fn follow_populated(env: &Env, input: &str) {
         let req = Request::new(Method::GET, route)
             .with_header("accept", "text/event-stream")
             .with_header("last-event-id", &id);
-        let r = crate::api::call(crate::api::tail::handle, req, env);
+        let r = crate::api::tail::API.call(req, env);
         match r.status.as_u16() {
             200 => {}
             204 => continue,

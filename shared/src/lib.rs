@@ -9,17 +9,19 @@
 //! 3. [`store`]: key-value, blobs, and the append-only indexed [`store::log`]
 //!    task files and the journal are made of; errors of its own, no HTTP.
 //! 4. [`config`]: every setting, from Spin variables.
-//! 5. [`web`]: problems, requests and responses, the query string, the typed
-//!    [`web::route::Route`] of every request, and the bounds checked first.
-//! 6. [`env`]: the stores and settings a request works with.
-//! 7. [`model`]: tasks and their sandboxes, journal entries, positions.
-//! 8. [`read`]: read parameters, formats, the reader, the follow engine,
+//! 5. [`web`]: problems, requests and responses, the query string, paths and
+//!    their parameters, and the bounds checked first.
+//! 6. [`routes`]: every route as data, one table per route family: the
+//!    parser, the permission rules, and what the docs are written from.
+//! 7. [`env`]: the stores and settings a request works with.
+//! 8. [`model`]: tasks and their sandboxes, journal entries, positions.
+//! 9. [`read`]: read parameters, formats, the reader, the follow engine,
 //!    follower leases, ranged downloads, tar.gz and redaction.
-//! 9. [`auth`]: the gate: authentication, the permission of each route, rate limits.
-//! 10. [`jobs`]: log collection jobs: their records, lifecycle and collection.
-//! 11. [`retention`]: archive policies, their stepped runs, the archive catalog.
-//! 12. [`api`]: one module per route family: parse, call, render.
-//! 13. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
+//! 10. [`auth`]: the gate: authentication, authorization by the route's rule, rate limits.
+//! 11. [`jobs`]: log collection jobs: their records, lifecycle and collection.
+//! 12. [`retention`]: archive policies, their stepped runs, the archive catalog.
+//! 13. [`api`]: one handler per route family: call the layers below, render.
+//! 14. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
 pub mod util;
 
@@ -30,6 +32,8 @@ pub mod store;
 pub mod config;
 
 pub mod web;
+
+pub mod routes;
 
 pub mod env;
 

@@ -3,15 +3,16 @@
 //! imports are stubs); everything above it is plain Rust that native tests
 //! drive with in-memory stores.
 
-use crate::api::Handler;
-use crate::config::{BlobBackend, Config};
+use crate::api::Api;
+use crate::config::{BlobBackend, Config, ConfigError};
 use crate::env::Env;
+use crate::routes::{Lookup, unrouted};
 use crate::store::Store;
+use crate::store::blob::{BlobStore, KvBlobStore, LazyBlobs};
 use crate::store::kv::{Cas, Kv, KvError, KvResult};
 use crate::store::s3::{HttpRequest, HttpResponse, S3BlobStore, Transport, TransportError};
 use crate::web::message::{Body, Chunk, Request, Response, respond};
 use crate::web::problem::Problem;
-use crate::web::route::Route;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wkv};
@@ -20,25 +21,30 @@ use std::time::Duration;
 use wasi::io::poll::Pollable;
 use wasi::io::streams::{OutputStream, StreamError};
 
-/// Runs `handler` for one request: opens the stores, parses the route once,
-/// passes the auth gate (`crate::auth`) with it, reads the body within the
-/// configured limit, hands the same route to the handler, and streams the
-/// response back.
-pub async fn serve(req: IncomingRequest, out: ResponseOutparam, handler: Handler) {
-    let response = match prepare(req).await {
-        Ok((request, route, env, gate)) => gate.run(|| {
-            respond(route.and_then(|route| crate::api::answer(handler, route, &request, &env)))
+/// Runs one request through `api`: reads its settings as they are needed,
+/// finds its route in the family's table once, passes the auth gate
+/// (`crate::auth`) with the route's rule, reads the body within the
+/// configured limit, hands the typed route to the handler, and streams the
+/// response back. Generic over the family, so a component links only its
+/// own family's table and handler.
+pub async fn serve<R>(req: IncomingRequest, out: ResponseOutparam, api: &'static Api<R>) {
+    let response = match prepare(req, api).await {
+        Ok((request, lookup, env, gate)) => gate.run(|| {
+            respond(match lookup {
+                Lookup::Found(found) => api.answer(found.route, &request, &env),
+                Lookup::Refused(problem, _) => Err(problem),
+                Lookup::Unrouted => Err(unrouted(&request.path)),
+            })
         }),
         Err(problem) => Response::from(problem),
     };
     send(crate::web::message::allow_any_origin(response), out).await;
 }
 
-type Prepared = (Request, Result<Route, Problem>, Env, crate::auth::Gate);
+type Prepared<R> = (Request, Lookup<R>, Env, crate::auth::Gate);
 
-async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
-    let config = Config::from_lookup(|name| spin_sdk::variables::get(name).ok())?;
-    let store = std::rc::Rc::new(open_store(&config)?);
+async fn prepare<R>(req: IncomingRequest, api: &'static Api<R>) -> Result<Prepared<R>, Problem> {
+    let config = Config::strict(variable);
 
     let method = convert_method(&req.method())?;
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".to_owned());
@@ -52,9 +58,9 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
         }
     }
     crate::web::guard::check(&request, &config)?;
-    let route = Route::parse(&request.path);
+    let lookup = api.family.find(&request.method, &request.path);
 
-    let limit = config.max_body_bytes;
+    let limit = config.max_body_bytes()?;
     if let Some(len) = request
         .header(http::header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok())
@@ -62,8 +68,13 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
     {
         return Err(Problem::too_large(limit));
     }
+    let store = std::rc::Rc::new(open_store());
     // Authenticated, authorized and counted before a byte of the body is read.
-    let gate = crate::auth::admit(&mut request, route.as_ref().ok(), &config, &store)?;
+    let subject = match &lookup {
+        Lookup::Found(found) => found.subject.as_ref(),
+        _ => None,
+    };
+    let gate = crate::auth::admit(&mut request, &lookup.rule(), subject, &config, &store)?;
     let mut body = Vec::new();
     let mut stream = req.into_body_stream();
     while let Some(chunk) = stream.next().await {
@@ -74,19 +85,39 @@ async fn prepare(req: IncomingRequest) -> Result<Prepared, Problem> {
         body.extend_from_slice(&chunk);
     }
     request.body = body;
-    Ok((request, route, Env { store, config }, gate))
+    Ok((request, lookup, Env { store, config }, gate))
+}
+
+/// A Spin variable: its value, `None` if empty (unset), or an error for a
+/// variable spin.toml does not give this component (Spin's `Undefined`):
+/// the component's family reads only what it declares, so that is a bug to
+/// see, not a default to fall back on.
+fn variable(name: &str) -> Result<Option<String>, ConfigError> {
+    use spin_sdk::variables::Error;
+    match spin_sdk::variables::get(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Undefined(why)) => Err(ConfigError(format!(
+            "variable {name} is not given to this component ({why}): map it in spin.toml"
+        ))),
+        Err(e) => Err(ConfigError(format!("variable {name}: {e:?}"))),
+    }
 }
 
 /// Metadata in the `default` store; log bytes in it too (embedded default,
-/// through a second handle) or in S3 over outbound HTTP.
-fn open_store(config: &Config) -> Result<Store, Problem> {
+/// through a second handle) or in S3 over outbound HTTP. Nothing is opened
+/// or read here: the blob backend is chosen at the first blob operation.
+fn open_store() -> Store {
     let meta = Box::new(SpinKv::new("default"));
-    Ok(match &config.blobs {
-        BlobBackend::Embedded => Store::new(meta, Box::new(SpinKv::new("default"))),
-        BlobBackend::S3(settings) => Store::with_blobs(
-            meta,
-            Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
-        ),
+    Store::with_blobs(meta, Box::new(LazyBlobs::new(blob_store)))
+}
+
+/// The blob backend `blob_store` names.
+fn blob_store() -> KvResult<Box<dyn BlobStore>> {
+    let config = Config::strict(variable);
+    let backend = config.blobs().map_err(|e| KvError(e.to_string()))?;
+    Ok(match backend {
+        BlobBackend::Embedded => Box::new(KvBlobStore::new(Box::new(SpinKv::new("default")))),
+        BlobBackend::S3(settings) => Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
     })
 }
 

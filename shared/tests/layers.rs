@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "store",
     "config",
     "web",
+    "routes",
     "env",
     "model",
     "read",

@@ -859,7 +859,7 @@ fn a_job_download_token_reads_that_archive_and_nothing_else() {
     let path = format!("{JOBS}/{id}/token");
     let logs_only = bearer(&[SYSTEM_LOGS]);
     send_as(&host, "POST", &path, Some(&logs_only), &[], None, b"").problem(403);
-    let jobs_only = bearer(&[spin_logs::auth::policy::JOBS]);
+    let jobs_only = bearer(&[spin_logs::routes::JOBS]);
     assert_eq!(
         send_as(&host, "POST", &path, Some(&jobs_only), &[], None, b"").status,
         201

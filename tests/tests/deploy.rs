@@ -165,11 +165,21 @@ fn secrets_variables_and_scalers_exist() {
             parsed["key_value_store"].get("default").is_some(),
             "the runtime config defines the default store"
         );
-        for var in spec["variables"].as_sequence().expect("variables") {
+        // An app is given only the variables its component reads (the
+        // viewer and the index read no secret and no store).
+        let component = strings(&spec["components"])[0].clone();
+        let given = &manifest.components[&component].variables;
+        let vars = spec["variables"].as_sequence().cloned().unwrap_or_default();
+        for var in &vars {
             let var_name = var["name"].as_str().expect("name");
             assert!(
                 manifest.variables.contains_key(var_name),
                 "undeclared variable {var_name}"
+            );
+            assert!(
+                given.contains_key(var_name),
+                "{}: sets {var_name}, which spin.toml does not give {component}",
+                name(app)
             );
             if let Some(r) = var["valueFrom"]["secretKeyRef"].as_mapping() {
                 let secret = r[&Value::from("name")].as_str().expect("secret name");
@@ -274,9 +284,9 @@ fn a_cronjob_drives_archive_runs_with_a_defined_credential() {
     let (service, path) = rest.split_once('/').expect("service/path");
     assert!(services.contains(service), "{service} is no SpinApp");
     assert_eq!(path, "k8s/v1/archive/start");
-    let route = spin_logs::web::route::Route::parse(&format!("/{path}")).expect("a route");
-    assert_eq!(route.component(), "retention");
-    assert_eq!(format!("spin-logs-{}", route.component()), service);
+    let route = spin_logs::routes::resolve(&http::Method::POST, &format!("/{path}"));
+    assert_eq!((route.component, route.problem), ("retention", None));
+    assert_eq!(format!("spin-logs-{}", route.component), service);
     assert!(args.windows(2).any(|w| w == ["-X", "POST"]), "{args:?}");
     let secret = container["env"][0]["valueFrom"]["secretKeyRef"]["name"]
         .as_str()

@@ -155,7 +155,7 @@ fn hex_check(domain: &str, payload: &str) -> String {
 /// Task and file names that must never become a path component: each in
 /// every place a name appears in a path. The library's one table of them,
 /// which its unit tests walk too.
-const TRAVERSALS: [&str; 12] = spin_logs::web::route::HOSTILE_SEGMENTS;
+const TRAVERSALS: [&str; 12] = spin_logs::web::path::HOSTILE_SEGMENTS;
 
 #[test]
 fn path_traversal_in_any_name_is_a_400_on_every_route() {

@@ -6,5 +6,5 @@ use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    spin_logs::spin::serve(req, out, spin_logs::api::index::handle).await
+    spin_logs::spin::serve(req, out, &spin_logs::api::index::API).await
 }

@@ -21,24 +21,25 @@ use crate::env::Env;
 use crate::model::sandbox::{Sandboxes, Task};
 use crate::read::download::{Download, Ranged, disposition};
 use crate::read::targz;
+use crate::routes::archive::{Archive, FAMILY};
 use crate::util::ids::digest;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::Route;
 use http::{Method, StatusCode, header};
 use std::rc::Rc;
 
-/// The `archive` component serves sandbox downloads and log collection jobs.
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+/// The `archive` component: sandbox downloads and log collection jobs.
+pub const API: super::Api<Archive> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Archive, req: &Request, env: &Env) -> Result<Response, Problem> {
     let (run, file) = match route {
-        Route::Jobs { .. } => return super::jobs::handle(route, req, env),
-        Route::Download { run, file } => (run, Some(file)),
-        Route::SandboxArchive { run } => (run, None),
-        other => return Err(super::elsewhere(&other)),
+        Archive::Job { group, op } => return super::jobs::handle(&group, op, req, env),
+        Archive::Download { run, file } => (run, Some(file)),
+        Archive::Sandbox { run } => (run, None),
     };
-    if req.method != Method::GET && req.method != Method::HEAD {
-        return Err(Problem::method_not_allowed("GET, HEAD"));
-    }
     let sandboxes = Sandboxes::new(env.store.clone());
     let task = sandboxes.task_at(&run)?;
     match file {
@@ -88,7 +89,8 @@ fn sandbox_archive(
 ) -> Result<Response, Problem> {
     let files = sandboxes.files(&task.id)?;
     let total: u64 = files.iter().map(|f| f.size).sum();
-    if total > env.config.max_archive_bytes {
+    let max = env.config.max_archive_bytes()?;
+    if total > max {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Archive Too Large",
@@ -96,7 +98,7 @@ fn sandbox_archive(
                 "the sandbox holds {total} bytes, over max_archive_bytes ({}); \
                  create a log collection job (POST /api/public/v1.0/groups/{{group}}/logCollectionJobs), \
                  whose archive downloads in resumable ranges",
-                env.config.max_archive_bytes
+                max
             ),
         ));
     }

@@ -8,15 +8,16 @@
 
 use crate::env::Env;
 use crate::model::sandbox::{Sandboxes, Task};
+use crate::routes::browse::{Browse, FAMILY};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::Route;
-use http::{Method, StatusCode, header};
+use http::{StatusCode, header};
 use serde::Serialize;
 
 /// Where Mesos agents keep sandboxes; listed paths are under it, as on DC/OS.
 const WORK_DIR: &str = "/var/lib/mesos/slave";
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize)]
 pub struct Entry {
     pub path: String,
@@ -28,13 +29,13 @@ pub struct Entry {
     pub gid: &'static str,
 }
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    let Route::Browse { run } = route else {
-        return Err(super::elsewhere(&route));
-    };
-    if req.method != Method::GET {
-        return Err(Problem::method_not_allowed("GET"));
-    }
+/// The `browse` component.
+pub const API: super::Api<Browse> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(run: Browse, _req: &Request, env: &Env) -> Result<Response, Problem> {
     let sandboxes = Sandboxes::new(env.store.clone());
     let task = sandboxes.task_at(&run)?;
     let dir = sandbox_dir(&task);

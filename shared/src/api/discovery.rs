@@ -16,33 +16,34 @@
 
 use crate::env::Env;
 use crate::model::sandbox::{Sandboxes, TaskSummary, is_running};
+use crate::routes::discovery::{Discover, Discovery, FAMILY};
 use crate::web::message::{Request, Response};
+use crate::web::path::{AgentPath, header_safe, push};
 use crate::web::problem::Problem;
-use crate::web::route::{Discover, Route, push};
-use http::{Method, StatusCode, header};
+use http::{StatusCode, header};
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    if let Route::AgentLocal { inner, tail } = route {
-        return agent_local(&inner, &tail, req, env);
+/// The `discovery` component.
+pub const API: super::Api<Discovery> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Discovery, req: &Request, env: &Env) -> Result<Response, Problem> {
+    match route {
+        Discovery::Task { task, target } => discover(&task, &target, req, env),
+        Discovery::AgentLocal { run, tail } => agent_local(&run, &tail, req, env),
     }
-    let Route::Discover {
-        task: query,
-        target,
-    } = route
-    else {
-        return Err(super::elsewhere(&route));
-    };
-    if req.method != Method::GET && req.method != Method::HEAD {
-        return Err(Problem::method_not_allowed("GET, HEAD"));
-    }
-    let query = query.as_str();
+}
+
+/// 303 to the agent route of the task `query` names.
+fn discover(query: &str, target: &Discover, req: &Request, env: &Env) -> Result<Response, Problem> {
     let sandboxes = Sandboxes::new(env.store.clone());
     let id = choose(&sandboxes.index()?, query)?;
     let task = sandboxes
         .task(&id)?
         .ok_or_else(|| Problem::not_found(format!("no task matches {query:?}")))?;
     let mut location = task.agent_route();
-    match &target {
+    match target {
         Discover::Read(f) => push(&mut location, &[f]),
         Discover::Download(f) => push(&mut location, &[f, "download"]),
         Discover::Browse => push(&mut location, &["files", "browse"]),
@@ -56,7 +57,7 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
 fn redirect(status: StatusCode, mut location: String, req: &Request) -> Response {
     if !req.query.is_empty() {
         location.push('?');
-        location.push_str(&crate::web::route::header_safe(req.query.raw()));
+        location.push_str(&header_safe(req.query.raw()));
     }
     Response::new(status)
         .header(header::LOCATION, &location)
@@ -67,17 +68,7 @@ fn redirect(status: StatusCode, mut location: String, req: &Request) -> Response
 /// 307 to the proxied spelling on the agent of the task that runs there.
 /// Users seldom call these (the seed: "rely on master node to construct the
 /// correct endpoint"), so the task is found by a walk over the task index.
-fn agent_local(inner: &Route, tail: &str, req: &Request, env: &Env) -> Result<Response, Problem> {
-    if req.method != Method::GET && req.method != Method::HEAD {
-        return Err(Problem::method_not_allowed("GET, HEAD"));
-    }
-    let run = match inner {
-        Route::Read(crate::web::route::ReadTarget::File { run, .. })
-        | Route::Browse { run }
-        | Route::Download { run, .. }
-        | Route::SandboxArchive { run } => run,
-        _ => return Err(Problem::internal("an agent-local route without a run")),
-    };
+fn agent_local(run: &AgentPath, tail: &str, req: &Request, env: &Env) -> Result<Response, Problem> {
     let sandboxes = Sandboxes::new(env.store.clone());
     let mut found = None;
     for summary in sandboxes.index()? {
@@ -93,10 +84,10 @@ fn agent_local(inner: &Route, tail: &str, req: &Request, env: &Env) -> Result<Re
         }
     }
     let task = found.ok_or_else(|| Problem::not_found("no task runs there"))?;
-    let mut location = String::from(crate::web::route::AGENT);
+    let mut location = String::from(crate::web::path::AGENT);
     push(&mut location, &[&task.agent_id]);
     location.push_str("/logs/v2/task");
-    location.push_str(&crate::web::route::header_safe(tail));
+    location.push_str(&header_safe(tail));
     Ok(redirect(StatusCode::TEMPORARY_REDIRECT, location, req))
 }
 

@@ -22,9 +22,9 @@ use crate::read::follow::{CHUNK, Feed, Follow, FollowOptions, stream_response, t
 use crate::read::format::{Format, rfc3339, sse_event};
 use crate::store::log::Log;
 use crate::web::message::{Request, Response};
+use crate::web::path::Process;
 use crate::web::problem::Problem;
 use crate::web::query::Query;
-use crate::web::route::Process;
 use http::{StatusCode, header};
 use serde_json::{Map, Value, json};
 
@@ -117,7 +117,7 @@ pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Resp
     let select = match process {
         Some(process) => Select::Process(process),
         // dotnet-monitor's default process: configured, or an error.
-        None => match &env.config.capture_default_process {
+        None => match env.config.capture_default_process()? {
             DefaultProcess::Unset => {
                 return Err(Problem::bad_request(
                     "Unable to discover a target process. Name one (/logs/{pid} or /logs/{uid}), \
@@ -167,7 +167,7 @@ pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Resp
         Follow::new(
             feed,
             format,
-            FollowOptions::from_config(&env.config),
+            FollowOptions::from_config(&env.config)?,
             Some(lease),
         ),
     ))
@@ -354,11 +354,10 @@ mod tests {
     #[test]
     fn captures_new_entries_at_or_above_the_level_until_the_deadline() {
         let env = Env {
-            config: crate::config::Config {
-                tail_budget_ms: 400,
-                capture_default_process: DefaultProcess::All,
-                ..Default::default()
-            },
+            config: crate::config::Config::with(&[
+                ("tail_budget_ms", "400"),
+                ("capture_default_process", "*"),
+            ]),
             ..Env::memory()
         };
         let post = |body: &str| {
@@ -367,16 +366,12 @@ mod tests {
                 &format!("{}/component", crate::api::ingest::PREFIX),
             )
             .with_body(body.to_owned());
-            assert!(
-                crate::api::call(crate::api::ingest::handle, req, &env)
-                    .status
-                    .is_success()
-            );
+            assert!(crate::api::ingest::API.call(req, &env).status.is_success());
         };
         post("{\"MESSAGE\":\"before\",\"PRIORITY\":\"3\"}");
         let req = Request::new(http::Method::GET, "/logs?level=Warning&durationSeconds=1")
             .with_header("accept", "text/event-stream");
-        let mut body = crate::api::call(crate::api::tail::handle, req, &env).body;
+        let mut body = crate::api::tail::API.call(req, &env).body;
         let crate::web::message::Body::Stream(chunks) = &mut body else {
             panic!("a stream")
         };
@@ -417,7 +412,7 @@ mod tests {
             .with_header("accept", "text/event-stream")
             .with_header("last-event-id", &id);
         assert_eq!(
-            crate::api::call(crate::api::tail::handle, again, &env).status,
+            crate::api::tail::API.call(again, &env).status,
             StatusCode::NO_CONTENT
         );
     }

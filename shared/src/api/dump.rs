@@ -16,21 +16,21 @@ use crate::read::format::Format;
 use crate::read::params::ReadParams;
 use crate::read::reader::{Read, Source};
 use crate::read::target::{Opened, last_event_id, open, wants_follow};
+use crate::routes::dump::{Dump, FAMILY};
+use crate::routes::tail::FOLLOW;
 use crate::store::log::Snapshot;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{FOLLOW, Route};
-use http::Method;
 
-pub const COMPONENT: &str = crate::web::route::COMPONENT;
+pub use crate::routes::dump::COMPONENT;
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    let Route::Read(target) = route else {
-        return Err(super::elsewhere(&route));
-    };
-    if req.method != Method::GET {
-        return Err(Problem::method_not_allowed("GET"));
-    }
+/// The `dump` component.
+pub const API: super::Api<Dump> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(target: Dump, req: &Request, env: &Env) -> Result<Response, Problem> {
     let params = ReadParams::parse(&req.query)?;
     let format = Format::negotiate(req.header(http::header::ACCEPT))?;
     let opened = open(&target, &params, env)?;
@@ -40,7 +40,7 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
         if !req.query.is_empty() {
             location = format!("{location}?{}", req.query.raw());
         }
-        let location = crate::web::route::header_safe(&location);
+        let location = crate::web::path::header_safe(&location);
         return Ok(Response::new(http::StatusCode::TEMPORARY_REDIRECT)
             .header(http::header::LOCATION, &location)
             .header(http::header::CACHE_CONTROL, "no-cache"));
@@ -83,7 +83,7 @@ fn read<S: Source + 'static>(
         params,
         last_event_id,
         format,
-        budget: env.config.max_response_bytes,
+        budget: env.config.max_response_bytes()?,
         path: &req.path,
         query: &req.query,
     }
@@ -93,7 +93,7 @@ fn read<S: Source + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use http::Method;
     use http::StatusCode;
     use serde_json::Value;
 
@@ -101,16 +101,13 @@ mod tests {
 
     fn env(budget: u64) -> Env {
         let env = Env {
-            config: Config {
-                max_response_bytes: budget,
-                ..Config::default()
-            },
+            config: crate::config::Config::with(&[("max_response_bytes", &(budget).to_string())]),
             ..Env::memory()
         };
         let ingest = |method, path: &str, body: &[u8]| {
             let req = Request::new(method, &format!("{}{path}", crate::api::ingest::PREFIX))
                 .with_body(body);
-            let r = crate::api::call(crate::api::ingest::handle, req, &env);
+            let r = crate::api::ingest::API.call(req, &env);
             assert!(r.status.is_success(), "{path}: {:?}", r.into_bytes());
         };
         ingest(
@@ -144,7 +141,7 @@ mod tests {
         if let Some(id) = last_event_id {
             req = req.with_header("last-event-id", id);
         }
-        let r = crate::api::call(handle, req, env);
+        let r = API.call(req, env);
         let (status, headers) = (r.status, r.headers.clone());
         (
             status,
@@ -226,21 +223,14 @@ mod tests {
 
         // The follow replays from Last-Event-ID, then ends with a resume event.
         let env = Env {
-            config: Config {
-                tail_budget_ms: 100,
-                ..Config::default()
-            },
+            config: crate::config::Config::with(&[("tail_budget_ms", &(100).to_string())]),
             ..env
         };
         let req = Request::new(Method::GET, &format!("{}{FILE}", FOLLOW))
             .with_header("accept", "text/event-stream")
             .with_header("last-event-id", "490");
-        let sse = String::from_utf8(
-            crate::api::call(crate::api::tail::handle, req, &env)
-                .into_bytes()
-                .unwrap(),
-        )
-        .unwrap();
+        let sse =
+            String::from_utf8(crate::api::tail::API.call(req, &env).into_bytes().unwrap()).unwrap();
         assert!(sse.starts_with("retry: "), "{sse}");
         assert!(sse.contains("id: 495\ndata: {"), "{sse}");
         assert!(sse.contains("\"MESSAGE\":\"0099\""));

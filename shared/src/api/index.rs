@@ -5,27 +5,27 @@
 //! README does not.
 
 use crate::env::Env;
+use crate::routes::index::{FAMILY, Index};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{self, Route};
-use http::{Method, StatusCode, header};
+use http::{StatusCode, header};
 use serde_json::json;
 
-pub fn handle(route: Route, req: &Request, _env: &Env) -> Result<Response, Problem> {
-    match route {
-        Route::Index if matches!(req.method, Method::GET | Method::HEAD) => Ok(index()),
-        Route::OpenApi if matches!(req.method, Method::GET | Method::HEAD) => Ok(openapi()),
-        Route::Index | Route::OpenApi => Err(Problem::method_not_allowed("GET, HEAD")),
-        Route::Unrouted => Err(Problem::not_found(format!(
-            "no route at {}; GET / lists the API's routes",
-            route::header_safe(&req.path)
-        ))),
-        other => Err(super::elsewhere(&other)),
-    }
+/// The `index` component.
+pub const API: super::Api<Index> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Index, _req: &Request, _env: &Env) -> Result<Response, Problem> {
+    Ok(match route {
+        Index::Index => index(),
+        Index::OpenApi => openapi(),
+    })
 }
 
-/// The OpenAPI 3.1 document (`docs/openapi.json`, written by
-/// `docs/openapi.py`), compiled in: it changes only with the code.
+/// The OpenAPI 3.1 document (`docs/openapi.json`, written from the route
+/// tables by `tools/gen`), compiled in: it changes only with the code.
 const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 fn openapi() -> Response {
@@ -40,51 +40,24 @@ fn openapi() -> Response {
         .bytes(OPENAPI.as_bytes().to_vec())
 }
 
+/// Every family and its routes, from the route tables.
 fn index() -> Response {
-    let run = format!(
-        "{}/{{agent_id}}/logs/v2/task/frameworks/{{framework_id}}/executors/{{executor_id}}/runs/{{container_id}}",
-        route::AGENT
-    );
-    let families = json!([
-        {"family": "ingest", "routes": [
-            format!("PUT|GET {}/tasks/{{task_id}}", route::INGEST),
-            format!("POST {}/tasks/{{task_id}}/files/{{file}}", route::INGEST),
-            format!("POST {}/component", route::INGEST),
-            format!("POST {}/push", route::LOKI)]},
-        {"family": "discovery", "routes": [
-            format!("GET {}/{{task}}[/file/{{file}}][/browse|/download|/archive]", route::DISCOVERY)]},
-        {"family": "read", "routes": [
-            format!("GET {}[/{{unit}}]", route::COMPONENT),
-            format!("GET {run}[/tasks/{{task_id}}]/{{file}}")]},
-        {"family": "browse", "routes": [format!("GET {run}[/tasks/{{task_id}}]/files/browse")]},
-        {"family": "archive", "routes": [
-            format!("GET {run}[/tasks/{{task_id}}]/{{file}}/download"),
-            format!("GET {run}[/tasks/{{task_id}}]/files/archive"),
-            format!("GET|POST {}/{{group_id}}/logCollectionJobs[/{{job_id}}[/download|/retry]]", route::JOBS)]},
-        {"family": "tail", "routes": [
-            format!("GET {}/<read route>", route::FOLLOW),
-            format!("GET {}/{{app}}/logs", route::APPS),
-            format!("GET {}", route::CAPTURE)]},
-        {"family": "token", "routes": [
-            format!("POST {}", route::TOKENS),
-            format!("GET {}/{{app}}/logs", route::SCALINGO_API)]},
-        {"family": "retention", "routes": [
-            format!("GET|POST|PUT|DELETE {}/archive/policies", route::K8S),
-            format!("POST {}/archive/start", route::K8S),
-            format!("GET {}/archive/jobs", route::K8S),
-            format!("GET {}/s3/metadata|content|stats", route::K8S),
-            format!("GET {}/storage/info", route::K8S)]},
-        {"family": "query", "routes": [
-            format!("GET {}/", route::K8S),
-            format!("POST {}/search[/logql]", route::K8S),
-            format!("GET {}/namespaces|pods|containers", route::K8S),
-            format!("GET {}/query_range|query|labels|label/{{name}}/values|series", route::LOKI)]},
-    ]);
+    let families: Vec<_> = crate::routes::ALL
+        .iter()
+        .map(|f| {
+            let routes: Vec<String> = f
+                .endpoints()
+                .iter()
+                .map(|e| format!("{} {}", e.verb.as_str(), e.path))
+                .collect();
+            json!({"family": f.component(), "summary": f.summary(), "routes": routes})
+        })
+        .collect();
     let body = json!({
         "name": "spin-logs",
         "version": env!("CARGO_PKG_VERSION"),
         "description": "A Logging API (DC/OS Logging API v2 and friends) on Spin",
-        "documentation": "README.md, \"Routes\" and \"Authentication and permissions\"; GET /openapi.json",
+        "documentation": "README.md, docs/routes.md and docs/auth.md; GET /openapi.json",
         "authentication": "every route but this one needs credentials: Authorization: Bearer <jwt>, \
                            token=<jwt>, ApiKey <key>, Digest, or a ?token= URL token",
         "families": families,
@@ -98,9 +71,10 @@ fn index() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Method;
 
     fn get(path: &str) -> Response {
-        crate::api::call(handle, Request::new(Method::GET, path), &Env::memory())
+        API.call(Request::new(Method::GET, path), &Env::memory())
     }
 
     #[test]
@@ -111,7 +85,17 @@ mod tests {
             panic!("a body");
         };
         let v: serde_json::Value = serde_json::from_slice(body).unwrap();
-        assert_eq!(v["families"].as_array().unwrap().len(), 9);
+        let families = v["families"].as_array().unwrap();
+        assert_eq!(families.len(), crate::routes::ALL.len());
+        // Every route of every table, the ones the old hand-written list lost included.
+        let all = v.to_string();
+        for route in [
+            "GET /k8s/v1/tail",
+            "GET /ui/...",
+            "logCollectionJobs/:job_id/token",
+        ] {
+            assert!(all.contains(route), "{route}");
+        }
         for path in ["/nothing/here", "/system/v1/logs/v2/", "/favicon.ico"] {
             assert_eq!(get(path).status, StatusCode::NOT_FOUND, "{path}");
         }

@@ -17,35 +17,31 @@ use crate::env::Env;
 use crate::model::journal;
 use crate::model::sandbox::{Sandboxes, TaskSpec};
 use crate::model::{push, stream};
+use crate::routes::ingest::{FAMILY, Ingest};
 use crate::store::log::{AppendError, IdempotencyKey, Outcome};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{LokiRoute, Route};
-use http::{Method, StatusCode, header};
+use http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 
-pub const PREFIX: &str = crate::web::route::INGEST;
+pub use crate::routes::ingest::PREFIX;
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    let decoded = decode_body(req, env.config.max_body_bytes)?;
+/// The `ingest` component.
+pub const API: super::Api<Ingest> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Ingest, req: &Request, env: &Env) -> Result<Response, Problem> {
+    let decoded = decode_body(req, env.config.max_body_bytes()?)?;
     let req = decoded.as_ref().unwrap_or(req);
-    let m = &req.method;
     match route {
-        Route::TaskMeta { task_id } => match *m {
-            Method::PUT => register(req, env, &task_id),
-            Method::GET => get_task(env, &task_id),
-            _ => Err(Problem::method_not_allowed("GET, PUT")),
-        },
-        Route::AppendFile { task_id, file } if m == Method::POST => {
-            append_file(req, env, &task_id, &file)
-        }
-        Route::AppendFile { .. } => Err(Problem::method_not_allowed("POST")),
-        Route::AppendJournal if m == Method::POST => append_journal(req, env),
-        Route::AppendJournal => Err(Problem::method_not_allowed("POST")),
-        Route::Loki(LokiRoute::Push) if m == Method::POST => loki_push(req, env),
-        Route::Loki(LokiRoute::Push) => Err(Problem::method_not_allowed("POST")),
-        other => Err(super::elsewhere(&other)),
+        Ingest::PutTask { task_id } => register(req, env, &task_id),
+        Ingest::GetTask { task_id } => get_task(env, &task_id),
+        Ingest::AppendFile { task_id, file } => append_file(req, env, &task_id, &file),
+        Ingest::AppendJournal => append_journal(req, env),
+        Ingest::LokiPush => loki_push(req, env),
     }
 }
 
@@ -87,11 +83,10 @@ fn decode_body(req: &Request, limit: u64) -> Result<Option<Request>, Problem> {
 pub const MAX_TASK_BYTES: u64 = 64 * 1024;
 
 fn register(req: &Request, env: &Env, id: &str) -> Result<Response, Problem> {
-    require_json(req)?;
     if req.body.len() as u64 > MAX_TASK_BYTES {
         return Err(Problem::too_large(MAX_TASK_BYTES));
     }
-    let spec = TaskSpec::parse(id, &req.body)?;
+    let spec = req.json::<TaskSpec>("task metadata")?.checked(id)?;
     let (task, created) =
         Sandboxes::new(env.store.clone()).register(id, spec, crate::util::clock::now_micros())?;
     let status = if created {
@@ -172,7 +167,12 @@ fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
 fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
     let kind = push::Body::of(req.header(header::CONTENT_TYPE))?;
     let now_ns = crate::util::clock::now_micros().saturating_mul(1000);
-    let batches = push::decode(&req.body, kind, now_ns, env.config.max_body_bytes as usize)?;
+    let batches = push::decode(
+        &req.body,
+        kind,
+        now_ns,
+        env.config.max_body_bytes()? as usize,
+    )?;
     let idem = idempotency_key(req)?;
     let mut logs = Vec::with_capacity(batches.len());
     // Streams with no head yet: registration comes before a stream's first
@@ -268,15 +268,6 @@ fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
     }
 }
 
-fn require_json(req: &Request) -> Result<(), Problem> {
-    match req.content_type().as_deref() {
-        None | Some("application/json") => Ok(()),
-        Some(other) => Err(Problem::unsupported_media_type(format!(
-            "task metadata is application/json, not {other}"
-        ))),
-    }
-}
-
 /// One NDJSON record of a file append.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -350,6 +341,7 @@ mod tests {
     use crate::config::Config;
     use crate::store::Store;
     use crate::store::kv::MemoryKv;
+    use http::Method;
     use std::rc::Rc;
     use std::sync::Arc;
 
@@ -381,7 +373,7 @@ mod tests {
             if let Some(ct) = ct {
                 req = req.with_header("content-type", ct);
             }
-            let resp = crate::api::call(handle, req, &self.env);
+            let resp = API.call(req, &self.env);
             let status = resp.status;
             let is_problem = resp
                 .headers
@@ -414,13 +406,17 @@ mod tests {
                 .with_header("content-type", "text/plain")
                 .with_header("content-encoding", encoding)
                 .with_body(body);
-            crate::api::call(handle, req, &f.env).status.as_u16()
+            API.call(req, &f.env).status.as_u16()
         };
         assert_eq!(send("gzip", &gz(b"one\ntwo\n")), 200);
         let before = f.keys();
         assert_eq!(send("gzip", b"plain text, not gzip\n"), 400);
         assert_eq!(send("br", &gz(b"x\n")), 415);
-        let bomb = gz(&vec![b'a'; Config::default().max_body_bytes as usize + 1]);
+        let bomb = gz(&vec![
+            b'a';
+            Config::default().max_body_bytes().unwrap() as usize
+                + 1
+        ]);
         assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
         assert_eq!(send("gzip", &bomb), 413);
         assert_eq!(f.keys(), before, "nothing stored by refused bodies");
@@ -428,7 +424,8 @@ mod tests {
             Method::GET,
             "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/t1/runs/C/stdout",
         );
-        let text = crate::api::call(crate::api::dump::handle, read, &f.env)
+        let text = crate::api::dump::API
+            .call(read, &f.env)
             .into_bytes()
             .unwrap();
         assert_eq!(text, b"one\ntwo\n");
@@ -654,7 +651,7 @@ mod tests {
             let req = Request::new(Method::POST, &format!("{PREFIX}/tasks/t1/files/stdout"))
                 .with_header("idempotency-key", "abc")
                 .with_body(&b"once\n"[..]);
-            assert_eq!(crate::api::call(handle, req, &f.env).status, StatusCode::OK);
+            assert_eq!(API.call(req, &f.env).status, StatusCode::OK);
         }
         let head = Sandboxes::new(f.env.store.clone())
             .file("t1", "stdout")

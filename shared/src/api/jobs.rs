@@ -14,33 +14,24 @@
 
 use crate::env::Env;
 use crate::jobs::Jobs;
+use crate::routes::archive::JobOp;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{JobRoute, Route};
-use http::Method;
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    let Route::Jobs { group, job } = route else {
-        return Err(super::elsewhere(&route));
-    };
-    let jobs = Jobs::new(env, &group);
-    let m = &req.method;
-    match (job, m) {
-        (JobRoute::All, &Method::POST) => jobs.create(req),
-        (JobRoute::All, &Method::GET | &Method::HEAD) => jobs.list(req),
-        (JobRoute::All, _) => Err(Problem::method_not_allowed("GET, HEAD, POST")),
-        (JobRoute::One(id), &Method::GET | &Method::HEAD) => jobs.get(&id),
-        (JobRoute::One(id), &Method::PATCH) => jobs.extend(&id, req),
-        (JobRoute::One(id), &Method::DELETE) => jobs.delete(&id),
-        (JobRoute::One(_), _) => Err(Problem::method_not_allowed("GET, HEAD, PATCH, DELETE")),
-        (JobRoute::Retry(id), &Method::PUT) => jobs.retry(&id),
-        (JobRoute::Retry(_), _) => Err(Problem::method_not_allowed("PUT")),
-        (JobRoute::Download(id), &Method::GET | &Method::HEAD) => jobs.download(&id, req),
-        (JobRoute::Download(_), _) => Err(Problem::method_not_allowed("GET, HEAD")),
-        (JobRoute::Token(id), &Method::POST) => {
+/// Answers `op` on `group`'s jobs.
+pub fn handle(group: &str, op: JobOp, req: &Request, env: &Env) -> Result<Response, Problem> {
+    let jobs = Jobs::new(env, group);
+    match op {
+        JobOp::Create => jobs.create(req),
+        JobOp::List => jobs.list(req),
+        JobOp::Get(id) => jobs.get(&id),
+        JobOp::Extend(id) => jobs.extend(&id, req),
+        JobOp::Delete(id) => jobs.delete(&id),
+        JobOp::Retry(id) => jobs.retry(&id),
+        JobOp::Download(id) => jobs.download(&id, req),
+        JobOp::Token(id) => {
             let download = jobs.download_path(&id)?;
             super::token::job_download(req, env, &format!("{group}/{id}"), &download)
         }
-        (JobRoute::Token(_), _) => Err(Problem::method_not_allowed("POST")),
     }
 }

@@ -1,19 +1,23 @@
-//! One module per route family, each a [`Handler`]: it matches the request's
-//! [`Route`] (parsed once, by the glue, before the gate), calls the layers
-//! below, and renders the answer. Nothing shared lives here: what two
-//! families both need belongs to a layer below.
+//! One handler per route family: it matches the family's typed route (parsed
+//! once, by the glue, from the family's table in `crate::routes`, before the
+//! gate), calls the layers below, and renders the answer. Nothing shared
+//! lives here: what two families both need belongs to a layer below. Methods
+//! are the table's business: a handler gets only the method its row names
+//! (HEAD as GET).
 //!
-//! | module | component | routes |
+//! | module | family | also |
 //! |---|---|---|
-//! | [`ingest`] | `ingest` | task metadata, file appends, journal appends, Loki push |
-//! | [`discovery`] | `discovery` | `/system/v1/logs/v2/task/{task}/...`: 303 to the agent route |
-//! | [`dump`] | `dump` | component logs and sandbox files |
-//! | [`browse`] | `browse` | `.../files/browse` |
-//! | [`archive`] | `archive` | file downloads, sandbox `.tar.gz`, log collection [`jobs`] |
-//! | [`tail`] | `tail` | follows; Scalingo's [`scalingo`] and dotnet-monitor's [`dotnet`] streams |
-//! | [`query`] | `query` | Kubernetes search and listings, Loki's read API |
-//! | [`token`] | `token` | URL tokens |
-//! | [`index`] | `index` | `/`, and every path outside the families (404) |
+//! | [`ingest`] | `routes::ingest` | |
+//! | [`discovery`] | `routes::discovery` | |
+//! | [`dump`] | `routes::dump` | |
+//! | [`browse`] | `routes::browse` | |
+//! | [`archive`] | `routes::archive` | log collection [`jobs`] |
+//! | [`tail`] | `routes::tail` | Scalingo's [`scalingo`] and dotnet-monitor's [`dotnet`] streams |
+//! | [`token`] | `routes::token` | |
+//! | [`retention`] | `routes::retention` | |
+//! | [`query`] | `routes::query` | |
+//! | [`ui`] | `routes::ui` | |
+//! | [`index`] | `routes::index` | |
 
 pub mod archive;
 pub mod browse;
@@ -26,41 +30,54 @@ pub mod jobs;
 pub mod query;
 pub mod retention;
 pub mod scalingo;
+#[cfg(feature = "schema")]
+pub mod schemas;
 pub mod tail;
 pub mod token;
 pub mod ui;
 
 use crate::env::Env;
+use crate::routes::{Family, Lookup};
 use crate::web::message::{Body, Request, Response, respond};
 use crate::web::problem::Problem;
-use crate::web::route::Route;
 
-/// What every family exports: the answer to a request whose route it serves.
-pub type Handler = fn(Route, &Request, &Env) -> Result<Response, Problem>;
+/// A route family's handler: the table its routes come from, and the answer
+/// to a request on one of them.
+pub struct Api<R: 'static> {
+    pub family: &'static Family<R>,
+    pub handle: fn(R, &Request, &Env) -> Result<Response, Problem>,
+}
 
-/// Answers `req` on `route` with `handler`. HEAD is answered wherever GET
-/// is, by the same code: the GET answer's status and headers, no body (a
-/// body in memory still gives its `Content-Length`). A handler that answers
-/// HEAD itself (downloads, archives, jobs) gives the same headers either way.
-pub fn answer(
-    handler: Handler,
-    route: Route,
-    req: &Request,
-    env: &Env,
-) -> Result<Response, Problem> {
-    refuse_websocket(req)?;
-    if req.method != http::Method::HEAD {
-        return handler(route, req, env);
+impl<R> Api<R> {
+    /// Answers `req` on `route`. HEAD is answered wherever GET is, by the
+    /// same code: the GET answer's status and headers, no body (a body in
+    /// memory still gives its `Content-Length`). A handler that answers HEAD
+    /// itself (downloads, archives, jobs) gives the same headers either way.
+    pub fn answer(&self, route: R, req: &Request, env: &Env) -> Result<Response, Problem> {
+        refuse_websocket(req)?;
+        if req.method != http::Method::HEAD {
+            return (self.handle)(route, req, env);
+        }
+        let mut get = req.clone();
+        get.method = http::Method::GET;
+        let mut response = (self.handle)(route, &get, env)?;
+        if let Body::Bytes(bytes) = &response.body {
+            let len = bytes.len().to_string();
+            response = response.header(http::header::CONTENT_LENGTH, &len);
+        }
+        response.body = Body::Empty;
+        Ok(response)
     }
-    let mut get = req.clone();
-    get.method = http::Method::GET;
-    let mut response = handler(route, &get, env)?;
-    if let Body::Bytes(bytes) = &response.body {
-        let len = bytes.len().to_string();
-        response = response.header(http::header::CONTENT_LENGTH, &len);
+
+    /// Finds `req`'s route in the family and answers it, without the gate:
+    /// what native tests and the fuzz targets call.
+    pub fn call(&self, req: Request, env: &Env) -> Response {
+        respond(match self.family.find(&req.method, &req.path) {
+            Lookup::Found(found) => self.answer(found.route, &req, env),
+            Lookup::Refused(problem, _) => Err(problem),
+            Lookup::Unrouted => Err(crate::routes::unrouted(&req.path)),
+        })
     }
-    response.body = Body::Empty;
-    Ok(response)
 }
 
 /// A WebSocket handshake, on any route, is a 400 that points to SSE: Spin's
@@ -82,19 +99,4 @@ fn refuse_websocket(req: &Request) -> Result<(), Problem> {
         ));
     }
     Ok(())
-}
-
-/// Parses `req`'s route and answers it with `handler`, without the gate:
-/// what native tests and the fuzz targets call.
-pub fn call(handler: Handler, req: Request, env: &Env) -> Response {
-    respond(Route::parse(&req.path).and_then(|route| answer(handler, route, &req, env)))
-}
-
-/// The answer to a route spin.toml sends to another component: only a
-/// misrouted deployment gets here.
-pub fn elsewhere(route: &Route) -> Problem {
-    Problem::not_found(format!(
-        "this component does not serve that route; the {} component does",
-        route.component()
-    ))
 }

@@ -21,11 +21,12 @@ use crate::read::follow::{Follow, FollowOptions, stream_response, take_slot};
 use crate::read::format::Format;
 use crate::read::search::{self, Direction, Hit, Page, Plan, Resume, Selected, Stats};
 use crate::read::target::last_event_id;
+use crate::routes::query::{FAMILY, Loki, Query as Route};
 use crate::util::ids::digest;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
 use crate::web::query::Query as Params;
-use crate::web::route::{K8sRoute, LokiRoute, Route};
+use crate::web::time::{parse_duration_ns, parse_time_ns};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -41,28 +42,29 @@ const MAX_CONTEXT: usize = 100;
 const MAX_POINTS: u64 = 11_000;
 const HOUR_NS: u64 = 3600 * 1_000_000_000;
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    let get = matches!(req.method, Method::GET | Method::HEAD);
+/// The `query` component.
+pub const API: super::Api<Route> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
     match route {
-        Route::K8s(K8sRoute::Logs) if get => k8s_logs(&req.query, env),
-        Route::K8s(K8sRoute::Search) if req.method == Method::POST => k8s_search(req, env),
-        Route::K8s(K8sRoute::SearchLogql) if req.method == Method::POST => k8s_logql(req, env),
-        Route::K8s(K8sRoute::Search | K8sRoute::SearchLogql) => {
-            Err(Problem::method_not_allowed("POST"))
-        }
-        Route::K8s(K8sRoute::Tail) if get => tail_selector(req, env),
-        Route::K8s(K8sRoute::Namespaces) if get => namespaces(&req.query, env),
-        Route::K8s(K8sRoute::Pods) if get => pods(&req.query, env),
-        Route::K8s(K8sRoute::Containers) if get => containers(&req.query, env),
-        Route::K8s(_) => Err(Problem::method_not_allowed("GET, HEAD")),
-        Route::Loki(LokiRoute::Tail) => Err(Problem::new(
+        Route::K8sLogs => k8s_logs(&req.query, env),
+        Route::Search => k8s_search(req, env),
+        Route::SearchLogql => k8s_logql(req, env),
+        Route::Tail => tail_selector(req, env),
+        Route::Namespaces => namespaces(&req.query, env),
+        Route::Pods => pods(&req.query, env),
+        Route::Containers => containers(&req.query, env),
+        Route::Loki(Loki::Tail) => Err(Problem::new(
             StatusCode::BAD_REQUEST,
             "WebSocket Not Supported",
             "Loki's /tail is a WebSocket, which this host cannot hold: \
              GET /k8s/v1/tail?query=<the same query> streams it as Server-Sent Events \
              (and /system/v1/logs/v2/follow/... follows one task file or the journal)",
         )),
-        Route::Loki(r) if get || req.method == Method::POST => {
+        Route::Loki(r) => {
             // Loki takes its parameters in the query string or a form body.
             let params = if req.method == Method::POST && !req.body.is_empty() {
                 let body = std::str::from_utf8(&req.body)
@@ -72,17 +74,20 @@ pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Proble
                 req.query.clone()
             };
             match r {
-                LokiRoute::QueryRange => loki_query_range(&params, env),
-                LokiRoute::Query => loki_query(&params, env),
-                LokiRoute::Labels => loki_labels(&params, env),
-                LokiRoute::LabelValues(name) => loki_label_values(&params, env, &name),
-                LokiRoute::Series => loki_series(&params, env),
-                LokiRoute::Push | LokiRoute::Tail => Err(super::elsewhere(&Route::Loki(r))),
+                Loki::QueryRange => loki_query_range(&params, env),
+                Loki::Query => loki_query(&params, env),
+                Loki::Labels => loki_labels(&params, env),
+                Loki::LabelValues(name) => loki_label_values(&params, env, &name),
+                Loki::Series => loki_series(&params, env),
+                Loki::Tail => unreachable_tail(),
             }
         }
-        Route::Loki(_) => Err(Problem::method_not_allowed("GET, POST")),
-        other => Err(super::elsewhere(&other)),
     }
+}
+
+/// `Loki::Tail` is answered before the parameters are read.
+fn unreachable_tail() -> Result<Response, Problem> {
+    Err(Problem::internal("Loki's tail reached the read dispatch"))
 }
 
 // ---------------------------------------------------------------------------
@@ -93,63 +98,10 @@ fn now_ns() -> u64 {
     crate::util::clock::now_micros().saturating_mul(1000)
 }
 
-/// A time as Loki takes one: nanoseconds (or seconds, up to 10 digits) since
-/// the epoch, fractional seconds (`1700000000.5`), or RFC 3339.
-pub fn parse_time(name: &str, value: &str) -> Result<u64, Problem> {
-    let bad = || {
-        Problem::bad_param(
-            name,
-            format!(
-                "{name} {value:?} is not a time: nanoseconds since the epoch, seconds (with a fraction), or RFC 3339"
-            ),
-        )
-    };
-    let v = value.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        let n: u64 = v.parse().map_err(|_| bad())?;
-        return Ok(if v.len() <= 10 {
-            n.saturating_mul(1_000_000_000)
-        } else {
-            n
-        });
-    }
-    if v.contains('.') && !v.contains('T') {
-        let f: f64 = v.parse().map_err(|_| bad())?;
-        if !(0.0..1e11).contains(&f) {
-            return Err(bad());
-        }
-        return Ok((f * 1e9) as u64);
-    }
-    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| bad())?;
-    u64::try_from(t.unix_timestamp_nanos()).map_err(|_| bad())
-}
-
-/// A duration: Go's (`1h30m`, `250ms`) or Prometheus' (`1d`, `1w`), or plain seconds.
-pub fn parse_duration(name: &str, value: &str) -> Result<u64, Problem> {
-    let bad = || {
-        Problem::bad_param(
-            name,
-            format!("{name} {value:?} is not a duration, like 15s, 5m, 1h30m or 2d"),
-        )
-    };
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        if !(0.0..1e11).contains(&secs) {
-            return Err(bad());
-        }
-        return Ok((secs * 1e9) as u64);
-    }
-    logql::parse_duration(v)
-        .ok()
-        .and_then(|d| u64::try_from(d).ok())
-        .ok_or_else(bad)
-}
-
 fn time_param(p: &Params, name: &str) -> Result<Option<u64>, Problem> {
     p.get(name)
         .filter(|v| !v.is_empty())
-        .map(|v| parse_time(name, v))
+        .map(|v| parse_time_ns(name, v))
         .transpose()
 }
 
@@ -207,9 +159,9 @@ fn direction_param(value: Option<&str>) -> Result<Direction, Problem> {
     }
 }
 
-fn budget(env: &Env, asked: Option<u64>) -> Duration {
-    let max = env.config.query_budget_ms;
-    Duration::from_millis(asked.map_or(max, |a| a.min(max)))
+fn budget(env: &Env, asked: Option<u64>) -> Result<Duration, Problem> {
+    let max = env.config.query_budget_ms()?;
+    Ok(Duration::from_millis(asked.map_or(max, |a| a.min(max))))
 }
 
 fn logql_problem(e: logql::ParseError) -> Problem {
@@ -359,7 +311,7 @@ impl Filters {
         f.since = p
             .get("since")
             .filter(|v| !v.is_empty())
-            .map(|v| parse_duration("since", v))
+            .map(|v| parse_duration_ns("since", v))
             .transpose()?;
         f.limit = number_param(p, "limit")?;
         f.direction = p.get("direction").map(str::to_owned);
@@ -393,6 +345,7 @@ impl Filters {
 }
 
 /// One value or a list, as a search body may give either.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Default)]
 #[serde(untagged)]
 enum OneOrMany {
@@ -412,6 +365,7 @@ impl OneOrMany {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Default)]
 #[serde(untagged)]
 enum LabelsBody {
@@ -422,9 +376,10 @@ enum LabelsBody {
 }
 
 /// `POST /k8s/v1/search`'s body.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
-struct SearchBody {
+pub(crate) struct SearchBody {
     cluster: Option<String>,
     namespace: Option<String>,
     pod: Option<String>,
@@ -457,10 +412,10 @@ struct SearchBody {
 fn body_time(name: &str, v: &Option<Value>) -> Result<Option<u64>, Problem> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => parse_time(name, s).map(Some),
+        Some(Value::String(s)) => parse_time_ns(name, s).map(Some),
         Some(Value::Number(n)) => n
             .as_u64()
-            .map(|n| parse_time(name, &n.to_string()))
+            .map(|n| parse_time_ns(name, &n.to_string()))
             .transpose()
             .and_then(|t| {
                 t.ok_or_else(|| Problem::bad_param(name, format!("{name} is not a time")))
@@ -471,16 +426,6 @@ fn body_time(name: &str, v: &Option<Value>) -> Result<Option<u64>, Problem> {
             format!("{name} is a string or a number"),
         )),
     }
-}
-
-fn json_body<T: for<'de> Deserialize<'de>>(req: &Request) -> Result<T, Problem> {
-    if !matches!(req.content_type().as_deref(), Some("application/json")) {
-        return Err(Problem::unsupported_media_type(
-            "send the search as an application/json body",
-        ));
-    }
-    serde_json::from_slice(&req.body)
-        .map_err(|e| Problem::bad_request(format!("the body is not a search: {e}")))
 }
 
 impl SearchBody {
@@ -534,7 +479,7 @@ impl SearchBody {
         f.since = self
             .since
             .as_deref()
-            .map(|s| parse_duration("since", s))
+            .map(|s| parse_duration_ns("since", s))
             .transpose()?;
         f.limit = self.limit;
         f.direction = self.direction;
@@ -556,7 +501,7 @@ fn k8s_logs(p: &Params, env: &Env) -> Result<Response, Problem> {
 }
 
 fn k8s_search(req: &Request, env: &Env) -> Result<Response, Problem> {
-    let body: SearchBody = json_body(req)?;
+    let body: SearchBody = req.json("search")?;
     run_filters(body.into_filters()?, env)
 }
 
@@ -594,7 +539,7 @@ fn run_filters(f: Filters, env: &Env) -> Result<Response, Problem> {
         direction: dir,
         limit,
         resume,
-        budget: budget(env, f.budget_ms),
+        budget: budget(env, f.budget_ms)?,
         context: f.context,
     };
     let page = search::search(&streams, &plan)?;
@@ -656,9 +601,10 @@ fn page_json(page: &Page, fingerprint: &str, context: bool, query: Option<&str>)
 }
 
 /// `POST /k8s/v1/search/logql`'s body.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LogqlBody {
+pub(crate) struct LogqlBody {
     query: String,
     #[serde(default)]
     start: Option<Value>,
@@ -679,12 +625,12 @@ struct LogqlBody {
 }
 
 fn k8s_logql(req: &Request, env: &Env) -> Result<Response, Problem> {
-    let body: LogqlBody = json_body(req)?;
+    let body: LogqlBody = req.json("LogQL query")?;
     let query = logql::parse(&body.query).map_err(logql_problem)?;
     let since = body
         .since
         .as_deref()
-        .map(|s| parse_duration("since", s))
+        .map(|s| parse_duration_ns("since", s))
         .transpose()?;
     let (from, to) = time_range(
         body_time("start", &body.start)?,
@@ -692,7 +638,7 @@ fn k8s_logql(req: &Request, env: &Env) -> Result<Response, Problem> {
         since,
         Some(HOUR_NS),
     )?;
-    let asked = budget(env, body.budget_ms);
+    let asked = budget(env, body.budget_ms)?;
     match &query {
         Query::Log(_) => {
             let dir = direction_param(body.direction.as_deref())?;
@@ -771,7 +717,7 @@ fn log_query(
 fn step_param(step: Option<&str>, from: u64, to: u64) -> Result<u64, Problem> {
     let range = to - from;
     let step = match step.filter(|s| !s.is_empty()) {
-        Some(s) => parse_duration("step", s)?,
+        Some(s) => parse_duration_ns("step", s)?,
         // Loki's default: the range over 250 points, at least a second.
         None => (range / 250).max(1_000_000_000),
     };
@@ -902,7 +848,7 @@ fn loki_query_range(p: &Params, env: &Env) -> Result<Response, Problem> {
     let since = p
         .get("since")
         .filter(|v| !v.is_empty())
-        .map(|v| parse_duration("since", v))
+        .map(|v| parse_duration_ns("since", v))
         .transpose()?;
     let (from, to) = time_range(
         time_param(p, "start")?,
@@ -910,7 +856,7 @@ fn loki_query_range(p: &Params, env: &Env) -> Result<Response, Problem> {
         since,
         Some(HOUR_NS),
     )?;
-    let asked = budget(env, number_param(p, "budget_ms")?);
+    let asked = budget(env, number_param(p, "budget_ms")?)?;
     match &query {
         Query::Log(_) => {
             let dir = direction_param(p.get("direction"))?;
@@ -971,7 +917,7 @@ fn loki_query(p: &Params, env: &Env) -> Result<Response, Problem> {
         ));
     };
     let at = time_param(p, "time")?.unwrap_or_else(now_ns);
-    let asked = budget(env, number_param(p, "budget_ms")?);
+    let asked = budget(env, number_param(p, "budget_ms")?)?;
     let (series, stats, complete) = metric_query(env, expr, &query, at, at, 1, asked)?;
     let result: Vec<Value> = series
         .iter()
@@ -1090,7 +1036,7 @@ fn tail_selector(req: &Request, env: &Env) -> Result<Response, Problem> {
         })?,
         None => TailCursor {
             t0: match req.query.get("start").filter(|s| !s.is_empty()) {
-                Some(s) => parse_time("start", s)?,
+                Some(s) => parse_time_ns("start", s)?,
                 None => crate::util::clock::now_micros().saturating_mul(1000),
             },
             at: Default::default(),
@@ -1107,7 +1053,7 @@ fn tail_selector(req: &Request, env: &Env) -> Result<Response, Problem> {
     let follow = Follow::new(
         feed,
         Format::Sse,
-        FollowOptions::from_config(&env.config),
+        FollowOptions::from_config(&env.config)?,
         Some(lease),
     );
     Ok(stream_response(Format::Sse, follow))
@@ -1272,9 +1218,9 @@ fn containers(p: &Params, env: &Env) -> Result<Response, Problem> {
 mod tests {
     use super::*;
 
-    fn call(
+    fn call<R>(
         env: &Env,
-        handler: super::super::Handler,
+        api: &super::super::Api<R>,
         method: Method,
         path: &str,
         body: &str,
@@ -1283,7 +1229,7 @@ mod tests {
         if !body.is_empty() {
             req = req.with_header("content-type", "application/json");
         }
-        let r = crate::api::call(handler, req, env);
+        let r = api.call(req, env);
         let status = r.status;
         let bytes = r.into_bytes().unwrap_or_default();
         (
@@ -1300,29 +1246,29 @@ mod tests {
             "values": [[t.to_string(), "level=error boom"], [(t + 1).to_string(), "level=info fine"]]}]});
         let (s, _) = call(
             &env,
-            crate::api::ingest::handle,
+            &crate::api::ingest::API,
             Method::POST,
             "/loki/api/v1/push",
             &push.to_string(),
         );
         assert_eq!(s, StatusCode::NO_CONTENT);
-        let (s, v) = call(&env, handle, Method::GET, "/k8s/v1/?pod=p&level=error", "");
+        let (s, v) = call(&env, &API, Method::GET, "/k8s/v1/?pod=p&level=error", "");
         assert_eq!(s, StatusCode::OK);
         assert_eq!(v["logs"][0]["line"], "level=error boom");
         assert_eq!(v["has_more"], false);
         let (_, v) = call(
             &env,
-            handle,
+            &API,
             Method::POST,
             "/k8s/v1/search/logql",
             r#"{"query": "{pod=\"p\"} | logfmt | level=\"info\""}"#,
         );
         assert_eq!(v["logs"][0]["line"], "level=info fine", "{v}");
-        let (_, v) = call(&env, handle, Method::GET, "/loki/api/v1/labels", "");
+        let (_, v) = call(&env, &API, Method::GET, "/loki/api/v1/labels", "");
         assert_eq!(v["data"], json!(["namespace", "pod"]));
         let (s, v) = call(
             &env,
-            handle,
+            &API,
             Method::GET,
             "/loki/api/v1/query_range?query=%7Bpod%3D%22p%22%7D%20%7C%3D",
             "",
@@ -1340,24 +1286,24 @@ mod tests {
     #[test]
     fn times_and_durations_read_as_loki_reads_them() {
         assert_eq!(
-            parse_time("t", "1700000000").unwrap(),
+            parse_time_ns("t", "1700000000").unwrap(),
             1_700_000_000_000_000_000
         );
         assert_eq!(
-            parse_time("t", "1700000000123456789").unwrap(),
+            parse_time_ns("t", "1700000000123456789").unwrap(),
             1_700_000_000_123_456_789
         );
         assert_eq!(
-            parse_time("t", "1700000000.5").unwrap(),
+            parse_time_ns("t", "1700000000.5").unwrap(),
             1_700_000_000_500_000_000
         );
         assert_eq!(
-            parse_time("t", "2023-11-14T22:13:20Z").unwrap(),
+            parse_time_ns("t", "2023-11-14T22:13:20Z").unwrap(),
             1_700_000_000_000_000_000
         );
-        assert!(parse_time("t", "soon").is_err());
-        assert_eq!(parse_duration("d", "1h30m").unwrap(), 5_400_000_000_000);
-        assert_eq!(parse_duration("d", "15").unwrap(), 15_000_000_000);
-        assert!(parse_duration("d", "-5m").is_err());
+        assert!(parse_time_ns("t", "soon").is_err());
+        assert_eq!(parse_duration_ns("d", "1h30m").unwrap(), 5_400_000_000_000);
+        assert_eq!(parse_duration_ns("d", "15").unwrap(), 15_000_000_000);
+        assert!(parse_duration_ns("d", "-5m").is_err());
     }
 }

@@ -17,7 +17,6 @@
 
 use crate::config::BlobBackend;
 use crate::env::Env;
-use crate::jobs::parse_time;
 use crate::model::journal;
 use crate::model::sandbox::Sandboxes;
 use crate::read::download::{Download, Ranged};
@@ -25,53 +24,42 @@ use crate::read::format::rfc3339;
 use crate::retention::catalog::{self, Entry};
 use crate::retention::policy::{self, MAX_POLICIES, Policy, PolicySpec};
 use crate::retention::run::{self, Run, Status};
+use crate::routes::retention::{FAMILY, K8S, Retention};
 use crate::store::log::Log;
 use crate::util::clock::now_micros;
 use crate::util::ids::random_id;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::{K8S, RetentionRoute, Route};
-use http::{Method, StatusCode, header};
+use crate::web::time::parse_rfc3339_us;
+use http::{StatusCode, header};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    let Route::Retention(r) = route else {
-        return Err(super::elsewhere(&route));
-    };
-    let read = matches!(req.method, Method::GET | Method::HEAD);
-    match r {
-        RetentionRoute::Policies => match req.method {
-            Method::GET | Method::HEAD => list_policies(req, env),
-            Method::POST => create_policy(req, env),
-            Method::PUT => replace_policy(req, env),
-            Method::DELETE => delete_policy(req, env),
-            _ => Err(Problem::method_not_allowed("GET, HEAD, POST, PUT, DELETE")),
-        },
-        RetentionRoute::Start if req.method == Method::POST => start(req, env),
-        RetentionRoute::Start => Err(Problem::method_not_allowed("POST")),
-        _ if !read => Err(Problem::method_not_allowed("GET, HEAD")),
-        RetentionRoute::Jobs => jobs(req, env),
-        RetentionRoute::S3Metadata => metadata(req, env),
-        RetentionRoute::S3Content => content(req, env),
-        RetentionRoute::S3Stats => stats(env),
-        RetentionRoute::StorageInfo => storage_info(env),
+/// The `retention` component.
+pub const API: super::Api<Retention> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Retention, req: &Request, env: &Env) -> Result<Response, Problem> {
+    match route {
+        Retention::ListPolicies => list_policies(req, env),
+        Retention::CreatePolicy => create_policy(req, env),
+        Retention::ReplacePolicy => replace_policy(req, env),
+        Retention::DeletePolicy => delete_policy(req, env),
+        Retention::Start => start(req, env),
+        Retention::Runs => jobs(req, env),
+        Retention::S3Metadata => metadata(req, env),
+        Retention::S3Content => content(req, env),
+        Retention::S3Stats => stats(env),
+        Retention::StorageInfo => storage_info(env),
     }
 }
 
 fn policies_url() -> String {
     format!("{K8S}/archive/policies")
-}
-
-fn json_body(req: &Request, what: &str) -> Result<(), Problem> {
-    if matches!(req.content_type().as_deref(), Some("application/json")) {
-        return Ok(());
-    }
-    Err(Problem::unsupported_media_type(format!(
-        "{what} is sent as an application/json body"
-    )))
 }
 
 fn id_param<'a>(req: &'a Request, what: &str) -> Result<&'a str, Problem> {
@@ -117,9 +105,9 @@ fn list_policies(req: &Request, env: &Env) -> Result<Response, Problem> {
 }
 
 fn create_policy(req: &Request, env: &Env) -> Result<Response, Problem> {
-    json_body(req, "an archive policy")?;
+    let spec: PolicySpec = req.json("archive policy")?;
     let now = now_micros();
-    let p = PolicySpec::parse(&req.body)?.into_policy(random_id()?, now, now)?;
+    let p = spec.into_policy(random_id()?, now, now)?;
     let stored = p.clone();
     policy::edit(&env.store, |list| {
         if list.iter().any(|q| q.name == stored.name) {
@@ -142,8 +130,7 @@ fn create_policy(req: &Request, env: &Env) -> Result<Response, Problem> {
 
 fn replace_policy(req: &Request, env: &Env) -> Result<Response, Problem> {
     let id = id_param(req, "policy to replace")?.to_owned();
-    json_body(req, "an archive policy")?;
-    let spec = PolicySpec::parse(&req.body)?;
+    let spec: PolicySpec = req.json("archive policy")?;
     let now = now_micros();
     let p = policy::edit(&env.store, |list| {
         let Some(i) = list.iter().position(|q| q.id == id) else {
@@ -220,16 +207,14 @@ fn start(req: &Request, env: &Env) -> Result<Response, Problem> {
     let body: Value = if req.body.is_empty() {
         json!({})
     } else {
-        json_body(req, "an archive start")?;
-        serde_json::from_slice(&req.body)
-            .map_err(|e| Problem::bad_request(format!("invalid archive start: {e}")))?
+        req.json("archive start")?
     };
     let policy_id = match (body.get("policy_id"), req.query.get("policy_id")) {
         (Some(Value::String(s)), _) => Some(s.clone()),
         (Some(_), _) => return Err(Problem::bad_param("policy_id", "policy_id is a string")),
         (None, q) => q.map(str::to_owned),
     };
-    let deadline = Instant::now() + Duration::from_millis(env.config.job_step_ms);
+    let deadline = Instant::now() + Duration::from_millis(env.config.job_step_ms()?);
     let Some(id) = policy_id else {
         // Every enabled policy: one URL for a cron to call.
         let mut views = Vec::new();
@@ -341,7 +326,7 @@ fn label_filter(req: &Request) -> Result<BTreeMap<String, String>, Problem> {
 fn metadata(req: &Request, env: &Env) -> Result<Response, Problem> {
     let q = &req.query;
     let labels = label_filter(req)?;
-    let time = |name: &str| q.get(name).map(|v| parse_time(name, v)).transpose();
+    let time = |name: &str| q.get(name).map(|v| parse_rfc3339_us(name, v)).transpose();
     let (since, until) = (time("since")?, time("until")?);
     let limit = match q.get("limit") {
         None => 100,
@@ -513,7 +498,7 @@ fn stats(env: &Env) -> Result<Response, Problem> {
 }
 
 fn storage_info(env: &Env) -> Result<Response, Problem> {
-    let blobs = match &env.config.blobs {
+    let blobs = match env.config.blobs()? {
         BlobBackend::Embedded => json!({
             "backend": "kv",
             "store": "default",
@@ -572,17 +557,14 @@ fn storage_info(env: &Env) -> Result<Response, Problem> {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use http::Method;
     use std::rc::Rc;
 
     const BASE: &str = "/k8s/v1";
 
     fn env() -> Env {
         Env {
-            config: Config {
-                job_step_ms: 0,
-                archive_grace_ms: 0,
-                ..Config::default()
-            },
+            config: Config::with(&[("job_step_ms", "0"), ("archive_grace_ms", "0")]),
             ..Env::memory()
         }
     }
@@ -592,7 +574,7 @@ mod tests {
         if !body.is_empty() {
             req = req.with_header("content-type", "application/json");
         }
-        let r = crate::api::call(handle, req, env);
+        let r = API.call(req, env);
         let status = r.status;
         let bytes = r.into_bytes().unwrap();
         (
@@ -604,7 +586,7 @@ mod tests {
     fn ingest(env: &Env, method: Method, path: &str, body: &[u8]) {
         let req =
             Request::new(method, &format!("{}{path}", crate::api::ingest::PREFIX)).with_body(body);
-        let r = crate::api::call(crate::api::ingest::handle, req, env);
+        let r = crate::api::ingest::API.call(req, env);
         assert!(r.status.is_success(), "{path}: {:?}", r.into_bytes());
     }
 
@@ -719,11 +701,11 @@ mod tests {
         );
         let req = Request::new(Method::GET, &format!("{BASE}/s3/content?id=0"))
             .with_header("range", "bytes=10-19");
-        let r = crate::api::call(handle, req, &env);
+        let r = API.call(req, &env);
         assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
         assert_eq!(r.into_bytes().unwrap(), &all[start + 10..start + 20]);
         let req = Request::new(Method::GET, &format!("{BASE}/s3/content?id=0&format=gzip"));
-        let gz = crate::api::call(handle, req, &env).into_bytes().unwrap();
+        let gz = API.call(req, &env).into_bytes().unwrap();
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut plain)
             .unwrap();
@@ -782,10 +764,11 @@ mod tests {
     fn bad_requests_are_problems_and_store_nothing() {
         let env = env();
         let policies = format!("{BASE}/archive/policies");
-        let req =
-            Request::new(Method::POST, &policies).with_body(r#"{"name":"x","archive_after":1}"#);
+        let req = Request::new(Method::POST, &policies)
+            .with_header("content-type", "text/plain")
+            .with_body(r#"{"name":"x","archive_after":1}"#);
         assert_eq!(
-            crate::api::call(handle, req, &env).status,
+            API.call(req, &env).status,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         for (method, path, body, want) in [

@@ -186,7 +186,7 @@ pub fn handle(req: &Request, env: &Env, app: &str) -> Result<Response, Problem> 
         sources,
         pending: history,
     };
-    let mut opts = FollowOptions::from_config(&env.config);
+    let mut opts = FollowOptions::from_config(&env.config)?;
     opts.ping_event = Some(|micros| {
         serde_json::json!({"name": "ping", "timestamp": rfc3339(micros)}).to_string()
     });
@@ -370,11 +370,10 @@ mod tests {
 
     fn app_env() -> Env {
         let env = Env {
-            config: crate::config::Config {
-                tail_budget_ms: 150,
-                keepalive_ms: 50,
-                ..Default::default()
-            },
+            config: crate::config::Config::with(&[
+                ("tail_budget_ms", "150"),
+                ("keepalive_ms", "50"),
+            ]),
             ..Env::memory()
         };
         for (id, name, app) in [
@@ -391,11 +390,7 @@ mod tests {
                 &format!("{}/tasks/{id}", crate::api::ingest::PREFIX),
             )
             .with_body(body);
-            assert!(
-                crate::api::call(crate::api::ingest::handle, req, &env)
-                    .status
-                    .is_success()
-            );
+            assert!(crate::api::ingest::API.call(req, &env).status.is_success());
         }
         for (i, id) in ["t1", "t2", "t3", "t4", "t1"].iter().enumerate() {
             append(&env, id, &format!("line {i}\n"));
@@ -409,11 +404,7 @@ mod tests {
             &format!("{}/tasks/{id}/files/stdout", crate::api::ingest::PREFIX),
         )
         .with_body(text.to_owned());
-        assert!(
-            crate::api::call(crate::api::ingest::handle, req, env)
-                .status
-                .is_success()
-        );
+        assert!(crate::api::ingest::API.call(req, env).status.is_success());
         std::thread::sleep(std::time::Duration::from_millis(2)); // distinct commit times
     }
 
@@ -425,7 +416,7 @@ mod tests {
         if let Some(id) = last_event_id {
             req = req.with_header("last-event-id", id);
         }
-        let r = crate::api::call(crate::api::tail::handle, req, env);
+        let r = crate::api::tail::API.call(req, env);
         let status = r.status;
         (status, String::from_utf8(r.into_bytes().unwrap()).unwrap())
     }

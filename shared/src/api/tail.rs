@@ -13,26 +13,28 @@ use crate::read::format::Format;
 use crate::read::params::ReadParams;
 use crate::read::reader::{Source, start_position, start_position_empty};
 use crate::read::target::{Opened, last_event_id, open};
+use crate::routes::tail::{FAMILY, Tail};
 use crate::store::log::{Log, Snapshot};
 use crate::web::message::{Request, Response};
+use crate::web::path::ReadTarget;
 use crate::web::problem::Problem;
-use crate::web::route::{ReadTarget, Route};
-use http::{Method, header};
+use http::header;
 use std::rc::Rc;
 
-pub use crate::web::route::FOLLOW;
+pub use crate::routes::tail::FOLLOW;
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
-    // WebSocket handshakes were refused for every family (`super::answer`).
-    if req.method != Method::GET {
-        return Err(Problem::method_not_allowed("GET"));
-    }
+/// The `tail` component.
+pub const API: super::Api<Tail> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+// WebSocket handshakes were refused for every family (`super::Api::answer`).
+fn handle(route: Tail, req: &Request, env: &Env) -> Result<Response, Problem> {
     match route {
-        Route::Follow(target) => follow_read(req, env, &target),
-        Route::AppLogs { app } => super::scalingo::handle(req, env, &app),
-        Route::Capture => super::dotnet::handle(req, env, None),
-        Route::CaptureProcess(process) => super::dotnet::handle(req, env, Some(process)),
-        other => Err(super::elsewhere(&other)),
+        Tail::Follow(target) => follow_read(req, env, &target),
+        Tail::AppLogs { app } => super::scalingo::handle(req, env, &app),
+        Tail::Capture(process) => super::dotnet::handle(req, env, process),
     }
 }
 
@@ -73,7 +75,7 @@ fn follow<S: Source + 'static>(
     let follow = Follow::new(
         feed,
         format,
-        FollowOptions::from_config(&env.config),
+        FollowOptions::from_config(&env.config)?,
         Some(lease),
     );
     Ok(stream_response(format, follow))

@@ -16,36 +16,43 @@
 use crate::auth::urltoken::{self, Scope};
 use crate::env::Env;
 use crate::model::sandbox::Sandboxes;
+use crate::routes::token::{FAMILY, Token};
 use crate::web::message::{Request, Response};
+use crate::web::path::{SEGMENT, validate_name};
 use crate::web::problem::Problem;
-use crate::web::route::{Route, SEGMENT, validate_name};
 use http::{Method, StatusCode, header};
 use percent_encoding::utf8_percent_encode;
 use serde::Deserialize;
 
-pub const PATH: &str = crate::web::route::TOKENS;
+pub use crate::routes::token::PATH;
 
 /// Lifetime when the request names none (capped by `url_token_max_ttl_s`).
 pub const DEFAULT_TTL_S: u64 = 300;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MintRequest {
+pub(crate) struct MintRequest {
     task: Option<String>,
     app: Option<String>,
     ttl: Option<u64>,
 }
 
-pub fn handle(route: Route, req: &Request, env: &Env) -> Result<Response, Problem> {
+/// The `token` component.
+pub const API: super::Api<Token> = super::Api {
+    family: &FAMILY,
+    handle,
+};
+
+fn handle(route: Token, req: &Request, env: &Env) -> Result<Response, Problem> {
     match route {
-        Route::MintToken => mint_route(req, env),
-        Route::AppLogsUrl { app } => app_logs_url(&app, req, env),
-        other => Err(super::elsewhere(&other)),
+        Token::Mint => mint_route(req, env),
+        Token::AppLogsUrl { app } => app_logs_url(&app, req, env),
     }
 }
 
 fn url_key(env: &Env) -> Result<Vec<u8>, Problem> {
-    env.config.auth.url_token_key().ok_or_else(|| {
+    env.config.auth()?.url_token_key().ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_IMPLEMENTED,
             "Not Implemented",
@@ -82,7 +89,7 @@ fn app_logs_url(app: &str, req: &Request, env: &Env) -> Result<Response, Problem
             "no app {app:?}: no task is labelled app={app:?}"
         )));
     }
-    let ttl = DEFAULT_TTL_S.min(env.config.auth.url_token_max_ttl_s);
+    let ttl = DEFAULT_TTL_S.min(env.config.url_token_max_ttl_s()?);
     let now = crate::util::clock::now_micros() / 1_000_000;
     let token = urltoken::mint(&key, &Scope::App(app.to_owned()), now + ttl);
     let path = format!("/apps/{}/logs", utf8_percent_encode(app, SEGMENT));
@@ -99,20 +106,9 @@ fn mint_route(req: &Request, env: &Env) -> Result<Response, Problem> {
     if req.method != Method::POST {
         return Err(Problem::method_not_allowed("POST"));
     }
-    match req.content_type().as_deref() {
-        None | Some("application/json") => {}
-        Some(other) => {
-            return Err(Problem::unsupported_media_type(format!(
-                "a token request is application/json, not {other}"
-            )));
-        }
-    }
+    // {"task": "<id>"} or {"app": "<name>"}, optionally with "ttl".
+    let body: MintRequest = req.json("token request")?;
     let key = url_key(env)?;
-    let body: MintRequest = serde_json::from_slice(&req.body).map_err(|e| {
-        Problem::bad_request(format!(
-            "the body must be {{\"task\": \"<id>\"}} or {{\"app\": \"<name>\"}}, optionally with \"ttl\": {e}"
-        ))
-    })?;
     let ttl = checked_ttl(env, body.ttl)?;
     let (scope, url) = match (body.task, body.app) {
         (Some(task), None) => {
@@ -151,7 +147,7 @@ fn mint_route(req: &Request, env: &Env) -> Result<Response, Problem> {
 
 /// `ttl` as asked (or the default), within `url_token_max_ttl_s`.
 fn checked_ttl(env: &Env, asked: Option<u64>) -> Result<u64, Problem> {
-    let max = env.config.auth.url_token_max_ttl_s;
+    let max = env.config.url_token_max_ttl_s()?;
     let ttl = asked.unwrap_or(DEFAULT_TTL_S.min(max));
     if ttl == 0 || ttl > max {
         return Err(Problem::bad_param(
@@ -196,13 +192,7 @@ pub fn job_download(
     struct Body {
         ttl: Option<u64>,
     }
-    let body: Body = if req.body.is_empty() {
-        Body::default()
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| {
-            Problem::bad_request(format!("the body is empty or {{\"ttl\": <seconds>}}: {e}"))
-        })?
-    };
+    let body: Body = req.json_or_default("token request (empty, or {\"ttl\": <seconds>})")?;
     let ttl = checked_ttl(env, body.ttl)?;
     let key = url_key(env)?;
     Ok(issue(
@@ -216,19 +206,12 @@ pub fn job_download(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Settings;
     use crate::config::Config;
     use serde_json::Value;
 
     fn env() -> Env {
         let env = Env {
-            config: Config {
-                auth: Settings {
-                    hs256_secret: Some("0123456789abcdef0123456789abcdef".into()),
-                    ..Settings::default()
-                },
-                ..Config::default()
-            },
+            config: Config::with(&[("auth_hs256_secret", "0123456789abcdef0123456789abcdef")]),
             ..Env::memory()
         };
         let req = Request::new(
@@ -239,17 +222,13 @@ mod tests {
         .with_body(
             r#"{"name":"web","agent_id":"A","framework_id":"F","container_id":"C","labels":{"app":"my shop"}}"#,
         );
-        let r = crate::api::call(crate::api::ingest::handle, req, &env);
+        let r = crate::api::ingest::API.call(req, &env);
         assert!(r.status.is_success(), "{:?}", r.into_bytes());
         env
     }
 
     fn mint(env: &Env, body: &str) -> (u16, Value) {
-        let r = crate::api::call(
-            handle,
-            Request::new(Method::POST, PATH).with_body(body),
-            env,
-        );
+        let r = API.call(Request::new(Method::POST, PATH).with_body(body), env);
         let status = r.status.as_u16();
         (
             status,
@@ -268,7 +247,7 @@ mod tests {
             doc["url"],
             format!("/system/v1/logs/v2/task/web.1?token={token}")
         );
-        let key = env.config.auth.url_token_key().unwrap();
+        let key = env.config.auth().unwrap().url_token_key().unwrap();
         let (scope, _) = urltoken::verify(&key, token, 0).unwrap();
         assert_eq!(scope, Scope::Task("web.1".into()));
         let (status, doc) = mint(&env, r#"{"app":"my shop"}"#);
@@ -297,7 +276,7 @@ mod tests {
         ] {
             assert_eq!(mint(&env, body).0, status, "{body}");
         }
-        let r = crate::api::call(handle, Request::new(Method::GET, PATH), &env);
+        let r = API.call(Request::new(Method::GET, PATH), &env);
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
         let closed = Env::memory();
         assert_eq!(mint(&closed, r#"{"app":"a"}"#).0, 501);

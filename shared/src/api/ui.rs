@@ -10,10 +10,11 @@
 //! against the API's routes, where the auth gate applies.
 
 use crate::env::Env;
+use crate::routes::ui::{FAMILY, UI, Ui};
 use crate::web::message::{Request, Response};
+use crate::web::path::header_safe;
 use crate::web::problem::Problem;
-use crate::web::route::{Route, UI, header_safe};
-use http::{Method, StatusCode, header};
+use http::{StatusCode, header};
 
 /// One compiled-in file of the viewer.
 #[derive(Debug, Clone, Copy)]
@@ -37,18 +38,17 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-pub fn handle(
-    assets: &[Asset],
-    route: Route,
-    req: &Request,
-    _env: &Env,
-) -> Result<Response, Problem> {
-    let Route::Ui { asset } = route else {
-        return Err(super::elsewhere(&route));
-    };
-    if !matches!(req.method, Method::GET | Method::HEAD) {
-        return Err(Problem::method_not_allowed("GET, HEAD"));
+/// The `ui` component, serving `assets` (its build script compiles them in):
+/// `handle` is a function of the component's that passes them to [`handle`].
+pub const fn api(handle: fn(Ui, &Request, &Env) -> Result<Response, Problem>) -> super::Api<Ui> {
+    super::Api {
+        family: &FAMILY,
+        handle,
     }
+}
+
+/// Answers `asset` from `assets`.
+pub fn handle(assets: &[Asset], asset: Ui, req: &Request, _env: &Env) -> Result<Response, Problem> {
     let Some(name) = asset else {
         // `/ui` -> `/ui/`, so the page's relative links resolve under it.
         return Ok(Response::new(StatusCode::MOVED_PERMANENTLY)
@@ -128,6 +128,7 @@ fn accepts_gzip(accept: Option<&str>) -> bool {
 mod tests {
     use super::*;
     use crate::web::message::Body;
+    use http::Method;
 
     const ASSETS: &[Asset] = &[
         Asset {
@@ -151,8 +152,7 @@ mod tests {
         for (k, v) in headers {
             req = req.with_header(k, v);
         }
-        let h: super::super::Handler = |r, q, e| handle(ASSETS, r, q, e);
-        crate::api::call(h, req, &Env::memory())
+        api(|r, q, e| handle(ASSETS, r, q, e)).call(req, &Env::memory())
     }
 
     fn body(r: &Response) -> &[u8] {
@@ -206,11 +206,8 @@ mod tests {
 
     #[test]
     fn only_reads() {
-        let r = crate::api::call(
-            |r, q, e| handle(ASSETS, r, q, e),
-            Request::new(Method::POST, "/ui/"),
-            &Env::memory(),
-        );
+        let r = api(|r, q, e| handle(ASSETS, r, q, e))
+            .call(Request::new(Method::POST, "/ui/"), &Env::memory());
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! A log API leaks secrets if it leaks anything, so the gate is closed by
 //! default: with no key configured every request is a 401 saying how to
-//! configure one, and a path that is no [`Route`] is for `dcos:superuser`
-//! only ([`policy`]). In order, a request is:
+//! configure one, and a path that is no route of its family is for
+//! `dcos:superuser` only (`crate::routes`). In order, a request is:
 //! 1. a CORS preflight? answered here (it carries no credentials and reveals nothing);
 //! 2. authenticated ([`jwt`], [`apikey`] or [`urltoken`]), else 401 with `WWW-Authenticate`;
-//! 3. authorized by the permission map, else 403 naming the permission;
+//! 3. authorized by its route's [`Rule`] (from the family's table), else 403
+//!    naming the permission;
 //! 4. counted against its caller's rate limit ([`ratelimit`]), else 429;
 //!
 //! all before a byte of the body is read.
@@ -15,18 +16,16 @@
 pub mod apikey;
 pub mod digest;
 pub mod jwt;
-pub mod policy;
 pub mod ratelimit;
 pub mod urltoken;
 
 use crate::config::Config;
 use crate::model::sandbox::Sandboxes;
+use crate::routes::{Rule, SUPERUSER, Subject};
 use crate::store::Store;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use crate::web::route::Route;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use policy::{Rule, SUPERUSER, Subject};
 use ratelimit::Verdict;
 use std::rc::Rc;
 use urltoken::Scope;
@@ -88,11 +87,13 @@ impl Gate {
     }
 }
 
-/// The gate: see the module docs. `route` is what the request's path parsed
-/// to (`None`: no route). On success the request carries its caller.
+/// The gate: see the module docs. `rule` is the request's route's (or, for
+/// a path that is no route, what it falls under), `subject` what a URL token
+/// must cover. On success the request carries its caller.
 pub fn admit(
     req: &mut Request,
-    route: Option<&Route>,
+    rule: &Rule,
+    subject: Option<&Subject>,
     config: &Config,
     store: &Rc<Store>,
 ) -> Result<Gate, Problem> {
@@ -103,16 +104,15 @@ pub fn admit(
     {
         return Ok(Gate::Preflight);
     }
-    let rule = policy::rule_for(&req.method, route);
     if rule.public {
         return Ok(Gate::Pass(Vec::new()));
     }
     let now_ms = crate::util::clock::now_micros() / 1_000;
-    let principal = authenticate(req, &config.auth, now_ms / 1_000)?;
-    authorize(&principal, &rule, req, store)?;
+    let principal = authenticate(req, config.auth()?, now_ms / 1_000)?;
+    authorize(&principal, rule, subject, req, store)?;
     req.caller = Some(principal.caller.clone());
 
-    let limit = config.rate.of(rule.class);
+    let limit = config.rate()?.of(rule.class);
     if limit == 0 {
         return Ok(Gate::Pass(Vec::new()));
     }
@@ -351,6 +351,7 @@ fn from_url_token(
 pub fn authorize(
     principal: &Principal,
     rule: &Rule,
+    subject: Option<&Subject>,
     req: &Request,
     store: &Rc<Store>,
 ) -> Result<(), Problem> {
@@ -370,7 +371,7 @@ pub fn authorize(
         }
         Grant::Url(scope) => {
             let read = matches!(req.method, Method::GET | Method::HEAD);
-            if read && covers(scope, rule.scope.as_ref(), store)? {
+            if read && covers(scope, subject, store)? {
                 return Ok(());
             }
             Err(Problem::new(
@@ -398,28 +399,28 @@ fn covers(scope: &Scope, target: Option<&Subject>, store: &Rc<Store>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Limits;
+    use crate::routes as policy;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     fn config() -> Config {
-        Config {
-            auth: Settings {
-                hs256_secret: Some(SECRET.into()),
-                api_keys: vec![apikey::ApiKey {
-                    sha256: apikey::hash("the-key"),
-                    uid: "shipper".into(),
-                    permissions: vec![policy::INGEST.into()],
-                }],
-                url_token_max_ttl_s: 600,
-                ..Settings::default()
-            },
-            rate: Limits {
-                standard: 2,
-                ..Limits::default()
-            },
-            ..Config::default()
-        }
+        let keys = serde_json::json!([{
+            "sha256": apikey::hash("the-key"),
+            "uid": "shipper",
+            "permissions": [policy::INGEST],
+        }])
+        .to_string();
+        Config::with(&[
+            ("auth_hs256_secret", SECRET),
+            ("auth_api_keys", &keys),
+            ("rate_limit_standard", "2"),
+        ])
+    }
+
+    /// The gate of `req`, with the rule and subject of its route.
+    fn admit_req(req: &mut Request, config: &Config, store: &Rc<Store>) -> Result<Gate, Problem> {
+        let r = crate::routes::resolve(&req.method, &req.path);
+        admit(req, &r.rule, r.subject.as_ref(), config, store)
     }
 
     fn jwt(perms: &[&str]) -> String {
@@ -439,8 +440,7 @@ mod tests {
         if let Some(a) = auth {
             req = req.with_header("authorization", a);
         }
-        let route = Route::parse(&req.path).ok();
-        admit(&mut req, route.as_ref(), config, &store)
+        admit_req(&mut req, config, &store)
     }
 
     fn status(r: Result<Gate, Problem>) -> u16 {
@@ -524,7 +524,7 @@ mod tests {
         let auth = format!("Bearer {}", jwt(&[SUPERUSER]));
         let call = || {
             let mut req = Request::new(Method::GET, "/logs").with_header("authorization", &auth);
-            admit(&mut req, Some(&Route::Capture), &c, &store)
+            admit_req(&mut req, &c, &store)
         };
         let Ok(Gate::Pass(h)) = call() else { panic!() };
         assert!(
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn url_tokens_read_their_scope_only() {
         let c = config();
-        let key = c.auth.url_token_key().unwrap();
+        let key = c.auth().unwrap().url_token_key().unwrap();
         let now = crate::util::clock::now_micros() / 1_000_000;
         let t = urltoken::mint(&key, &Scope::App("shop".into()), now + 60);
         let get = |method: Method, path: &str| status(admit_with(&c, method, path, None));
@@ -616,7 +616,7 @@ mod tests {
         let store = Rc::new(Store::memory());
         let mut req = Request::new(Method::OPTIONS, "/logs")
             .with_header("access-control-request-method", "GET");
-        let gate = admit(&mut req, Some(&Route::Capture), &Config::default(), &store);
+        let gate = admit_req(&mut req, &Config::default(), &store);
         let Ok(gate @ Gate::Preflight) = gate else {
             panic!("{gate:?}")
         };
@@ -629,21 +629,23 @@ mod tests {
             assert!(allowed.contains(m), "{allowed}");
         }
         let mut plain = Request::new(Method::OPTIONS, "/logs");
-        assert!(admit(&mut plain, Some(&Route::Capture), &config(), &store).is_err());
+        assert!(admit_req(&mut plain, &config(), &store).is_err());
     }
 
     #[test]
     fn settings_refuse_weak_secrets_and_hide_values() {
-        let lookup = |name: &str| (name == "auth_hs256_secret").then(|| "short".to_owned());
-        assert!(Settings::from_lookup(&lookup).is_err());
-        let lookup = |name: &str| match name {
-            "auth_hs256_secret" => Some(SECRET.to_owned()),
-            "auth_rs256_public_key" => Some("  ".to_owned()),
-            _ => None,
-        };
-        let s = Settings::from_lookup(&lookup).unwrap();
+        assert!(
+            Config::with(&[("auth_hs256_secret", "short")])
+                .auth()
+                .is_err()
+        );
+        let c = Config::with(&[
+            ("auth_hs256_secret", SECRET),
+            ("auth_rs256_public_key", "  "),
+        ]);
+        let s = c.auth().unwrap();
         assert!(s.configured() && s.rs256_public_key.is_none());
-        assert_eq!(s.url_token_max_ttl_s, URL_TOKEN_MAX_TTL_S);
+        assert_eq!(c.url_token_max_ttl_s().unwrap(), URL_TOKEN_MAX_TTL_S);
         assert!(!format!("{s:?}").contains(SECRET));
     }
 }

@@ -30,15 +30,16 @@ use crate::store::kv::{Update, update};
 use crate::util::clock::now_micros;
 use crate::util::ids::random_id;
 use crate::web::message::{Request, Response};
+use crate::web::path::validate_name;
 use crate::web::problem::Problem;
-use crate::web::route::validate_name;
+use crate::web::time::parse_rfc3339_us;
 use http::{StatusCode, header};
 use model::{Child, Job, JobRequest, Origin, Status, index_key, job_key};
 use serde_json::{Value, json};
 use std::rc::Rc;
 use std::time::Duration;
 
-pub const PREFIX: &str = crate::web::route::JOBS;
+pub use crate::routes::archive::JOBS_PREFIX as PREFIX;
 const DAY: u64 = 24 * 3600 * 1_000_000;
 /// How long a job is kept by default, and the furthest it may be extended.
 const DEFAULT_TTL: u64 = 7 * DAY;
@@ -88,7 +89,7 @@ impl Jobs<'_> {
             return self.expire(job);
         }
         if advance && job.status == Status::InProgress {
-            let budget = Duration::from_millis(self.env.config.job_step_ms);
+            let budget = Duration::from_millis(self.env.config.job_step_ms()?);
             match collect::advance(self.env, &self.key(id), budget) {
                 Ok(()) => {}
                 // The job was deleted or expired under the step: report what is there now.
@@ -101,13 +102,7 @@ impl Jobs<'_> {
     }
 
     pub fn create(&self, req: &Request) -> Result<Response, Problem> {
-        if !matches!(req.content_type().as_deref(), Some("application/json")) {
-            return Err(Problem::unsupported_media_type(
-                "a log collection job is created with an application/json body",
-            ));
-        }
-        let request: JobRequest = serde_json::from_slice(&req.body)
-            .map_err(|e| Problem::bad_request(format!("invalid job: {e}")))?;
+        let request: JobRequest = req.json("log collection job")?;
         let now = now_micros();
         let mut job = self.new_job(request, now)?;
         job.user_id = req
@@ -160,12 +155,12 @@ impl Jobs<'_> {
         let since = request
             .since
             .as_deref()
-            .map(|s| parse_time("since", s))
+            .map(|s| parse_rfc3339_us("since", s))
             .transpose()?;
         let until = request
             .until
             .as_deref()
-            .map(|s| parse_time("until", s))
+            .map(|s| parse_rfc3339_us("until", s))
             .transpose()?;
         if let (Some(s), Some(u)) = (since, until)
             && s >= u
@@ -180,7 +175,7 @@ impl Jobs<'_> {
         }
         let expiration_date = match request.expiration_date.as_deref() {
             None => now + DEFAULT_TTL,
-            Some(s) => check_expiration(parse_time("expirationDate", s)?, now)?,
+            Some(s) => check_expiration(parse_rfc3339_us("expirationDate", s)?, now)?,
         };
 
         // MongoDB's resource: one process (a task) or a deployment (an app).
@@ -341,10 +336,12 @@ impl Jobs<'_> {
         struct Patch {
             expiration_date: String,
         }
-        let patch: Patch = serde_json::from_slice(&req.body)
-            .map_err(|e| Problem::bad_request(format!("invalid patch: {e}")))?;
+        let patch: Patch = req.json("patch")?;
         let now = now_micros();
-        let wanted = check_expiration(parse_time("expirationDate", &patch.expiration_date)?, now)?;
+        let wanted = check_expiration(
+            parse_rfc3339_us("expirationDate", &patch.expiration_date)?,
+            now,
+        )?;
         self.fresh(id, false)?;
         let job = self.modify(id, |job| {
             if matches!(job.status, Status::MarkedForExpiry | Status::Expired) {
@@ -679,15 +676,6 @@ fn gone(job: &Job) -> Problem {
     )
 }
 
-pub(crate) fn parse_time(name: &str, value: &str) -> Result<u64, Problem> {
-    let t = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            Problem::bad_param(name, format!("{name} {value:?} is not an RFC 3339 date"))
-        })?;
-    u64::try_from(t.unix_timestamp_nanos() / 1000)
-        .map_err(|_| Problem::bad_param(name, format!("{name} is before 1970")))
-}
-
 fn check_expiration(at: u64, now: u64) -> Result<u64, Problem> {
     if at <= now {
         return Err(Problem::bad_param(
@@ -707,7 +695,6 @@ fn check_expiration(at: u64, now: u64) -> Result<u64, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use http::Method;
     use std::collections::BTreeMap;
     use std::io::Read;
@@ -716,10 +703,7 @@ mod tests {
 
     fn env(step_ms: u64) -> Env {
         let env = Env {
-            config: Config {
-                job_step_ms: step_ms,
-                ..Config::default()
-            },
+            config: crate::config::Config::with(&[("job_step_ms", &(step_ms).to_string())]),
             ..Env::memory()
         };
         let task = |id: &str| {
@@ -761,7 +745,7 @@ mod tests {
     fn ingest(env: &Env, method: Method, path: &str, body: &[u8]) {
         let req =
             Request::new(method, &format!("{}{path}", crate::api::ingest::PREFIX)).with_body(body);
-        let r = crate::api::call(crate::api::ingest::handle, req, env);
+        let r = crate::api::ingest::API.call(req, env);
         assert!(r.status.is_success(), "{path}: {:?}", r.into_bytes());
     }
 
@@ -769,7 +753,7 @@ mod tests {
         let req = Request::new(method, path)
             .with_header("content-type", "application/json")
             .with_body(body);
-        let r = crate::api::call(crate::api::archive::handle, req, env);
+        let r = crate::api::archive::API.call(req, env);
         let status = r.status;
         (status, r.into_bytes().unwrap())
     }

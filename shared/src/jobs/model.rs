@@ -23,6 +23,7 @@ pub enum Status {
 }
 
 /// The body of `POST .../logCollectionJobs`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JobRequest {

@@ -15,8 +15,8 @@ use crate::store::Store;
 use crate::store::kv::{Update, update};
 use crate::store::log::Log;
 use crate::util::ids::digest;
+use crate::web::path::{push, validate_name};
 use crate::web::problem::Problem;
-use crate::web::route::{push, validate_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -25,6 +25,7 @@ const INDEX_KEY: &str = "tasks";
 const UPDATE_ATTEMPTS: u32 = 100;
 
 /// What a client sends to register or update a task.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
@@ -57,6 +58,7 @@ fn default_state() -> String {
 }
 
 /// A registered task as stored and returned.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Task {
     pub id: String,
@@ -156,7 +158,13 @@ impl TaskSpec {
     /// Parses and validates a registration body for task `id`.
     pub fn parse(id: &str, body: &[u8]) -> Result<Self, Problem> {
         let spec: TaskSpec = serde_json::from_slice(body)
-            .map_err(|e| Problem::bad_request(format!("task metadata: {e}")))?;
+            .map_err(|e| Problem::bad_request(format!("invalid task metadata: {e}")))?;
+        spec.checked(id)
+    }
+
+    /// This registration for task `id`, if every field is valid.
+    pub fn checked(self, id: &str) -> Result<Self, Problem> {
+        let spec = self;
         if let Some(body_id) = &spec.id
             && body_id != id
         {
@@ -330,7 +338,7 @@ impl Sandboxes {
     /// belong to one task: an agent id that does not own the task finds nothing.
     pub fn task_for_route(
         &self,
-        path: &crate::web::route::AgentPath,
+        path: &crate::web::path::AgentPath,
     ) -> Result<Option<Task>, Problem> {
         let id = match &path.task_id {
             Some(id) => id.clone(),
@@ -357,7 +365,7 @@ impl Sandboxes {
     }
 
     /// [`Sandboxes::task_for_route`], with the 404 every agent route answers.
-    pub fn task_at(&self, path: &crate::web::route::AgentPath) -> Result<Task, Problem> {
+    pub fn task_at(&self, path: &crate::web::path::AgentPath) -> Result<Task, Problem> {
         self.task_for_route(path)?
             .ok_or_else(|| Problem::not_found("no task runs at this agent route"))
     }
@@ -409,7 +417,7 @@ impl Sandboxes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::route::AgentPath;
+    use crate::web::path::AgentPath;
 
     fn spec(body: &str) -> TaskSpec {
         TaskSpec::parse("t1", body.as_bytes()).unwrap()

@@ -45,23 +45,14 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
     // A follow holds its slot for its budget: it ends then (see
     // `Follow::budget_spent`), and an instance that dies earlier frees it
     // at the same moment.
-    let ttl = env.config.tail_budget_ms * 1_000;
+    let ttl = env.config.tail_budget_ms()? * 1_000;
+    let max = env.config.max_followers()?;
     let now = crate::util::clock::now_micros();
-    lease::acquire(
-        env.store.clone(),
-        &caller,
-        env.config.max_followers,
-        ttl,
-        now,
-    )?
-    .map_err(|secs| {
+    lease::acquire(env.store.clone(), &caller, max, ttl, now)?.map_err(|secs| {
         Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too Many Followers",
-            format!(
-                "at most {} concurrent follows per caller",
-                env.config.max_followers
-            ),
+            format!("at most {max} concurrent follows per caller"),
         )
         .with("retry_after", secs)
     })
@@ -90,12 +81,12 @@ pub struct FollowOptions {
 }
 
 impl FollowOptions {
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        Self {
-            budget: Duration::from_millis(config.tail_budget_ms),
-            keepalive: Duration::from_millis(config.keepalive_ms.max(1)),
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, Problem> {
+        Ok(Self {
+            budget: Duration::from_millis(config.tail_budget_ms()?),
+            keepalive: Duration::from_millis(config.keepalive_ms()?.max(1)),
             ping_event: None,
-        }
+        })
     }
 }
 

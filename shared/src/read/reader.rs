@@ -71,7 +71,7 @@ impl<S: Source + 'static> Read<'_, S> {
             let token = self.source.encode(next);
             let link = format!(
                 "<{}?{}>; rel=\"next\"",
-                crate::web::route::header_safe(self.path),
+                crate::web::path::header_safe(self.path),
                 next_query(self.query, &token)
             );
             r = r

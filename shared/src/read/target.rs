@@ -9,8 +9,8 @@ use crate::model::journal;
 use crate::model::sandbox::Sandboxes;
 use crate::store::log::{Log, Snapshot};
 use crate::web::message::Request;
+use crate::web::path::ReadTarget;
 use crate::web::problem::Problem;
-use crate::web::route::ReadTarget;
 
 /// The log a read route names, how to render it, and its state as of the
 /// request (taken once: reads and follows start from this snapshot).

@@ -18,6 +18,7 @@ const KEY: &str = "archive/policies";
 pub const MAX_POLICIES: usize = 100;
 
 /// Which logs a policy covers.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
@@ -58,6 +59,7 @@ impl Selector {
 }
 
 /// How archived pages are compressed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
@@ -97,6 +99,7 @@ impl Policy {
 
 /// What a client sends to create or replace a policy. Ages are seconds or a
 /// duration string (`90s`, `15m`, `12h`, `30d`, `2w`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
@@ -114,6 +117,7 @@ pub struct PolicySpec {
     pub enabled: bool,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
 pub enum Age {
@@ -155,11 +159,6 @@ pub fn parse_age(text: &str) -> Option<u64> {
 }
 
 impl PolicySpec {
-    pub fn parse(body: &[u8]) -> Result<Self, Problem> {
-        serde_json::from_slice(body)
-            .map_err(|e| Problem::bad_request(format!("invalid policy: {e}")))
-    }
-
     /// The policy this spec describes, checked.
     pub fn into_policy(self, id: String, now: u64, created: u64) -> Result<Policy, Problem> {
         let name = self.name.trim().to_owned();
@@ -264,7 +263,9 @@ mod tests {
     #[test]
     fn specs_are_checked() {
         let spec = |body: &str| {
-            PolicySpec::parse(body.as_bytes()).and_then(|s| s.into_policy("p".into(), 1, 1))
+            serde_json::from_str::<PolicySpec>(body)
+                .map_err(|e| Problem::bad_request(e.to_string()))
+                .and_then(|s| s.into_policy("p".into(), 1, 1))
         };
         let p = spec(r#"{"name":"web","selector":{"labels":{"app":"web"}},"archive_after":"1h","delete_after":"30d"}"#).unwrap();
         assert_eq!(

@@ -285,8 +285,8 @@ impl Step<'_> {
         self.worked && Instant::now() >= self.deadline
     }
 
-    fn grace(&self) -> u64 {
-        self.env.config.archive_grace_ms * 1000
+    fn grace(&self) -> Result<u64, Problem> {
+        Ok(self.env.config.archive_grace_ms()? * 1000)
     }
 
     /// Stores the record if this step still holds the lease.
@@ -365,11 +365,12 @@ impl Step<'_> {
         }
     }
 
-    fn throw_away(&mut self, keys: impl IntoIterator<Item = String>) {
-        let due = now_micros() + self.grace();
+    fn throw_away(&mut self, keys: impl IntoIterator<Item = String>) -> Result<(), Problem> {
+        let due = now_micros() + self.grace()?;
         self.run
             .garbage
             .extend(keys.into_iter().map(|key| Garbage { key, due }));
+        Ok(())
     }
 
     /// Expires, then packs, what is due in one log. `Ok(false)`: out of time
@@ -399,7 +400,7 @@ impl Step<'_> {
                     }
                     keys.push(o);
                 }
-                self.throw_away(keys);
+                self.throw_away(keys)?;
                 self.run.stats.pages_expired += expired.pages as u64;
                 self.run.stats.bytes_expired += expired.bytes;
                 first = upto;
@@ -408,7 +409,7 @@ impl Step<'_> {
             }
         }
         let cutoff = now.saturating_sub(policy.archive_after_s * SECOND);
-        let sealed_cutoff = now.saturating_sub(self.grace());
+        let sealed_cutoff = now.saturating_sub(self.grace()?);
         let mut p = self.run.page.max(first);
         while p < head.pages.len() {
             if self.out_of_time() {
@@ -454,7 +455,7 @@ impl Step<'_> {
                     .blobs
                     .put(&format!("{object}.json"), &manifest)?;
                 catalog::add(&self.env.store, &entry)?;
-                self.throw_away(packed.replaced);
+                self.throw_away(packed.replaced)?;
                 self.run.stats.pages_archived += 1;
                 self.run.stats.bytes_archived += packed.bytes;
                 self.run.stats.stored_bytes += packed.stored_bytes;

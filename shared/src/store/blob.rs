@@ -31,6 +31,48 @@ pub trait BlobStore {
     }
 }
 
+/// A blob store built at its first use: a request that reads no log bytes
+/// (a 401, a listing, an index read) neither opens nor configures one.
+pub struct LazyBlobs {
+    open: Box<dyn Fn() -> KvResult<Box<dyn BlobStore>>>,
+    store: std::cell::OnceCell<Box<dyn BlobStore>>,
+}
+
+impl LazyBlobs {
+    pub fn new(open: impl Fn() -> KvResult<Box<dyn BlobStore>> + 'static) -> Self {
+        LazyBlobs {
+            open: Box::new(open),
+            store: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn store(&self) -> KvResult<&dyn BlobStore> {
+        if let Some(store) = self.store.get() {
+            return Ok(store.as_ref());
+        }
+        let store = (self.open)()?;
+        Ok(self.store.get_or_init(|| store).as_ref())
+    }
+}
+
+impl BlobStore for LazyBlobs {
+    fn put(&self, key: &str, data: &[u8]) -> KvResult<()> {
+        self.store()?.put(key, data)
+    }
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        self.store()?.get(key)
+    }
+    fn get_range(&self, key: &str, start: u64, end: u64) -> KvResult<Option<Vec<u8>>> {
+        self.store()?.get_range(key, start, end)
+    }
+    fn delete(&self, key: &str) -> KvResult<()> {
+        self.store()?.delete(key)
+    }
+    fn put_many(&self, objects: &[(String, &[u8])]) -> KvResult<()> {
+        self.store()?.put_many(objects)
+    }
+}
+
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 struct Manifest {
     size: u64,

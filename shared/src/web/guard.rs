@@ -42,6 +42,8 @@ const SPIN_HEADER_SLACK: u64 = 4096;
 
 /// Checks `req` against the bounds in the module docs.
 pub fn check(req: &Request, config: &Config) -> Result<(), Problem> {
+    let max_uri = config.max_uri_bytes()?;
+    let max_header = config.max_header_bytes()?;
     let raw_query = req.query.raw();
     let uri = req.path.len() as u64
         + if raw_query.is_empty() {
@@ -49,16 +51,13 @@ pub fn check(req: &Request, config: &Config) -> Result<(), Problem> {
         } else {
             1 + raw_query.len() as u64
         };
-    if uri > config.max_uri_bytes {
+    if uri > max_uri {
         return Err(Problem::new(
             StatusCode::URI_TOO_LONG,
             "URI Too Long",
-            format!(
-                "the path and query are {uri} bytes, more than the limit of {} bytes",
-                config.max_uri_bytes
-            ),
+            format!("the path and query are {uri} bytes, more than the limit of {max_uri} bytes"),
         )
-        .with("limit", config.max_uri_bytes));
+        .with("limit", max_uri));
     }
 
     let (mut client, mut host) = (0u64, 0u64);
@@ -71,20 +70,16 @@ pub fn check(req: &Request, config: &Config) -> Result<(), Problem> {
             client += bytes;
         }
     }
-    let host_limit = config
-        .max_header_bytes
-        .saturating_add(config.max_uri_bytes.saturating_mul(2))
+    let host_limit = max_header
+        .saturating_add(max_uri.saturating_mul(2))
         .saturating_add(SPIN_HEADER_SLACK);
-    if client > config.max_header_bytes || host > host_limit {
+    if client > max_header || host > host_limit {
         return Err(Problem::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "Request Header Fields Too Large",
-            format!(
-                "the request headers are larger than the limit of {} bytes",
-                config.max_header_bytes
-            ),
+            format!("the request headers are larger than the limit of {max_header} bytes"),
         )
-        .with("limit", config.max_header_bytes));
+        .with("limit", max_header));
     }
 
     for (key, name) in ASCII_HEADERS {
@@ -111,11 +106,7 @@ mod tests {
     use http::{HeaderName, HeaderValue, Method};
 
     fn config() -> Config {
-        Config {
-            max_header_bytes: 100,
-            max_uri_bytes: 50,
-            ..Config::default()
-        }
+        Config::with(&[("max_header_bytes", "100"), ("max_uri_bytes", "50")])
     }
 
     fn status(req: &Request) -> Option<u16> {

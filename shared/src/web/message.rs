@@ -83,6 +83,37 @@ impl Request {
             .unwrap_or_else(|| "unknown".to_owned())
     }
 
+    /// The body as JSON of type `T`, `what` naming it in problems. The one
+    /// Content-Type rule of every JSON body: `application/json` (or any
+    /// `application/*+json`), or none at all (a body of no stated type is
+    /// taken for what the route reads, as most JSON APIs do); any other
+    /// type is a 415 saying so, and a body that is not a `T` is a 400.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, Problem> {
+        match self.content_type().as_deref() {
+            None | Some("application/json") => {}
+            Some(t) if t.starts_with("application/") && t.ends_with("+json") => {}
+            Some(other) => {
+                return Err(Problem::unsupported_media_type(format!(
+                    "{what} is an application/json body, not {other}"
+                )));
+            }
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Problem::bad_request(format!("invalid {what}: {e}")))
+    }
+
+    /// [`Request::json`], or `T::default()` for an empty body (which needs no
+    /// Content-Type).
+    pub fn json_or_default<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        what: &str,
+    ) -> Result<T, Problem> {
+        if self.body.is_empty() {
+            return Ok(T::default());
+        }
+        self.json(what)
+    }
+
     /// The media type of the body, lower-cased, without parameters.
     pub fn content_type(&self) -> Option<String> {
         self.header(header::CONTENT_TYPE).map(|ct| {

@@ -1,9 +1,10 @@
 //! The HTTP vocabulary every handler speaks, independent of Spin: problems
-//! (errors as values), requests and responses, the query string, routes, and
-//! the bounds every request passes first.
+//! (errors as values), requests and responses, the query string, paths and
+//! their parameters, and the bounds every request passes first.
 
 pub mod guard;
 pub mod message;
+pub mod path;
 pub mod problem;
 pub mod query;
-pub mod route;
+pub mod time;

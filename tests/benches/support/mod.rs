@@ -47,7 +47,7 @@ pub fn auth() -> &'static str {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        let perms = [spin_logs::auth::policy::SUPERUSER.to_owned()];
+        let perms = [spin_logs::routes::SUPERUSER.to_owned()];
         let token =
             spin_logs::auth::jwt::sign_hs256(SECRET.as_bytes(), "bench", &perms, now, 86_400)
                 .expect("token");
@@ -62,7 +62,7 @@ pub fn auth_as(uid: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let perms = [spin_logs::auth::policy::SUPERUSER.to_owned()];
+    let perms = [spin_logs::routes::SUPERUSER.to_owned()];
     let token = spin_logs::auth::jwt::sign_hs256(SECRET.as_bytes(), uid, &perms, now, 86_400)
         .expect("token");
     format!("Bearer {token}")

@@ -10,7 +10,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use spin_logs::auth::policy;
+use spin_logs::routes as policy;
 use spin_logs_tests::{HostOptions, TestHost};
 use std::io::BufRead as _;
 use std::path::Path;

@@ -270,7 +270,7 @@ fn run(cli: Cli) -> CliResult<()> {
             let token = credentials::jwt(
                 &secret,
                 "dev",
-                &[spin_logs::auth::policy::SUPERUSER.to_owned()],
+                &[spin_logs::routes::SUPERUSER.to_owned()],
                 *ttl,
             )?;
             if json {

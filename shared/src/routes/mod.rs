@@ -1,0 +1,644 @@
+//! Every route the app serves, as data: one module per route family, each
+//! the one place that says everything about its routes.
+//!
+//! A family is what one component serves (spin.toml's `[component.<name>]`).
+//! Its module holds its typed routes (an enum the handler in `api/` matches
+//! on, every parameter decoded and validated) and a [`Family`] table: its
+//! spin.toml routes, the variables its code reads, and one [`Row`] per method
+//! and path template with the permission [`Rule`], the rate class, a summary
+//! and the request and response bodies. Everything else reads the tables:
+//!
+//! - [`Family::find`] parses a request (the table *is* the parser, so no
+//!   route can be served that the table does not list), and the auth gate
+//!   takes the rule from the row that matched;
+//! - `GET /` (`api::index`) lists the rows of [`ALL`];
+//! - `tools/gen` writes spin.toml's routes and components, the OpenAPI
+//!   document, `docs/routes.md` and `deploy/` from them, and a test fails when
+//!   a committed file differs from what it would write.
+//!
+//! | family | component | routes |
+//! |---|---|---|
+//! | [`ingest`] | `ingest` | task metadata, file and journal appends, Loki push |
+//! | [`discovery`] | `discovery` | `/system/v1/logs/v2/task/{task}/...`: redirects to the agent route |
+//! | [`dump`] | `dump` | component logs and sandbox files |
+//! | [`browse`] | `browse` | `.../files/browse` |
+//! | [`archive`] | `archive` | file downloads, sandbox `.tar.gz`, log collection jobs |
+//! | [`tail`] | `tail` | follows, Scalingo app logs, dotnet-monitor captures |
+//! | [`token`] | `token` | URL tokens |
+//! | [`retention`] | `retention` | archive policies and runs, the archive catalog |
+//! | [`query`] | `query` | Kubernetes search and listings, Loki's read API |
+//! | [`ui`] | `ui` | the web viewer's files |
+//! | [`index`] | `index` | `/`, `/openapi.json`, and every path outside the families (404) |
+//!
+//! A path that a family's spin.toml routes cover but none of its rows
+//! matches, or whose parameters do not validate, is refused (404 or 400) for
+//! everyone but `dcos:superuser`, who gets the precise answer; a method the
+//! path does not take is a 405 under the path's own rule. A path outside
+//! every spin.toml route of the family is [`Lookup::Unrouted`]: the index's
+//! public 404.
+
+pub mod archive;
+pub mod browse;
+pub mod discovery;
+pub mod dump;
+pub mod index;
+pub mod ingest;
+pub mod query;
+pub mod retention;
+pub mod tail;
+pub mod token;
+pub mod ui;
+
+pub use crate::config::Class;
+use crate::config::vars;
+use crate::web::path::{AgentPath, Params, Path, capture, header_safe, shape_matches};
+use crate::web::problem::Problem;
+use http::Method;
+
+/// Reaches every route.
+pub const SUPERUSER: &str = "dcos:superuser";
+/// `/system/v1/logs/v2/...` reads (DC/OS), and the non-DC/OS read routes.
+pub const SYSTEM_LOGS: &str = "dcos:adminrouter:ops:system-logs";
+/// `/system/v1/agent/{agent_id}/logs/v2/...` (DC/OS).
+pub const AGENT: &str = "dcos:adminrouter:system:agent";
+/// The write path: `/system/v1/logs/v2/ingest/...`.
+pub const INGEST: &str = "spin-logs:ingest";
+/// Log-collection jobs: `/api/v1/groups/...`.
+pub const JOBS: &str = "spin-logs:jobs";
+/// Retention: archive policies and runs (`/k8s/v1/archive/...`).
+pub const ARCHIVE: &str = "spin-logs:archive";
+
+/// The methods a row names; `HEAD` is answered wherever `GET` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    /// Whether a request with `method` is this row's.
+    pub fn admits(self, method: &Method) -> bool {
+        method.as_str() == self.as_str() || (self == Verb::Get && *method == Method::HEAD)
+    }
+}
+
+/// What a route asks of a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Any one of these grants the route; `dcos:superuser` always does.
+    /// Empty: the superuser only.
+    pub any_of: &'static [&'static str],
+    pub class: Class,
+    /// What a URL token must cover to read the route.
+    pub token: TokenTarget,
+    /// Answered without credentials: the index, the viewer's files and the
+    /// "no route here" answer, which say only what the README says.
+    pub public: bool,
+}
+
+/// Which parameters of a route name what a URL token must cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenTarget {
+    /// No URL token reads this route.
+    None,
+    /// `:task`, a discovery query, which the token must name exactly (a name
+    /// or partial id could resolve to another task).
+    Task,
+    /// The task whichever runs at the agent path (resolved in storage).
+    Agent,
+    /// `:app`.
+    App,
+    /// `:group_id/:job_id`'s download.
+    JobDownload,
+}
+
+impl Rule {
+    /// Needs one of `any_of` (or the superuser), counted in `class`.
+    pub const fn needs(any_of: &'static [&'static str], class: Class) -> Rule {
+        Rule {
+            any_of,
+            class,
+            token: TokenTarget::None,
+            public: false,
+        }
+    }
+
+    /// The same, and readable with a URL token for `token`.
+    pub const fn token(self, token: TokenTarget) -> Rule {
+        Rule { token, ..self }
+    }
+
+    /// Answered to anyone, without credentials.
+    pub const PUBLIC: Rule = Rule {
+        any_of: &[],
+        class: Class::Standard,
+        token: TokenTarget::None,
+        public: true,
+    };
+
+    /// The superuser only: what a path that is no route of its family gets.
+    pub const CLOSED: Rule = Rule::needs(&[], Class::Standard);
+}
+
+/// The task or app a request is about, as far as its path says: what a URL
+/// token's scope is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A discovery route's `{task}`.
+    TaskQuery(String),
+    /// An agent route: the task is whichever runs there.
+    Agent(Box<AgentPath>),
+    /// `/apps/{app}/logs`.
+    App(String),
+    /// A job's `.../{job}/download`, as `{group}/{job}`.
+    JobDownload(String),
+}
+
+impl Subject {
+    fn of(target: TokenTarget, p: &Params) -> Result<Option<Subject>, Problem> {
+        Ok(Some(match target {
+            TokenTarget::None => return Ok(None),
+            TokenTarget::Task => Subject::TaskQuery(p.get("task")?),
+            TokenTarget::Agent => Subject::Agent(Box::new(AgentPath::from_params(p)?)),
+            TokenTarget::App => Subject::App(p.get("app")?),
+            TokenTarget::JobDownload => {
+                Subject::JobDownload(format!("{}/{}", p.get("group_id")?, p.get("job_id")?))
+            }
+        }))
+    }
+}
+
+/// A request or response body, for the docs: its media type and, for JSON,
+/// the name of its schema (a type deriving `JsonSchema` under the `schema`
+/// feature; `tools/gen` knows each by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Body {
+    pub media: &'static str,
+    pub schema: Option<&'static str>,
+}
+
+/// A JSON answer whose schema is written out only in the docs' prose.
+pub const JSON: Body = Body::media("application/json");
+
+impl Body {
+    pub const NONE: Body = Body::media("");
+    pub const fn media(media: &'static str) -> Body {
+        Body {
+            media,
+            schema: None,
+        }
+    }
+    pub const fn json(schema: &'static str) -> Body {
+        Body {
+            media: "application/json",
+            schema: Some(schema),
+        }
+    }
+}
+
+/// A query parameter or request header a route reads, for the docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// A request header rather than a query parameter.
+    pub header: bool,
+}
+
+/// The values a [`Param`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Boolean,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+}
+
+impl Param {
+    /// An optional query parameter.
+    pub const fn query(name: &'static str, doc: &'static str) -> Param {
+        Param {
+            name,
+            doc,
+            kind: Kind::Text,
+            required: false,
+            header: false,
+        }
+    }
+    /// An optional request header.
+    pub const fn header(name: &'static str, doc: &'static str) -> Param {
+        Param {
+            header: true,
+            ..Param::query(name, doc)
+        }
+    }
+    pub const fn required(self) -> Param {
+        Param {
+            required: true,
+            ..self
+        }
+    }
+    pub const fn of(self, kind: Kind) -> Param {
+        Param { kind, ..self }
+    }
+}
+
+/// One route: a method on a path template, and everything said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub verb: Verb,
+    /// In spin.toml's spelling: literal segments, `:name` for one segment, a
+    /// final `...` for the rest.
+    pub path: &'static str,
+    pub rule: Rule,
+    /// One line, for the index, the OpenAPI document and `docs/routes.md`.
+    pub summary: &'static str,
+    pub request: Body,
+    /// The success answer: its status and body.
+    pub status: u16,
+    pub response: Body,
+    /// Query parameters and headers it reads.
+    pub params: &'static [Param],
+    /// Error statuses beyond the ones every route of its kind has (the
+    /// gate's 401/403/429, a 400 for bad input, a 404 for a name, 413/415
+    /// for a body).
+    pub errors: &'static [u16],
+}
+
+impl Endpoint {
+    /// `verb path` with the rule, a summary and a JSON answer; refine with
+    /// the methods below.
+    pub const fn new(verb: Verb, path: &'static str, rule: Rule, summary: &'static str) -> Self {
+        Endpoint {
+            verb,
+            path,
+            rule,
+            summary,
+            request: Body::NONE,
+            status: 200,
+            response: Body::media("application/json"),
+            params: &[],
+            errors: &[],
+        }
+    }
+    pub const fn params(self, params: &'static [Param]) -> Self {
+        Endpoint { params, ..self }
+    }
+    pub const fn errors(self, errors: &'static [u16]) -> Self {
+        Endpoint { errors, ..self }
+    }
+    pub const fn takes(self, request: Body) -> Self {
+        Endpoint { request, ..self }
+    }
+    pub const fn answers(self, status: u16, response: Body) -> Self {
+        Endpoint {
+            status,
+            response,
+            ..self
+        }
+    }
+}
+
+/// A row of a family's table: an endpoint, and how its parameters become the
+/// family's typed route.
+pub struct Row<R: 'static> {
+    pub endpoint: Endpoint,
+    pub make: fn(&Params) -> Result<R, Problem>,
+}
+
+/// A route family: everything about the routes one component serves.
+pub struct Family<R: 'static> {
+    /// The component, as spin.toml names it.
+    pub component: &'static str,
+    /// One line: what the family does.
+    pub summary: &'static str,
+    /// Its `[[trigger.http]]` routes: what Spin sends to the component.
+    pub spin_routes: &'static [&'static str],
+    /// Prefixes that are another spelling of a canonical one, `(alias,
+    /// canonical)`: a path under the alias is matched as under the canonical.
+    pub aliases: &'static [(&'static str, &'static str)],
+    /// The Spin variables its code may read, in groups (`config::vars`):
+    /// spin.toml maps exactly these into the component.
+    pub variables: &'static [&'static [&'static str]],
+    pub rows: &'static [Row<R>],
+}
+
+/// What a request path is, to one family.
+pub enum Lookup<R> {
+    /// One of its routes.
+    Found(Found<R>),
+    /// A path its spin.toml routes cover that is refused with `problem`
+    /// (no such route, a parameter that does not validate, another method),
+    /// once `rule` admits the caller.
+    Refused(Problem, Rule),
+    /// Outside its spin.toml routes: the index's public 404.
+    Unrouted,
+}
+
+/// A route found: its row, its typed value, and what a URL token must cover.
+pub struct Found<R> {
+    pub endpoint: &'static Endpoint,
+    pub route: R,
+    pub subject: Option<Subject>,
+    /// The parameters it was made of.
+    pub params: Params,
+}
+
+impl<R> Lookup<R> {
+    /// The rule the gate applies to this request.
+    pub fn rule(&self) -> Rule {
+        match self {
+            Lookup::Found(f) => f.endpoint.rule,
+            Lookup::Refused(_, rule) => *rule,
+            Lookup::Unrouted => Rule::PUBLIC,
+        }
+    }
+}
+
+/// The public 404 of a path outside every route family.
+pub fn unrouted(path: &str) -> Problem {
+    Problem::not_found(format!(
+        "no route at {}; GET / lists the API's routes",
+        header_safe(path)
+    ))
+}
+
+impl<R> Family<R> {
+    /// What `method` on `path` (raw, percent-encoded, no query) is to this
+    /// family. Of the rows whose template matches, the most specific wins,
+    /// as Spin orders routes (a literal beats a parameter beats the rest).
+    pub fn find(&'static self, method: &Method, path: &str) -> Lookup<R> {
+        let canonical = self.canonical(path);
+        let path = Path::new(&canonical);
+        let Some((params, on_path)) = self.best_rows(&path) else {
+            return self.unmatched(&path);
+        };
+        let params = match params {
+            Ok(p) => p,
+            Err(problem) => return Lookup::Refused(problem, Rule::CLOSED),
+        };
+        let Some(row) = on_path.iter().find(|r| r.endpoint.verb.admits(method)) else {
+            return Lookup::Refused(method_not_allowed(&on_path), on_path[0].endpoint.rule);
+        };
+        let found = (row.make)(&params).and_then(|route| {
+            Ok(Found {
+                endpoint: &row.endpoint,
+                route,
+                subject: Subject::of(row.endpoint.rule.token, &params)?,
+                params,
+            })
+        });
+        match found {
+            Ok(found) => Lookup::Found(found),
+            Err(problem) => Lookup::Refused(problem, Rule::CLOSED),
+        }
+    }
+
+    /// The rows of the most specific template that matches `path` (one per
+    /// method), with what it captured.
+    #[allow(clippy::type_complexity)]
+    fn best_rows(
+        &'static self,
+        path: &Path,
+    ) -> Option<(Result<Params, Problem>, Vec<&'static Row<R>>)> {
+        let mut best: Option<(Vec<u8>, Result<Params, Problem>)> = None;
+        let mut on_path: Vec<&'static Row<R>> = Vec::new();
+        for row in self.rows {
+            let Some((rank, params)) = capture(row.endpoint.path, path) else {
+                continue;
+            };
+            match &best {
+                Some((b, _)) if *b < rank => continue,
+                Some((b, _)) if *b == rank => {}
+                _ => {
+                    best = Some((rank, params));
+                    on_path.clear();
+                }
+            }
+            on_path.push(row);
+        }
+        best.map(|(_, params)| (params, on_path))
+    }
+
+    /// A path no row matches: refused if one of the family's spin.toml
+    /// routes covers it (the catch-all `/...` covers nothing: it only gets
+    /// what the other families do not), otherwise not the family's at all.
+    fn unmatched(&self, path: &Path) -> Lookup<R> {
+        let covered = self
+            .spin_routes
+            .iter()
+            .any(|r| *r != "/..." && shape_matches(r, path));
+        if !covered {
+            return Lookup::Unrouted;
+        }
+        let problem = if path.has_undecodable() {
+            Problem::bad_request("a path segment is not valid UTF-8")
+        } else {
+            Problem::not_found(format!("no route at {}", header_safe(path.raw())))
+        };
+        Lookup::Refused(problem, Rule::CLOSED)
+    }
+
+    /// `path` with an alias prefix replaced by its canonical one.
+    fn canonical<'p>(&self, path: &'p str) -> std::borrow::Cow<'p, str> {
+        for (alias, canonical) in self.aliases {
+            if let Some(rest) = path.strip_prefix(alias)
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                return format!("{canonical}{rest}").into();
+            }
+        }
+        path.into()
+    }
+}
+
+/// 405, naming the methods the path takes.
+fn method_not_allowed<R>(rows: &[&Row<R>]) -> Problem {
+    let mut allowed: Vec<&str> = Vec::new();
+    for row in rows {
+        allowed.push(row.endpoint.verb.as_str());
+        if row.endpoint.verb == Verb::Get {
+            allowed.push("HEAD");
+        }
+    }
+    Problem::method_not_allowed(&allowed.join(", "))
+}
+
+/// A family as the docs and the index see it, whatever its route type.
+pub trait Described: Sync {
+    fn component(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    fn spin_routes(&self) -> &'static [&'static str];
+    fn aliases(&self) -> &'static [(&'static str, &'static str)];
+    /// The variables it reads, every group flattened, in order.
+    fn variables(&self) -> Vec<&'static str>;
+    fn endpoints(&self) -> Vec<&'static Endpoint>;
+    /// What this family makes of `method` on `path`, without its typed
+    /// route: `None` if the path is not the family's.
+    fn resolve(&'static self, method: &Method, path: &str) -> Option<Resolved>;
+}
+
+/// A request as the gate sees it: the family that answers it, the rule it
+/// passes, what a URL token must cover, and the problem it gets if it is no
+/// route (a 404, 400 or 405).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub component: &'static str,
+    pub rule: Rule,
+    pub subject: Option<Subject>,
+    pub problem: Option<Problem>,
+    /// The parameters of the route found.
+    pub params: Option<Params>,
+}
+
+/// What the app makes of `method` on `path`, across every family: a family
+/// that has the route wins over one that only covers the path (a route
+/// family's wildcard over another's routes, as `/k8s/v1/...` over
+/// retention's), and a path no family covers is the index's public 404.
+/// For tests and the fuzz targets; a component looks only at its own family.
+pub fn resolve(method: &Method, path: &str) -> Resolved {
+    let all: Vec<Resolved> = ALL.iter().filter_map(|f| f.resolve(method, path)).collect();
+    let found = all.iter().find(|r| r.problem.is_none());
+    found.or(all.first()).cloned().unwrap_or_else(|| Resolved {
+        component: index::FAMILY.component,
+        rule: Rule::PUBLIC,
+        subject: None,
+        problem: Some(unrouted(path)),
+        params: None,
+    })
+}
+
+impl<R> Described for Family<R> {
+    fn component(&self) -> &'static str {
+        self.component
+    }
+    fn summary(&self) -> &'static str {
+        self.summary
+    }
+    fn spin_routes(&self) -> &'static [&'static str] {
+        self.spin_routes
+    }
+    fn aliases(&self) -> &'static [(&'static str, &'static str)] {
+        self.aliases
+    }
+    fn variables(&self) -> Vec<&'static str> {
+        self.variables
+            .iter()
+            .flat_map(|g| g.iter().copied())
+            .collect()
+    }
+    fn endpoints(&self) -> Vec<&'static Endpoint> {
+        self.rows.iter().map(|r| &r.endpoint).collect()
+    }
+    fn resolve(&'static self, method: &Method, path: &str) -> Option<Resolved> {
+        let (rule, subject, problem, params) = match self.find(method, path) {
+            Lookup::Found(f) => (f.endpoint.rule, f.subject, None, Some(f.params)),
+            Lookup::Refused(p, rule) => (rule, None, Some(p), None),
+            Lookup::Unrouted => return None,
+        };
+        Some(Resolved {
+            component: self.component,
+            rule,
+            subject,
+            problem,
+            params,
+        })
+    }
+}
+
+/// Every family, in spin.toml's order (the catch-all `index` last).
+pub static ALL: [&dyn Described; 11] = [
+    &ingest::FAMILY,
+    &discovery::FAMILY,
+    &dump::FAMILY,
+    &browse::FAMILY,
+    &archive::FAMILY,
+    &retention::FAMILY,
+    &query::FAMILY,
+    &tail::FAMILY,
+    &token::FAMILY,
+    &ui::FAMILY,
+    &index::FAMILY,
+];
+
+/// What every family that stores or reads logs behind the gate reads:
+/// the request bounds, the gate's keys and limits, and where bytes live.
+pub const BASE: [&[&str]; 3] = [vars::GUARD, vars::GATE, vars::STORAGE];
+
+/// One concrete request of every row of every family: its component, its
+/// method and its path, with a sample value in every parameter (the values
+/// [`SAMPLE_NAMES`] lists where any name goes). What the spin.toml, OpenAPI
+/// and hostile-input checks walk.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn examples() -> Vec<(&'static str, Verb, String)> {
+    let mut out = Vec::new();
+    for family in ALL {
+        for endpoint in family.endpoints() {
+            out.push((family.component(), endpoint.verb, example(endpoint.path)));
+        }
+        for (alias, canonical) in family.aliases() {
+            for endpoint in family.endpoints() {
+                if let Some(rest) = endpoint.path.strip_prefix(canonical) {
+                    out.push((
+                        family.component(),
+                        endpoint.verb,
+                        example(&format!("{alias}{rest}")),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The sample value of each parameter in [`examples`] that takes any name.
+#[cfg(any(test, feature = "fuzzing"))]
+pub const SAMPLE_NAMES: [&str; 11] = [
+    "t", "A", "F", "E", "C", "T", "stdout", "unit", "j", "shop", "x1",
+];
+
+/// `template` with a sample value in each parameter.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn example(template: &str) -> String {
+    let segments: Vec<&str> = template
+        .split('/')
+        .map(|seg| match seg {
+            ":task" => "t",
+            ":agent_id" => "A",
+            ":framework_id" => "F",
+            ":executor_id" => "E",
+            ":container_id" => "C",
+            ":task_id" => "T",
+            ":filename" => "stdout",
+            ":component" => "unit",
+            ":job_id" => "j",
+            ":app" => "shop",
+            ":group_id" => "5f0c8a2be4b0a1d2c3e4f5a6",
+            ":process" => "4242",
+            ":name" => "app",
+            "..." => "app.js",
+            s if s.starts_with(':') => "x1",
+            s => s,
+        })
+        .collect();
+    segments.join("/")
+}
+
+#[cfg(test)]
+mod tests;
