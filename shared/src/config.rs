@@ -151,6 +151,16 @@ pub mod vars {
             "20000",
             "A search or LogQL query scans this long at most, then answers with a cursor.",
         ),
+        var(
+            "idempotency_ttl_s",
+            "86400",
+            "How long an Idempotency-Key is remembered, in seconds: a retry within it is stored once.",
+        ),
+        var(
+            "idempotency_in_flight_ms",
+            "30000",
+            "How long an append with an Idempotency-Key may take to commit; a retry of an attempt that died waits at most twice this (409 with Retry-After meanwhile).",
+        ),
     ];
 
     /// The bounds every request passes first, and the body limit.
@@ -192,6 +202,8 @@ pub mod vars {
     pub const RETENTION: &[&str] = &["job_step_ms", "archive_grace_ms"];
     /// Searches and LogQL.
     pub const QUERY: &[&str] = &["query_budget_ms"];
+    /// Appends with an `Idempotency-Key`.
+    pub const IDEMPOTENCY: &[&str] = &["idempotency_ttl_s", "idempotency_in_flight_ms"];
 }
 
 /// A deployment error: a variable is set to something unusable, or a
@@ -374,6 +386,16 @@ impl Config {
         self.number("max_uri_bytes", 8 * 1024)
     }
 
+    /// How long an `Idempotency-Key` is remembered, in seconds.
+    pub fn idempotency_ttl_s(&self) -> Result<u64, ConfigError> {
+        self.number("idempotency_ttl_s", 86_400)
+    }
+
+    /// How long an append with an `Idempotency-Key` may take to commit, in ms.
+    pub fn idempotency_in_flight_ms(&self) -> Result<u64, ConfigError> {
+        self.number("idempotency_in_flight_ms", 30_000)
+    }
+
     /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
     pub fn url_token_max_ttl_s(&self) -> Result<u64, ConfigError> {
         self.number("url_token_max_ttl_s", URL_TOKEN_MAX_TTL_S)
@@ -547,7 +569,7 @@ impl Limits {
     }
 }
 
-/// Keys and secrets, from Spin variables (see the README's Authentication).
+/// Keys and secrets, from Spin variables (see docs/auth.md).
 /// `Debug` shows which are set, never their values.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthSettings {
@@ -763,6 +785,7 @@ mod tests {
             vars::TOKENS,
             vars::RETENTION,
             vars::QUERY,
+            vars::IDEMPOTENCY,
         ];
         for v in vars::ALL {
             assert!(

@@ -407,6 +407,25 @@ impl Transport for SpinHttp {
     }
 }
 
+/// How long an S3 exchange may take to connect, to answer, and between two
+/// pieces of its answer: a stalled endpoint is a retryable error (then a
+/// 503), not a request that hangs. Three attempts of the S3 client stay well
+/// inside the hosts' ~30 s request limit.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(5);
+const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn timeouts() -> wasi::http::types::RequestOptions {
+    let options = wasi::http::types::RequestOptions::new();
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    // A host that does not support a timeout refuses to set it; the
+    // exchange then simply has none, as before.
+    let _ = options.set_connect_timeout(Some(nanos(CONNECT_TIMEOUT)));
+    let _ = options.set_first_byte_timeout(Some(nanos(FIRST_BYTE_TIMEOUT)));
+    let _ = options.set_between_bytes_timeout(Some(nanos(BETWEEN_BYTES_TIMEOUT)));
+    options
+}
+
 /// One exchange; on failure the message and, if the host gave one, its error code.
 type SendError = (String, Option<wasi::http::types::ErrorCode>);
 
@@ -453,7 +472,7 @@ fn send_blocking(request: &HttpRequest) -> Result<HttpResponse, SendError> {
         .map_err(|()| plain("request body taken".to_owned()))?;
     // Sent before the body is written: the host streams the body to the
     // server as it comes, so a large body never waits on a full buffer.
-    let future = wasi::http::outgoing_handler::handle(outgoing, None)
+    let future = wasi::http::outgoing_handler::handle(outgoing, Some(timeouts()))
         .map_err(|e| plain(format!("{e:?}")))?;
     {
         let stream = body

@@ -110,6 +110,45 @@ fn to_wit(e: KvError) -> store::Error {
 /// worker's other tasks to another thread) rather than hopping to the
 /// blocking pool and back for every call: that hop was most of the host's
 /// CPU for idle followers' polls.
+/// The fault plan (if any) and the component it applies to; owned, so no
+/// borrow of the instance lives across an await.
+struct Faults(Option<kv::Faults>, Arc<str>);
+
+impl Faults {
+    /// Applies the plan to one call (see [`kv::Fault`]): an error to return
+    /// instead, a pause, a hang; `Ok(true)`: run it, then hang ([`after`]).
+    async fn check(self, op: &str, key: &str) -> Result<bool, store::Error> {
+        let Some(plan) = &self.0 else {
+            return Ok(false);
+        };
+        let call = kv::Call {
+            component: &self.1,
+            op,
+            key,
+        };
+        let fault = (plan.0)(&call);
+        match fault {
+            kv::Fault::None => Ok(false),
+            kv::Fault::Fail(message) => Err(store::Error::Other(message)),
+            kv::Fault::Stall(pause) => {
+                tokio::time::sleep(pause).await;
+                Ok(false)
+            }
+            kv::Fault::Hang => std::future::pending().await,
+            kv::Fault::HangAfter => Ok(true),
+        }
+    }
+}
+
+/// `result`, unless the fault plan said to hang after the call (the
+/// instance then dies just after it, at its time budget).
+async fn after<R>(hang: bool, result: Result<R, store::Error>) -> Result<R, store::Error> {
+    if hang {
+        std::future::pending::<()>().await;
+    }
+    result
+}
+
 async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> kv::KvResult<R> + Send + 'static,
 ) -> Result<R, store::Error> {
@@ -117,6 +156,11 @@ async fn blocking<R: Send + 'static>(
 }
 
 impl InstanceState {
+    /// The host's fault plan for this instance's calls.
+    fn faults(&self) -> Faults {
+        Faults(self.kv.faults.clone(), self.component.clone())
+    }
+
     fn bucket(&self, r: &Resource<kv::Bucket>) -> Result<kv::Bucket, store::Error> {
         self.table
             .get(r)
@@ -163,8 +207,9 @@ impl store::HostBucket for InstanceState {
         b: Resource<kv::Bucket>,
         key: String,
     ) -> Result<Option<Vec<u8>>, store::Error> {
+        let hang = self.faults().check("get", &key).await?;
         let bucket = self.bucket(&b)?;
-        blocking(move || bucket.get(&key)).await
+        after(hang, blocking(move || bucket.get(&key)).await).await
     }
 
     async fn set(
@@ -173,18 +218,21 @@ impl store::HostBucket for InstanceState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), store::Error> {
+        let hang = self.faults().check("set", &key).await?;
         let bucket = self.bucket(&b)?;
-        blocking(move || bucket.set(&key, &value)).await
+        after(hang, blocking(move || bucket.set(&key, &value)).await).await
     }
 
     async fn delete(&mut self, b: Resource<kv::Bucket>, key: String) -> Result<(), store::Error> {
+        let hang = self.faults().check("delete", &key).await?;
         let bucket = self.bucket(&b)?;
-        blocking(move || bucket.delete(&key)).await
+        after(hang, blocking(move || bucket.delete(&key)).await).await
     }
 
     async fn exists(&mut self, b: Resource<kv::Bucket>, key: String) -> Result<bool, store::Error> {
+        let hang = self.faults().check("exists", &key).await?;
         let bucket = self.bucket(&b)?;
-        blocking(move || bucket.exists(&key)).await
+        after(hang, blocking(move || bucket.exists(&key)).await).await
     }
 
     async fn list_keys(
@@ -214,11 +262,13 @@ impl batch::Host for InstanceState {
         b: Resource<kv::Bucket>,
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
+        let hang = self.faults().check("get-many", keys.first().map_or("", String::as_str))
+            .await?;
         let bucket = self.bucket(&b)?;
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        blocking(move || bucket.get_many(&keys)).await
+        after(hang, blocking(move || bucket.get_many(&keys)).await).await
     }
 
     async fn set_many(
@@ -226,11 +276,13 @@ impl batch::Host for InstanceState {
         b: Resource<kv::Bucket>,
         items: Vec<(String, Vec<u8>)>,
     ) -> Result<(), store::Error> {
+        let hang = self.faults().check("set-many", items.first().map_or("", |(k, _)| k.as_str()))
+            .await?;
         let bucket = self.bucket(&b)?;
         if items.is_empty() {
             return Ok(());
         }
-        blocking(move || bucket.set_many(&items)).await
+        after(hang, blocking(move || bucket.set_many(&items)).await).await
     }
 
     async fn delete_many(
@@ -238,11 +290,13 @@ impl batch::Host for InstanceState {
         b: Resource<kv::Bucket>,
         keys: Vec<String>,
     ) -> Result<(), store::Error> {
+        let hang = self.faults().check("delete-many", keys.first().map_or("", String::as_str))
+            .await?;
         let bucket = self.bucket(&b)?;
         if keys.is_empty() {
             return Ok(());
         }
-        blocking(move || bucket.delete_many(&keys)).await
+        after(hang, blocking(move || bucket.delete_many(&keys)).await).await
     }
 }
 
@@ -253,8 +307,9 @@ impl atomics::Host for InstanceState {
         key: String,
         delta: i64,
     ) -> Result<i64, store::Error> {
+        let hang = self.faults().check("increment", &key).await?;
         let bucket = self.bucket(&b)?;
-        blocking(move || bucket.increment(&key, delta)).await
+        after(hang, blocking(move || bucket.increment(&key, delta)).await).await
     }
 
     async fn swap(
@@ -267,9 +322,15 @@ impl atomics::Host for InstanceState {
             .delete(c)
             .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
         let (bucket, key) = (cas.bucket().clone(), cas.key().to_owned());
+        let hang = self.faults().check("swap", &key)
+            .await
+            .map_err(atomics::CasError::StoreError)?;
         let outcome = tokio::task::spawn_blocking(move || cas.swap(&value))
             .await
             .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
+        if hang {
+            std::future::pending::<()>().await;
+        }
         match outcome {
             Ok(()) => Ok(()),
             Err(SwapError::Store(e)) => Err(atomics::CasError::StoreError(to_wit(e))),
@@ -290,6 +351,9 @@ impl atomics::HostCas for InstanceState {
         b: Resource<kv::Bucket>,
         key: String,
     ) -> Result<Resource<kv::Cas>, store::Error> {
+        if self.faults().check("cas-new", &key).await? {
+            std::future::pending::<()>().await;
+        }
         let bucket = self.bucket(&b)?;
         self.table
             .push(bucket.cas(&key))

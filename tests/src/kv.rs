@@ -63,6 +63,48 @@ pub enum SwapError {
 pub struct KvStores {
     labels: HashMap<String, Backend>,
     cas_insert_overwrites: bool,
+    /// What to do to each call, for the fault-injection tests.
+    pub faults: Option<Faults>,
+}
+
+/// One key-value call a guest makes, as a fault plan sees it.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    /// The component making it.
+    pub component: &'a str,
+    /// `get`, `set`, `delete`, `exists`, `get-many`, `set-many`,
+    /// `delete-many`, `increment`, `cas-new`, `cas-current` or `swap`.
+    pub op: &'a str,
+    /// The key (the first key of a batch).
+    pub key: &'a str,
+}
+
+/// What happens to a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// It runs.
+    None,
+    /// It fails with `error::other(message)`, as a backend error does.
+    Fail(String),
+    /// It runs after this pause.
+    Stall(Duration),
+    /// It never returns: the instance waits until its time budget
+    /// (`HostOptions::request_timeout`) kills it, as Spin kills an instance
+    /// at its limit, and as a Redis outage looks to a guest under Spin (its
+    /// client has no timeout): nothing after this call happens.
+    Hang,
+    /// It runs, and then never returns: the instance dies just after it.
+    HangAfter,
+}
+
+/// A fault plan: called for every key-value call of every instance.
+#[derive(Clone)]
+pub struct Faults(pub Arc<dyn Fn(&Call) -> Fault + Send + Sync>);
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Faults(..)")
+    }
 }
 
 #[derive(Clone)]
@@ -147,6 +189,7 @@ impl KvStores {
         Ok(KvStores {
             labels,
             cas_insert_overwrites,
+            faults: None,
         })
     }
 

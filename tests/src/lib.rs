@@ -16,6 +16,7 @@
 //! ```
 
 mod app;
+pub mod faultproxy;
 pub mod builder;
 mod instance;
 pub mod kv;
@@ -77,6 +78,8 @@ pub struct HostOptions {
     /// Collect every instance's stderr (the app's log) for
     /// [`TestHost::guest_stderr`] instead of passing it through.
     pub capture_guest_stderr: bool,
+    /// A fault plan for every key-value call (`tests/tests/faults.rs`).
+    pub kv_faults: Option<kv::Faults>,
 }
 
 /// A running host. Serves on its own tokio runtime; stops when dropped.
@@ -117,7 +120,8 @@ impl TestHost {
             .clone()
             .unwrap_or_else(|| manifest.root.join("runtime-config.toml"));
         let locations = manifest::key_value_stores(&runtime_config, &state_dir)?;
-        let kv = kv::KvStores::open(&locations, opts.cas_insert_overwrites)?;
+        let mut kv = kv::KvStores::open(&locations, opts.cas_insert_overwrites)?;
+        kv.faults = opts.kv_faults.clone();
         let mut grants = std::collections::HashMap::new();
         let mut outbound_grants = std::collections::HashMap::new();
         for (id, component) in &manifest.components {

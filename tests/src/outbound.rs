@@ -8,7 +8,8 @@
 //! variable grants nothing; a malformed entry stops the app at startup. A
 //! refused request fails with `HttpRequestDenied`, as in Spin. Allowed
 //! requests go out over plain HTTP/1.1 (the test host has no TLS: its servers
-//! are on loopback).
+//! are on loopback), with the guest's connect and first-byte timeouts, as
+//! wasmtime-wasi-http's default sender (Spin's) applies them.
 
 use anyhow::{Context, Result, bail};
 use http_body_util::BodyExt;
@@ -122,7 +123,7 @@ impl WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: BoxedResult,
     ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, BoxedResult), Error>> + Send>
     {
@@ -131,13 +132,26 @@ impl WasiHttpHooks for Outbound {
             if !allowed {
                 return Err(Error::HttpRequestDenied);
             }
-            send(request).await
+            send(request, options.unwrap_or_default()).await
         })
+    }
+}
+
+/// `f`, or `error` once `limit` (if any) has passed.
+async fn within<T>(
+    limit: Option<std::time::Duration>,
+    error: Error,
+    f: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, f).await.map_err(|_| error)?,
+        None => f.await,
     }
 }
 
 async fn send(
     mut request: http::Request<WasiBody>,
+    options: wasmtime_wasi_http::RequestOptions,
 ) -> Result<(http::Response<WasiBody>, BoxedResult), Error> {
     let uri = request.uri().clone();
     if uri.scheme_str() == Some("https") {
@@ -145,9 +159,12 @@ async fn send(
     }
     let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?;
     let port = uri.port_u16().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host, port))
-        .await
-        .map_err(|_| Error::ConnectionRefused)?;
+    let connect = async {
+        tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|_| Error::ConnectionRefused)
+    };
+    let stream = within(options.connect_timeout, Error::ConnectionTimeout, connect).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(Error::Hyper)?;
@@ -168,7 +185,12 @@ async fn send(
     // The connection runs on its own task: it must move the request body
     // while `send_request` waits for the response head.
     let connection = tokio::spawn(connection);
-    let response = sender.send_request(request).await.map_err(Error::Hyper)?;
+    let response = within(
+        options.first_byte_timeout,
+        Error::ConnectionReadTimeout,
+        async { sender.send_request(request).await.map_err(Error::Hyper) },
+    )
+    .await?;
     let io: BoxedResult = Box::new(async move {
         match connection.await {
             Ok(result) => result.map_err(Error::Hyper),

@@ -106,6 +106,7 @@ fn get_task(env: &Env, id: &str) -> Result<Response, Problem> {
 
 fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Response, Problem> {
     let idem = idempotency_key(req)?;
+    let remember = Remember::of(env)?;
     let data = file_lines(req)?;
     let sandboxes = Sandboxes::new(env.store.clone());
     let Some(task) = sandboxes.task(id)? else {
@@ -120,7 +121,7 @@ fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Respons
         let now_ns = crate::util::clock::now_micros().saturating_mul(1000);
         stream::register_file(&env.store, id, &task.labels, name, log.prefix(), now_ns)?;
     }
-    let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
+    let key = idem.map(|k| remember.key(k, &req.body));
     let outcome = log.append(&data, key.as_ref()).map_err(append_problem)?;
     let done = outcome.appended();
     let body = json!({
@@ -137,6 +138,7 @@ fn append_file(req: &Request, env: &Env, id: &str, name: &str) -> Result<Respons
 
 fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
     let idem = idempotency_key(req)?;
+    let remember = Remember::of(env)?;
     match req.content_type().as_deref() {
         None | Some("application/x-ndjson" | "application/json" | "application/jsonl") => {}
         Some(other) => {
@@ -146,7 +148,7 @@ fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
         }
     }
     let (data, entries) = journal::parse_batch(&req.body, crate::util::clock::now_micros())?;
-    let key = idem.map(|k| IdempotencyKey::new(k, &req.body));
+    let key = idem.map(|k| remember.key(k, &req.body));
     let outcome = journal::log(env.store.clone())
         .append(&data, key.as_ref())
         .map_err(append_problem)?;
@@ -174,6 +176,7 @@ fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
         env.config.max_body_bytes()? as usize,
     )?;
     let idem = idempotency_key(req)?;
+    let remember = Remember::of(env)?;
     let mut logs = Vec::with_capacity(batches.len());
     // Streams with no head yet: registration comes before a stream's first
     // commit, so one with a head is registered and costs no index read.
@@ -201,7 +204,7 @@ fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
         for e in &b.entries {
             stream::encode(e, &mut bytes);
         }
-        let key = idem.map(|k| IdempotencyKey::new(&format!("{k}/{id}"), &bytes));
+        let key = idem.map(|k| remember.key(&format!("{k}/{id}"), &bytes));
         log.append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
             .map_err(|e| match e {
                 // Another push to the same stream committed newer entries
@@ -227,6 +230,26 @@ fn out_of_order(labels: &crate::logql::Labels, ts: u64, last: u64) -> Problem {
     .with("field", "timestamp")
 }
 
+/// How long this deployment remembers idempotency keys, and how long an
+/// attempt may take to commit (`idempotency_*`).
+struct Remember {
+    ttl_s: u64,
+    in_flight_us: u64,
+}
+
+impl Remember {
+    fn of(env: &Env) -> Result<Self, Problem> {
+        Ok(Remember {
+            ttl_s: env.config.idempotency_ttl_s()?,
+            in_flight_us: env.config.idempotency_in_flight_ms()?.saturating_mul(1000),
+        })
+    }
+
+    fn key(&self, key: &str, body: &[u8]) -> IdempotencyKey {
+        IdempotencyKey::new(key, body, self.ttl_s).in_flight(self.in_flight_us)
+    }
+}
+
 /// A reused idempotency key is the client's mistake (422); the rest is storage.
 fn append_problem(e: AppendError) -> Problem {
     match e {
@@ -238,6 +261,14 @@ fn append_problem(e: AppendError) -> Problem {
         AppendError::OutOfOrder { last } => Problem::bad_request(format!(
             "entry out of order: this log already holds entries up to {last}"
         )),
+        AppendError::InProgress { retry_after_s } => Problem::new(
+            StatusCode::CONFLICT,
+            "Idempotency Key In Use",
+            "an attempt with this Idempotency-Key may still be committing; retry after \
+             Retry-After seconds, when it has either committed (and the retry replays it) \
+             or can no longer commit",
+        )
+        .with("retry_after", retry_after_s),
         AppendError::Store(e) => e.into(),
     }
 }

@@ -4,6 +4,7 @@
 use super::{
     BASE, Body, Class, Endpoint, Family, INGEST, JSON, Param, Row, Rule, SYSTEM_LOGS, Verb,
 };
+use crate::config::vars;
 
 /// The ingest prefix of the DC/OS logs API.
 pub const PREFIX: &str = "/system/v1/logs/v2/ingest";
@@ -40,7 +41,7 @@ pub static FAMILY: Family<Ingest> = Family {
         "/loki/api/v1/push",
     ],
     aliases: &[],
-    variables: &BASE,
+    variables: &[BASE[0], BASE[1], BASE[2], vars::IDEMPOTENCY],
     rows: &[
         Row {
             endpoint: Endpoint::new(

@@ -256,6 +256,87 @@ impl<T: Kv + ?Sized> Kv for std::sync::Arc<T> {
     }
 }
 
+/// A store that fails one chosen operation, as a host that kills an instance
+/// mid-request leaves it: everything before that operation happened, nothing
+/// after. For the crash tests of `store::log`.
+#[cfg(test)]
+pub(crate) mod faulty {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Which operation fails: `(op, key)` for each call, `op` one of `get`,
+    /// `set`, `delete`, `swap`, `increment`.
+    pub type Rule = Box<dyn Fn(&str, &str) -> bool>;
+
+    pub struct Faulty {
+        pub inner: std::sync::Arc<MemoryKv>,
+        pub rule: Rule,
+        /// Set once the rule has fired: every later call fails too.
+        pub dead: Cell<bool>,
+    }
+
+    impl Faulty {
+        pub fn new(inner: std::sync::Arc<MemoryKv>, rule: Rule) -> Self {
+            Faulty {
+                inner,
+                rule,
+                dead: Cell::new(false),
+            }
+        }
+
+        fn check(&self, op: &str, key: &str) -> KvResult<()> {
+            if self.dead.get() || (self.rule)(op, key) {
+                self.dead.set(true);
+                return Err(KvError(format!("killed at {op} {key}")));
+            }
+            Ok(())
+        }
+    }
+
+    struct FaultyCas<'a> {
+        inner: Box<dyn Cas + 'a>,
+        kv: &'a Faulty,
+        key: String,
+    }
+
+    impl Cas for FaultyCas<'_> {
+        fn current(&self) -> Option<&[u8]> {
+            self.inner.current()
+        }
+        fn swap(self: Box<Self>, value: &[u8]) -> KvResult<bool> {
+            self.kv.check("swap", &self.key)?;
+            self.inner.swap(value)
+        }
+    }
+
+    impl Kv for Faulty {
+        fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+            self.check("get", key)?;
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+            self.check("set", key)?;
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> KvResult<()> {
+            self.check("delete", key)?;
+            self.inner.delete(key)
+        }
+        fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>> {
+            self.check("get", key)?;
+            Ok(Box::new(FaultyCas {
+                inner: self.inner.cas(key)?,
+                kv: self,
+                key: key.to_owned(),
+            }))
+        }
+        fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+            self.check("increment", key)?;
+            self.inner.increment(key, delta)
+        }
+    }
+}
+
 /// Test doubles for the backends' quirks.
 #[cfg(test)]
 pub(crate) mod misreporting {

@@ -155,14 +155,28 @@ impl From<StoreError> for Problem {
             StoreError::Contended => {
                 Problem::unavailable("too many concurrent writers to the same record; retry", 1)
             }
+            StoreError::Kv(e) => e.into(),
             other => Problem::internal(other),
         }
     }
 }
 
+/// Seconds a client is asked to wait when storage fails: long enough for a
+/// failover to finish or a blip to pass, short enough not to lose a shipper's
+/// buffer.
+pub const STORAGE_RETRY_AFTER_S: u32 = 2;
+
+/// A storage backend that failed (the key-value store, S3) is a 503 with
+/// `Retry-After`: the request did nothing it cannot do again, and every write
+/// path commits all or nothing, so a retry is safe. What failed is logged.
 impl From<KvError> for Problem {
     fn from(e: KvError) -> Self {
-        Problem::internal(e)
+        let mut p = Problem::unavailable(
+            "storage is unavailable right now; nothing was changed: retry after Retry-After seconds",
+            STORAGE_RETRY_AFTER_S,
+        );
+        p.internal = Some(format!("storage: {e}"));
+        p
     }
 }
 

@@ -1,10 +1,17 @@
 //! Appending: write new segments where nobody looks, then commit them with one
 //! compare-and-swap of the head (see the module above for why this is safe).
+//!
+//! An append is four steps, each its own function: [`Log::claim`] an
+//! idempotency key (`receipt`), [`Staged::store`] the bytes as unreferenced
+//! segments, [`Commit::apply`] them to the head, and settle the receipt (or
+//! [`Staged::discard`] the segments when nothing was committed).
 
-use super::head::{self, Appended, Head, IdempotencyKey, Keys, Outcome, PageRef, Receipt, Segment};
+use super::head::{self, Appended, Head, IdempotencyKey, Keys, Outcome, PageRef, Segment};
+use super::receipt::{AppendError, Claim, Receipt, replay};
 use super::{COMMIT_ATTEMPTS, Log, PAGE_SEGMENTS, RECENT_RECEIPTS, SEGMENT_MAX};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::kv::{Update, update};
+use crate::util::clock::now_micros;
 use crate::util::ids::random_id;
 
 impl Log {
@@ -28,120 +35,37 @@ impl Log {
         if data.is_empty() || data.last() != Some(&b'\n') {
             return Err(StoreError::internal("append of data not ending in a newline").into());
         }
-        if let Some(idem) = idem
-            && let Some(bytes) = self.store.meta.get(&self.receipt_key(&idem.key))?
-        {
-            let receipt: Receipt = serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::internal(format!("receipt: {e}")))?;
-            return replay(&receipt, idem);
-        }
-
-        let pieces = split(data, SEGMENT_MAX);
-        let objects = pieces
-            .iter()
-            .map(|piece| Ok((format!("{}/s/{}", self.prefix, random_id()?), *piece)))
-            .collect::<Result<Vec<(String, &[u8])>, StoreError>>()?;
-        self.store.blobs.put_many(&objects)?;
-        let blobs: Vec<String> = objects.into_iter().map(|(k, _)| k).collect();
-
-        let now = crate::util::clock::now_micros();
-        let empty = serde_json::to_vec(&Head::default()).map_err(StoreError::internal)?;
-        // Where the last attempt put our segments: a write that won but looks
-        // lost (see `kv::update`) is recognised by its first segment there.
-        let mut assigned: Option<Appended> = None;
-        let outcome = update::<_, AppendError>(
-            self.store.meta.as_ref(),
-            &self.head_key(),
-            Some(&empty),
-            COMMIT_ATTEMPTS,
-            |current| {
-                let mut head = match current {
-                    Some(bytes) => head::parse(bytes)?,
-                    None => Head::default(),
-                };
-                if let Some(done) = assigned
-                    && self.lists(&head, done.offset, &blobs[0])?
-                {
-                    return Ok(Update::Keep(Outcome::Appended(done)));
-                }
-                if let Some(idem) = idem
-                    && let Some(r) = head.recent.iter().find(|r| r.key == idem.key)
-                {
-                    return Ok(Update::Keep(replay(r, idem)?));
-                }
-                if let Some(keys) = keys {
-                    if let Some(last) = head.last_key
-                        && keys.first < last
-                    {
-                        return Err(AppendError::OutOfOrder { last });
-                    }
-                    head.last_key = Some(head.last_key.unwrap_or(0).max(keys.last));
-                }
-                // Commit times never go back within a log (a writer that
-                // read the clock before a racing one committed keeps the
-                // later time), so a time seeks like a key.
-                let time = now.max(head.mtime);
-                let done = Appended {
-                    offset: head.size,
-                    bytes: data.len() as u64,
-                    first_line: head.lines,
-                    lines: memchr::memchr_iter(b'\n', data).count() as u64,
-                    size: head.size + data.len() as u64,
-                };
-                for (piece, blob) in pieces.iter().zip(&blobs) {
-                    let newlines = memchr::memchr_iter(b'\n', piece).count() as u64;
-                    head.tail.push(Segment {
-                        blob: blob.clone(),
-                        offset: head.size,
-                        line: head.lines,
-                        len: piece.len() as u64,
-                        newlines,
-                        time,
-                        // A keyed log's first key; any other log's commit
-                        // time in nanoseconds, the time of its lines.
-                        key: match keys {
-                            Some(k) => (k.of_piece)(piece),
-                            None => Some(time.saturating_mul(1000)),
-                        },
-                    });
-                    head.size += piece.len() as u64;
-                    head.lines += newlines;
-                    head.segments += 1;
-                }
-                head.mtime = time;
-                self.seal_pages(&mut head)?;
-                if let Some(idem) = idem {
-                    head.recent.push(Receipt {
-                        key: idem.key.clone(),
-                        body: idem.body.clone(),
-                        done,
-                    });
-                    let excess = head.recent.len().saturating_sub(RECENT_RECEIPTS);
-                    head.recent.drain(..excess);
-                }
-                let bytes = serde_json::to_vec(&head).map_err(StoreError::internal)?;
-                assigned = Some(done);
-                Ok(Update::Write(bytes, Outcome::Appended(done)))
+        let claimed = match idem {
+            Some(idem) => match self.claim(idem, self.head()?.as_ref())? {
+                Claim::Replay(done) => return Ok(Outcome::Replayed(done)),
+                Claim::Ours { time } => Some((idem, time)),
             },
-        );
-
-        match outcome {
+            None => None,
+        };
+        let staged = Staged::store(self, data)?;
+        let commit = Commit {
+            log: self,
+            data,
+            staged: &staged,
+            idem: claimed,
+            keys,
+        };
+        match commit.apply() {
             Ok(Outcome::Appended(done)) => {
-                if let Some(idem) = idem {
-                    let receipt = Receipt {
-                        key: idem.key.clone(),
-                        body: idem.body.clone(),
-                        done,
-                    };
-                    let bytes = serde_json::to_vec(&receipt).map_err(StoreError::internal)?;
-                    self.store.meta.set(&self.receipt_key(&idem.key), &bytes)?;
+                if let Some((idem, time)) = claimed {
+                    self.settle(idem, time, done)?;
                 }
                 Ok(Outcome::Appended(done))
             }
+            // The store failed, perhaps after the commit was written (its
+            // read-back failing): the segments may be referenced, so they
+            // stay; at worst they are orphans.
+            Err(e @ AppendError::Store(_)) => Err(e),
+            // Replayed or refused before anything was written: our segments
+            // are referenced by nobody.
             other => {
-                // Replayed, refused or failed: our segments are referenced by nobody.
-                self.discard(&blobs);
-                Ok(other?)
+                staged.discard();
+                other
             }
         }
     }
@@ -165,14 +89,6 @@ impl Log {
         Ok(page.iter().any(is))
     }
 
-    fn discard(&self, blobs: &[String]) {
-        for key in blobs {
-            if let Err(e) = self.store.blobs.delete(key) {
-                eprintln!("left orphan segment {key}: {e}");
-            }
-        }
-    }
-
     /// Moves full pages out of the head. Page `n` always holds segments
     /// `n*P..(n+1)*P`, which never change once committed, so a writer that loses
     /// the race after writing a page wrote exactly what the winner wrote.
@@ -193,36 +109,156 @@ impl Log {
     }
 }
 
-fn replay(receipt: &Receipt, idem: &IdempotencyKey) -> Result<Outcome, AppendError> {
-    if receipt.body != idem.body {
-        return Err(AppendError::KeyReused);
+/// An append's bytes, stored as segments no head lists yet.
+struct Staged<'d> {
+    log: Log,
+    pieces: Vec<&'d [u8]>,
+    blobs: Vec<String>,
+}
+
+impl<'d> Staged<'d> {
+    /// Cuts `data` into segments and stores each under a fresh key.
+    fn store(log: &Log, data: &'d [u8]) -> Result<Self, AppendError> {
+        let pieces = split(data, SEGMENT_MAX);
+        let objects = pieces
+            .iter()
+            .map(|piece| Ok((format!("{}/s/{}", log.prefix, random_id()?), *piece)))
+            .collect::<Result<Vec<(String, &[u8])>, StoreError>>()?;
+        log.store.blobs.put_many(&objects)?;
+        Ok(Staged {
+            log: log.clone(),
+            pieces,
+            blobs: objects.into_iter().map(|(k, _)| k).collect(),
+        })
     }
-    Ok(Outcome::Replayed(receipt.done))
-}
 
-/// Why an append stored nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AppendError {
-    Store(StoreError),
-    /// The idempotency key was used before with a different body: the client
-    /// reused a key, so neither body can be assumed to be the one meant.
-    KeyReused,
-    /// A keyed append whose first key is below `last`, the greatest key the
-    /// log holds.
-    OutOfOrder {
-        last: u64,
-    },
-}
-
-impl From<StoreError> for AppendError {
-    fn from(e: StoreError) -> Self {
-        AppendError::Store(e)
+    /// Deletes the segments: for an append that committed nothing.
+    fn discard(&self) {
+        for key in &self.blobs {
+            if let Err(e) = self.log.store.blobs.delete(key) {
+                eprintln!("left orphan segment {key}: {e}");
+            }
+        }
     }
 }
 
-impl From<crate::store::kv::KvError> for AppendError {
-    fn from(e: crate::store::kv::KvError) -> Self {
-        AppendError::Store(e.into())
+/// The compare-and-swap that makes staged segments part of the log.
+struct Commit<'a, 'd> {
+    log: &'a Log,
+    data: &'d [u8],
+    staged: &'a Staged<'d>,
+    /// The idempotency key this request claimed, and when.
+    idem: Option<(&'a IdempotencyKey, u64)>,
+    keys: Option<Keys>,
+}
+
+impl Commit<'_, '_> {
+    /// Commits, retrying lost races. A write that won but looks lost (see
+    /// `kv::update`) is recognised by its first segment where it was put.
+    fn apply(&self) -> Result<Outcome, AppendError> {
+        let now = now_micros();
+        let empty = serde_json::to_vec(&Head::default()).map_err(StoreError::internal)?;
+        let mut assigned: Option<Appended> = None;
+        update::<_, AppendError>(
+            self.log.store.meta.as_ref(),
+            &self.log.head_key(),
+            Some(&empty),
+            COMMIT_ATTEMPTS,
+            |current| {
+                let mut head = match current {
+                    Some(bytes) => head::parse(bytes)?,
+                    None => Head::default(),
+                };
+                if let Some(done) = assigned
+                    && self.log.lists(&head, done.offset, &self.staged.blobs[0])?
+                {
+                    return Ok(Update::Keep(Outcome::Appended(done)));
+                }
+                if let Some(outcome) = self.already_committed(&head)? {
+                    return Ok(Update::Keep(outcome));
+                }
+                let done = self.add(&mut head, now)?;
+                let bytes = serde_json::to_vec(&head).map_err(StoreError::internal)?;
+                assigned = Some(done);
+                Ok(Update::Write(bytes, Outcome::Appended(done)))
+            },
+        )
+    }
+
+    /// The outcome when this append must not commit: its key was committed
+    /// by another attempt, or its attempt ran past its window (`receipt`).
+    fn already_committed(&self, head: &Head) -> Result<Option<Outcome>, AppendError> {
+        let Some((idem, began)) = self.idem else {
+            return Ok(None);
+        };
+        let now = now_micros();
+        if let Some(r) = idem.recent_in(head, now) {
+            return replay(r, idem).map(Some);
+        }
+        if now >= began.saturating_add(idem.in_flight_us) {
+            return Err(AppendError::InProgress {
+                retry_after_s: u32::try_from(idem.in_flight_us.div_ceil(1_000_000))
+                    .unwrap_or(u32::MAX),
+            });
+        }
+        Ok(None)
+    }
+
+    /// Adds the staged segments to `head` (and this append's receipt, and
+    /// seals full pages): where they land.
+    fn add(&self, head: &mut Head, now: u64) -> Result<Appended, AppendError> {
+        if let Some(keys) = self.keys {
+            if let Some(last) = head.last_key
+                && keys.first < last
+            {
+                return Err(AppendError::OutOfOrder { last });
+            }
+            head.last_key = Some(head.last_key.unwrap_or(0).max(keys.last));
+        }
+        // Commit times never go back within a log (a writer that read the
+        // clock before a racing one committed keeps the later time), so a
+        // time seeks like a key.
+        let time = now.max(head.mtime);
+        let done = Appended {
+            offset: head.size,
+            bytes: self.data.len() as u64,
+            first_line: head.lines,
+            lines: memchr::memchr_iter(b'\n', self.data).count() as u64,
+            size: head.size + self.data.len() as u64,
+        };
+        for (piece, blob) in self.staged.pieces.iter().zip(&self.staged.blobs) {
+            let newlines = memchr::memchr_iter(b'\n', piece).count() as u64;
+            head.tail.push(Segment {
+                blob: blob.clone(),
+                offset: head.size,
+                line: head.lines,
+                len: piece.len() as u64,
+                newlines,
+                time,
+                // A keyed log's first key; any other log's commit time in
+                // nanoseconds, the time of its lines.
+                key: match self.keys {
+                    Some(k) => (k.of_piece)(piece),
+                    None => Some(time.saturating_mul(1000)),
+                },
+            });
+            head.size += piece.len() as u64;
+            head.lines += newlines;
+            head.segments += 1;
+        }
+        head.mtime = time;
+        self.log.seal_pages(head)?;
+        if let Some((idem, began)) = self.idem {
+            head.recent.push(Receipt {
+                key: idem.key.clone(),
+                body: idem.body.clone(),
+                done: Some(done),
+                time: began,
+            });
+            self.log
+                .drain_receipts(head, RECENT_RECEIPTS, idem.ttl_us, now)?;
+        }
+        Ok(done)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The head of a log and the records it is made of: what one compare-and-swap
-//! commits, and the receipts that make a retried append a no-op.
+//! commits. Its idempotency receipts are [`super::receipt`]'s.
 
+use super::receipt::Receipt;
 use crate::store::error::{StoreError, StoreResult};
 use crate::util::ids::digest;
 use serde::{Deserialize, Serialize};
@@ -21,8 +22,15 @@ pub struct Head {
     /// Segments not yet sealed into a page, oldest first.
     #[serde(default)]
     pub tail: Vec<Segment>,
+    /// The receipts of the newest idempotent appends (see `receipt`).
     #[serde(default)]
     pub recent: Vec<Receipt>,
+    /// Receipts pushed out of `recent` so far: the next ledger number.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub receipts_numbered: u64,
+    /// Ledger entries swept (expired receipts deleted) so far.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub receipts_swept: u64,
     /// Sealed pages expired by retention (the first `expired_pages` pages).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub expired_pages: usize,
@@ -50,6 +58,10 @@ pub struct Keys {
 }
 
 fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
@@ -95,15 +107,6 @@ pub struct Appended {
     pub size: u64,
 }
 
-/// A request's idempotency key and a digest of its body, hashed so receipts are
-/// small and keys of any shape are safe in key names.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct Receipt {
-    pub(super) key: String,
-    pub(super) body: String,
-    pub(super) done: Appended,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Appended(Appended),
@@ -119,19 +122,40 @@ impl Outcome {
     }
 }
 
+/// A request's idempotency key and a digest of its body, hashed so receipts
+/// are small and keys of any shape are safe in key names, with how long the
+/// key is remembered.
 pub struct IdempotencyKey {
     pub(super) key: String,
     pub(super) body: String,
+    /// How long after its first attempt a key is remembered, in µs.
+    pub(super) ttl_us: u64,
+    /// How long an attempt may take to commit, in µs (see `receipt`).
+    pub(super) in_flight_us: u64,
 }
+
+/// How long an attempt may take from its pending receipt to its commit:
+/// longer than any append takes (an 8 MiB body to S3 included), short enough
+/// that a retry after a crash waits at most twice this.
+pub const IN_FLIGHT_US: u64 = 30_000_000;
 
 impl IdempotencyKey {
     /// `key` as the client sent it, `body` the request body as sent (not as
-    /// normalized: a server-filled timestamp must not make a retry differ).
-    pub fn new(key: &str, body: &[u8]) -> Self {
+    /// normalized: a server-filled timestamp must not make a retry differ),
+    /// remembered for `ttl_s` seconds.
+    pub fn new(key: &str, body: &[u8], ttl_s: u64) -> Self {
         Self {
             key: digest(key.as_bytes()),
             body: digest(body),
+            ttl_us: ttl_s.saturating_mul(1_000_000),
+            in_flight_us: IN_FLIGHT_US,
         }
+    }
+
+    /// The same, with another commit window (`idempotency_in_flight_ms`).
+    pub fn in_flight(mut self, us: u64) -> Self {
+        self.in_flight_us = us;
+        self
     }
 }
 

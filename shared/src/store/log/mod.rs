@@ -7,7 +7,8 @@
 //! <prefix>/head      size, line count, directory of sealed pages, the newest
 //!                    segments (`tail`), recent idempotency receipts
 //! <prefix>/p/<n>     sealed page n: [`PAGE_SEGMENTS`] segment entries, immutable
-//! <prefix>/r/<hash>  durable idempotency receipt
+//! <prefix>/r/<hash>  idempotency receipt: pending, then done (see [`receipt`])
+//! <prefix>/rs/<n>    the n-th receipt pushed out of the head, until it expires
 //! <prefix>/s/<rand>  segment bytes (in the blob store)
 //! ```
 //!
@@ -32,11 +33,12 @@
 mod append;
 mod head;
 mod pack;
+pub mod receipt;
 mod snapshot;
 
-pub use append::AppendError;
-pub use head::{Appended, Head, IdempotencyKey, Keys, Outcome, PageRef, Receipt, Segment};
+pub use head::{Appended, Head, IN_FLIGHT_US, IdempotencyKey, Keys, Outcome, PageRef, Segment};
 pub use pack::{Expired, Location, Packed, Packing};
+pub use receipt::{AppendError, Receipt};
 pub use snapshot::{Line, Snapshot};
 
 use super::Store;
@@ -79,10 +81,6 @@ impl Log {
 
     pub(super) fn page_key(&self, n: usize) -> String {
         format!("{}/p/{n}", self.prefix)
-    }
-
-    pub(super) fn receipt_key(&self, key_digest: &str) -> String {
-        format!("{}/r/{key_digest}", self.prefix)
     }
 
     pub fn head(&self) -> StoreResult<Option<Head>> {
@@ -229,18 +227,131 @@ mod tests {
         assert_eq!(read_all(&log, 0, u64::MAX), data);
     }
 
+    const DAY: u64 = 86_400;
+
     #[test]
     fn idempotent_retries_append_once() {
         let log = log();
-        let key = IdempotencyKey::new("req-1", b"x\n");
+        let key = IdempotencyKey::new("req-1", b"x\n", DAY);
         let first = log.append(b"x\n", Some(&key)).unwrap();
         let again = log.append(b"x\n", Some(&key)).unwrap();
         assert!(matches!(first, Outcome::Appended(_)));
         assert_eq!(again, Outcome::Replayed(*first.appended()));
         assert_eq!(log.head().unwrap().unwrap().size, 2);
-        let other = IdempotencyKey::new("req-1", b"y\n");
+        let other = IdempotencyKey::new("req-1", b"y\n", DAY);
         let err = log.append(b"y\n", Some(&other)).unwrap_err();
         assert_eq!(err, AppendError::KeyReused);
+    }
+
+    /// A log over a store that dies at the first operation `rule` names,
+    /// and a healthy handle on the same data for what happens after.
+    fn crashing(rule: crate::store::kv::faulty::Rule) -> (Log, Log) {
+        let meta = std::sync::Arc::new(MemoryKv::new());
+        let blobs = std::sync::Arc::new(MemoryKv::new());
+        let faulty = crate::store::kv::faulty::Faulty::new(meta.clone(), rule);
+        let dying = Rc::new(Store::new(Box::new(faulty), Box::new(blobs.clone())));
+        let healthy = Rc::new(Store::new(Box::new(meta), Box::new(blobs)));
+        (Log::new(dying, "t"), Log::new(healthy, "t"))
+    }
+
+    /// Issue 26's duplicate: the attempt dies between the commit and its
+    /// receipt, more than `recent` holds of other appends land, and the
+    /// retry must still replay instead of appending again.
+    #[test]
+    fn a_crash_between_commit_and_receipt_then_many_appends_then_the_retry_appends_once() {
+        let committed = Cell::new(false);
+        let (dying, log) = crashing(Box::new(move |op, key| {
+            // The receipt's done write, after the head's swap.
+            let after_commit = committed.get() && op == "set" && key.contains("/r/");
+            if op == "swap" && key.ends_with("/head") {
+                committed.set(true);
+            }
+            after_commit
+        }));
+        let key = IdempotencyKey::new("w1-7", b"one\ntwo\n", DAY);
+        assert!(dying.append(b"one\ntwo\n", Some(&key)).is_err());
+        for i in 0..(RECENT_RECEIPTS * 2 + 5) {
+            let k = IdempotencyKey::new(&format!("other-{i}"), b"x\n", DAY);
+            log.append(b"x\n", Some(&k)).unwrap();
+        }
+        let retry = log.append(b"one\ntwo\n", Some(&key)).unwrap();
+        assert!(matches!(retry, Outcome::Replayed(_)), "{retry:?}");
+        assert_eq!(retry.appended().offset, 0);
+        let text = read_all(&log, 0, u64::MAX);
+        let ours = text.windows(8).filter(|w| *w == b"one\ntwo\n").count();
+        assert_eq!(ours, 1, "stored once");
+    }
+
+    /// Every point of an append at which the instance may die: before the
+    /// segments, after them, at the commit, after it, at the receipt. The
+    /// retry (after the attempt's window) stores the lines exactly once.
+    #[test]
+    fn a_crash_at_any_point_then_a_retry_stores_once() {
+        let points: [(&str, &str); 6] = [
+            ("set", "/r/"), // the pending receipt (after its placeholder)
+            ("increment", "#born"),
+            ("get", "/head"),    // reading the head to commit
+            ("swap", "/head"),   // the commit itself
+            ("set", "/p/"),      // never reached for a small log: no fault
+            ("delete", "/none"), // never: the append completes
+        ];
+        for (op, part) in points {
+            for n in 0..3u32 {
+                let seen = Cell::new(0u32);
+                let (dying, log) = crashing(Box::new(move |o, k| {
+                    let hit = o == op && k.contains(part);
+                    if hit {
+                        seen.set(seen.get() + 1);
+                    }
+                    hit && seen.get() > n
+                }));
+                log.append(b"before\n", None).unwrap();
+                let key = IdempotencyKey::new("k", b"mine\n", DAY).in_flight(20_000);
+                let first = dying.append(b"mine\n", Some(&key));
+                std::thread::sleep(std::time::Duration::from_millis(45));
+                let retry = log
+                    .append(b"mine\n", Some(&key))
+                    .unwrap_or_else(|e| panic!("{op} {part} #{n}: {first:?} then {e:?}"));
+                if let Ok(first) = first {
+                    assert_eq!(retry.appended(), first.appended(), "{op} {part} {n}");
+                }
+                let text = read_all(&log, 0, u64::MAX);
+                assert_eq!(text, b"before\nmine\n", "{op} {part} #{n}: {retry:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_retry_while_the_first_attempt_may_still_commit_is_told_to_wait() {
+        let log = log();
+        let key = IdempotencyKey::new("k", b"a\n", DAY);
+        // An attempt that claimed the key and is still running.
+        log.claim(&key, None).ok();
+        match log.append(b"a\n", Some(&key)) {
+            Err(AppendError::InProgress { retry_after_s }) => assert!(retry_after_s >= 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(log.head().unwrap(), None, "nothing appended");
+    }
+
+    #[test]
+    fn keys_are_forgotten_after_their_time_and_their_receipts_swept() {
+        let log = log();
+        let old = IdempotencyKey::new("old", b"a\n", 0);
+        log.append(b"a\n", Some(&old)).unwrap();
+        // Past its time (0 s): the same key appends again.
+        let again = log.append(b"a\n", Some(&old)).unwrap();
+        assert!(matches!(again, Outcome::Appended(_)));
+        for i in 0..(RECENT_RECEIPTS + 4) {
+            let k = IdempotencyKey::new(&format!("k{i}"), b"x\n", 0);
+            log.append(b"x\n", Some(&k)).unwrap();
+        }
+        let head = log.head().unwrap().unwrap();
+        assert!(head.receipts_numbered >= 4, "{}", head.receipts_numbered);
+        assert!(head.receipts_swept >= 2, "expired entries are swept");
+        let swept = (0..head.receipts_swept)
+            .all(|n| log.store.meta.get(&format!("t/rs/{n}")).unwrap().is_none());
+        assert!(swept);
     }
 
     #[test]

@@ -1,0 +1,498 @@
+//! Faults (issue 26): what survives when the instance is killed in the
+//! middle of an append, when the key-value store fails or stalls, when S3
+//! misbehaves, when a follower's connection drops, and when a job step or an
+//! archive run dies half-way. Each scenario checks that every acknowledged
+//! write is present exactly once and nothing is torn, that the log can still
+//! be appended to and read, and what the client was answered meanwhile.
+//!
+//! Faults come from the test host's fault plan for key-value calls
+//! (`HostOptions::kv_faults`, [`Fault`]): `Hang` stops the instance at a
+//! call until its time budget kills it (Spin's limit, or a Redis outage under
+//! Spin), `HangAfter` just after it, `Fail` makes the call return an error.
+
+mod common;
+
+use common::*;
+use spin_logs_tests::kv::{Call, Fault, Faults};
+use spin_logs_tests::{HostOptions, TestHost};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the host lets an instance run before killing it.
+const BUDGET: Duration = Duration::from_millis(1500);
+/// The commit window of an idempotent append (`idempotency_in_flight_ms`):
+/// short, so retries of killed attempts resolve quickly.
+const IN_FLIGHT_MS: &str = "300";
+
+/// A host whose key-value calls go through `plan`.
+fn faulty_host(plan: impl Fn(&Call) -> Fault + Send + Sync + 'static) -> TestHost {
+    let mut variables = test_variables();
+    variables.push(("idempotency_in_flight_ms".into(), IN_FLIGHT_MS.into()));
+    host_with(HostOptions {
+        variables,
+        request_timeout: Some(BUDGET),
+        kv_faults: Some(Faults(Arc::new(plan))),
+        ..HostOptions::default()
+    })
+}
+
+/// One exchange that may fail at the transport: `None` if the connection
+/// broke (a killed instance may leave it so), else status, Retry-After and body.
+fn try_send(
+    host: &TestHost,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Option<u64>, Vec<u8>)> {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(host.url(path))
+        .header("authorization", superuser());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.to_vec()).expect("a request");
+    let resp = client().run(req).ok()?;
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body = resp.into_body().read_to_vec().ok()?;
+    Some((status, retry, body))
+}
+
+/// What a writer's client was answered, by kind, while it retried.
+#[derive(Debug, Default)]
+struct Seen {
+    answers: BTreeMap<String, usize>,
+}
+
+impl Seen {
+    fn note(&mut self, what: String) {
+        *self.answers.entry(what).or_default() += 1;
+    }
+}
+
+/// Appends `batch` with `key` until it is acknowledged (200), retrying a
+/// broken connection, a 5xx and a 409 after Retry-After, as a shipper does.
+fn append_until_acknowledged(host: &TestHost, path: &str, key: &str, batch: &[u8], seen: &Mutex<Seen>) {
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "{key} never acknowledged");
+        let headers = [("content-type", "text/plain"), ("idempotency-key", key)];
+        match try_send(host, "POST", path, &headers, batch) {
+            None => seen.lock().unwrap().note("connection cut".into()),
+            Some((200, _, _)) => return,
+            Some((status, retry, body)) => {
+                let text = String::from_utf8_lossy(&body);
+                if status < 500 && status != 409 {
+                    panic!("{key}: {status} {text}");
+                }
+                if status == 409 || status == 503 {
+                    assert!(retry.is_some(), "{status} without Retry-After: {text}");
+                    assert!(text.contains("\"detail\""), "{status} is a problem: {text}");
+                }
+                seen.lock().unwrap().note(format!("{status}"));
+                let wait = retry.map_or(50, |s| s * 1000).min(2000);
+                std::thread::sleep(Duration::from_millis(wait));
+            }
+        }
+    }
+}
+
+/// `writers` threads each append `batches` two-line batches to `file` of
+/// task `task`, each batch with its own idempotency key.
+fn write_concurrently(host: &TestHost, task: &str, writers: usize, batches: usize) -> Seen {
+    let path = format!("{INGEST}/tasks/{task}/files/stdout");
+    let seen = Mutex::new(Seen::default());
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let (path, seen) = (&path, &seen);
+            s.spawn(move || {
+                for b in 0..batches {
+                    let batch = format!("w{w} b{b} one\nw{w} b{b} two\n");
+                    let key = format!("w{w}-{b}");
+                    append_until_acknowledged(host, path, &key, batch.as_bytes(), seen);
+                }
+            });
+        }
+    });
+    seen.into_inner().unwrap()
+}
+
+/// Every writer's lines are in the log exactly once, in its order, and
+/// nothing else is.
+fn assert_each_line_once(host: &TestHost, task: &serde_json::Value, writers: usize, batches: usize) {
+    let text = get(host, &file_path(task, "stdout")).text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), writers * batches * 2, "every line once, nothing else:\n{text}");
+    for w in 0..writers {
+        let mine: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with(&format!("w{w} ")))
+            .collect();
+        let want: Vec<String> = (0..batches)
+            .flat_map(|b| [format!("w{w} b{b} one"), format!("w{w} b{b} two")])
+            .collect();
+        assert_eq!(mine, want, "writer {w}'s lines, once each and in order");
+    }
+}
+
+/// A plan that applies `fault` to the `nth`, `2nth`, ... call of an ingest
+/// instance matching `op` and `key`, `times` times in all.
+fn every_nth(
+    ops: &'static [&'static str],
+    key: &'static str,
+    fault: Fault,
+    nth: usize,
+    times: usize,
+) -> impl Fn(&Call) -> Fault + Send + Sync {
+    let seen = AtomicUsize::new(0);
+    move |c: &Call| {
+        if c.component != "ingest" || !ops.contains(&c.op) || !c.key.contains(key) {
+            return Fault::None;
+        }
+        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+        if n % nth == 0 && n / nth <= times {
+            fault.clone()
+        } else {
+            Fault::None
+        }
+    }
+}
+
+/// (a) The instance killed at each point of an append: before its segments
+/// are stored, after them (at the commit's read), just after the commit,
+/// just after the receipt. Four writers retry what was not acknowledged with
+/// the same key; every line lands once.
+#[test]
+fn appends_killed_at_every_point_are_stored_once() {
+    let points: [(&str, &'static [&'static str], &str, Fault); 4] = [
+        ("before the segments", &["set", "set-many"], "blob/", Fault::Hang),
+        ("after the segments", &["cas-new"], "/head", Fault::Hang),
+        ("after the commit", &["swap"], "/head", Fault::HangAfter),
+        ("after the receipt", &["set"], "/r/", Fault::HangAfter),
+    ];
+    for (name, ops, key, fault) in points {
+        let host = faulty_host(every_nth(ops, key, fault, 7, 3));
+        let task = register(&host, "t1", "agent-1", false);
+        let seen = write_concurrently(&host, "t1", 4, 12);
+        eprintln!("killed {name}: answers seen {:?}", seen.answers);
+        assert!(
+            !seen.answers.is_empty(),
+            "{name}: the faults were hit (some attempts failed)"
+        );
+        assert_each_line_once(&host, &task, 4, 12);
+        // Still appendable and readable.
+        assert_eq!(append(&host, "t1", "stdout", b"after\n").status, 200, "{name}");
+        assert!(get(&host, &file_path(&task, "stdout")).text().ends_with("after\n"));
+    }
+}
+
+/// The duplicate issue 26 found on a real Spin: the instance dies between
+/// the commit and its receipt; then more than the 32 receipts a head keeps
+/// of other appends land; then the client retries. It must replay.
+fn crash_then_many_then_retry(host: &TestHost, armed: &AtomicBool) {
+    let task = register(host, "t1", "agent-1", false);
+    let path = format!("{INGEST}/tasks/t1/files/stdout");
+    let headers = [("content-type", "text/plain"), ("idempotency-key", "the-one")];
+    armed.store(true, Ordering::SeqCst);
+    let first = try_send(host, "POST", &path, &headers, b"mine one\nmine two\n");
+    assert!(
+        first.as_ref().is_none_or(|(s, _, _)| *s >= 500),
+        "the killed attempt was not acknowledged: {first:?}"
+    );
+    armed.store(false, Ordering::SeqCst);
+    for i in 0..40 {
+        let key = format!("other-{i}");
+        let h = [("content-type", "text/plain"), ("idempotency-key", key.as_str())];
+        let r = try_send(host, "POST", &path, &h, format!("other {i}\n").as_bytes());
+        assert_eq!(r.map(|(s, _, _)| s), Some(200));
+    }
+    let retry = send_with(host, "POST", &path, &headers[1..], Some("text/plain"), b"mine one\nmine two\n");
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    let text = get(host, &file_path(&task, "stdout")).text();
+    assert_eq!(text.matches("mine one\nmine two\n").count(), 1, "{text}");
+    assert_eq!(text.lines().count(), 42);
+}
+
+/// Dies right after the head's swap (the commit) while `armed`.
+fn after_commit(armed: Arc<AtomicBool>) -> impl Fn(&Call) -> Fault + Send + Sync {
+    move |c: &Call| {
+        if armed.load(Ordering::SeqCst) && c.op == "swap" && c.key.ends_with("/head") {
+            Fault::HangAfter
+        } else {
+            Fault::None
+        }
+    }
+}
+
+#[test]
+fn a_crash_between_commit_and_receipt_then_32_appends_then_the_retry_is_stored_once() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let host = faulty_host(after_commit(armed.clone()));
+    crash_then_many_then_retry(&host, &armed);
+}
+
+#[test]
+fn the_same_on_redis() {
+    let server = spin_logs_tests::services::RedisServer::start().expect("redis-server");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n", server.url(0)),
+    )
+    .expect("runtime config");
+    let armed = Arc::new(AtomicBool::new(false));
+    let mut variables = test_variables();
+    variables.push(("idempotency_in_flight_ms".into(), IN_FLIGHT_MS.into()));
+    let host = host_with(HostOptions {
+        variables,
+        runtime_config: Some(config),
+        request_timeout: Some(BUDGET),
+        kv_faults: Some(Faults(Arc::new(after_commit(armed.clone())))),
+        ..HostOptions::default()
+    });
+    crash_then_many_then_retry(&host, &armed);
+}
+
+/// (b) The store fails every write for a while, then stalls every call: the
+/// appends made meanwhile are refused with a 503, `Retry-After` and a
+/// problem body, reads still answer, and the retries land once each.
+#[test]
+fn a_failing_then_stalling_store_loses_and_repeats_nothing() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let stalling = Arc::new(AtomicBool::new(false));
+    let (f, st) = (failing.clone(), stalling.clone());
+    let host = faulty_host(move |c: &Call| {
+        let write = matches!(c.op, "set" | "set-many" | "swap" | "increment" | "delete");
+        if f.load(Ordering::SeqCst) && write && c.component == "ingest" {
+            Fault::Fail("injected: the store refuses writes".into())
+        } else if st.load(Ordering::SeqCst) {
+            Fault::Stall(Duration::from_millis(15))
+        } else {
+            Fault::None
+        }
+    });
+    let task = register(&host, "t1", "agent-1", false);
+    failing.store(true, Ordering::SeqCst);
+    let refused = append(&host, "t1", "stdout", b"during\n");
+    let p = refused.problem(503);
+    assert!(refused.header("retry-after").is_some(), "{p}");
+    assert_eq!(get(&host, &file_path(&task, "stdout")).status, 404, "no file yet, and reads answer");
+    let flip = {
+        let (f, st) = (failing.clone(), stalling.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            f.store(false, Ordering::SeqCst);
+            st.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1500));
+            st.store(false, Ordering::SeqCst);
+        })
+    };
+    let seen = write_concurrently(&host, "t1", 3, 8);
+    flip.join().unwrap();
+    eprintln!("store faults: answers seen {:?}", seen.answers);
+    assert!(seen.answers.get("503").is_some_and(|n| *n > 0), "{seen:?}");
+    assert!(!seen.answers.contains_key("500"), "never a 500: {seen:?}");
+    assert_each_line_once(&host, &task, 3, 8);
+}
+
+/// (c) S3 answers 500 and 503 SlowDown, stalls past the transport's timeout
+/// and resets connections. Appends that S3 fails after the client's own
+/// retries are refused with a 503 and `Retry-After`; retried, every line
+/// lands once, and the log reads back whole.
+#[test]
+fn s3_errors_stalls_and_resets_lose_and_repeat_nothing() {
+    use spin_logs_tests::faultproxy::{Act, FaultProxy};
+    use spin_logs_tests::services::S3Server;
+    let server = S3Server::start().expect("s3s-fs");
+    let upstream = server.endpoint().trim_start_matches("http://").to_owned();
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    let proxy = FaultProxy::start(
+        &upstream,
+        Arc::new(move |method: &str, _path: &str| {
+            let i = counter.fetch_add(1, Ordering::SeqCst);
+            match (method, i % 9) {
+                ("PUT", 1) => Act::Status(503, "SlowDown"),
+                ("PUT", 4) => Act::Status(500, "InternalError"),
+                ("GET", 2) => Act::Status(500, "InternalError"),
+                (_, 6) if i < 60 => Act::Reset,
+                (_, 7) if i == 25 => Act::Stall(Duration::from_secs(7)),
+                _ => Act::Pass,
+            }
+        }),
+    )
+    .expect("fault proxy");
+    let mut variables = test_variables();
+    variables.extend(server.variables());
+    for (k, v) in &mut variables {
+        if k == "s3_endpoint" {
+            *v = proxy.endpoint();
+        }
+    }
+    variables.push(("idempotency_in_flight_ms".into(), IN_FLIGHT_MS.into()));
+    let host = host_with(HostOptions {
+        variables,
+        request_timeout: Some(Duration::from_secs(25)),
+        ..HostOptions::default()
+    });
+    let task = register(&host, "t1", "agent-1", false);
+    let seen = write_concurrently(&host, "t1", 3, 10);
+    eprintln!("S3 faults: answers seen {:?}", seen.answers);
+    assert!(!seen.answers.contains_key("500"), "never a 500: {seen:?}");
+    assert!(n.load(Ordering::SeqCst) > 30, "the proxy saw the traffic");
+    // Reads retry what S3 fails too; read until a read gets through whole.
+    let mut text = String::new();
+    for _ in 0..10 {
+        let r = get(&host, &file_path(&task, "stdout"));
+        if r.status == 200 {
+            text = r.text();
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text());
+    }
+    assert_eq!(text.lines().count(), 60, "{text}");
+    assert_each_line_once(&host, &task, 3, 10);
+}
+
+/// (d) A follower's connection drops in the middle of an event: the client
+/// reconnects with the last id it got whole and misses and repeats nothing.
+#[test]
+fn a_follow_cut_mid_event_resumes_exactly() {
+    use std::io::{Read, Write};
+    let mut variables = test_variables();
+    variables.push(("tail_budget_ms".into(), "1500".into()));
+    let host = host_with(HostOptions {
+        variables,
+        ..HostOptions::default()
+    });
+    let task = register(&host, "t1", "agent-1", false);
+    let all: String = (0..200).map(|i| format!("line {i:03}\n")).collect();
+    assert_eq!(append(&host, "t1", "stdout", all.as_bytes()).status, 200);
+    let follow = format!("/system/v1/logs/v2/follow{}", file_path(&task, "stdout"));
+    // Read raw bytes and cut the connection part-way through an event.
+    let url = host.url("/");
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {follow}?cursor=BEG HTTP/1.1\r\nhost: {addr}\r\nauthorization: {}\r\naccept: text/event-stream\r\n\r\n",
+        superuser()
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 97];
+    while got.len() < 3_000 {
+        let n = stream.read(&mut buf).expect("read");
+        assert!(n > 0, "the stream ended early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(stream);
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let body = &text[text.find("\r\n\r\n").expect("a head") + 4..];
+    // The whole events received before the cut (each ends in a blank line;
+    // the last, cut, one does not), their messages and the last id.
+    let mut lines = Vec::new();
+    let mut last_id = None;
+    let whole = &body[..body.rfind("\n\n").expect("a whole event")];
+    for event in whole.split("\n\n") {
+        for l in event.lines() {
+            if let Some(d) = l.strip_prefix("data: ") {
+                let e = Event {
+                    data: d.to_owned(),
+                    ..Event::default()
+                };
+                lines.extend(message(&e));
+            }
+            if let Some(id) = l.strip_prefix("id: ") {
+                last_id = Some(id.trim().to_owned());
+            }
+        }
+    }
+    assert!(!lines.is_empty() && lines.len() < 200, "cut mid-way: {}", lines.len());
+    let last_id = last_id.expect("a whole event before the cut");
+    // Resume with Last-Event-ID, as EventSource does.
+    let (status, events, _) = sse_once(&host, &follow, Some(&last_id));
+    assert_eq!(status, 200);
+    lines.extend(events.iter().filter_map(message));
+    let want: Vec<String> = (0..200).map(|i| format!("line {i:03}")).collect();
+    assert_eq!(lines, want, "every line once, in order, across the cut");
+}
+
+/// (e) A log collection job whose step is killed mid-way (its lease and
+/// committed parts survive), and an archive run killed mid-step: both are
+/// picked up by the next poll and complete, and what they produce is whole.
+#[test]
+fn a_job_step_and_an_archive_run_killed_mid_way_complete_afterwards() {
+    let kills = Arc::new(AtomicUsize::new(0));
+    let k = kills.clone();
+    let host = faulty_host(move |c: &Call| {
+        // Kill the second part write of the job, and the first archive
+        // object write of the run, once each.
+        let job_part = c.component == "archive" && c.op.starts_with("set") && c.key.contains("/part");
+        let run_step = c.component == "retention" && c.op == "swap" && c.key.contains("archive/run");
+        if (job_part || run_step) && k.fetch_add(1, Ordering::SeqCst) < 2 {
+            Fault::HangAfter
+        } else {
+            Fault::None
+        }
+    });
+    register(&host, "t1", "agent-1", false);
+    let text: String = (0..5_000).map(|i| format!("job line {i:05}\n")).collect();
+    assert_eq!(append(&host, "t1", "stdout", text.as_bytes()).status, 200);
+    let jobs = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
+    let created = try_send(
+        &host,
+        "POST",
+        jobs,
+        &[("content-type", "application/json")],
+        br#"{"tasks":["t1"]}"#,
+    );
+    // The create's own step may be the one killed: find the job by listing.
+    let id = match created {
+        Some((201, _, body)) => serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        _ => get(&host, jobs).json()["results"][0]["id"].as_str().expect("a job").to_owned(),
+    };
+    let started = Instant::now();
+    let status = loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "the job never finished");
+        if let Some((200, _, body)) = try_send(&host, "GET", &format!("{jobs}/{id}"), &[], b"") {
+            let job: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let s = job["status"].as_str().unwrap_or_default().to_owned();
+            if s != "IN_PROGRESS" {
+                break s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status, "SUCCESS");
+    let archive = get(&host, &format!("{jobs}/{id}/download"));
+    assert_eq!(archive.status, 200);
+    let mut files = tar::Archive::new(flate2::read::GzDecoder::new(&archive.body[..]));
+    let mut found = false;
+    for entry in files.entries().expect("a tar") {
+        let mut entry = entry.expect("an entry");
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        if path.ends_with("stdout") {
+            let mut got = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut got).unwrap();
+            assert_eq!(got, text, "the file whole, once, in the archive");
+            found = true;
+        }
+    }
+    assert!(found, "the task's stdout is in the archive");
+    assert!(kills.load(Ordering::SeqCst) >= 1, "a step was killed");
+}
