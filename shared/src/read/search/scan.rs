@@ -1,0 +1,310 @@
+//! One stream scanned over one window of time.
+//!
+//! A scan reads the stream's stored bytes for the window in chunks of whole
+//! lines, in the search's direction. In each chunk it finds the candidate
+//! lines ([`Literals`]: with a required literal, only the lines holding it,
+//! found with `memmem` before anything is decoded), reads each candidate's
+//! time, skips what is outside the window or already answered, decodes the
+//! rest and gives each entry that passes the plan's filters to a sink. It
+//! stops when the sink has enough, when the window's end is passed, or when
+//! the budget is spent.
+
+use super::budget::Meter;
+use super::{Direction, Hit, Key, Plan, Selected, detect_level};
+use crate::model::stream;
+use crate::store::error::StoreResult;
+use memchr::memmem::Finder;
+use std::borrow::Cow;
+use std::rc::Rc;
+
+/// A span of time walked at once: inclusive bounds, ns.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Window {
+    pub from: u64,
+    pub to: u64,
+}
+
+impl Window {
+    /// How many ns it spans (an empty window, `from > to`, counts as one).
+    pub fn width(self) -> u64 {
+        self.to.saturating_sub(self.from) + 1
+    }
+
+    /// Whether `s` may have entries in it.
+    pub fn touches(self, s: &Selected) -> bool {
+        s.meta.first <= self.to && s.last() >= self.from
+    }
+
+    /// Its first instant in `dir` order.
+    pub fn first(self, dir: Direction) -> u64 {
+        match dir {
+            Direction::Forward => self.from,
+            Direction::Backward => self.to,
+        }
+    }
+
+    /// Its last instant in `dir` order.
+    pub fn last(self, dir: Direction) -> u64 {
+        match dir {
+            Direction::Forward => self.to,
+            Direction::Backward => self.from,
+        }
+    }
+
+    fn holds(self, ts: u64) -> bool {
+        self.from <= ts && ts <= self.to
+    }
+}
+
+/// What a sink says after a hit: keep going, or stop this stream.
+pub(super) enum Flow {
+    More,
+    Enough,
+}
+
+/// How a scan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scanned {
+    /// The window's end was passed, or the sink had enough.
+    Finished,
+    /// The budget was spent first: the sink has what came before, and the
+    /// rest of the window is unseen.
+    OutOfTime,
+}
+
+/// One stream, one window, one direction.
+pub(super) struct Scan<'a> {
+    pub stream: &'a Selected,
+    pub window: Window,
+    pub direction: Direction,
+    /// The last key a previous page gave: only keys after it, in
+    /// `direction`, are hits.
+    pub after: Option<&'a Key>,
+    /// The filters: levels and the pipeline (its direction is not read).
+    pub plan: &'a Plan,
+}
+
+impl Scan<'_> {
+    /// Gives `sink` every entry of the stream in the window that comes
+    /// after `after` and passes the plan's filters, in `direction` order,
+    /// until the sink says [`Flow::Enough`], the window's end is passed, or
+    /// the budget in `meter` is spent ([`Scanned::OutOfTime`]).
+    pub fn run(
+        &self,
+        meter: &mut Meter,
+        sink: &mut dyn FnMut(Hit) -> Flow,
+    ) -> StoreResult<Scanned> {
+        let (start, end) = self.stream.range(self.window.from, self.window.to)?;
+        if start >= end {
+            return Ok(Scanned::Finished);
+        }
+        let mut lines = Lines {
+            scan: self,
+            literals: Literals::new(self.plan, self.stream.plain),
+            meter,
+            sink,
+        };
+        for chunk in self.chunks(start, end) {
+            let (base, bytes, time) = chunk?;
+            match lines.chunk(base, &bytes, time)? {
+                Step::More => {}
+                Step::Enough => break,
+                Step::OutOfTime => return Ok(Scanned::OutOfTime),
+            }
+        }
+        Ok(Scanned::Finished)
+    }
+
+    /// The stored bytes of `start..end` in chunks of whole lines (a stream's
+    /// segments start and end on entries), in `direction` order: each
+    /// with the offset it starts at and its commit time (µs).
+    fn chunks(&self, start: u64, end: u64) -> Box<dyn Iterator<Item = StoreResult<Chunk>>> {
+        let snap = self.stream.snap.clone();
+        match self.direction {
+            Direction::Forward => {
+                let mut pos = start;
+                Box::new(snap.read_timed(start, end).map(move |chunk| {
+                    let (bytes, time) = chunk?;
+                    let base = pos;
+                    pos += bytes.len() as u64;
+                    Ok((base, bytes, time))
+                }))
+            }
+            Direction::Backward => Box::new(snap.read_back(start, end)),
+        }
+    }
+
+    /// The entry stored as `text` at `key` as a hit, if it passes the
+    /// plan's levels and then its pipeline.
+    fn hit(&self, key: Key, text: &[u8], time: u64) -> StoreResult<Option<Hit>> {
+        let sel = self.stream;
+        let entry = sel.entry(text, time)?;
+        let level = detect_level(&sel.labels, &entry.metadata, &entry.line);
+        let levels = &self.plan.levels;
+        if !levels.is_empty() && !levels.iter().any(|l| l == level) {
+            return Ok(None);
+        }
+        let Some((labels, line)) = self.plan.pipeline.process(&sel.labels, &entry.line) else {
+            return Ok(None);
+        };
+        let labels = match labels {
+            Cow::Borrowed(_) => sel.labels.clone(),
+            Cow::Owned(l) => Rc::new(l),
+        };
+        Ok(Some(Hit {
+            end: key.offset + text.len() as u64 + 1,
+            key,
+            labels,
+            stream_labels: sel.labels.clone(),
+            line: line.into_owned(),
+            metadata: entry.metadata,
+            level,
+            before: Vec::new(),
+            after: Vec::new(),
+        }))
+    }
+}
+
+/// A chunk of stored lines: where it starts, its bytes, its commit time (µs).
+type Chunk = (u64, Vec<u8>, u64);
+
+/// What a chunk says: go on, this stream is done, or the budget is spent.
+enum Step {
+    More,
+    Enough,
+    OutOfTime,
+}
+
+/// The plan's required literals (`|= "text"` before any `line_format`) as
+/// the stored bytes spell them: a stream's entries are stored escaped, a
+/// task file's lines as they are. The first picks the candidate lines; a
+/// candidate must hold the others too before it is decoded.
+struct Literals(Vec<Finder<'static>>);
+
+impl Literals {
+    fn new(plan: &Plan, plain: bool) -> Self {
+        let finders = plan
+            .pipeline
+            .required_literals()
+            .iter()
+            .map(|l| match plain {
+                true => Finder::new(l.as_bytes()).into_owned(),
+                false => Finder::new(&stream::escape(l)).into_owned(),
+            })
+            .collect();
+        Literals(finders)
+    }
+
+    /// Whether lines are skipped unseen: then they are counted apart.
+    fn narrows(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// The lines of `chunk` that may match, in stored order, as spans
+    /// without their newline: every line, or with a literal only those that
+    /// hold it (each line once, however often it holds it).
+    fn candidates(&self, chunk: &[u8]) -> Vec<(usize, usize)> {
+        let Some(first) = self.0.first() else {
+            return every_line(chunk);
+        };
+        let mut spans = Vec::new();
+        let mut done_to = 0;
+        for i in first.find_iter(chunk) {
+            if i < done_to {
+                continue;
+            }
+            let s = memchr::memrchr(b'\n', &chunk[..i]).map_or(0, |p| p + 1);
+            let e = memchr::memchr(b'\n', &chunk[i..]).map_or(chunk.len(), |p| i + p);
+            spans.push((s, e));
+            done_to = e + 1;
+        }
+        spans
+    }
+
+    /// Whether `line` holds every literal after the first.
+    fn rest_in(&self, line: &[u8]) -> bool {
+        self.0.iter().skip(1).all(|f| f.find(line).is_some())
+    }
+}
+
+/// Every newline-ended line of `chunk`, as a span without its newline.
+fn every_line(chunk: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut s = 0;
+    for e in memchr::memchr_iter(b'\n', chunk) {
+        spans.push((s, e));
+        s = e + 1;
+    }
+    spans
+}
+
+/// A scan under way: its literals, and what it counts and gives to.
+struct Lines<'s, 'a> {
+    scan: &'s Scan<'a>,
+    literals: Literals,
+    meter: &'s mut Meter,
+    sink: &'s mut dyn FnMut(Hit) -> Flow,
+}
+
+impl Lines<'_, '_> {
+    /// One chunk starting at `base`, committed at `time`: counted, then its
+    /// candidate lines tried in `direction` order, the clock looked at
+    /// after each.
+    fn chunk(&mut self, base: u64, chunk: &[u8], time: u64) -> StoreResult<Step> {
+        let lines = self.count(chunk);
+        let width = self.scan.window.width();
+        let mut spans = self.literals.candidates(chunk);
+        // A rare literal skips most lines unseen: count them too.
+        let unseen = lines.saturating_sub(spans.len() as u64);
+        if self.literals.narrows() && self.meter.budget.spent(unseen, width) {
+            return Ok(Step::OutOfTime);
+        }
+        if self.scan.direction == Direction::Backward {
+            spans.reverse();
+        }
+        for (s, e) in spans {
+            if let Flow::Enough = self.line(&chunk[s..e], base + s as u64, time)? {
+                return Ok(Step::Enough);
+            }
+            if self.meter.budget.spent(1, width) {
+                return Ok(Step::OutOfTime);
+            }
+        }
+        Ok(Step::More)
+    }
+
+    /// Adds `chunk` to the bytes and entries scanned; its lines.
+    fn count(&mut self, chunk: &[u8]) -> u64 {
+        let stats = &mut self.meter.stats;
+        stats.bytes_scanned += chunk.len() as u64;
+        let lines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+        stats.entries_scanned += lines;
+        lines
+    }
+
+    /// One candidate line, stored at `offset`: [`Flow::Enough`] once the
+    /// window's end is passed (a stream's entries are in time order) or when
+    /// the sink says so.
+    fn line(&mut self, text: &[u8], offset: u64, time: u64) -> StoreResult<Flow> {
+        let (scan, dir) = (self.scan, self.scan.direction);
+        let ts = scan.stream.ts_of(text, time)?;
+        if !scan.window.holds(ts) {
+            let past = dir.ahead(&ts, &scan.window.last(dir));
+            return Ok(if past { Flow::Enough } else { Flow::More });
+        }
+        let key = Key {
+            ts,
+            stream: scan.stream.id.clone(),
+            offset,
+        };
+        let answered = scan.after.is_some_and(|a| !dir.ahead(&key, a));
+        if answered || !self.literals.rest_in(text) {
+            return Ok(Flow::More);
+        }
+        let Some(hit) = scan.hit(key, text, time)? else {
+            return Ok(Flow::More);
+        };
+        self.meter.stats.matched += 1;
+        Ok((self.sink)(hit))
+    }
+}
