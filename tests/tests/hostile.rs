@@ -785,7 +785,7 @@ fn one_agents_route_with_another_agents_ids_finds_nothing() {
     assert!(r.header("location").unwrap().contains("/agent/agent-2/"));
 }
 
-/// Appends take what the README documents (text/plain, NDJSON records as
+/// Appends take what docs/dcos.md documents (text/plain, NDJSON records as
 /// application/x-ndjson, application/jsonl or application/json) and refuse
 /// bytes of any other type with a 415; a task's state is a Mesos TaskState
 /// (issue 12, item 12). Nothing refused is stored.

@@ -1,5 +1,5 @@
 // spin-logs viewer: plain JavaScript, no build step. It talks only to this
-// origin's API routes (the README's "Routes"); everything it shows, a curl
+// origin's API routes (docs/routes.md); everything it shows, a curl
 // could fetch. Live tails use EventSource with a URL token where the API has
 // one (task files and apps; EventSource sends no headers), and a fetch-based
 // SSE reader with the Authorization header elsewhere (components, pods).

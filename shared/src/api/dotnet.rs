@@ -121,7 +121,7 @@ pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Resp
             DefaultProcess::Unset => {
                 return Err(Problem::bad_request(
                     "Unable to discover a target process. Name one (/logs/{pid} or /logs/{uid}), \
-                     or set the variable capture_default_process (README, dotnet-monitor)",
+                     or set the variable capture_default_process (docs/dotnet-monitor.md)",
                 ));
             }
             DefaultProcess::All => Select::All,

@@ -231,7 +231,7 @@ fn authenticate_any(req: &Request, settings: &Settings, now: u64) -> Result<Prin
         return Err(missing(
             "authentication is not configured on this server, so every request is refused: \
              set the variable auth_hs256_secret (or auth_rs256_public_key, auth_es256_public_key, \
-             auth_api_keys); see the README, Authentication",
+             auth_api_keys); see docs/auth.md",
         ));
     }
     let mut values = req.headers.get_all(header::AUTHORIZATION).iter();

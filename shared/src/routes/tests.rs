@@ -1,5 +1,5 @@
 //! The tables, checked: every row parses its own example to itself, no row
-//! takes a hostile name, and the rules are what the README promises.
+//! takes a hostile name, and the rules are what docs/auth.md promises.
 
 use super::*;
 use crate::web::path::{HOSTILE_SEGMENTS, MAX_NAME_BYTES, Process, ReadTarget};
