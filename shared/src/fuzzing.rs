@@ -506,47 +506,20 @@ pub fn last_event_id(input: &str) {
     assert_eq!(events, [(Some(want_id), "log".to_owned(), want_data)]);
 }
 
-/// Events (id, type, data) as an `EventSource` would dispatch them.
+/// Events (id, type, data) as an `EventSource` would dispatch them: the
+/// last id seen so far, and only events with data.
 fn parse_sse(stream: &str) -> Vec<(Option<String>, String, String)> {
     let mut events = Vec::new();
-    let (mut id, mut kind, mut data) = (None, String::new(), None::<String>);
-    let mut rest = stream;
-    while !rest.is_empty() {
-        let cut = rest.find(['\r', '\n']).unwrap_or(rest.len());
-        let line = &rest[..cut];
-        let skip = if rest[cut..].starts_with("\r\n") {
-            2
-        } else {
-            1
+    let mut id = None;
+    for item in crate::read::sse::Parser::default().feed(stream.as_bytes()) {
+        let crate::read::sse::Item::Event(e) = item else {
+            continue;
         };
-        rest = rest.get(cut + skip..).unwrap_or_default();
-        if line.is_empty() {
-            if let Some(mut d) = data.take() {
-                d.pop(); // the last "\n"
-                let k = if kind.is_empty() {
-                    "message".into()
-                } else {
-                    kind.clone()
-                };
-                events.push((id.clone(), k, d));
-            }
-            kind.clear();
-            continue;
+        if e.id.is_some() {
+            id.clone_from(&e.id);
         }
-        if line.starts_with(':') {
-            continue;
-        }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match field {
-            "data" => {
-                let d = data.get_or_insert_with(String::new);
-                d.push_str(value);
-                d.push('\n');
-            }
-            "event" => kind = value.to_owned(),
-            "id" if !value.contains('\0') => id = Some(value.to_owned()),
-            _ => {}
+        if e.dispatched() {
+            events.push((id.clone(), e.kind().to_owned(), e.data()));
         }
     }
     events

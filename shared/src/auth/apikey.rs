@@ -6,16 +6,13 @@
 //! reading the configuration never yields a usable key. A presented key is
 //! hashed and compared with every entry in constant time.
 
-use sha2::{Digest, Sha256};
+use crate::util::crypto::{ct_eq, hex, sha256};
 
 pub use crate::config::ApiKey;
 
 /// The lower-case hex SHA-256 of `key`: what `auth_api_keys` stores.
 pub fn hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha256(key.as_bytes()))
 }
 
 /// The entry `presented` matches. Every entry is compared, each in constant
@@ -24,16 +21,11 @@ pub fn find<'a>(keys: &'a [ApiKey], presented: &str) -> Option<&'a ApiKey> {
     let h = hash(presented);
     let mut found = None;
     for k in keys {
-        if constant_time_eq(h.as_bytes(), k.sha256.as_bytes()) {
+        if ct_eq(h.as_bytes(), k.sha256.as_bytes()) {
             found = Some(k);
         }
     }
     found
-}
-
-/// Equality whose time depends only on the lengths, not on where bytes differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

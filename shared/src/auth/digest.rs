@@ -16,10 +16,8 @@
 //! private key. The nonce's HMAC key is derived from those entries: whoever
 //! could forge a nonce already holds an HA1, which authenticates anyway.
 
-use super::apikey::constant_time_eq;
-use hmac::{Hmac, Mac};
-use md5::Md5;
-use sha2::{Digest, Sha256};
+use crate::util::crypto::{ct_eq, hex, hmac_sha256, sha256};
+use md5::{Digest, Md5};
 
 pub use crate::config::DigestKey;
 
@@ -44,8 +42,8 @@ impl Algorithm {
 
     fn hash(self, data: &str) -> String {
         match self {
-            Algorithm::Md5 => crate::util::ids::hex(&Md5::digest(data.as_bytes())),
-            Algorithm::Sha256 => crate::util::ids::hex(&Sha256::digest(data.as_bytes())),
+            Algorithm::Md5 => hex(&Md5::digest(data.as_bytes())),
+            Algorithm::Sha256 => hex(&sha256(data.as_bytes())),
         }
     }
 }
@@ -55,26 +53,20 @@ pub fn ha1(algorithm: Algorithm, public: &str, private: &str) -> String {
     algorithm.hash(&format!("{public}:{REALM}:{private}"))
 }
 
-fn nonce_key(keys: &[DigestKey]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(b"spin-logs digest nonce\0");
+fn nonce_key(keys: &[DigestKey]) -> [u8; 32] {
+    let mut material = b"spin-logs digest nonce\0".to_vec();
     for k in keys {
-        h.update(k.username.as_bytes());
-        h.update(b"\0");
-        h.update(k.ha1_md5.as_bytes());
-        h.update(k.ha1_sha256.as_bytes());
+        material.extend_from_slice(k.username.as_bytes());
+        material.push(0);
+        material.extend_from_slice(k.ha1_md5.as_bytes());
+        material.extend_from_slice(k.ha1_sha256.as_bytes());
     }
-    h.finalize().to_vec()
+    sha256(&material)
 }
 
 fn sign(keys: &[DigestKey], issued: &str) -> String {
-    // Any key length is valid for HMAC.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&nonce_key(keys))
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(issued.as_bytes());
-    mac.update(b":");
-    mac.update(REALM.as_bytes());
-    crate::util::ids::hex(&mac.finalize().into_bytes()[..16])
+    let mac = hmac_sha256(&nonce_key(keys), format!("{issued}:{REALM}").as_bytes());
+    hex(&mac[..16])
 }
 
 fn nonce(keys: &[DigestKey], now: u64) -> String {
@@ -184,7 +176,7 @@ pub fn verify<'a>(
     let nonce = need("nonce")?;
     let (issued, mac) = nonce.split_once('.').ok_or(bad("not a nonce of ours"))?;
     let expected = sign(keys, issued);
-    if !constant_time_eq(mac.as_bytes(), expected.as_bytes()) {
+    if !ct_eq(mac.as_bytes(), expected.as_bytes()) {
         return Err(bad("not a nonce of ours"));
     }
     let issued = u64::from_str_radix(issued, 16).map_err(|_| bad("not a nonce of ours"))?;
@@ -198,7 +190,7 @@ pub fn verify<'a>(
     let ha2 = algorithm.hash(&format!("{method}:{uri}"));
     let (nc, cnonce) = (need("nc")?, need("cnonce")?);
     let response = algorithm.hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    if !constant_time_eq(
+    if !ct_eq(
         response.as_bytes(),
         need("response")?.to_ascii_lowercase().as_bytes(),
     ) {

@@ -15,9 +15,9 @@
 //! with [`LEEWAY_SECS`] of clock skew either way.
 
 use super::Settings;
+use crate::util::crypto::{ct_eq, hmac_sha256};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -95,11 +95,9 @@ pub fn verify(token: &str, settings: &Settings, now: u64) -> Result<Claims, JwtE
     match header.alg.as_str() {
         "HS256" => {
             let secret = settings.hs256_secret.as_deref().ok_or_else(no_key)?;
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-                .map_err(|e| JwtError::BadKey(e.to_string()))?;
-            mac.update(signed);
-            mac.verify_slice(&sig)
-                .map_err(|_| invalid("bad HS256 signature"))?;
+            if !ct_eq(&hmac_sha256(secret.as_bytes(), signed), &sig) {
+                return Err(invalid("bad HS256 signature"));
+            }
         }
         "RS256" => {
             use rsa::pkcs8::DecodePublicKey;
@@ -188,12 +186,8 @@ pub fn sign_hs256(
         B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
         B64.encode(body)
     );
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(|e| e.to_string())?;
-    mac.update(signed.as_bytes());
-    Ok(format!(
-        "{signed}.{}",
-        B64.encode(mac.finalize().into_bytes())
-    ))
+    let mac = hmac_sha256(secret, signed.as_bytes());
+    Ok(format!("{signed}.{}", B64.encode(mac)))
 }
 
 #[cfg(test)]
@@ -213,9 +207,8 @@ mod tests {
     /// A token with any header, HMAC-signed with `secret`.
     fn signed(header: &str, claims: serde_json::Value, secret: &str) -> String {
         let signed = format!("{}.{}", B64.encode(header), B64.encode(claims.to_string()));
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(signed.as_bytes());
-        format!("{signed}.{}", B64.encode(mac.finalize().into_bytes()))
+        let mac = hmac_sha256(secret.as_bytes(), signed.as_bytes());
+        format!("{signed}.{}", B64.encode(mac))
     }
 
     fn hs(claims: serde_json::Value, secret: &str) -> String {

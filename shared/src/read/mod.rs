@@ -11,6 +11,7 @@ pub mod params;
 pub mod reader;
 pub mod redact;
 pub mod search;
+pub mod sse;
 pub mod stream_tail;
 pub mod target;
 pub mod targz;

@@ -8,10 +8,8 @@
 //! 800 KB. Checked against AWS's own
 //! published example below, and end to end against a real S3 server.
 
-use crate::util::ids::hex;
-use hmac::{Hmac, Mac};
+use crate::util::crypto::{hex, hmac_sha256, sha256};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use sha2::{Digest, Sha256};
 
 /// RFC 3986 unreserved characters stay; everything else is `%XX`, as SigV4's
 /// canonical query string wants.
@@ -83,14 +81,14 @@ pub fn presign(
         format!("{method}\n{path}\n{canonical_query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD");
     let string_to_sign = format!(
         "AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
+        hex(&sha256(canonical_request.as_bytes()))
     );
     let secret = format!("AWS4{}", creds.secret_access_key);
-    let mut key = hmac(secret.as_bytes(), day.as_bytes());
+    let mut key = hmac_sha256(secret.as_bytes(), day.as_bytes());
     for part in [creds.region, "s3", "aws4_request"] {
-        key = hmac(&key, part.as_bytes());
+        key = hmac_sha256(&key, part.as_bytes());
     }
-    let signature = hex(&hmac(&key, string_to_sign.as_bytes()));
+    let signature = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
     Ok(format!(
         "{path}?{canonical_query}&X-Amz-Signature={signature}"
     ))
@@ -100,13 +98,6 @@ pub fn presign(
 /// query name or value, or one segment of an object key.
 pub fn encode(s: &str) -> String {
     utf8_percent_encode(s, QUERY).to_string()
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]

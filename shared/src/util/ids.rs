@@ -4,11 +4,11 @@
 //! name for some bytes, or a name nobody else will pick. They live here, at
 //! the bottom, so no layer reaches sideways into the log module for them.
 
-use sha2::{Digest, Sha256};
+use super::crypto::{hex, sha256};
 
 /// First 128 bits of SHA-256, hex: collision-free in practice, short in keys.
 pub fn digest(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes)[..16])
+    hex(&sha256(bytes)[..16])
 }
 
 /// 128 random bits, hex: unique keys without coordination.
@@ -16,11 +16,6 @@ pub fn random_id() -> Result<String, getrandom::Error> {
     let mut buf = [0u8; 16];
     getrandom::fill(&mut buf)?;
     Ok(hex(&buf))
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

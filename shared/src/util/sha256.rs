@@ -64,16 +64,17 @@ impl Sha256 {
         pad.resize(1 + if rem <= 56 { 56 - rem } else { 120 - rem }, 0);
         pad.extend_from_slice(&bits.to_be_bytes());
         s.update(&pad);
-        s.h.iter().map(|w| format!("{w:08x}")).collect()
+        let digest: Vec<u8> = s.h.iter().flat_map(|w| w.to_be_bytes()).collect();
+        super::crypto::hex(&digest)
     }
 }
 
 mod hex_bytes {
+    use crate::util::crypto::{hex, hex_decode};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        s.serialize_str(&hex)
+        s.serialize_str(&hex(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
@@ -81,10 +82,7 @@ mod hex_bytes {
         if s.len() % 2 != 0 || s.len() > 128 {
             return Err(serde::de::Error::custom("bad hex length"));
         }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(serde::de::Error::custom))
-            .collect()
+        hex_decode(&s).ok_or_else(|| serde::de::Error::custom("not hex"))
     }
 }
 
@@ -92,6 +90,23 @@ mod hex_bytes {
 mod tests {
     use super::*;
     use sha2::Digest;
+
+    #[test]
+    fn a_malformed_saved_state_is_refused() {
+        let mut h = Sha256::default();
+        h.update(b"abc");
+        let mut saved = serde_json::to_value(&h).unwrap();
+        assert_eq!(saved["buf"], "616263");
+        for bad in ["0", "zz", "+f", "€a", &"00".repeat(65)] {
+            saved["buf"] = bad.into();
+            assert!(
+                serde_json::from_value::<Sha256>(saved.clone()).is_err(),
+                "{bad:?}"
+            );
+        }
+        saved["buf"] = "616263".into();
+        assert_eq!(serde_json::from_value::<Sha256>(saved).unwrap(), h);
+    }
 
     #[test]
     fn matches_sha2_across_saved_states() {

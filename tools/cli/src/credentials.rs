@@ -20,7 +20,7 @@ pub const DEV_SECRET_FILE: &str = "spin-logs-dev-secret";
 pub fn random_hex(bytes: usize) -> CliResult<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| CliError::Local(format!("no randomness: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(spin_logs::util::crypto::hex(&buf))
 }
 
 pub fn now() -> u64 {

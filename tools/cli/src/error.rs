@@ -1,6 +1,6 @@
 //! Failures as values, each with the exit code a script can branch on.
 //!
-//! The codes are part of the interface (README, "Command-line client"):
+//! The codes are part of the interface (docs/cli.md):
 //! `1` the server answered with a problem, `2` the command line was wrong
 //! (clap's own code), `3` the server could not be reached, `4` a local file
 //! could not be read or written.

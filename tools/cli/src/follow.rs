@@ -8,18 +8,12 @@
 
 use crate::client::{Answer, Client};
 use crate::error::{CliError, CliResult};
-use std::io::{BufRead, BufReader, Write};
+use spin_logs::read::sse::{Event, Item, Parser};
+use std::io::{ErrorKind, Read, Write};
 use std::time::Duration;
 
 /// Connection attempts in a row that may fail before the command gives up.
 const ATTEMPTS: u32 = 10;
-
-#[derive(Default, Debug, PartialEq, Eq)]
-pub struct Event {
-    pub id: Option<String>,
-    pub event: Option<String>,
-    pub data: String,
-}
 
 /// Follows `first` (a read URL with its starting query), writing each line
 /// (or, with `json`, each event's data) to `out` until the server says the
@@ -109,69 +103,60 @@ fn read_stream(
     out: &mut dyn Write,
     last_id: &mut Option<String>,
 ) -> CliResult<End> {
-    let mut reader = BufReader::new(answer.reader());
-    let mut event = Event::default();
-    let mut line = String::new();
+    let mut body = answer.reader();
+    let mut parser = Parser::default();
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return Ok(End::Cut),
-            Ok(_) => {}
-        }
-        let l = line.trim_end_matches(['\r', '\n']);
-        if !l.is_empty() {
-            parse_field(l, &mut event);
-            continue;
-        }
-        let e = std::mem::take(&mut event);
-        match e.event.as_deref() {
-            None | Some("message") if !e.data.is_empty() || e.id.is_some() => {
-                let text = if json {
-                    e.data.clone()
-                } else {
-                    line_of(&e.data)
-                };
-                writeln!(out, "{text}").map_err(|e| CliError::local("writing the output", e))?;
-                out.flush()
-                    .map_err(|e| CliError::local("writing the output", e))?;
-                if e.id.is_some() {
-                    *last_id = e.id;
-                }
-            }
-            Some("resume") => {
-                if e.id.is_some() {
-                    *last_id = e.id;
-                }
-                return Ok(End::Resume);
-            }
-            Some("end") => return Ok(End::Finished),
-            _ => {
-                if e.id.is_some() {
-                    *last_id = e.id;
-                }
+        let n = match body.read(&mut buf) {
+            Ok(0) => return Ok(End::Cut),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return Ok(End::Cut),
+        };
+        // Comments (`: ping`) only keep the connection open.
+        for item in parser.feed(&buf[..n]) {
+            if let Item::Event(e) = item
+                && let Some(end) = on_event(e, json, out, last_id)?
+            {
+                return Ok(end);
             }
         }
     }
 }
 
-/// One `field: value` line of an event (comments, `: ping`, are skipped).
-fn parse_field(line: &str, event: &mut Event) {
-    if line.starts_with(':') {
-        return;
-    }
-    let (name, value) = line.split_once(':').unwrap_or((line, ""));
-    let value = value.strip_prefix(' ').unwrap_or(value);
-    match name {
-        "id" => event.id = Some(value.to_owned()),
-        "event" => event.event = Some(value.to_owned()),
-        "data" => {
-            if !event.data.is_empty() {
-                event.data.push('\n');
+/// Prints a log event, remembers its id; `Some` when the stream is over.
+/// (`retry:` is not needed: the CLI reconnects at once after a resume.)
+fn on_event(
+    e: Event,
+    json: bool,
+    out: &mut dyn Write,
+    last_id: &mut Option<String>,
+) -> CliResult<Option<End>> {
+    let data = e.data();
+    match e.kind() {
+        "message" if !data.is_empty() || e.id.is_some() => {
+            let text = if json { data } else { line_of(&data) };
+            writeln!(out, "{text}").map_err(|e| CliError::local("writing the output", e))?;
+            out.flush()
+                .map_err(|e| CliError::local("writing the output", e))?;
+            if e.id.is_some() {
+                *last_id = e.id;
             }
-            event.data.push_str(value);
         }
-        _ => {} // `retry:`: the CLI reconnects at once after a resume.
+        "resume" => {
+            if e.id.is_some() {
+                *last_id = e.id;
+            }
+            return Ok(Some(End::Resume));
+        }
+        "end" => return Ok(Some(End::Finished)),
+        _ => {
+            if e.id.is_some() {
+                *last_id = e.id;
+            }
+        }
     }
+    Ok(None)
 }
 
 /// The line an event carries, whichever route sent it: a DC/OS entry's
@@ -198,24 +183,48 @@ mod tests {
 
     #[test]
     fn fields_make_events() {
-        let mut e = Event::default();
-        for l in [
-            "id: 12",
-            "data: {\"a\":1}",
-            ": ping",
-            "retry: 1000",
-            "data:x",
-        ] {
-            parse_field(l, &mut e);
-        }
+        let stream = "id: 12\ndata: {\"a\":1}\n: ping\nretry: 1000\ndata:x\n\n";
+        let events: Vec<Event> = Parser::default()
+            .feed(stream.as_bytes())
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Event(e) => Some(e),
+                Item::Comment(_) => None,
+            })
+            .collect();
+        let [e] = events.as_slice() else {
+            panic!("{events:?}")
+        };
         assert_eq!(
-            e,
-            Event {
-                id: Some("12".into()),
-                event: None,
-                data: "{\"a\":1}\nx".into()
-            }
+            (e.id.as_deref(), e.event.as_deref(), e.data().as_str()),
+            (Some("12"), None, "{\"a\":1}\nx")
         );
+    }
+
+    /// Events as the tail component sends them, in any chunks: the lines are
+    /// printed, the resume id kept, and the stream ends there.
+    #[test]
+    fn a_stream_prints_lines_until_its_resume() {
+        let stream = "retry: 500\n\n: ping\n\nid: 5\ndata: {\"line\":\"a\"}\n\n\
+                      id: 9\ndata: {\"line\":\"b\"}\n\n\
+                      id: 9\nevent: resume\ndata: {\"cursor\":\"9\"}\n\nid: 10\ndata: x\n\n";
+        let mut out = Vec::new();
+        let mut last_id = None;
+        let mut parser = Parser::default();
+        let mut end = None;
+        'read: for chunk in stream.as_bytes().chunks(7) {
+            for item in parser.feed(chunk) {
+                if let Item::Event(e) = item {
+                    end = on_event(e, false, &mut out, &mut last_id).unwrap();
+                    if end.is_some() {
+                        break 'read;
+                    }
+                }
+            }
+        }
+        assert!(matches!(end, Some(End::Resume)));
+        assert_eq!(String::from_utf8(out).unwrap(), "a\nb\n");
+        assert_eq!(last_id.as_deref(), Some("9"));
     }
 
     #[test]

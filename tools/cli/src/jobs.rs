@@ -1,8 +1,8 @@
 //! `jobs`: log collection jobs, after MongoDB's API.
 //!
 //! The server has no scheduler: each GET of a job advances it by one step,
-//! so `wait` is what moves a job along (README, "Archives and log
-//! collection jobs").
+//! so `wait` is what moves a job along (docs/mongodb-jobs.md, "No
+//! scheduler").
 
 use crate::client::Client;
 use crate::download;

@@ -1,7 +1,7 @@
 //! `spin-logs`: the command-line client of a spin-logs server.
 //!
-//! Every command is a thin layer over one API route family (README,
-//! "Command-line client"): `cat` reads, `tail -f` follows across invocation
+//! Every command is a thin layer over one API route family (docs/cli.md,
+//! docs/routes.md): `cat` reads, `tail -f` follows across invocation
 //! handoffs, `download` saves and resumes, `search` runs LogQL or text
 //! searches, `push` ships a file as a shipper does, `jobs` drives
 //! log-collection jobs, `token` and `dev` make credentials locally. The server and the
