@@ -797,6 +797,65 @@ fn a_job_lists_an_unknown_component_as_missing() {
     );
 }
 
+/// A component named twice, not side by side, is collected once: one child
+/// job, one archive entry, one manifest line.
+#[test]
+fn a_component_named_twice_is_collected_once() {
+    let host = host();
+    let entries = [
+        r#"{"MESSAGE":"from a","_SYSTEMD_UNIT":"a.service","__REALTIME_TIMESTAMP":"1000000"}"#,
+        r#"{"MESSAGE":"from b","_SYSTEMD_UNIT":"b.service","__REALTIME_TIMESTAMP":"2000000"}"#,
+    ]
+    .join("\n");
+    let r = send(
+        &host,
+        "POST",
+        "/system/v1/logs/v2/ingest/component",
+        Some("application/x-ndjson"),
+        entries.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post_job(&host, json!({"components": ["a", "b", "a"]}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    let (job, _) = poll(&host, &id);
+    assert_eq!(job["status"], "SUCCESS", "{job:#}");
+    let components: Vec<&str> = job["childJobs"]
+        .as_array()
+        .expect("childJobs")
+        .iter()
+        .filter_map(|c| c["component"].as_str())
+        .collect();
+    assert_eq!(components, ["a", "b"], "{job:#}");
+    let gz = get(&host, &format!("{JOBS}/{id}/download")).body;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&gz[..]));
+    let paths: Vec<String> = archive
+        .entries()
+        .expect("a tar stream")
+        .map(|e| {
+            let e = e.expect("an entry");
+            e.path().expect("a path").to_string_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "journal/a/journal.log",
+            "journal/b/journal.log",
+            "MANIFEST.json"
+        ]
+    );
+    let files = unpack(&gz);
+    let a = String::from_utf8_lossy(&files["journal/a/journal.log"]);
+    assert_eq!(a.matches("from a").count(), 1, "{a}");
+    let manifest: Value = serde_json::from_slice(&files["MANIFEST.json"]).expect("JSON");
+    assert_eq!(
+        manifest["files"].as_array().expect("files").len(),
+        2,
+        "{manifest:#}"
+    );
+}
+
 /// A job's download token: the archive through a plain link (no header),
 /// so a browser saves it to disk, and nothing else with it.
 #[test]

@@ -22,6 +22,20 @@ pub enum Status {
     Expired,
 }
 
+impl Status {
+    /// As MongoDB spells it, and as the record stores it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "NEW",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Success => "SUCCESS",
+            Status::Failure => "FAILURE",
+            Status::MarkedForExpiry => "MARKED_FOR_EXPIRY",
+            Status::Expired => "EXPIRED",
+        }
+    }
+}
+
 /// The body of `POST .../logCollectionJobs`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -278,4 +292,23 @@ pub fn part_key(job: &str, seq: usize, lease: &str) -> String {
 
 pub fn last_key(job: &str, lease: &str) -> String {
     format!("jobpart/{job}/last-{lease}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_name_is_its_stored_form() {
+        for s in [
+            Status::New,
+            Status::InProgress,
+            Status::Success,
+            Status::Failure,
+            Status::MarkedForExpiry,
+            Status::Expired,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
+    }
 }
