@@ -114,7 +114,9 @@ fn open_store() -> Store {
 /// The blob backend `blob_store` names.
 fn blob_store() -> KvResult<Box<dyn BlobStore>> {
     let config = Config::strict(variable);
-    let backend = config.blobs().map_err(|e| KvError(e.to_string()))?;
+    let backend = config
+        .blobs()
+        .map_err(|e| KvError::misconfigured(e.to_string()))?;
     Ok(match backend {
         BlobBackend::Embedded => Box::new(KvBlobStore::new(Box::new(SpinKv::new("default")))),
         BlobBackend::S3(settings) => Box::new(S3BlobStore::new(settings, Box::new(SpinHttp))?),
@@ -305,11 +307,13 @@ impl SpinKv {
 }
 
 fn err(what: &str, e: wkv::Error) -> KvError {
-    KvError(match e {
-        wkv::Error::NoSuchStore => format!("{what}: no such store (is it in key_value_stores?)"),
-        wkv::Error::AccessDenied => format!("{what}: access denied"),
-        wkv::Error::Other(m) => format!("{what}: {m}"),
-    })
+    match e {
+        wkv::Error::NoSuchStore => {
+            KvError::misconfigured(format!("{what}: no such store (is it in key_value_stores?)"))
+        }
+        wkv::Error::AccessDenied => KvError::misconfigured(format!("{what}: access denied")),
+        wkv::Error::Other(m) => KvError::new(format!("{what}: {m}")),
+    }
 }
 
 impl Kv for SpinKv {

@@ -105,10 +105,17 @@ async fn answer(
     forward(req, upstream).await
 }
 
-async fn forward(req: http::Request<Incoming>, upstream: &str) -> Result<http::Response<Full<Bytes>>> {
+async fn forward(
+    req: http::Request<Incoming>,
+    upstream: &str,
+) -> Result<http::Response<Full<Bytes>>> {
     let (mut parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
     parts.uri = path.parse()?;
     let stream = tokio::net::TcpStream::connect(upstream)
         .await

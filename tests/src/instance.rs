@@ -262,7 +262,9 @@ impl batch::Host for InstanceState {
         b: Resource<kv::Bucket>,
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
-        let hang = self.faults().check("get-many", keys.first().map_or("", String::as_str))
+        let hang = self
+            .faults()
+            .check("get-many", keys.first().map_or("", String::as_str))
             .await?;
         let bucket = self.bucket(&b)?;
         if keys.is_empty() {
@@ -276,7 +278,9 @@ impl batch::Host for InstanceState {
         b: Resource<kv::Bucket>,
         items: Vec<(String, Vec<u8>)>,
     ) -> Result<(), store::Error> {
-        let hang = self.faults().check("set-many", items.first().map_or("", |(k, _)| k.as_str()))
+        let hang = self
+            .faults()
+            .check("set-many", items.first().map_or("", |(k, _)| k.as_str()))
             .await?;
         let bucket = self.bucket(&b)?;
         if items.is_empty() {
@@ -290,7 +294,9 @@ impl batch::Host for InstanceState {
         b: Resource<kv::Bucket>,
         keys: Vec<String>,
     ) -> Result<(), store::Error> {
-        let hang = self.faults().check("delete-many", keys.first().map_or("", String::as_str))
+        let hang = self
+            .faults()
+            .check("delete-many", keys.first().map_or("", String::as_str))
             .await?;
         let bucket = self.bucket(&b)?;
         if keys.is_empty() {
@@ -322,7 +328,9 @@ impl atomics::Host for InstanceState {
             .delete(c)
             .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
         let (bucket, key) = (cas.bucket().clone(), cas.key().to_owned());
-        let hang = self.faults().check("swap", &key)
+        let hang = self
+            .faults()
+            .check("swap", &key)
             .await
             .map_err(atomics::CasError::StoreError)?;
         let outcome = tokio::task::spawn_blocking(move || cas.swap(&value))

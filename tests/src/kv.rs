@@ -128,23 +128,40 @@ impl RedisDb {
         })
     }
 
-    /// Runs `f` on the shared connection, reconnecting after an error.
-    fn with<R>(
-        &self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
-    ) -> KvResult<R> {
+    /// Runs `f` on the shared connection, reconnecting after an error. While
+    /// the server cannot be reached the call blocks, retrying, as a call
+    /// through Spin's `ConnectionManager` does (it has no response timeout:
+    /// under Spin every request hangs while Redis is down, and the host's
+    /// time budget, if any, is what ends it).
+    fn with<R>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<R>) -> KvResult<R> {
         let mut slot = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(self.client.get_connection()?);
+        loop {
+            let conn = match slot.as_mut() {
+                Some(conn) => conn,
+                None => slot.insert(connect_blocking(&self.client)),
+            };
+            match f(conn) {
+                Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                    *slot = None;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    *slot = None;
+                    return Err(e.into());
+                }
+                Ok(r) => return Ok(r),
+            }
         }
-        let conn = slot
-            .as_mut()
-            .ok_or_else(|| KvError::Other("no connection".into()))?;
-        let result = f(conn);
-        if result.is_err() {
-            *slot = None;
+    }
+}
+
+/// A connection to `client`'s server, waiting for as long as it is down.
+fn connect_blocking(client: &redis::Client) -> redis::Connection {
+    loop {
+        match client.get_connection() {
+            Ok(conn) => return conn,
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
-        Ok(result?)
     }
 }
 
@@ -446,12 +463,10 @@ impl Cas {
         let value = match self.bucket.redis() {
             Some(r) => {
                 let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-                if slot.is_none() {
-                    *slot = Some(r.client.get_connection()?);
-                }
-                let conn = slot
-                    .as_mut()
-                    .ok_or_else(|| KvError::Other("no connection".into()))?;
+                let conn = match slot.as_mut() {
+                    Some(conn) => conn,
+                    None => slot.insert(connect_blocking(&r.client)),
+                };
                 redis::cmd("WATCH").arg(&self.key).exec(conn)?;
                 redis::cmd("GET").arg(&self.key).query(conn)?
             }
@@ -523,11 +538,7 @@ impl Cas {
                 .bucket
                 .redis()
                 .ok_or_else(|| SwapError::Store(KvError::Other("not redis".into())))?;
-            *slot = Some(
-                r.client
-                    .get_connection()
-                    .map_err(|e| SwapError::Store(e.into()))?,
-            );
+            *slot = Some(connect_blocking(&r.client));
         }
         let conn = slot
             .as_mut()

@@ -16,8 +16,8 @@
 //! ```
 
 mod app;
-pub mod faultproxy;
 pub mod builder;
+pub mod faultproxy;
 mod instance;
 pub mod kv;
 pub mod manifest;

@@ -53,44 +53,82 @@ pub fn free_port() -> Result<u16> {
 pub struct RedisServer {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    /// `appendonly yes` with `appendfsync always`: what survives a kill.
+    durable: bool,
 }
 
 impl RedisServer {
+    /// A server keeping everything in memory.
     pub fn start() -> Result<RedisServer> {
-        let binary = debian_binary("redis-server", "redis-server")?;
-        let dir = tempfile::Builder::new()
+        Self::start_on(free_port()?, Self::temp_dir()?, false)
+    }
+
+    /// A server that writes every command to its append-only file before it
+    /// answers, so a killed server restarts with everything it acknowledged.
+    pub fn start_durable() -> Result<RedisServer> {
+        Self::start_on(free_port()?, Self::temp_dir()?, true)
+    }
+
+    fn temp_dir() -> Result<tempfile::TempDir> {
+        Ok(tempfile::Builder::new()
             .prefix("spin-logs-redis-")
-            .tempdir()?;
-        let port = free_port()?;
-        let child = Command::new(binary)
+            .tempdir()?)
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path, durable: bool) -> Result<Child> {
+        let binary = debian_binary("redis-server", "redis-server")?;
+        let aof: &[&str] = if durable {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
+            .args(["--save", "", "--protected-mode", "yes"])
+            .args(aof)
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("starting redis-server")?;
+            .context("starting redis-server")
+    }
+
+    /// Kills the server (SIGKILL): clients' connections break, and new ones
+    /// are refused until [`RedisServer::restart`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and folder.
+    pub fn restart(&mut self) -> Result<()> {
+        self.child = Self::spawn(self.port, self.dir.path(), self.durable)?;
+        self.wait_until_up()
+    }
+
+    fn start_on(port: u16, dir: tempfile::TempDir, durable: bool) -> Result<RedisServer> {
+        let child = Self::spawn(port, dir.path(), durable)?;
         let server = RedisServer {
             child,
             port,
-            _dir: dir,
+            dir,
+            durable,
         };
+        server.wait_until_up()?;
+        Ok(server)
+    }
+
+    fn wait_until_up(&self) -> Result<()> {
+        let server = self;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let ping = redis::Client::open(server.url(0))
                 .and_then(|c| c.get_connection())
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
             if ping.is_ok() {
-                return Ok(server);
+                return Ok(());
             }
             ensure!(
                 Instant::now() < deadline,

@@ -115,7 +115,7 @@ impl KvBlobStore {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| KvError(format!("blob manifest {key}: {e}"))),
+                .map_err(|e| KvError::new(format!("blob manifest {key}: {e}"))),
         }
     }
 
@@ -123,7 +123,7 @@ impl KvBlobStore {
         let keys: Vec<String> = (first..=last).map(|i| Self::chunk_key(key, i)).collect();
         let mut out = Vec::new();
         for (k, chunk) in keys.iter().zip(self.kv.get_many(&keys)?) {
-            out.extend_from_slice(&chunk.ok_or_else(|| KvError(format!("missing chunk {k}")))?);
+            out.extend_from_slice(&chunk.ok_or_else(|| KvError::new(format!("missing chunk {k}")))?);
         }
         Ok(out)
     }
@@ -142,7 +142,7 @@ impl KvBlobStore {
             size: data.len() as u64,
             chunks: (out.len() - before) as u32,
         };
-        let manifest = serde_json::to_vec(&manifest).map_err(|e| KvError(e.to_string()))?;
+        let manifest = serde_json::to_vec(&manifest).map_err(|e| KvError::new(e.to_string()))?;
         out.push((Self::manifest_key(key), manifest));
         Ok(())
     }

@@ -5,9 +5,33 @@
 //! (`impl From<StoreError> for Problem`) lives in `web::problem`, above this
 //! layer, so storage never chooses a status code.
 
-/// A storage failure. Not the client's fault: handlers turn it into a 500.
+/// A storage failure. Not the client's fault: a 503 when a retry may cure it,
+/// a 500 when the deployment is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KvError(pub String);
+pub struct KvError(pub String, pub Cause);
+
+/// Whether a retry may cure a storage failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The backend failed or was unreachable (a connection, I/O, a timeout,
+    /// S3's 5xx): a retry later may work.
+    Unavailable,
+    /// The deployment is wrong (a store not granted, an outbound host not
+    /// allowed, an endpoint that is no URL): no retry can work.
+    Misconfigured,
+}
+
+impl KvError {
+    /// A backend failure a retry may cure.
+    pub fn new(message: impl Into<String>) -> Self {
+        KvError(message.into(), Cause::Unavailable)
+    }
+
+    /// A deployment error no retry cures.
+    pub fn misconfigured(message: impl Into<String>) -> Self {
+        KvError(message.into(), Cause::Misconfigured)
+    }
+}
 
 impl std::fmt::Display for KvError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

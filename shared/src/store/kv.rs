@@ -190,7 +190,7 @@ impl Kv for MemoryKv {
             Some(v) => i64::from_le_bytes(
                 v.as_slice()
                     .try_into()
-                    .map_err(|_| KvError(format!("{key} is not a counter")))?,
+                    .map_err(|_| KvError::new(format!("{key} is not a counter")))?,
             ),
         };
         let next = current + delta;
@@ -287,7 +287,7 @@ pub(crate) mod faulty {
         fn check(&self, op: &str, key: &str) -> KvResult<()> {
             if self.dead.get() || (self.rule)(op, key) {
                 self.dead.set(true);
-                return Err(KvError(format!("killed at {op} {key}")));
+                return Err(KvError::new(format!("killed at {op} {key}")));
             }
             Ok(())
         }

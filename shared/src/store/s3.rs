@@ -127,7 +127,7 @@ impl HttpResponse {
             .and_then(|(_, rest)| rest.split_once("</Code>"))
             .map(|(code, _)| code.to_owned())
             .unwrap_or_default();
-        KvError(format!("object store: {what}: HTTP {} {code}", self.status))
+        KvError::new(format!("object store: {what}: HTTP {} {code}", self.status))
     }
 }
 
@@ -181,7 +181,9 @@ pub struct S3BlobStore {
 impl S3BlobStore {
     pub fn new(settings: &S3Settings, transport: Box<dyn Transport>) -> Result<Self, KvError> {
         let endpoint = Endpoint::parse(&settings.endpoint)
-            .map_err(|why| KvError(format!("s3_endpoint {:?}: {why}", settings.endpoint)))?;
+            .map_err(|why| {
+                KvError::misconfigured(format!("s3_endpoint {:?}: {why}", settings.endpoint))
+            })?;
         let bucket = sigv4::encode(&settings.bucket);
         let (authority, base_path) = if settings.path_style {
             (endpoint.authority(), format!("/{bucket}/"))
@@ -242,7 +244,7 @@ impl S3BlobStore {
             method,
             https: self.https,
             authority: self.authority.clone(),
-            path_and_query: signed.map_err(|e| KvError(format!("object store: signing: {e}")))?,
+            path_and_query: signed.map_err(|e| KvError::new(format!("object store: signing: {e}")))?,
             headers: Vec::new(),
             body: Vec::new(),
         })
@@ -260,12 +262,19 @@ impl S3BlobStore {
             };
             if !transient || attempt == ATTEMPTS {
                 return outcome.map_err(|e| {
-                    KvError(format!(
+                    let message = format!(
                         "object store: {} {}: {}",
                         request.method,
                         self.path(&request),
                         e.message
-                    ))
+                    );
+                    // A refusal no retry cures is the host's: the endpoint
+                    // is not an allowed outbound host, or no URL.
+                    if e.retryable {
+                        KvError::new(message)
+                    } else {
+                        KvError::misconfigured(message)
+                    }
                 });
             }
             self.transport.sleep(wait);
@@ -304,7 +313,7 @@ impl S3BlobStore {
         }
         let text = String::from_utf8_lossy(&created.body);
         let upload_id = xml_text(&text, "UploadId").ok_or_else(|| {
-            KvError(format!(
+            KvError::new(format!(
                 "object store: create multipart upload {object}: no UploadId"
             ))
         })?;
@@ -329,7 +338,7 @@ impl S3BlobStore {
                 .ok()
                 .filter(|n| *n <= 10_000)
                 .ok_or_else(|| {
-                    KvError(format!("object store: {object} needs over 10,000 parts"))
+                    KvError::new(format!("object store: {object} needs over 10,000 parts"))
                 })?;
             let n = number.to_string();
             let query = [("partNumber", n.as_str()), ("uploadId", upload_id)];
@@ -340,7 +349,7 @@ impl S3BlobStore {
                 return Err(response.error(&format!("upload part {number} of {object}")));
             }
             let etag = response.header("etag").ok_or_else(|| {
-                KvError(format!("object store: part {number} of {object}: no ETag"))
+                KvError::new(format!("object store: part {number} of {object}: no ETag"))
             })?;
             etags.push(etag.to_owned());
         }
@@ -402,13 +411,13 @@ impl S3BlobStore {
                 let (Some(key), Some(size)) =
                     (xml_text(contents, "Key"), xml_text(contents, "Size"))
                 else {
-                    return Err(KvError(
-                        "object store: list objects: a malformed entry".into(),
+                    return Err(KvError::new(
+                        "object store: list objects: a malformed entry",
                     ));
                 };
                 let size = size
                     .parse()
-                    .map_err(|_| KvError(format!("object store: list objects: size {size:?}")))?;
+                    .map_err(|_| KvError::new(format!("object store: list objects: size {size:?}")))?;
                 let key = key.strip_prefix(&self.prefix).unwrap_or(&key).to_owned();
                 out.push((key, size));
             }

@@ -168,9 +168,14 @@ pub const STORAGE_RETRY_AFTER_S: u32 = 2;
 
 /// A storage backend that failed (the key-value store, S3) is a 503 with
 /// `Retry-After`: the request did nothing it cannot do again, and every write
-/// path commits all or nothing, so a retry is safe. What failed is logged.
+/// path commits all or nothing, so a retry is safe. A deployment error (a
+/// store or host the component is not given) is a 500: no retry cures it.
+/// What failed is logged.
 impl From<KvError> for Problem {
     fn from(e: KvError) -> Self {
+        if e.1 == crate::store::error::Cause::Misconfigured {
+            return Problem::internal(e);
+        }
         let mut p = Problem::unavailable(
             "storage is unavailable right now; nothing was changed: retry after Retry-After seconds",
             STORAGE_RETRY_AFTER_S,

@@ -92,7 +92,7 @@ impl Log {
             let now = now_micros();
             let prior = current
                 .filter(|b| *b != PLACEHOLDER)
-                .map(|b| serde_json::from_slice::<Receipt>(b))
+                .map(serde_json::from_slice::<Receipt>)
                 .transpose()
                 .map_err(|e| StoreError::internal(format!("receipt: {e}")))?
                 .filter(|r| r.time == 0 || now < r.time.saturating_add(idem.ttl_us));
