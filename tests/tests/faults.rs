@@ -690,3 +690,39 @@ fn while_redis_is_down_requests_hang_and_after_it_nothing_is_lost() {
         "before\nafter\n"
     );
 }
+
+/// Not a check: prints the key-value calls each kind of request makes, for
+/// finding where a request's time goes (`cargo test --test faults -- --ignored
+/// --nocapture calls_per_request`).
+#[test]
+#[ignore]
+fn calls_per_request() {
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = calls.clone();
+    let host = faulty_host(move |c: &Call| {
+        seen.lock().unwrap().push(format!("{} {} {}", c.component, c.op, c.key));
+        Fault::None
+    });
+    let task = register(&host, "t1", "agent-1", false);
+    assert_eq!(append(&host, "t1", "stdout", b"one\ntwo\n").status, 200);
+    for (what, path, auth) in [
+        ("small read", format!("{}?cursor=END&skip=-1", file_path(&task, "stdout")), true),
+        ("401", file_path(&task, "stdout"), false),
+        ("index", "/".to_owned(), false),
+        ("append", format!("{INGEST}/tasks/t1/files/stdout"), true),
+    ] {
+        calls.lock().unwrap().clear();
+        let r = if what == "append" {
+            append(&host, "t1", "stdout", b"three\n")
+        } else if auth {
+            get(&host, &path)
+        } else {
+            get_as(&host, &path, None)
+        };
+        let calls = calls.lock().unwrap();
+        eprintln!("{what}: {} -> {} calls", r.status, calls.len());
+        for c in calls.iter() {
+            eprintln!("    {c}");
+        }
+    }
+}

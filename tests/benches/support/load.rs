@@ -68,3 +68,45 @@ pub fn run(
         p99_ms: pct(0.99),
     }
 }
+
+/// The same measure with `wrk` (Debian's package, installed on first use),
+/// the load generator the figures were taken with: its threads are
+/// C and cheap, so on a small machine it leaves more of the CPU to the
+/// server than [`run`] does. `None` if it cannot be had.
+pub fn wrk(url: &str, authorization: Option<&str>, connections: usize, secs: f64) -> Option<Load> {
+    let wrk = spin_logs_tests::services::debian_binary("wrk", "wrk").ok()?;
+    let mut cmd = std::process::Command::new(wrk);
+    cmd.args(["-t", "2", "-c", &connections.to_string()])
+        .args(["-d", &format!("{}s", secs.ceil() as u64), "--latency"]);
+    if let Some(a) = authorization {
+        cmd.args(["-H", &format!("Authorization: {a}")]);
+    }
+    let out = cmd.arg(url).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |label: &str| -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .map(str::trim)
+    };
+    let ms = |v: &str| -> Option<f64> {
+        let (n, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic())?);
+        let n: f64 = n.parse().ok()?;
+        Some(match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            _ => return None,
+        })
+    };
+    Some(Load {
+        requests_per_s: field("Requests/sec:")?.parse().ok()?,
+        p50_ms: ms(field("50%")?)?,
+        p99_ms: ms(field("99%")?)?,
+    })
+}
+
+/// [`wrk`] if it can be had, else [`run`] (which also checks every status).
+pub fn measure(url: &str, authorization: Option<&str>, expect: u16, connections: usize, secs: f64) -> Load {
+    wrk(url, authorization, connections, secs)
+        .unwrap_or_else(|| run(url, authorization, expect, connections, secs))
+}

@@ -6,7 +6,10 @@
 pub mod load;
 pub mod plot;
 pub mod servers;
+pub mod spin;
 
+#[allow(unused_imports)]
+pub use spin::{App, Url};
 use spin_logs_tests::{HostOptions, TestHost};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -24,6 +27,13 @@ pub fn start(variables: Vec<(String, String)>) -> TestHost {
 
 /// [`start`] with other host options (a runtime config, say).
 pub fn start_with(mut opts: HostOptions) -> TestHost {
+    opts.variables = with_bench_defaults(std::mem::take(&mut opts.variables));
+    TestHost::start(opts).expect("host starts")
+}
+
+/// `variables` after the benchmarks' secret and rate limits high enough
+/// never to refuse (a later entry wins).
+pub fn with_bench_defaults(mut variables: Vec<(String, String)>) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = [
         ("auth_hs256_secret", SECRET),
         ("rate_limit_standard", "100000000"),
@@ -33,9 +43,8 @@ pub fn start_with(mut opts: HostOptions) -> TestHost {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    all.append(&mut opts.variables);
-    opts.variables = all;
-    TestHost::start(opts).expect("host starts")
+    all.append(&mut variables);
+    all
 }
 
 /// The `Authorization` value every benchmark request sends: a superuser
@@ -80,7 +89,7 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Registers task `id` with agent `A`, framework `F`, container `{id}-c`.
-pub fn register(agent: &ureq::Agent, host: &TestHost, id: &str) {
+pub fn register(agent: &ureq::Agent, host: &impl Url, id: &str) {
     let body =
         format!(r#"{{"name":"{id}","agent_id":"A","framework_id":"F","container_id":"{id}-c"}}"#);
     let r = agent
@@ -110,7 +119,7 @@ pub fn batch_of_lines() -> Vec<u8> {
 }
 
 /// Appends `batch` to the task's stdout `times` times.
-pub fn ingest(agent: &ureq::Agent, host: &TestHost, task: &str, batch: &[u8], times: usize) {
+pub fn ingest(agent: &ureq::Agent, host: &impl Url, task: &str, batch: &[u8], times: usize) {
     let url = host.url(&format!("{INGEST}/tasks/{task}/files/stdout"));
     for _ in 0..times {
         let r = agent
@@ -131,7 +140,7 @@ pub fn read_path(task: &str, query: &str) -> String {
 }
 
 /// Median time of 51 `cursor=END&skip=-100` reads, bodies read whole.
-pub fn last_100(agent: &ureq::Agent, host: &TestHost, task: &str) -> Duration {
+pub fn last_100(agent: &ureq::Agent, host: &impl Url, task: &str) -> Duration {
     let url = host.url(&read_path(task, "?cursor=END&skip=-100"));
     let mut times: Vec<Duration> = (0..51)
         .map(|_| {

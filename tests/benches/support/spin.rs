@@ -1,0 +1,138 @@
+//! The app under a real Spin (`SPIN=<path of a spin binary>`), or on the
+//! test host: what the benchmarks measure, behind one [`Url`].
+//!
+//! A real Spin is what users run: `spin up` serving the app's `spin.toml`
+//! (its components built first, as `spin build` would) with its own state
+//! directory, settings as `SPIN_VARIABLE_*`, and no runtime config (plain
+//! `spin up` keeps the one `default` store in the state directory). The test
+//! host does not cost like Spin (issue 29), so figures meant to describe
+//! production come from this one.
+
+use spin_logs_tests::{HostOptions, TestHost};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// Anything serving HTTP the benchmarks send requests to.
+pub trait Url {
+    fn base_url(&self) -> String;
+    fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base_url())
+    }
+}
+
+impl Url for TestHost {
+    fn base_url(&self) -> String {
+        TestHost::base_url(self)
+    }
+}
+
+/// `spin up` running an app, with its `spin trigger http` child; both are
+/// killed when this is dropped.
+pub struct SpinUp {
+    child: Child,
+    port: u16,
+    _state: tempfile::TempDir,
+}
+
+impl Url for SpinUp {
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SpinUp {
+    fn drop(&mut self) {
+        // The process group: `spin up` and the trigger it runs.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-9", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Spin binary the benchmarks run under, if `SPIN` names one.
+pub fn spin_binary() -> Option<PathBuf> {
+    std::env::var_os("SPIN").map(PathBuf::from)
+}
+
+impl SpinUp {
+    /// Builds the app in `dir` (its `spin.toml`'s build commands) and serves
+    /// it with `spin` on a free port, `variables` set.
+    pub fn start(spin: &Path, dir: &Path, variables: &[(String, String)]) -> SpinUp {
+        let manifest = spin_logs_tests::manifest::Manifest::load(dir).expect("spin.toml");
+        spin_logs_tests::builder::build_components(&manifest).expect("spin build");
+        let port = spin_logs_tests::services::free_port().expect("port");
+        let state = tempfile::tempdir().expect("state dir");
+        let mut cmd = Command::new(spin);
+        cmd.arg("up")
+            .arg("--from")
+            .arg(dir.join("spin.toml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(state.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        for (name, value) in variables {
+            cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        }
+        let child = cmd.spawn().expect("spin up");
+        super::servers::wait_for_port(port);
+        SpinUp {
+            child,
+            port,
+            _state: state,
+        }
+    }
+}
+
+/// spin-logs on Spin (when `SPIN` is set) or on the test host.
+pub enum App {
+    Test(TestHost),
+    Spin(SpinUp),
+}
+
+impl Url for App {
+    fn base_url(&self) -> String {
+        match self {
+            App::Test(h) => Url::base_url(h),
+            App::Spin(s) => s.base_url(),
+        }
+    }
+}
+
+impl App {
+    /// The app in `dir` with `variables` (and the benchmarks' secret and
+    /// rate limits), on the host `SPIN` says.
+    pub fn start(dir: &Path, variables: Vec<(String, String)>) -> App {
+        let variables = super::with_bench_defaults(variables);
+        match spin_binary() {
+            Some(spin) => App::Spin(SpinUp::start(&spin, dir, &variables)),
+            None => App::Test(
+                TestHost::start(HostOptions {
+                    app_dir: Some(dir.to_path_buf()),
+                    variables,
+                    ..HostOptions::default()
+                })
+                .expect("host starts"),
+            ),
+        }
+    }
+
+    /// Which host this is, for the table.
+    pub fn host_name() -> String {
+        match spin_binary() {
+            Some(spin) => format!("Spin ({})", spin_version(&spin)),
+            None => "the test host (tests/src)".to_owned(),
+        }
+    }
+}
+
+fn spin_version(spin: &Path) -> String {
+    Command::new(spin)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown version".to_owned(), |v| v.trim().to_owned())
+}
