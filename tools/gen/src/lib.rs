@@ -138,6 +138,7 @@ mod tests {
     #[test]
     fn paths_are_spelled_for_openapi() {
         assert_eq!(openapi_path("/a/:b/c/..."), "/a/{b}/c/{path}");
-        assert_eq!(wrap("one two three", "# ", 9), "# one\n# two\n# three\n");
+        assert_eq!(wrap("one two three", "# ", 9), "# one two\n# three\n");
+        assert_eq!(wrap("one two three", "# ", 8), "# one\n# two\n# three\n");
     }
 }
