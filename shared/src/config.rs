@@ -90,6 +90,11 @@ pub mod vars {
         var("rate_limit_heavy", "10", ""),
         var("rate_limit_ingest", "6000", ""),
         var(
+            "rate_limit_loki",
+            "600",
+            "Loki's read API (a Grafana data source): one Explore run or Logs Drilldown screen sends dozens (docs/auth.md).",
+        ),
+        var(
             "blob_store",
             "kv",
             "Where log bytes go: \"kv\" (chunks in the default store) or \"s3\" (docs/storage.md). s3_endpoint is also each storing component's only allowed outbound host; empty (the default) allows none.",
@@ -157,6 +162,15 @@ pub mod vars {
             "How long an Idempotency-Key is remembered, in seconds: a retry within it is stored once.",
         ),
         var(
+            "k8s_allowed_hosts",
+            "",
+            "The Kubernetes API servers the collect component may reach: its allowed_outbound_hosts entry (scheme://host:port, * allowed, as `https://*:6443`); empty allows none (docs/kubernetes.md).",
+        ),
+        secret(
+            "k8s_token_key",
+            "Seals cluster bearer tokens in the key-value store; derived from auth_hs256_secret if unset. Changing it makes stored tokens unreadable: set them again.",
+        ),
+        var(
             "idempotency_in_flight_ms",
             "30000",
             "How long an append with an Idempotency-Key may take to commit; a retry of an attempt that died waits at most twice this (409 with Retry-After meanwhile).",
@@ -176,6 +190,7 @@ pub mod vars {
         "rate_limit_standard",
         "rate_limit_heavy",
         "rate_limit_ingest",
+        "rate_limit_loki",
     ];
     /// Where log bytes live.
     pub const STORAGE: &[&str] = &[
@@ -202,6 +217,8 @@ pub mod vars {
     pub const RETENTION: &[&str] = &["job_step_ms", "archive_grace_ms"];
     /// Searches and LogQL.
     pub const QUERY: &[&str] = &["query_budget_ms"];
+    /// Clusters, collection configuration and pulls (`collect`).
+    pub const K8S: &[&str] = &["job_step_ms", "k8s_allowed_hosts", "k8s_token_key"];
     /// Appends with an `Idempotency-Key`.
     pub const IDEMPOTENCY: &[&str] = &["idempotency_ttl_s", "idempotency_in_flight_ms"];
 }
@@ -401,6 +418,21 @@ impl Config {
         self.number("url_token_max_ttl_s", URL_TOKEN_MAX_TTL_S)
     }
 
+    /// `k8s_allowed_hosts`: the cluster hosts the deployment lets `collect`
+    /// reach (its `allowed_outbound_hosts` entry), as written.
+    pub fn k8s_allowed_hosts(&self) -> Result<Option<String>, ConfigError> {
+        self.text("k8s_allowed_hosts")
+    }
+
+    /// The secret cluster tokens are sealed with: `k8s_token_key`, else
+    /// derived from `auth_hs256_secret` (never stored beside what it seals).
+    pub fn k8s_token_key(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(key) = self.text("k8s_token_key")? {
+            return Ok(Some(key));
+        }
+        Ok(self.auth()?.hs256_secret.clone())
+    }
+
     /// Keys and secrets of the auth gate (`auth_*`, `url_token_secret`).
     pub fn auth(&self) -> Result<&AuthSettings, ConfigError> {
         cached(&self.auth, || {
@@ -416,6 +448,7 @@ impl Config {
                 standard: self.number("rate_limit_standard", d.standard)?,
                 heavy: self.number("rate_limit_heavy", d.heavy)?,
                 ingest: self.number("rate_limit_ingest", d.ingest)?,
+                loki: self.number("rate_limit_loki", d.loki)?,
             })
         })
     }
@@ -538,6 +571,8 @@ pub enum Class {
     Heavy,
     /// The write path for log shippers.
     Ingest,
+    /// Loki's read API: what a Grafana data source sends.
+    Loki,
 }
 
 /// Requests per minute and caller for each class (`rate_limit_*`); 0 turns
@@ -547,6 +582,7 @@ pub struct Limits {
     pub standard: u64,
     pub heavy: u64,
     pub ingest: u64,
+    pub loki: u64,
 }
 
 impl Default for Limits {
@@ -555,6 +591,7 @@ impl Default for Limits {
             standard: 100,
             heavy: 10,
             ingest: 6_000,
+            loki: 600,
         }
     }
 }
@@ -565,6 +602,7 @@ impl Limits {
             Class::Standard => self.standard,
             Class::Heavy => self.heavy,
             Class::Ingest => self.ingest,
+            Class::Loki => self.loki,
         }
     }
 }
@@ -786,6 +824,7 @@ mod tests {
             vars::RETENTION,
             vars::QUERY,
             vars::IDEMPOTENCY,
+            vars::K8S,
         ];
         for v in vars::ALL {
             assert!(

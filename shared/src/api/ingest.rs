@@ -8,6 +8,7 @@
 //!                                                                 NDJSON {"line": "..."}
 //! POST /system/v1/logs/v2/ingest/component                        journal entries (NDJSON)
 //! POST /loki/api/v1/push                                          Loki push: labelled streams
+//! POST /otlp/v1/logs                                              OpenTelemetry logs (OTLP/HTTP)
 //! ```
 //! A body is validated whole before anything is stored, so a bad line rejects
 //! the batch and nothing of it becomes visible. `Idempotency-Key` makes appends
@@ -16,7 +17,7 @@
 use crate::env::Env;
 use crate::model::journal;
 use crate::model::sandbox::{Sandboxes, TaskSpec};
-use crate::model::{push, stream};
+use crate::model::{otlp, push, stream};
 use crate::routes::ingest::{FAMILY, Ingest};
 use crate::store::log::{AppendError, IdempotencyKey, Outcome};
 use crate::web::message::{Request, Response};
@@ -42,6 +43,7 @@ fn handle(route: Ingest, req: &Request, env: &Env) -> Result<Response, Problem> 
         Ingest::AppendFile { task_id, file } => append_file(req, env, &task_id, &file),
         Ingest::AppendJournal => append_journal(req, env),
         Ingest::LokiPush => loki_push(req, env),
+        Ingest::OtlpLogs => otlp_push(req, env),
     }
 }
 
@@ -162,10 +164,8 @@ fn append_journal(req: &Request, env: &Env) -> Result<Response, Problem> {
     Ok(receipt(&outcome, &body))
 }
 
-/// A Loki push: every stream checked (`model::push`), then every stream's
-/// order, before the first entry is stored; 204 as Loki answers. Entries
-/// older than a stream's newest are refused (Loki with `unordered_writes`
-/// off): the order of a stream is what makes its time range a seek.
+/// A Loki push: every stream checked (`model::push`) before the first
+/// entry is stored; 204 as Loki answers.
 fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
     let kind = push::Body::of(req.header(header::CONTENT_TYPE))?;
     let now_ns = crate::util::clock::now_micros().saturating_mul(1000);
@@ -175,59 +175,140 @@ fn loki_push(req: &Request, env: &Env) -> Result<Response, Problem> {
         now_ns,
         env.config.max_body_bytes()? as usize,
     )?;
+    store_batches(req, env, &batches)
+}
+
+/// OpenTelemetry logs (OTLP/HTTP): mapped to streams as Loki maps them
+/// (`model::otlp`), checked whole, then stored as a push; 204 as Loki
+/// answers an OTLP export.
+fn otlp_push(req: &Request, env: &Env) -> Result<Response, Problem> {
+    let kind = otlp::Body::of(req.content_type().as_deref())?;
+    let now_ns = crate::util::clock::now_micros().saturating_mul(1000);
+    let batches = otlp::decode(&req.body, kind, now_ns)?;
+    if batches.is_empty() {
+        return Ok(Response::new(StatusCode::NO_CONTENT));
+    }
+    store_batches(req, env, &batches)
+}
+
+/// Stores checked batches, one keyed append per stream (new streams
+/// registered first), and answers 204; or, when entries of a stream were
+/// too far behind its newest to be stored (the rest are), Loki's 400
+/// naming them, so a shipper logs what it lost and does not retry.
+fn store_batches(
+    req: &Request,
+    env: &Env,
+    batches: &[push::StreamBatch],
+) -> Result<Response, Problem> {
     let idem = idempotency_key(req)?;
     let remember = Remember::of(env)?;
     let mut logs = Vec::with_capacity(batches.len());
     // Streams with no head yet: registration comes before a stream's first
     // commit, so one with a head is registered and costs no index read.
     let mut new = Vec::new();
-    for b in &batches {
+    for b in batches {
         let id = stream::stream_id(&b.labels);
         let log = stream::log(env.store.clone(), &id);
-        let first = b.entries.first().map_or(0, |e| e.ts);
-        match log.head()? {
-            None => new.push((b.labels.clone(), first, None)),
-            Some(h) => {
-                if let Some(last) = h.last_key
-                    && first < last
-                {
-                    return Err(out_of_order(&b.labels, first, last));
-                }
-            }
+        if log.head()?.is_none() {
+            let first = b.entries.first().map_or(0, |e| e.ts);
+            new.push((b.labels.clone(), first, None));
         }
         logs.push((id, log));
     }
     stream::register_many(&env.store, &new)?;
+    let mut behind = Vec::new();
     for (b, (id, log)) in batches.iter().zip(logs) {
-        let first = b.entries.first().map_or(0, |e| e.ts);
         let mut bytes = Vec::new();
         for e in &b.entries {
             stream::encode(e, &mut bytes);
         }
         let key = idem.map(|k| remember.key(&format!("{k}/{id}"), &bytes));
-        log.append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
-            .map_err(|e| match e {
-                // Another push to the same stream committed newer entries
-                // between the check above and this append.
-                AppendError::OutOfOrder { last } => out_of_order(&b.labels, first, last),
-                other => append_problem(other),
-            })?;
+        let outcome = log
+            .append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
+            .map_err(append_problem)?;
+        if let Some(cutoff) = outcome.appended().behind {
+            behind.push(TooFarBehind { batch: b, cutoff });
+        }
     }
-    Ok(Response::new(StatusCode::NO_CONTENT))
+    if behind.is_empty() {
+        return Ok(Response::new(StatusCode::NO_CONTENT));
+    }
+    Err(too_far_behind(&behind))
 }
 
-fn out_of_order(labels: &crate::logql::Labels, ts: u64, last: u64) -> Problem {
-    let shown = stream::canonical(labels);
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "Bad Push",
-        format!(
-            "entry out of order for stream '{shown}': timestamp {ts} is older than the stream's newest entry {last}; \
-             entries of one stream must arrive in time order"
-        ),
+/// A stream some of whose entries were dropped: those below `cutoff`.
+struct TooFarBehind<'b> {
+    batch: &'b push::StreamBatch,
+    cutoff: u64,
+}
+
+/// Entries listed per stream, as Loki's `max_returned_stream_errors`.
+const LISTED: usize = 10;
+
+/// Loki's answer when entries were too far behind (`pkg/ingester/stream.go`,
+/// word for word): one line per entry dropped, then the count per stream.
+fn too_far_behind(streams: &[TooFarBehind]) -> Problem {
+    let mut text = Vec::new();
+    for s in streams {
+        let dropped: Vec<&stream::Entry> =
+            s.batch.entries.iter().filter(|e| e.ts < s.cutoff).collect();
+        for e in dropped.iter().take(LISTED) {
+            text.push(format!(
+                "entry with timestamp {} ignored, reason: 'entry too far behind, entry timestamp is: {}, oldest acceptable timestamp is: {}',",
+                go_time(e.ts),
+                rfc3339_s(e.ts),
+                rfc3339_s(s.cutoff)
+            ));
+        }
+        text.push(format!(
+            "user 'fake', total ignored: {} out of {} for stream: {}",
+            dropped.len(),
+            s.batch.entries.len(),
+            stream::canonical(&s.batch.labels)
+        ));
+    }
+    let first = &streams[0];
+    Problem::new(StatusCode::BAD_REQUEST, "Bad Push", text.join("\n"))
+        .with("stream", stream::canonical(&first.batch.labels))
+        .with("field", "timestamp")
+        .with("oldest_acceptable_ns", first.cutoff)
+}
+
+/// A time as Go's `time.Time.String` writes it in UTC (what Loki's messages
+/// show): `2024-05-01 09:00:00.5 +0000 UTC`.
+fn go_time(ns: u64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) else {
+        return ns.to_string();
+    };
+    let frac = match t.nanosecond() {
+        0 => String::new(),
+        n => format!(".{n:09}").trim_end_matches('0').to_owned(),
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{frac} +0000 UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
-    .with("stream", shown)
-    .with("field", "timestamp")
+}
+
+/// A time as Go's `time.RFC3339` writes it in UTC: whole seconds.
+fn rfc3339_s(ns: u64) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) else {
+        return ns.to_string();
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// How long this deployment remembers idempotency keys, and how long an

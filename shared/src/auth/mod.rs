@@ -6,7 +6,8 @@
 //! configure one, and a path that is no route of its family is for
 //! `dcos:superuser` only (`crate::routes`). In order, a request is:
 //! 1. a CORS preflight? answered here (it carries no credentials and reveals nothing);
-//! 2. authenticated ([`jwt`], [`apikey`] or [`urltoken`]), else 401 with `WWW-Authenticate`;
+//! 2. authenticated ([`jwt`], [`apikey`] (also as Basic's password), [`digest`]
+//!    or [`urltoken`]), else 401 with `WWW-Authenticate`;
 //! 3. authorized by its route's [`Rule`] (from the family's table), else 403
 //!    naming the permission;
 //! 4. counted against its caller's rate limit ([`ratelimit`]), else 429;
@@ -150,6 +151,7 @@ fn class_name(class: ratelimit::Class) -> &'static str {
         ratelimit::Class::Standard => "standard",
         ratelimit::Class::Heavy => "heavy",
         ratelimit::Class::Ingest => "ingest",
+        ratelimit::Class::Loki => "loki",
     }
 }
 
@@ -205,8 +207,8 @@ fn rejected_because(detail: &str, why: &str) -> Problem {
     p
 }
 
-const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorization: ApiKey <key>, Digest, \
-                   or a ?token= URL token";
+const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorization: ApiKey <key> \
+                   (or Basic <uid>:<key>), Digest, or a ?token= URL token";
 
 /// Who is asking, from the `Authorization` header or else a `?token=`.
 /// With Digest key pairs configured, every 401 also offers Digest.
@@ -261,8 +263,9 @@ fn authenticate_any(req: &Request, settings: &Settings, now: u64) -> Result<Prin
                 }),
                 None => Err(rejected("the API key is not valid")),
             },
+            ("basic", " ") => from_basic(rest, settings),
             _ => Err(rejected(
-                "unsupported Authorization scheme; use Bearer, token=, ApiKey, MonitorApiKey or Digest",
+                "unsupported Authorization scheme; use Bearer, token=, ApiKey, MonitorApiKey, Basic or Digest",
             )),
         };
     }
@@ -271,6 +274,35 @@ fn authenticate_any(req: &Request, settings: &Settings, now: u64) -> Result<Prin
         (None, _) => Err(missing(&format!("credentials are required: {HOW}"))),
         (Some(_), Some(_)) => Err(rejected("more than one token parameter")),
         (Some(token), None) => from_url_token(token, req, settings, now),
+    }
+}
+
+/// `Authorization: Basic base64(<uid>:<api key>)`, what Grafana Cloud-style
+/// shippers send (Promtail's and Alloy's `basic_auth`, Fluent Bit's
+/// `http_user`/`http_passwd`, Vector's `auth.strategy = "basic"`): the
+/// password is an API key, and the user must be that key's uid, so a key
+/// pasted under the wrong name is refused rather than guessed at.
+fn from_basic(credentials: &str, settings: &Settings) -> Result<Principal, Problem> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((user, key)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+        return Err(rejected(
+            "the Basic credentials are not base64 of user:password",
+        ));
+    };
+    match apikey::find(&settings.api_keys, key) {
+        Some(k) if k.uid == user => Ok(Principal {
+            caller: format!("user:{}", k.uid),
+            grant: Grant::Permissions(k.permissions.clone()),
+        }),
+        Some(_) => Err(rejected_because(
+            "the Basic credentials are not valid",
+            "Basic: the user is not the API key's uid",
+        )),
+        None => Err(rejected("the Basic credentials are not valid")),
     }
 }
 
@@ -503,6 +535,33 @@ mod tests {
             200
         );
         assert_eq!(get("/logs", Some("ApiKey wrong")), 401);
+        let basic = |user_key: &str| {
+            use base64::Engine;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(user_key)
+            )
+        };
+        let push = |auth: &str| {
+            status(admit_with(
+                &c,
+                Method::POST,
+                "/loki/api/v1/push",
+                Some(auth),
+            ))
+        };
+        assert_eq!(push(&basic("shipper:the-key")), 200, "uid and key");
+        assert_eq!(get("/logs", Some(&basic("shipper:the-key"))), 403);
+        assert_eq!(push(&basic("someone:the-key")), 401, "not the key's uid");
+        assert_eq!(push(&basic(":the-key")), 401);
+        assert_eq!(push(&basic("shipper:wrong")), 401);
+        assert_eq!(push(&basic("shipper")), 401, "no colon");
+        assert_eq!(push("Basic %%%"), 401);
+        assert_eq!(
+            push(&format!("basic  {}", &basic("shipper:the-key")[6..])),
+            200,
+            "the scheme is case-insensitive"
+        );
         assert_eq!(get("/logs", Some("MonitorApiKey wrong")), 401);
         let p = admit_with(
             &c,

@@ -45,6 +45,7 @@ fn class_key(class: Class) -> &'static str {
         Class::Standard => "s",
         Class::Heavy => "h",
         Class::Ingest => "i",
+        Class::Loki => "l",
     }
 }
 

@@ -2,7 +2,9 @@
 //! and the positions clients are handed to resume from. Built on the store;
 //! knows nothing of routes or formats.
 
+pub mod derive;
 pub mod journal;
+pub mod otlp;
 pub mod position;
 pub mod push;
 pub mod sandbox;

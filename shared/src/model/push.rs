@@ -12,6 +12,7 @@
 //! canonical labels, and CRI-formatted lines (`<RFC3339Nano> stdout|stderr
 //! F|P <msg>`) are unwrapped, their `P` partials joined.
 
+use super::derive;
 use super::stream::{Entry, canonical};
 use crate::logql::{self, Labels};
 use crate::web::problem::Problem;
@@ -26,6 +27,11 @@ pub const MAX_LABELS: usize = 15;
 /// Loki's `max_label_name_length` and `max_label_value_length`.
 pub const MAX_LABEL_NAME: usize = 1024;
 pub const MAX_LABEL_VALUE: usize = 2048;
+/// Loki's `max_structured_metadata_size` (64 KB) and
+/// `max_structured_metadata_entries_count` (128). With [`MAX_LINE_BYTES`]
+/// they keep a stored entry (escaped) inside one log segment.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub const MAX_METADATA_ENTRIES: usize = 128;
 /// Loki's `reject_old_samples_max_age` (168h) and `creation_grace_period` (10m).
 pub const MAX_AGE_NS: u64 = 168 * 3600 * 1_000_000_000;
 pub const MAX_AHEAD_NS: u64 = 600 * 1_000_000_000;
@@ -132,32 +138,45 @@ pub fn decode(
         Body::Protobuf => decode_protobuf(body, limit)?,
         Body::Json => decode_json(body)?,
     };
-    let mut merged: BTreeMap<String, StreamBatch> = BTreeMap::new();
+    let mut streams = Vec::with_capacity(raw.len());
     for (labels_text, labels, entries) in raw {
-        let labels = canonical_labels(&labels_text, labels)?;
+        let mut labels = canonical_labels(&labels_text, labels)?;
         let shown = canonical(&labels);
         for (i, e) in entries.iter().enumerate() {
             check_entry(&shown, i, e, now_ns)?;
         }
-        for (labels, entries) in unwrap_cri(labels, entries) {
-            let batch = merged
-                .entry(canonical(&labels))
-                .or_insert_with(|| StreamBatch {
-                    labels,
-                    entries: Vec::new(),
-                });
-            batch.entries.extend(entries);
-        }
+        derive::add_service_name(&mut labels);
+        streams.extend(unwrap_cri(labels, entries));
     }
-    if merged.values().all(|b| b.entries.is_empty()) {
-        return Err(bad("streams", "the push holds no entries"));
+    batches(streams)
+}
+
+/// Checked streams as the batches a push stores: entries of one label set
+/// merged and sorted by time, each given its `detected_level` (Loki's
+/// derived metadata); a 400 when there is no entry at all.
+pub fn batches(streams: Vec<(Labels, Vec<Entry>)>) -> Result<Vec<StreamBatch>, Problem> {
+    let mut merged: BTreeMap<String, StreamBatch> = BTreeMap::new();
+    for (labels, entries) in streams {
+        let batch = merged
+            .entry(canonical(&labels))
+            .or_insert_with(|| StreamBatch {
+                labels,
+                entries: Vec::new(),
+            });
+        batch.entries.extend(entries);
     }
     let mut out: Vec<StreamBatch> = merged
         .into_values()
         .filter(|b| !b.entries.is_empty())
         .collect();
+    if out.is_empty() {
+        return Err(bad("streams", "the push holds no entries"));
+    }
     for b in &mut out {
         b.entries.sort_by_key(|e| e.ts);
+        for e in &mut b.entries {
+            derive::add_detected_level(&b.labels, e);
+        }
     }
     Ok(out)
 }
@@ -345,65 +364,10 @@ const POD_LABEL_PREFIXES: &[&str] = &[
 /// Checks a stream's labels as Loki does and maps collector names onto the
 /// canonical ones (a canonical label already given wins).
 fn canonical_labels(shown: &str, pairs: Vec<(String, String)>) -> Result<Labels, Problem> {
-    if pairs.is_empty() {
-        return Err(bad_stream(
-            shown,
-            "labels",
-            "error at least one label pair is required per stream",
-        ));
-    }
-    let mut given = Labels::new();
-    for (k, v) in pairs {
-        if !logql::valid_label_name(&k) || k.starts_with("__") {
-            return Err(bad_stream(
-                shown,
-                "labels",
-                format!(
-                    "label name {k:?} is invalid: [a-zA-Z_][a-zA-Z0-9_]*, not starting with __"
-                ),
-            )
-            .with("label", k));
-        }
-        if k.len() > MAX_LABEL_NAME {
-            return Err(bad_stream(
-                shown,
-                "labels",
-                format!("label name longer than {MAX_LABEL_NAME} bytes"),
-            )
-            .with("label", k));
-        }
-        if v.len() > MAX_LABEL_VALUE {
-            return Err(bad_stream(
-                shown,
-                "labels",
-                format!("the value of label {k} is longer than {MAX_LABEL_VALUE} bytes"),
-            )
-            .with("label", k));
-        }
-        if given.insert(k.clone(), v).is_some() {
-            return Err(
-                bad_stream(shown, "labels", format!("duplicate label name {k:?}")).with("label", k),
-            );
-        }
-    }
     let mut out = Labels::new();
     let mut aliased = Vec::new();
-    for (k, v) in given {
-        let target = ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == k)
-            .map(|(_, c)| (*c).to_owned())
-            .or_else(|| {
-                POD_LABEL_PREFIXES
-                    .iter()
-                    .find_map(|p| k.strip_prefix(p))
-                    .filter(|rest| !rest.is_empty())
-                    .map(|rest| match rest {
-                        "app_kubernetes_io_name" => "app".to_owned(),
-                        other => other.to_owned(),
-                    })
-            });
-        match target {
+    for (k, v) in checked_labels(shown, pairs)? {
+        match alias_of(&k) {
             Some(t) => aliased.push((t, k, v)),
             None => {
                 out.insert(k, v);
@@ -417,29 +381,96 @@ fn canonical_labels(shown: &str, pairs: Vec<(String, String)>) -> Result<Labels,
             out.insert(target, v);
         }
     }
-    if out.values().all(|v| v.is_empty()) {
+    check_count(shown, out)
+}
+
+/// The canonical label a collector's label name stands for, if any.
+fn alias_of(name: &str) -> Option<String> {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map(|(_, c)| (*c).to_owned())
+        .or_else(|| {
+            POD_LABEL_PREFIXES
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
+                .filter(|rest| !rest.is_empty())
+                .map(|rest| match rest {
+                    "app_kubernetes_io_name" => "app".to_owned(),
+                    other => other.to_owned(),
+                })
+        })
+}
+
+/// A stream's label pairs checked as Loki checks them (names, lengths, no
+/// duplicates), as a set.
+pub fn checked_labels(shown: &str, pairs: Vec<(String, String)>) -> Result<Labels, Problem> {
+    if pairs.is_empty() {
+        return Err(bad_stream(
+            shown,
+            "labels",
+            "error at least one label pair is required per stream",
+        ));
+    }
+    let mut given = Labels::new();
+    for (k, v) in pairs {
+        check_label(shown, &k, &v)?;
+        if given.insert(k.clone(), v).is_some() {
+            return Err(
+                bad_stream(shown, "labels", format!("duplicate label name {k:?}")).with("label", k),
+            );
+        }
+    }
+    Ok(given)
+}
+
+fn check_label(shown: &str, k: &str, v: &str) -> Result<(), Problem> {
+    let fail = |detail: String| Err(bad_stream(shown, "labels", detail).with("label", k));
+    if !logql::valid_label_name(k) || k.starts_with("__") {
+        return fail(format!(
+            "label name {k:?} is invalid: [a-zA-Z_][a-zA-Z0-9_]*, not starting with __"
+        ));
+    }
+    if k.len() > MAX_LABEL_NAME {
+        return fail(format!("label name longer than {MAX_LABEL_NAME} bytes"));
+    }
+    if v.len() > MAX_LABEL_VALUE {
+        return fail(format!(
+            "the value of label {k} is longer than {MAX_LABEL_VALUE} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// `labels` without empty values, refused when all are empty or when there
+/// are more than Loki's limit (`service_name` not counted, as Loki does not:
+/// it may be Loki's own).
+pub fn check_count(shown: &str, mut labels: Labels) -> Result<Labels, Problem> {
+    if labels.values().all(|v| v.is_empty()) {
         return Err(bad_stream(
             shown,
             "labels",
             "every label of the stream is empty",
         ));
     }
-    out.retain(|_, v| !v.is_empty());
-    if out.len() > MAX_LABELS {
+    labels.retain(|_, v| !v.is_empty());
+    let counted = labels.len() - usize::from(labels.contains_key(derive::SERVICE_NAME));
+    if counted > MAX_LABELS {
         return Err(bad_stream(
             shown,
             "labels",
             format!(
-                "entry for stream '{}' has {} label names; limit {MAX_LABELS}",
-                canonical(&out),
-                out.len()
+                "entry for stream '{}' has {counted} label names; limit {MAX_LABELS}",
+                canonical(&labels),
             ),
         ));
     }
-    Ok(out)
+    Ok(labels)
 }
 
-fn check_entry(shown: &str, i: usize, e: &Entry, now_ns: u64) -> Result<(), Problem> {
+/// Checks one entry as Loki does: its line's size, its time (a week back to
+/// ten minutes ahead of `now_ns`) and its structured metadata.
+pub fn check_entry(shown: &str, i: usize, e: &Entry, now_ns: u64) -> Result<(), Problem> {
     let fail = |field: &str, detail: String| Err(bad_stream(shown, field, detail).with("entry", i));
     if e.line.len() > MAX_LINE_BYTES {
         return fail(
@@ -469,15 +500,35 @@ fn check_entry(shown: &str, i: usize, e: &Entry, now_ns: u64) -> Result<(), Prob
             ),
         );
     }
-    for (k, v) in &e.metadata {
-        if !logql::valid_label_name(k) || k.len() > MAX_LABEL_NAME || v.len() > MAX_LABEL_VALUE {
-            return fail(
-                "structuredMetadata",
-                format!(
-                    "entry for stream '{shown}' has invalid structured metadata {k:?}: a label name, value at most {MAX_LABEL_VALUE} bytes"
-                ),
-            );
-        }
+    check_metadata(&e.metadata).or_else(|detail| {
+        fail(
+            "structuredMetadata",
+            format!("entry for stream '{shown}' has {detail}"),
+        )
+    })
+}
+
+/// Loki's limits on an entry's structured metadata: label names, at most
+/// [`MAX_METADATA_ENTRIES`] of them and [`MAX_METADATA_BYTES`] in all
+/// (values may be long: an OpenTelemetry stack trace is one).
+fn check_metadata(metadata: &[(String, String)]) -> Result<(), String> {
+    if let Some((k, _)) = metadata
+        .iter()
+        .find(|(k, _)| !logql::valid_label_name(k) || k.len() > MAX_LABEL_NAME)
+    {
+        return Err(format!("invalid structured metadata name {k:?}"));
+    }
+    let bytes: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_METADATA_BYTES {
+        return Err(format!(
+            "structured metadata too large: '{bytes}' bytes, limit: '{MAX_METADATA_BYTES}' bytes"
+        ));
+    }
+    if metadata.len() > MAX_METADATA_ENTRIES {
+        return Err(format!(
+            "too many structured metadata entries: '{}', limit: '{MAX_METADATA_ENTRIES}'",
+            metadata.len()
+        ));
     }
     Ok(())
 }
@@ -557,11 +608,18 @@ mod tests {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        assert_eq!(l, ["app=web", "namespace=shop", "pod=web-1"]);
+        assert_eq!(
+            l,
+            ["app=web", "namespace=shop", "pod=web-1", "service_name=web"],
+            "service_name derived from app, as Loki 3 does"
+        );
         assert_eq!(b[0].entries[0].line, "first", "sorted by time");
         assert_eq!(
             b[0].entries[0].metadata,
-            vec![("trace_id".into(), "t1".into())]
+            vec![
+                ("trace_id".into(), "t1".into()),
+                ("detected_level".into(), "unknown".into())
+            ]
         );
     }
 
@@ -652,5 +710,13 @@ mod tests {
         ))
         .unwrap_err();
         assert!(p.detail.contains("limit 15"), "{}", p.detail);
+        // service_name is not counted: it may be Loki's own.
+        let mut fifteen: Vec<String> = (0..15).map(|i| format!("\"l{i}\":\"v\"")).collect();
+        fifteen.push("\"service_name\":\"s\"".into());
+        let ok = json(&format!(
+            r#"{{"streams":[{{"stream":{{{}}},"values":[["{NOW}","x"]]}}]}}"#,
+            fifteen.join(",")
+        ));
+        assert!(ok.is_ok(), "{:?}", ok.err());
     }
 }

@@ -22,10 +22,13 @@
 //!
 //! **Entries** are one line each: `<ts ns>\t<line>[\t<metadata JSON>]`, the
 //! line with `\\`, `\n`, `\r` and `\t` escaped, so a literal search can scan
-//! stored bytes with `memmem` and decode only the lines that hit. Keys
-//! (timestamps) never decrease within a stream: the log's head checks that in
-//! the same swap that commits the bytes, and each segment and page records its
-//! first timestamp, which is what turns a time range into a seek.
+//! stored bytes with `memmem` and decode only the lines that hit. The key of
+//! an entry is its timestamp. Entries may arrive out of order as Loki 3
+//! takes them: up to [`WINDOW_NS`] behind the stream's newest entry (older
+//! ones are dropped, the rest of their push stored), the log's head
+//! checking it in the same swap that commits the bytes. Each segment and
+//! page records the bounds of its timestamps (`store::log`'s contract),
+//! which is what turns a time range into a seek whatever the arrival order.
 
 use crate::logql::Labels;
 use crate::store::Store;
@@ -387,18 +390,25 @@ pub fn decode(line: &[u8]) -> StoreResult<Entry> {
     })
 }
 
-/// The keys of a batch (`entries` sorted by timestamp) for a keyed append.
+/// How far an entry may be behind its stream's newest and still be stored:
+/// Loki 3's default, half of `max_chunk_age` (2 h). Older entries are
+/// dropped as "entry too far behind", the rest of their push stored.
+pub const WINDOW_NS: u64 = 3600 * 1_000_000_000;
+
+/// The keys of a batch (`entries` sorted by timestamp) for a keyed append,
+/// with Loki's out-of-order window; `None` for no entries.
 pub fn keys(entries: &[Entry]) -> Option<Keys> {
+    entries.first()?;
     Some(Keys {
-        first: entries.first()?.ts,
-        last: entries.last()?.ts,
-        of_piece: key_of,
+        of_line: key_of,
+        window: WINDOW_NS,
     })
 }
 
 /// Where a stream's entries with `from <= ts <= to` lie: a byte range of
-/// line boundaries that holds them all (and perhaps a few neighbours the
-/// reader skips), found from the log's index without reading entries.
+/// line boundaries that holds them all (and, when entries came late or
+/// share a segment with the range's edges, others the reader skips), found
+/// from the log's index without reading entries.
 pub fn seek(snapshot: &Snapshot, from: u64, to: u64) -> StoreResult<(u64, u64)> {
     let start = snapshot.key_start(from)?;
     let end = snapshot.key_end(to)?;
@@ -439,43 +449,89 @@ mod tests {
         assert_eq!(canonical(&l), r#"{namespace="shop", pod="web-1"}"#);
     }
 
+    fn append(log: &Log, ts: &[u64]) -> crate::store::log::Appended {
+        let entries: Vec<Entry> = ts
+            .iter()
+            .map(|t| Entry {
+                ts: *t,
+                line: format!("entry {t}"),
+                metadata: vec![],
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        entries.iter().for_each(|e| encode(e, &mut bytes));
+        *log.append_keyed(&bytes, None, keys(&entries))
+            .unwrap()
+            .appended()
+    }
+
+    fn read(snap: &Rc<Snapshot>, (from, to): (u64, u64)) -> Vec<u64> {
+        snap.clone()
+            .lines_in(from, to)
+            .map(|l| key_of(&l.unwrap().text).unwrap())
+            .collect()
+    }
+
+    const S: u64 = 1_000_000_000;
+
     #[test]
-    fn a_time_range_seeks_and_old_entries_are_refused() {
+    fn a_time_range_seeks_and_entries_too_far_behind_are_dropped() {
         let store = Rc::new(Store::memory());
         let log = log(store, "x");
         // 300 appends, one per second: more than two sealed pages.
         for i in 0..300u64 {
-            let e = Entry {
-                ts: i * 1_000_000_000,
-                line: format!("entry {i}"),
-                metadata: vec![],
-            };
-            let mut bytes = Vec::new();
-            encode(&e, &mut bytes);
-            log.append_keyed(&bytes, None, keys(&[e])).unwrap();
+            append(&log, &[i * S]);
         }
         let snap = Rc::new(log.snapshot().unwrap().unwrap());
-        let (from, to) = seek(&snap, 200_000_000_000, 210_000_000_000).unwrap();
-        let got: Vec<u64> = snap
-            .clone()
-            .lines_in(from, to)
-            .map(|l| key_of(&l.unwrap().text).unwrap())
-            .collect();
-        assert!(got.contains(&200_000_000_000) && got.contains(&210_000_000_000));
+        let got = read(&snap, seek(&snap, 200 * S, 210 * S).unwrap());
+        assert!(got.contains(&(200 * S)) && got.contains(&(210 * S)));
         assert!(got.len() <= 13, "a seek, not a scan: {}", got.len());
-        let old = Entry {
-            ts: 5,
-            line: "late".into(),
-            metadata: vec![],
-        };
-        let mut bytes = Vec::new();
-        encode(&old, &mut bytes);
-        let err = log.append_keyed(&bytes, None, keys(&[old])).unwrap_err();
-        assert_eq!(
-            err,
-            crate::store::log::AppendError::OutOfOrder {
-                last: 299_000_000_000
-            }
-        );
+        // An hour past the newest: the window moves on, and an entry more
+        // than an hour behind it is dropped while its batch-mates are kept.
+        let newest = 299 * S + WINDOW_NS + 10 * S;
+        append(&log, &[newest]);
+        let done = append(&log, &[5, newest - WINDOW_NS, newest - 1]);
+        assert_eq!(done.behind, Some(newest - WINDOW_NS));
+        assert_eq!(done.lines, 2, "the two within the window are stored");
+        let all = append(&log, &[6]);
+        assert_eq!((all.lines, all.bytes), (0, 0));
+        assert_eq!(all.behind, Some(newest - WINDOW_NS));
+    }
+
+    #[test]
+    fn late_entries_are_found_by_their_time_and_ranges_stay_seeks() {
+        let store = Rc::new(Store::memory());
+        let log = log(store, "x");
+        // Each second an entry, and every 10th append a late one a minute
+        // behind: the pattern of concurrent single-line pushers.
+        let mut stored = Vec::new();
+        for i in 100..500u64 {
+            let ts = if i % 10 == 5 { (i - 60) * S + 1 } else { i * S };
+            append(&log, &[ts]);
+            stored.push(ts);
+        }
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        assert!(snap.head().pages.len() >= 3);
+        for (from, to) in [(100, 110), (250, 260), (440, 441), (0, 1000), (480, 499)] {
+            let (from, to) = (from * S, to * S);
+            let range = seek(&snap, from, to).unwrap();
+            let got: Vec<u64> = read(&snap, range)
+                .into_iter()
+                .filter(|t| (from..=to).contains(t))
+                .collect();
+            let want: Vec<u64> = stored
+                .iter()
+                .copied()
+                .filter(|t| (from..=to).contains(t))
+                .collect();
+            assert_eq!(got, want, "{from}..{to}");
+            let span = (range.1 - range.0) / 30;
+            assert!(
+                span < (to - from) / S + 90,
+                "a seek: {span} lines for {from}..{to}"
+            );
+        }
+        assert_eq!(snap.least_key(), stored.iter().min().copied());
+        assert_eq!(snap.head().last_key, Some(499 * S));
     }
 }

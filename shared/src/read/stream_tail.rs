@@ -10,6 +10,11 @@
 //! after all of them: an event is dispatched whole or not at all, so a cut
 //! connection never leaves half a batch acknowledged. A stream that appears
 //! later (a new pod) is read from the tail's start time.
+//!
+//! Entries that arrive late (within Loki's window, see `store::log`) are
+//! stored after newer ones, so a tail gives each entry once, when it
+//! arrives: events follow arrival, each sorted by time, stream and offset
+//! inside, and a late entry from before the tail's start is not shown.
 
 use super::follow::{CHUNK, Feed};
 use super::format::{from_opaque, opaque, rfc3339_ns, sse_event};
@@ -128,7 +133,10 @@ impl Feed for SelectorFeed {
                 if !self.levels.is_empty() && !self.levels.iter().any(|l| l == level) {
                     continue;
                 }
-                let Some((labels, text)) = self.pipeline.process(&s.labels, &entry.line) else {
+                let processed =
+                    self.pipeline
+                        .process_entry(&s.labels, &entry.metadata, entry.ts, &entry.line);
+                let Some((labels, text)) = processed else {
                     continue;
                 };
                 budget = budget.saturating_sub(text.len() + 100);

@@ -1,5 +1,6 @@
-//! The write path: task metadata, sandbox file appends, journal entries, and
-//! Loki's push (labelled streams from Promtail, Alloy, Fluent Bit, Vector).
+//! The write path: task metadata, sandbox file appends, journal entries,
+//! Loki's push (labelled streams from Promtail, Alloy, Fluent Bit, Vector)
+//! and OpenTelemetry logs (OTLP/HTTP, as Loki 3 takes them).
 
 use super::{
     BASE, Body, Class, Endpoint, Family, INGEST, JSON, Param, Row, Rule, SYSTEM_LOGS, Verb,
@@ -22,6 +23,8 @@ pub enum Ingest {
     AppendJournal,
     /// Loki's push.
     LokiPush,
+    /// OpenTelemetry logs, OTLP/HTTP.
+    OtlpLogs,
 }
 
 const WRITE: Rule = Rule::needs(&[INGEST], Class::Ingest);
@@ -35,10 +38,11 @@ const IDEMPOTENT: &[Param] = &[Param::header(
 /// The family.
 pub static FAMILY: Family<Ingest> = Family {
     component: "ingest",
-    summary: "the write path: task metadata, file and journal appends, Loki push",
+    summary: "the write path: task metadata, file and journal appends, Loki push, OTLP logs",
     spin_routes: &[
         "/system/v1/logs/v2/ingest/...",
         "/loki/api/v1/push",
+        "/otlp/v1/logs",
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::IDEMPOTENCY],
@@ -108,6 +112,19 @@ pub static FAMILY: Family<Ingest> = Family {
             .answers(204, Body::NONE)
             .errors(&[422, 503]),
             make: |_| Ok(Ingest::LokiPush),
+        },
+        Row {
+            endpoint: Endpoint::new(
+                Verb::Post,
+                "/otlp/v1/logs",
+                WRITE,
+                "OpenTelemetry logs (OTLP/HTTP): protobuf or JSON (gzip too), mapped to streams as Loki 3 maps them",
+            )
+            .takes(Body::media("application/x-protobuf"))
+            .answers(204, Body::NONE)
+            .params(IDEMPOTENT)
+            .errors(&[422, 503]),
+            make: |_| Ok(Ingest::OtlpLogs),
         },
     ],
 };

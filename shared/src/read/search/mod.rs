@@ -4,14 +4,18 @@
 //!
 //! **Order and resumption.** Entries are totally ordered by [`Key`] (time,
 //! then stream id, then place in the stream), so "after the last entry
-//! returned" is exact even among thousands of entries with one timestamp.
+//! returned" is exact even among thousands of entries with one timestamp,
+//! and whatever order they arrived in: a stream stores late entries after
+//! newer ones (`store::log`'s contract), and the order of a search is the
+//! key's, never the stored one.
 //!
 //! **Cost.** Streams come from the postings ([`select`]), never a key scan;
 //! each stream's time range is a seek in its own index
 //! ([`crate::model::stream::seek`]). A query keeps only the best `limit + 1`
-//! hits; a stream stops once it gave that many, and a stream that cannot beat
-//! the worst kept hit is not opened. A `|=` literal is searched in the stored
-//! bytes with `memmem` before any entry is decoded.
+//! hits; once it has them, a line that cannot beat the worst ends its
+//! segment's scan, a stream ends where its index says nothing further can,
+//! and a stream that cannot beat the worst is not opened. A `|=` literal is
+//! searched in the stored bytes with `memmem` before any entry is decoded.
 //!
 //! **Budget.** Time is walked in windows (the whole range first). Only
 //! completed windows count: a search that runs out of time returns the hits
@@ -41,7 +45,7 @@ pub use select::{Selected, select};
 use crate::logql::{Labels, Pipeline};
 use crate::store::error::StoreResult;
 use budget::Meter;
-use scan::{Flow, Scan, Scanned, Window};
+use scan::{Scan, Scanned, Sink, Window};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::rc::Rc;
@@ -160,8 +164,10 @@ pub fn search(streams: &[Selected], plan: &Plan) -> StoreResult<Page> {
 
 /// Feeds a metric query: every entry of `streams` in `from..=to` that passes
 /// `plan`'s pipeline, to `push(labels, ts, bytes)`, stream after stream,
-/// oldest first. `Ok(false)`: the budget ran out first (the caller says the
-/// result is partial).
+/// each in stored order: time order, but for entries that arrived late
+/// (within Loki's window), so a consumer must not assume sorted times.
+/// `Ok(false)`: the budget ran out first (the caller says the result is
+/// partial).
 pub fn feed(
     streams: &[Selected],
     plan: &Plan,
@@ -172,10 +178,7 @@ pub fn feed(
         from: plan.from,
         to: plan.to,
     };
-    let mut sink = |hit: Hit| {
-        push(&hit.labels, hit.key.ts, hit.line.len());
-        Flow::More
-    };
+    let mut sink = Feeder(push);
     for s in streams.iter().filter(|s| window.touches(s)) {
         let scan = Scan {
             stream: s,
@@ -190,6 +193,18 @@ pub fn feed(
         }
     }
     Ok((true, meter.finish()))
+}
+
+/// A metric query's sink: every hit counts.
+struct Feeder<'p>(&'p mut dyn FnMut(&Labels, u64, usize));
+
+impl Sink for Feeder<'_> {
+    fn give(&mut self, hit: Hit) {
+        (self.0)(&hit.labels, hit.key.ts, hit.line.len());
+    }
+    fn bar(&self) -> Option<&Key> {
+        None
+    }
 }
 
 #[cfg(test)]

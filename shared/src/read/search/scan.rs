@@ -1,13 +1,20 @@
 //! One stream scanned over one window of time.
 //!
 //! A scan reads the stream's stored bytes for the window in chunks of whole
-//! lines, in the search's direction. In each chunk it finds the candidate
-//! lines ([`Literals`]: with a required literal, only the lines holding it,
-//! found with `memmem` before anything is decoded), reads each candidate's
-//! time, skips what is outside the window or already answered, decodes the
-//! rest and gives each entry that passes the plan's filters to a sink. It
-//! stops when the sink has enough, when the window's end is passed, or when
-//! the budget is spent.
+//! lines, one segment each, in the search's direction. In each chunk it
+//! finds the candidate lines ([`Literals`]: with a required literal, only
+//! the lines holding it, found with `memmem` before anything is decoded),
+//! reads each candidate's time, skips what is outside the window or already
+//! answered, decodes the rest and gives each entry that passes the plan's
+//! filters to a sink.
+//!
+//! A stream's entries may have arrived late (`store::log`'s contract), so
+//! stored order is time order only within a segment. A scan therefore skips
+//! the rest of a *segment* once its lines pass the window's end or the
+//! sink's bar (the worst hit a full page keeps), and stops the *stream* only
+//! where the index says no later segment can come before the bar (the least
+//! key still ahead, forward; the greatest behind, backward), or when the
+//! budget is spent.
 
 use super::budget::Meter;
 use super::{Direction, Hit, Key, Plan, Selected, detect_level};
@@ -56,16 +63,18 @@ impl Window {
     }
 }
 
-/// What a sink says after a hit: keep going, or stop this stream.
-pub(super) enum Flow {
-    More,
-    Enough,
+/// Where a scan's hits go.
+pub(super) trait Sink {
+    fn give(&mut self, hit: Hit);
+    /// The key a hit must come before, in the scan's direction, to be kept
+    /// (`None` while any hit is): lines that do not are not worth decoding.
+    fn bar(&self) -> Option<&Key>;
 }
 
 /// How a scan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scanned {
-    /// The window's end was passed, or the sink had enough.
+    /// Nothing further in the window could add a hit.
     Finished,
     /// The budget was spent first: the sink has what came before, and the
     /// rest of the window is unseen.
@@ -86,14 +95,10 @@ pub(super) struct Scan<'a> {
 
 impl Scan<'_> {
     /// Gives `sink` every entry of the stream in the window that comes
-    /// after `after` and passes the plan's filters, in `direction` order,
-    /// until the sink says [`Flow::Enough`], the window's end is passed, or
-    /// the budget in `meter` is spent ([`Scanned::OutOfTime`]).
-    pub fn run(
-        &self,
-        meter: &mut Meter,
-        sink: &mut dyn FnMut(Hit) -> Flow,
-    ) -> StoreResult<Scanned> {
+    /// after `after`, passes the plan's filters and beats the sink's bar, in
+    /// stored order, until nothing further can, or the budget in `meter` is
+    /// spent ([`Scanned::OutOfTime`]).
+    pub fn run(&self, meter: &mut Meter, sink: &mut dyn Sink) -> StoreResult<Scanned> {
         let (start, end) = self.stream.range(self.window.from, self.window.to)?;
         if start >= end {
             return Ok(Scanned::Finished);
@@ -106,13 +111,27 @@ impl Scan<'_> {
         };
         for chunk in self.chunks(start, end) {
             let (base, bytes, time) = chunk?;
-            match lines.chunk(base, &bytes, time)? {
-                Step::More => {}
-                Step::Enough => break,
-                Step::OutOfTime => return Ok(Scanned::OutOfTime),
+            if self.shut_out(lines.sink.bar(), base, base + bytes.len() as u64)? {
+                break;
+            }
+            if let Step::OutOfTime = lines.chunk(base, &bytes, time)? {
+                return Ok(Scanned::OutOfTime);
             }
         }
         Ok(Scanned::Finished)
+    }
+
+    /// Whether nothing from the chunk at `base..end` on (in `direction`)
+    /// can beat `bar`: by the index, every key still ahead comes after it.
+    fn shut_out(&self, bar: Option<&Key>, base: u64, end: u64) -> StoreResult<bool> {
+        let Some(bar) = bar else {
+            return Ok(false);
+        };
+        let snap = &self.stream.snap;
+        Ok(match self.direction {
+            Direction::Forward => snap.least_from(base)?.is_some_and(|k| k > bar.ts),
+            Direction::Backward => snap.greatest_before(end)?.is_some_and(|k| k < bar.ts),
+        })
     }
 
     /// The stored bytes of `start..end` in chunks of whole lines (a stream's
@@ -144,7 +163,9 @@ impl Scan<'_> {
         if !levels.is_empty() && !levels.iter().any(|l| l == level) {
             return Ok(None);
         }
-        let Some((labels, line)) = self.plan.pipeline.process(&sel.labels, &entry.line) else {
+        let pipeline = &self.plan.pipeline;
+        let processed = pipeline.process_entry(&sel.labels, &entry.metadata, entry.ts, &entry.line);
+        let Some((labels, line)) = processed else {
             return Ok(None);
         };
         let labels = match labels {
@@ -168,11 +189,17 @@ impl Scan<'_> {
 /// A chunk of stored lines: where it starts, its bytes, its commit time (µs).
 type Chunk = (u64, Vec<u8>, u64);
 
-/// What a chunk says: go on, this stream is done, or the budget is spent.
+/// What a chunk says: go on, or the budget is spent.
 enum Step {
     More,
-    Enough,
     OutOfTime,
+}
+
+/// What a line says: go on, or the rest of its segment cannot add a hit
+/// (its lines are in key order).
+enum Next {
+    Line,
+    Segment,
 }
 
 /// The plan's required literals (`|= "text"` before any `line_format`) as
@@ -243,7 +270,7 @@ struct Lines<'s, 'a> {
     scan: &'s Scan<'a>,
     literals: Literals,
     meter: &'s mut Meter,
-    sink: &'s mut dyn FnMut(Hit) -> Flow,
+    sink: &'s mut dyn Sink,
 }
 
 impl Lines<'_, '_> {
@@ -263,11 +290,12 @@ impl Lines<'_, '_> {
             spans.reverse();
         }
         for (s, e) in spans {
-            if let Flow::Enough = self.line(&chunk[s..e], base + s as u64, time)? {
-                return Ok(Step::Enough);
-            }
+            let next = self.line(&chunk[s..e], base + s as u64, time)?;
             if self.meter.budget.spent(1, width) {
                 return Ok(Step::OutOfTime);
+            }
+            if let Next::Segment = next {
+                break;
             }
         }
         Ok(Step::More)
@@ -282,29 +310,32 @@ impl Lines<'_, '_> {
         lines
     }
 
-    /// One candidate line, stored at `offset`: [`Flow::Enough`] once the
-    /// window's end is passed (a stream's entries are in time order) or when
-    /// the sink says so.
-    fn line(&mut self, text: &[u8], offset: u64, time: u64) -> StoreResult<Flow> {
+    /// One candidate line, stored at `offset`: [`Next::Segment`] once it
+    /// is past the window's end or the sink's bar, which the rest of its
+    /// segment is too.
+    fn line(&mut self, text: &[u8], offset: u64, time: u64) -> StoreResult<Next> {
         let (scan, dir) = (self.scan, self.scan.direction);
         let ts = scan.stream.ts_of(text, time)?;
         if !scan.window.holds(ts) {
             let past = dir.ahead(&ts, &scan.window.last(dir));
-            return Ok(if past { Flow::Enough } else { Flow::More });
+            return Ok(if past { Next::Segment } else { Next::Line });
         }
         let key = Key {
             ts,
             stream: scan.stream.id.clone(),
             offset,
         };
+        if self.sink.bar().is_some_and(|bar| !dir.ahead(bar, &key)) {
+            return Ok(Next::Segment);
+        }
         let answered = scan.after.is_some_and(|a| !dir.ahead(&key, a));
         if answered || !self.literals.rest_in(text) {
-            return Ok(Flow::More);
+            return Ok(Next::Line);
         }
-        let Some(hit) = scan.hit(key, text, time)? else {
-            return Ok(Flow::More);
-        };
-        self.meter.stats.matched += 1;
-        Ok((self.sink)(hit))
+        if let Some(hit) = scan.hit(key, text, time)? {
+            self.meter.stats.matched += 1;
+            self.sink.give(hit);
+        }
+        Ok(Next::Line)
     }
 }

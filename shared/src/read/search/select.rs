@@ -11,6 +11,9 @@ use std::rc::Rc;
 /// A selected stream, with the view of it the whole search reads.
 pub struct Selected {
     pub id: String,
+    /// The stream's metadata, but `first` is the least timestamp its
+    /// snapshot holds (late entries and retention included), so a bound
+    /// every reader can trust.
     pub meta: StreamMeta,
     pub labels: Rc<Labels>,
     pub snap: Rc<Snapshot>,
@@ -145,6 +148,10 @@ fn selected(store: &Rc<Store>, selector: &Selector, id: String) -> StoreResult<O
     let Some(snap) = meta.log(store.clone(), &id).snapshot()? else {
         return Ok(None); // registered, nothing committed yet
     };
+    // The first time the stream holds, from its index: below the first push
+    // when entries came late, above it once retention expired pages.
+    let mut meta = meta;
+    meta.first = snap.least_key().unwrap_or(meta.first);
     Ok(Some(Selected {
         labels: Rc::new(meta.labels.clone()),
         plain: meta.file_log.is_some(),

@@ -5,13 +5,15 @@
 //! Contracts, which the cursor's exactness rests on:
 //! - windows are walked in the plan's direction, each twice as wide as the
 //!   one before (the first as wide as the cursor says, or the whole range);
+//! - a window's scan of a stream visits every entry of the window (wherever
+//!   late arrival stored it) that could beat the worst hit kept;
 //! - a window counts only once every stream in it is scanned: a search the
 //!   budget stops answers only hits from windows it finished, which precede
 //!   everything unseen;
 //! - the walk stops at the first finished window that fills the page.
 
 use super::budget::{MIN_WINDOW, Meter};
-use super::scan::{Flow, Scan, Scanned, Window};
+use super::scan::{Scan, Scanned, Sink, Window};
 use super::{Direction, Hit, Key, Plan, Resume, Selected};
 use crate::store::error::StoreResult;
 use std::cmp::Ordering;
@@ -107,14 +109,21 @@ struct Kept {
     dir: Direction,
 }
 
-impl Kept {
-    fn offer(&mut self, hit: Hit) {
+impl Sink for Kept {
+    fn give(&mut self, hit: Hit) {
         self.heap.push(Ranked(hit, self.dir));
         if self.heap.len() > self.limit + 1 {
             self.heap.pop();
         }
     }
 
+    /// The worst hit kept, once the page and one more are.
+    fn bar(&self) -> Option<&Key> {
+        self.heap.peek().filter(|_| self.full()).map(|r| &r.0.key)
+    }
+}
+
+impl Kept {
     /// Whether a page is kept, and one more.
     fn full(&self) -> bool {
         self.heap.len() > self.limit
@@ -234,8 +243,8 @@ impl<'a> Searcher<'a> {
         Ok(Outcome::Exhausted)
     }
 
-    /// Scans every stream that may add to the page in `window`; a stream
-    /// stops once it gave `limit + 1` hits, as no more of its own can be kept.
+    /// Scans every stream that may add to the page in `window`; once the
+    /// page is full, a stream's scan skips what cannot beat its worst hit.
     fn window(&self, window: Window, state: &mut State) -> StoreResult<Scanned> {
         for s in &self.order {
             if !window.touches(s) || state.kept.shuts_out(s, window) {
@@ -248,18 +257,7 @@ impl<'a> Searcher<'a> {
                 after: self.after.as_ref(),
                 plan: self.plan,
             };
-            let (kept, limit) = (&mut state.kept, self.limit);
-            let mut given = 0usize;
-            let mut sink = |hit: Hit| {
-                kept.offer(hit);
-                given += 1;
-                if given > limit {
-                    Flow::Enough
-                } else {
-                    Flow::More
-                }
-            };
-            if scan.run(&mut state.meter, &mut sink)? == Scanned::OutOfTime {
+            if scan.run(&mut state.meter, &mut state.kept)? == Scanned::OutOfTime {
                 return Ok(Scanned::OutOfTime);
             }
         }

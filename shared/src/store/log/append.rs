@@ -24,8 +24,12 @@ impl Log {
         self.append_keyed(data, idem, None)
     }
 
-    /// Appends to a keyed log: refused with [`AppendError::OutOfOrder`],
-    /// storing nothing, when `keys.first` is below a key already appended.
+    /// Appends to a keyed log ([`Keys`]): lines more than `keys.window`
+    /// behind the greatest key stored when the append commits are dropped,
+    /// the rest stored as one contiguous run, and the outcome says below
+    /// which key lines were dropped. The lines of `data` must be in key
+    /// order. An append that loses every line still commits (nothing but
+    /// its idempotency receipt), so its retry replays the same answer.
     pub fn append_keyed(
         &self,
         data: &[u8],
@@ -35,34 +39,85 @@ impl Log {
         if data.is_empty() || data.last() != Some(&b'\n') {
             return Err(StoreError::internal("append of data not ending in a newline").into());
         }
+        let head = match (idem, keys) {
+            (None, None) => None,
+            _ => self.head()?,
+        };
         let claimed = match idem {
-            Some(idem) => match self.claim(idem, self.head()?.as_ref())? {
+            Some(idem) => match self.claim(idem, head.as_ref())? {
                 Claim::Replay(done) => return Ok(Outcome::Replayed(done)),
                 Claim::Ours { time } => Some((idem, time)),
             },
             None => None,
         };
-        let staged = Staged::store(self, data)?;
+        // Lines already too far behind are not worth a blob write.
+        let cutoff = keys.and_then(|k| cutoff(head.as_ref()?, k));
+        let mut data = std::borrow::Cow::Borrowed(data);
+        let mut behind = None;
+        if let (Some(keys), Some(c)) = (keys, cutoff) {
+            behind = drop_behind(&mut data, keys, c);
+        }
+        for _ in 0..COMMIT_ATTEMPTS {
+            if data.is_empty() && claimed.is_none() {
+                return self.nothing_appended(behind);
+            }
+            match self.commit_once(&data, claimed, keys, behind)? {
+                Committed::Done(outcome) => return Ok(outcome),
+                Committed::Behind(c) => {
+                    let keys = keys.ok_or_else(|| StoreError::internal("unkeyed behind"))?;
+                    behind = drop_behind(&mut data, keys, c).or(behind);
+                }
+            }
+        }
+        Err(StoreError::Contended.into())
+    }
+
+    /// The outcome of an append whose every line was dropped and that has
+    /// no receipt to record: where it would have gone, as of now.
+    fn nothing_appended(&self, behind: Option<u64>) -> Result<Outcome, AppendError> {
+        let head = self.head()?.unwrap_or_default();
+        Ok(Outcome::Appended(Appended {
+            offset: head.size,
+            bytes: 0,
+            first_line: head.lines,
+            lines: 0,
+            size: head.size,
+            behind,
+        }))
+    }
+
+    /// One attempt: stage `data`, commit it, settle the receipt; or
+    /// [`Committed::Behind`] when the log's window moved past some of it
+    /// (nothing committed, the staged segments deleted).
+    fn commit_once(
+        &self,
+        data: &[u8],
+        claimed: Option<(&IdempotencyKey, u64)>,
+        keys: Option<Keys>,
+        behind: Option<u64>,
+    ) -> Result<Committed, AppendError> {
+        let staged = Staged::store(self, data, keys)?;
         let commit = Commit {
             log: self,
             data,
             staged: &staged,
             idem: claimed,
             keys,
+            behind,
         };
         match commit.apply() {
-            Ok(Outcome::Appended(done)) => {
+            Ok(Committed::Done(Outcome::Appended(done))) => {
                 if let Some((idem, time)) = claimed {
                     self.settle(idem, time, done)?;
                 }
-                Ok(Outcome::Appended(done))
+                Ok(Committed::Done(Outcome::Appended(done)))
             }
             // The store failed, perhaps after the commit was written (its
             // read-back failing): the segments may be referenced, so they
             // stay; at worst they are orphans.
             Err(e @ AppendError::Store(_)) => Err(e),
-            // Replayed or refused before anything was written: our segments
-            // are referenced by nobody.
+            // Replayed, behind or refused before anything was written: our
+            // segments are referenced by nobody.
             other => {
                 staged.discard();
                 other
@@ -99,37 +154,124 @@ impl Log {
             self.store
                 .meta
                 .set(&self.page_key(head.pages.len()), &bytes)?;
+            let key = page[0].key;
+            let least = page.iter().filter_map(Segment::least).min();
             head.pages.push(PageRef {
                 offset: page[0].offset,
                 line: page[0].line,
-                key: page[0].key,
+                key,
+                min: least.filter(|m| key.is_some_and(|k| *m < k)),
             });
         }
         Ok(())
     }
 }
 
+/// What one append is to a keyed log as of a head: the key below which
+/// its lines are dropped, if the head has keys.
+fn cutoff(head: &Head, keys: Keys) -> Option<u64> {
+    Some(head.last_key?.saturating_sub(keys.window))
+}
+
+/// Drops the lines of `data` whose key is below `cutoff`; `Some(cutoff)`
+/// if it dropped any.
+fn drop_behind(data: &mut std::borrow::Cow<[u8]>, keys: Keys, cutoff: u64) -> Option<u64> {
+    let kept: Vec<u8> = data
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|line| (keys.of_line)(line).is_none_or(|k| k >= cutoff))
+        .flatten()
+        .copied()
+        .collect();
+    if kept.len() == data.len() {
+        return None;
+    }
+    *data = std::borrow::Cow::Owned(kept);
+    Some(cutoff)
+}
+
+/// How a commit attempt ended.
+enum Committed {
+    Done(Outcome),
+    /// Lines below this key are too far behind the log's greatest key.
+    Behind(u64),
+}
+
+/// The keys of one staged piece of a keyed append.
+#[derive(Clone, Copy, Default)]
+struct PieceKeys {
+    /// Of its first line (none: it continues a line longer than a segment).
+    first: Option<u64>,
+    min: Option<u64>,
+    max: Option<u64>,
+}
+
+/// The keys of each piece of a keyed append; refused unless every line has
+/// a key and they never decrease (the order a segment's readers rely on).
+/// A line belongs to the piece it starts in.
+fn piece_keys(pieces: &[&[u8]], keys: Keys) -> Result<Vec<PieceKeys>, StoreError> {
+    let mut out = Vec::with_capacity(pieces.len());
+    let mut at_line_start = true;
+    let mut previous: Option<u64> = None;
+    for piece in pieces {
+        let mut pk = PieceKeys::default();
+        let mut start = 0;
+        while start < piece.len() {
+            let end = memchr::memchr(b'\n', &piece[start..]).map(|i| start + i);
+            if at_line_start {
+                let line = &piece[start..end.unwrap_or(piece.len())];
+                let key = (keys.of_line)(line)
+                    .ok_or_else(|| StoreError::internal("a keyed line without a key"))?;
+                if previous.is_some_and(|p| key < p) {
+                    return Err(StoreError::internal("a keyed append out of key order"));
+                }
+                previous = Some(key);
+                pk.first.get_or_insert(key);
+                pk.min = Some(pk.min.map_or(key, |m| m.min(key)));
+                pk.max = Some(pk.max.map_or(key, |m| m.max(key)));
+            }
+            at_line_start = end.is_some();
+            start = end.map_or(piece.len(), |e| e + 1);
+        }
+        out.push(pk);
+    }
+    Ok(out)
+}
+
 /// An append's bytes, stored as segments no head lists yet.
 struct Staged<'d> {
     log: Log,
     pieces: Vec<&'d [u8]>,
+    /// In a keyed log, each piece's keys.
+    keys: Vec<PieceKeys>,
     blobs: Vec<String>,
 }
 
 impl<'d> Staged<'d> {
     /// Cuts `data` into segments and stores each under a fresh key.
-    fn store(log: &Log, data: &'d [u8]) -> Result<Self, AppendError> {
+    fn store(log: &Log, data: &'d [u8], keys: Option<Keys>) -> Result<Self, AppendError> {
         let pieces = split(data, SEGMENT_MAX);
+        let keys = match keys {
+            Some(k) => piece_keys(&pieces, k)?,
+            None => Vec::new(),
+        };
         let objects = pieces
             .iter()
             .map(|piece| Ok((format!("{}/s/{}", log.prefix, random_id()?), *piece)))
             .collect::<Result<Vec<(String, &[u8])>, StoreError>>()?;
-        log.store.blobs.put_many(&objects)?;
+        if !objects.is_empty() {
+            log.store.blobs.put_many(&objects)?;
+        }
         Ok(Staged {
             log: log.clone(),
             pieces,
+            keys,
             blobs: objects.into_iter().map(|(k, _)| k).collect(),
         })
+    }
+
+    /// The least key it holds.
+    fn least(&self) -> Option<u64> {
+        self.keys.iter().filter_map(|k| k.min).min()
     }
 
     /// Deletes the segments: for an append that committed nothing.
@@ -150,12 +292,15 @@ struct Commit<'a, 'd> {
     /// The idempotency key this request claimed, and when.
     idem: Option<(&'a IdempotencyKey, u64)>,
     keys: Option<Keys>,
+    /// The key below which lines were dropped before this attempt.
+    behind: Option<u64>,
 }
 
 impl Commit<'_, '_> {
     /// Commits, retrying lost races. A write that won but looks lost (see
-    /// `kv::update`) is recognised by its first segment where it was put.
-    fn apply(&self) -> Result<Outcome, AppendError> {
+    /// `kv::update`) is recognised by its first segment where it was put
+    /// (an append of no segment, by its receipt in `recent`).
+    fn apply(&self) -> Result<Committed, AppendError> {
         let now = now_micros();
         let empty = serde_json::to_vec(&Head::default()).map_err(StoreError::internal)?;
         let mut assigned: Option<Appended> = None;
@@ -169,18 +314,26 @@ impl Commit<'_, '_> {
                     Some(bytes) => head::parse(bytes)?,
                     None => Head::default(),
                 };
-                if let Some(done) = assigned
-                    && self.log.lists(&head, done.offset, &self.staged.blobs[0])?
+                if let (Some(done), Some(first)) = (assigned, self.staged.blobs.first())
+                    && self.log.lists(&head, done.offset, first)?
                 {
-                    return Ok(Update::Keep(Outcome::Appended(done)));
+                    return Ok(Update::Keep(Committed::Done(Outcome::Appended(done))));
                 }
                 if let Some(outcome) = self.already_committed(&head)? {
-                    return Ok(Update::Keep(outcome));
+                    return Ok(Update::Keep(Committed::Done(outcome)));
+                }
+                if let Some(c) = self.keys.and_then(|k| cutoff(&head, k))
+                    && self.staged.least().is_some_and(|least| least < c)
+                {
+                    return Ok(Update::Keep(Committed::Behind(c)));
                 }
                 let done = self.add(&mut head, now)?;
                 let bytes = serde_json::to_vec(&head).map_err(StoreError::internal)?;
                 assigned = Some(done);
-                Ok(Update::Write(bytes, Outcome::Appended(done)))
+                Ok(Update::Write(
+                    bytes,
+                    Committed::Done(Outcome::Appended(done)),
+                ))
             },
         )
     }
@@ -207,14 +360,6 @@ impl Commit<'_, '_> {
     /// Adds the staged segments to `head` (and this append's receipt, and
     /// seals full pages): where they land.
     fn add(&self, head: &mut Head, now: u64) -> Result<Appended, AppendError> {
-        if let Some(keys) = self.keys {
-            if let Some(last) = head.last_key
-                && keys.first < last
-            {
-                return Err(AppendError::OutOfOrder { last });
-            }
-            head.last_key = Some(head.last_key.unwrap_or(0).max(keys.last));
-        }
         // Commit times never go back within a log (a writer that read the
         // clock before a racing one committed keeps the later time), so a
         // time seeks like a key.
@@ -225,9 +370,22 @@ impl Commit<'_, '_> {
             first_line: head.lines,
             lines: memchr::memchr_iter(b'\n', self.data).count() as u64,
             size: head.size + self.data.len() as u64,
+            behind: self.behind,
         };
-        for (piece, blob) in self.staged.pieces.iter().zip(&self.staged.blobs) {
+        for (i, (piece, blob)) in self
+            .staged
+            .pieces
+            .iter()
+            .zip(&self.staged.blobs)
+            .enumerate()
+        {
             let newlines = memchr::memchr_iter(b'\n', piece).count() as u64;
+            // A keyed log's keys (see `Segment::key`); any other log's
+            // commit time in nanoseconds, the time of its lines.
+            let (key, min) = match self.staged.keys.get(i) {
+                Some(pk) => index_keys(head, *pk),
+                None => (Some(time.saturating_mul(1000)), None),
+            };
             head.tail.push(Segment {
                 blob: blob.clone(),
                 offset: head.size,
@@ -235,12 +393,8 @@ impl Commit<'_, '_> {
                 len: piece.len() as u64,
                 newlines,
                 time,
-                // A keyed log's first key; any other log's commit time in
-                // nanoseconds, the time of its lines.
-                key: match self.keys {
-                    Some(k) => (k.of_piece)(piece),
-                    None => Some(time.saturating_mul(1000)),
-                },
+                key,
+                min,
             });
             head.size += piece.len() as u64;
             head.lines += newlines;
@@ -260,6 +414,22 @@ impl Commit<'_, '_> {
         }
         Ok(done)
     }
+}
+
+/// The index keys of a keyed piece about to follow `head`'s segments (its
+/// `key` and `min`, see [`Segment`]), and `head.last_key` moved past it.
+fn index_keys(head: &mut Head, pk: PieceKeys) -> (Option<u64>, Option<u64>) {
+    let before = head.last_key;
+    let key = match (before, pk.first) {
+        (Some(b), Some(f)) => Some(b.max(f)),
+        (b, f) => b.or(f),
+    };
+    let min = pk.min.filter(|m| key.is_some_and(|k| *m < k));
+    head.last_key = match (before, pk.max) {
+        (Some(b), Some(m)) => Some(b.max(m)),
+        (b, m) => b.or(m),
+    };
+    (key, min)
 }
 
 /// Cuts `data` into pieces of at most `max` bytes, on line boundaries where a

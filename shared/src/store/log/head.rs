@@ -37,24 +37,32 @@ pub struct Head {
     /// The first line still readable once pages expired: a line boundary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained: Option<PageRef>,
-    /// The greatest ordering key appended (see [`Keys`]): what keeps a keyed
-    /// log's keys non-decreasing across concurrent writers, since it is
-    /// checked and moved in the same compare-and-swap that commits the bytes.
+    /// The greatest ordering key appended (see [`Keys`]): what an append's
+    /// window is measured from, checked and moved in the same
+    /// compare-and-swap that commits the bytes, so racing writers agree on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_key: Option<u64>,
 }
 
-/// The ordering keys of one keyed append (a stream's entry timestamps): every
-/// line of a keyed log starts with its key, keys never decrease, and each
-/// segment and page records its first key, so the log's own index finds a
-/// time without a second index to keep in step.
+/// How a keyed log's appends are ordered (a stream's entry timestamps).
+///
+/// Every line of a keyed log starts with its key. Within one append the
+/// keys never decrease; across appends a key may be below keys already
+/// stored (an entry that arrives late), by at most `window` below the
+/// greatest key stored when it commits: lines further behind are dropped
+/// and the outcome says below which key ([`Appended::behind`]), as Loki
+/// drops an entry "too far behind". The index records, per segment and per
+/// page, a key no earlier line exceeds and the smallest key inside (see
+/// [`Segment::key`], [`Segment::min`]), so the log's own index turns a time
+/// range into a byte range without a second index to keep in step, and a
+/// reader can tell where nothing further can be in its range.
 #[derive(Clone, Copy)]
 pub struct Keys {
-    /// The key of the append's first and last line.
-    pub first: u64,
-    pub last: u64,
-    /// The key of the first line of a piece (pieces start on line boundaries).
-    pub of_piece: fn(&[u8]) -> Option<u64>,
+    /// The key a line starts with (the line without its newline).
+    pub of_line: fn(&[u8]) -> Option<u64>,
+    /// How far below the greatest stored key an appended key may be; 0
+    /// keeps the log in key order.
+    pub window: u64,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -69,9 +77,19 @@ fn is_zero_u64(n: &u64) -> bool {
 pub struct PageRef {
     pub offset: u64,
     pub line: u64,
-    /// The first segment's ordering key, in a keyed log.
+    /// The first segment's [`Segment::key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<u64>,
+    /// The smallest [`Segment::min`] of the page, when below `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+}
+
+impl PageRef {
+    /// The smallest key in the page.
+    pub fn least(&self) -> Option<u64> {
+        self.min.or(self.key)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -89,9 +107,25 @@ pub struct Segment {
     /// line that ends in it (appends carry no per-line clock).
     #[serde(default)]
     pub time: u64,
-    /// The ordering key of its first line, in a keyed log.
+    /// In a keyed log, its first line's key or, when that line came late,
+    /// the greatest key before it: no line before the segment has a greater
+    /// key, and keys of successive segments never decrease, so a binary
+    /// search finds where a time begins. In any other log, the commit time
+    /// in nanoseconds (the time of every line in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<u64>,
+    /// In a keyed log, the smallest key in the segment, when below `key`
+    /// (it holds late entries): where a time range may still end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+}
+
+impl Segment {
+    /// The smallest key in the segment (its lines are in key order, so
+    /// without late entries that is its first).
+    pub fn least(&self) -> Option<u64> {
+        self.min.or(self.key)
+    }
 }
 
 /// What one append did: where its bytes landed.
@@ -105,6 +139,10 @@ pub struct Appended {
     pub lines: u64,
     /// Size of the log after this append.
     pub size: u64,
+    /// In a keyed append, the key below which lines were dropped for being
+    /// more than the window behind the log's greatest key (none: all kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

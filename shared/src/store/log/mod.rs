@@ -29,6 +29,38 @@
 //! Every append ends on a newline (the ingest layer adds one), so `lines` is
 //! exact and a line never straddles two requests. A line longer than a segment
 //! is split across segments; the index handles that.
+//!
+//! **Keyed logs: order, and what late lines may do.** A keyed log ([`Keys`],
+//! a labelled stream keyed by entry timestamps) is append-only like any
+//! other, so positions (offsets, lines, cursors) never change meaning; only
+//! the keys need not follow the positions. The contract:
+//!
+//! 1. *Within one append* keys never decrease (the writer sorts its batch;
+//!    an append out of order is refused whole). A segment holds one append's
+//!    lines, so every segment is in key order.
+//! 2. *Across appends* a key may be below keys already stored, by at most
+//!    the append's window below the greatest key the head records when it
+//!    commits (`Head::last_key`, moved by the same compare-and-swap). Lines
+//!    further behind are dropped, the rest stored, and [`Appended::behind`]
+//!    says below which key (Loki's "entry too far behind"). The check and
+//!    the commit are one swap, so racing writers cannot slip a line past it.
+//! 3. *The index bounds keys both ways.* Each segment records a `key` that
+//!    no earlier line exceeds (its first line's key, or the greatest key
+//!    before it when that line came late), non-decreasing along the log,
+//!    and, when it holds late lines, its smallest key (`min`); each page
+//!    records its first segment's `key` and its smallest key. So:
+//!    [`Snapshot::key_start`] (where keys `>= t` may begin) is a binary
+//!    search, [`Snapshot::key_end`] (where keys `<= t` surely end) a search
+//!    of the head's lists from the end plus one page, and a reader at any
+//!    segment boundary knows the least key still ahead
+//!    ([`Snapshot::least_from`]) and the greatest behind
+//!    ([`Snapshot::greatest_before`]) without reading a byte, which is how a
+//!    search stops early without assuming the whole log is sorted.
+//! 4. *Readers order by (key, position)*, never by position alone: a time
+//!    range is the byte range above, filtered line by line, and a cursor is a
+//!    key, a stream and an offset, exact whatever the arrival order. A log
+//!    without late lines indexes exactly as before (no `min` is written), and
+//!    logs written before late lines were accepted read unchanged.
 
 mod append;
 mod head;

@@ -230,12 +230,14 @@ impl Log {
                     offset: s.offset,
                     line: s.line,
                     key: s.key,
+                    min: None,
                 })
             })
             .unwrap_or(PageRef {
                 offset: head.size,
                 line: head.lines,
                 key: None,
+                min: None,
             });
         let boundary = snapshot.line_start(start.line)?;
         let mark = if boundary == start.offset {
@@ -246,6 +248,7 @@ impl Log {
                 offset: snapshot.line_start(line)?,
                 line,
                 key: start.key,
+                min: None,
             }
         };
         let mut objects = Vec::new();

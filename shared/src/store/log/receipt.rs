@@ -255,8 +255,9 @@ pub enum AppendError {
     InProgress {
         retry_after_s: u32,
     },
-    /// A keyed append whose first key is below `last`, the greatest key the
-    /// log holds.
+    /// No longer returned: a keyed append now stores what is within its
+    /// window and says below which key it dropped lines
+    /// ([`super::Appended::behind`]). Kept while callers still match on it.
     OutOfOrder {
         last: u64,
     },

@@ -170,7 +170,9 @@ impl Snapshot {
 
     /// In a keyed log, a line boundary before which every line's key is
     /// below `key` (lines after it may be below too: readers skip them).
-    /// Costs the head and at most one page, whatever the log's size.
+    /// Segment keys never decrease and bound every earlier line's key, so
+    /// this is a binary search: the head and at most one page, whatever
+    /// the log's size.
     pub fn key_start(&self, key: u64) -> Result<u64, StoreError> {
         let below = |k: Option<u64>| k.is_some_and(|k| k < key);
         let at = match self.last_segment_where(|p| below(p.key), |s| below(s.key))? {
@@ -181,17 +183,92 @@ impl Snapshot {
     }
 
     /// In a keyed log, a line boundary from which every line's key is above
-    /// `key`: the end of the last segment whose first key is at most `key`.
+    /// `key`: the end of the last segment whose smallest key is at most
+    /// `key`. Late entries make smallest keys go up and down, so the head's
+    /// tail and page list are searched from the end (in memory), then at
+    /// most one page.
     pub fn key_end(&self, key: u64) -> Result<u64, StoreError> {
         let upto = |k: Option<u64>| k.is_some_and(|k| k <= key);
-        let end = match self.last_segment_where(|p| upto(p.key), |s| upto(s.key))? {
-            Some(i) => {
-                let seg = self.segment(i)?;
-                seg.offset + seg.len
-            }
+        let end = match self.last_least_where(upto)? {
+            Some(seg) => seg.offset + seg.len,
             None => 0,
         };
         Ok(end.max(self.retained()))
+    }
+
+    /// The last readable segment whose smallest key passes `test`.
+    fn last_least_where(
+        &self,
+        test: impl Fn(Option<u64>) -> bool,
+    ) -> Result<Option<Segment>, StoreError> {
+        if let Some(s) = self.head.tail.iter().rev().find(|s| test(s.least())) {
+            return Ok(Some(s.clone()));
+        }
+        let live = self.head.expired_pages..self.head.pages.len();
+        let Some(p) = live.rev().find(|&p| test(self.head.pages[p].least())) else {
+            return Ok(None);
+        };
+        Ok(self
+            .page(p)?
+            .iter()
+            .rev()
+            .find(|s| test(s.least()))
+            .cloned())
+    }
+
+    /// The smallest key of the readable log (`None`: no keys): the first
+    /// time a keyed log holds, late entries and retention included.
+    pub fn least_key(&self) -> Option<u64> {
+        let pages = self.head.pages.iter().skip(self.head.expired_pages);
+        let tail = self.head.tail.iter().filter_map(Segment::least);
+        pages.filter_map(PageRef::least).chain(tail).min()
+    }
+
+    /// The smallest key of the lines at or after `offset`: a forward reader
+    /// there knows nothing further can come before it. One page at most
+    /// (the one `offset` is in, which a reader there has loaded already).
+    pub fn least_from(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        if offset >= self.head.size {
+            return Ok(None);
+        }
+        let i = self.segment_at(offset)?;
+        let sealed = self.sealed();
+        let from_tail = i.saturating_sub(sealed) as usize;
+        let mut least = self.head.tail[from_tail.min(self.head.tail.len())..]
+            .iter()
+            .filter_map(Segment::least)
+            .min();
+        if i < sealed {
+            let p = i as usize / PAGE_SEGMENTS;
+            let page = self.page(p)?;
+            let rest = page.iter().skip(i as usize % PAGE_SEGMENTS);
+            let later = self.head.pages[p + 1..].iter().filter_map(PageRef::least);
+            least = rest
+                .filter_map(Segment::least)
+                .chain(later)
+                .chain(least)
+                .min();
+        }
+        Ok(least)
+    }
+
+    /// A key no line before `offset` (a segment boundary, or the log's end)
+    /// exceeds: a backward reader there knows nothing further can come after
+    /// it. Keys of a keyed log's segments bound everything before them.
+    pub fn greatest_before(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        if offset >= self.head.size {
+            let last = self.head.tail.last().and_then(|s| s.key);
+            return Ok(self.head.last_key.or(last));
+        }
+        let i = self.segment_at(offset)?;
+        let seg = self.segment(i)?;
+        if seg.offset == offset {
+            return Ok(seg.key);
+        }
+        if i + 1 < self.head.segments {
+            return Ok(self.segment(i + 1)?.key);
+        }
+        self.greatest_before(self.head.size)
     }
 
     /// Index of the segment holding byte `offset` (`offset < size`).
