@@ -40,7 +40,17 @@ pub(crate) enum Tok {
     LParen,
     RParen,
     Comma,
+    Add,
     Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    /// `|>` and `!>`: pattern line filters.
+    PipePattern,
+    NotPattern,
+    /// `--strict`, `--keep-empty`: a parser's flag, without its dashes.
+    Flag(String),
     Eof,
 }
 
@@ -55,18 +65,56 @@ const KEYWORDS: &[&str] = &[
     "logfmt",
     "line_format",
     "label_format",
+    "unless",
+    "bool",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "json",
+    "logfmt",
+    "regexp",
+    "pattern",
+    "unpack",
+    "unwrap",
+    "decolorize",
+    "ip",
+    "line_format",
+    "label_format",
     "drop",
     "keep",
     "count_over_time",
     "rate",
+    "rate_counter",
     "bytes_over_time",
     "bytes_rate",
+    "avg_over_time",
+    "sum_over_time",
+    "min_over_time",
+    "max_over_time",
+    "stdvar_over_time",
+    "stddev_over_time",
+    "quantile_over_time",
+    "first_over_time",
+    "last_over_time",
+    "absent_over_time",
+    "bytes",
+    "duration",
+    "duration_seconds",
     "sum",
     "count",
     "avg",
     "min",
     "max",
+    "stddev",
+    "stdvar",
     "topk",
+    "bottomk",
+    "sort",
+    "sort_desc",
+    "vector",
+    "label_replace",
 ];
 
 impl Tok {
@@ -99,7 +147,15 @@ impl Tok {
             Tok::LParen => "(",
             Tok::RParen => ")",
             Tok::Comma => ",",
+            Tok::Add => "+",
             Tok::Sub => "-",
+            Tok::Mul => "*",
+            Tok::Div => "/",
+            Tok::Mod => "%",
+            Tok::Pow => "^",
+            Tok::PipePattern => "|>",
+            Tok::NotPattern => "!>",
+            Tok::Flag(_) => "FUNCTION_FLAG",
             Tok::Eof => "$end",
         }
     }
@@ -135,6 +191,15 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             _ if two(b'!', b'~') => (Tok::Nre, 2),
             _ if two(b'|', b'=') => (Tok::PipeExact, 2),
             _ if two(b'|', b'~') => (Tok::PipeMatch, 2),
+            _ if two(b'|', b'>') => (Tok::PipePattern, 2),
+            _ if two(b'!', b'>') => (Tok::NotPattern, 2),
+            _ if two(b'-', b'-') && bytes.get(i + 2).is_some_and(u8::is_ascii_alphabetic) => {
+                let len = bytes[i + 2..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
+                    .count();
+                (Tok::Flag(src[i + 2..i + 2 + len].to_string()), len + 2)
+            }
             _ if two(b'>', b'=') => (Tok::Gte, 2),
             _ if two(b'<', b'=') => (Tok::Lte, 2),
             b'=' => (Tok::Eq, 1),
@@ -147,6 +212,11 @@ pub(crate) fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             b')' => (Tok::RParen, 1),
             b',' => (Tok::Comma, 1),
             b'-' => (Tok::Sub, 1),
+            b'+' => (Tok::Add, 1),
+            b'*' => (Tok::Mul, 1),
+            b'/' => (Tok::Div, 1),
+            b'%' => (Tok::Mod, 1),
+            b'^' => (Tok::Pow, 1),
             b'"' => lex_quoted(src, i)?,
             b'`' => {
                 let end = memchr::memchr(b'`', &bytes[i + 1..]).ok_or_else(|| {

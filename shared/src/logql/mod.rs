@@ -1,29 +1,52 @@
-//! LogQL, the subset worth having: parsed once per query, evaluated per entry.
+//! LogQL as Loki 3 documents it: parsed once per query, evaluated per entry.
 //!
-//! Grafana's tools (Grafana itself, logcli) speak Loki's query language, so
-//! the read API accepts it rather than a dialect of our own. This module is
-//! pure: it parses a query into a [`Query`], runs a log [`Pipeline`] over one
-//! entry at a time, and folds entries into metric [`Series`] with an
-//! [`Evaluator`]; storage and HTTP stay above it.
+//! Grafana's tools (Grafana itself, Logs Drilldown, logcli) speak Loki's
+//! query language, so the read API accepts it rather than a dialect of our
+//! own. This module is pure: it parses a query into a [`Query`], runs a log
+//! [`Pipeline`] over one entry at a time, folds entries into the samples of
+//! each range aggregation with a [`RangeEvaluator`], and combines those
+//! into the answer ([`Evaluator`]); storage and HTTP stay above it.
 //!
-//! The subset: stream selectors; line filters (`|=`, `!=`, `|~`, `!~`);
-//! the `json` and `logfmt` parsers; label filters on strings, numbers,
-//! durations and byte sizes with `and`/`or`/`,`; `line_format` with plain
-//! `{{.label}}` substitution; `drop` and `keep`; the range aggregations
-//! `count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`; the vector
-//! aggregations `sum`, `count`, `avg`, `min`, `max`, `topk` with `by` or
-//! `without`. Semantics and error messages follow Loki's.
+//! Covered: stream selectors; line filters (`|=`, `!=`, `|~`, `!~`, the
+//! pattern filters `|>`/`!>`, `ip()`, alternatives with `or`); the parsers
+//! `json` (with `a="b.c[0]"` expressions), `logfmt` (`--strict`,
+//! `--keep-empty`, expressions), `regexp`, `pattern`, `unpack`; label filters
+//! on strings, numbers, durations, byte sizes and IPs; `line_format` and
+//! `label_format` with Go templates and Loki's functions; `decolorize`,
+//! `drop`, `keep`; every range aggregation (`unwrap` with `duration()` and
+//! `bytes()`, `offset`); the vector aggregations with `by`/`without`,
+//! `topk`/`bottomk`, `sort`/`sort_desc`; binary and comparison operators
+//! (`bool`, `on`/`ignoring`, `group_left`/`group_right`) between expressions
+//! and with scalars; `vector()` and `label_replace()`. Semantics and error
+//! messages follow Loki's. Not here: `approx_topk` (a sketch of Loki's
+//! query frontend) and `count_values`-style functions Loki does not have.
 
 mod duration;
+mod eval;
+mod ip;
+mod jsonpath;
+mod label_filter;
 mod lexer;
+mod line_filter;
 mod metric;
 mod parser;
 mod parsers;
+mod pattern;
 mod pipeline;
+mod range;
 mod selector;
+mod template;
 
-pub use metric::{Evaluator, Series};
-pub use pipeline::{LineOp, Pipeline};
+pub mod drain;
+
+pub use eval::{EvalError, Evaluated, Evaluator};
+pub use line_filter::LineOp;
+pub use metric::{
+    BinModifier, BinOp, Card, Conv, Grouping, MetricExpr, RangeExpr, RangeFunc, Unwrap, VectorOp,
+};
+pub use parsers::ERROR_LABEL;
+pub use pipeline::Pipeline;
+pub use range::{RangeEvaluator, Series};
 pub use selector::{MatchOp, Matcher, Selector};
 
 /// A stream's (or an entry's) labels, sorted by name.
@@ -96,6 +119,44 @@ pub fn parse_duration(src: &str) -> Result<i64, ParseError> {
         .ok_or_else(|| ParseError::at(src, 0, format!("invalid duration {src:?}")))
 }
 
+/// A Go duration (`150ms`, `1h30m`) in nanoseconds, as a label filter
+/// reads a label's value.
+pub fn parse_go_duration(src: &str) -> Option<i64> {
+    duration::parse_duration(src.trim(), false)
+}
+
+/// A byte size (`10KB`, `1MiB`), as go-humanize reads one.
+pub fn parse_bytes(src: &str) -> Option<u64> {
+    duration::parse_bytes(src)
+}
+
+/// One field a line holds: its label name, value, parser, and JSON path.
+pub type Field = (String, String, &'static str, Option<Vec<String>>);
+
+/// The fields of a line as Loki's `detected_fields` reads them: what
+/// `json` extracts (with each field's path), or else what `logfmt` does;
+/// `None` if neither reads anything. `base`: the labels a field's name must
+/// not collide with (they get `_extracted`).
+pub fn detect_fields(line: &str, base: &Labels) -> Option<Vec<Field>> {
+    if let Some(fields) = parsers::json_fields(line, base) {
+        return Some(
+            fields
+                .into_iter()
+                .map(|f| (f.name, f.value, "json", Some(f.path)))
+                .collect(),
+        );
+    }
+    let (pairs, _) = parsers::logfmt(line, false, false);
+    if pairs.is_empty() {
+        return None;
+    }
+    let out = pairs
+        .into_iter()
+        .map(|(k, v)| (parsers::extracted_name(base, k), v, "logfmt", None))
+        .collect();
+    Some(out)
+}
+
 /// Loki push protobuf's `labels` string, `{a="b", c="d"}`: only `=` matchers, any label name allowed by Loki's rule; duplicates are an error. Returns pairs in source order.
 pub fn parse_labels(src: &str) -> Result<Vec<(String, String)>, ParseError> {
     parser::parse_labels(src)
@@ -118,16 +179,12 @@ pub enum Query {
 }
 
 impl Query {
-    /// The (innermost) log query's selector.
-    pub fn selector(&self) -> &Selector {
-        &self.log().selector
-    }
-
-    /// The innermost log query.
-    pub fn log(&self) -> &LogQuery {
+    /// Every log query it reads: one for a log query, one per range
+    /// aggregation of a metric query (none for `vector(1) + 1`).
+    pub fn logs(&self) -> Vec<&LogQuery> {
         match self {
-            Query::Log(q) => q,
-            Query::Metric(m) => m.log(),
+            Query::Log(q) => vec![q],
+            Query::Metric(m) => m.ranges().into_iter().map(|r| &r.query).collect(),
         }
     }
 }
@@ -137,86 +194,6 @@ impl Query {
 pub struct LogQuery {
     pub selector: Selector,
     pub pipeline: Pipeline,
-}
-
-/// A metric expression: a range aggregation over a log query, or a vector
-/// aggregation over another metric expression.
-#[derive(Debug, Clone)]
-pub enum MetricExpr {
-    Range {
-        func: RangeFunc,
-        range_ns: i64,
-        query: LogQuery,
-    },
-    Vector {
-        op: VectorOp,
-        grouping: Option<Grouping>,
-        inner: Box<MetricExpr>,
-    },
-}
-
-impl MetricExpr {
-    /// The innermost range, in nanoseconds.
-    pub fn range_ns(&self) -> i64 {
-        match self {
-            MetricExpr::Range { range_ns, .. } => *range_ns,
-            MetricExpr::Vector { inner, .. } => inner.range_ns(),
-        }
-    }
-
-    /// The innermost log query.
-    pub fn log(&self) -> &LogQuery {
-        match self {
-            MetricExpr::Range { query, .. } => query,
-            MetricExpr::Vector { inner, .. } => inner.log(),
-        }
-    }
-
-    /// The innermost range aggregation's function.
-    pub fn range_func(&self) -> RangeFunc {
-        match self {
-            MetricExpr::Range { func, .. } => *func,
-            MetricExpr::Vector { inner, .. } => inner.range_func(),
-        }
-    }
-}
-
-/// A range aggregation over the entries of a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RangeFunc {
-    CountOverTime,
-    Rate,
-    BytesOverTime,
-    BytesRate,
-}
-
-/// A vector aggregation across series at each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VectorOp {
-    Sum,
-    Count,
-    Avg,
-    Min,
-    Max,
-    Topk(usize),
-}
-
-/// `by (a, b)` or `without (a)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grouping {
-    pub without: bool,
-    pub labels: Vec<String>,
-}
-
-impl Grouping {
-    /// The labels of the group a series with `labels` falls into.
-    pub(crate) fn key(&self, labels: &Labels) -> Labels {
-        labels
-            .iter()
-            .filter(|(k, _)| self.labels.iter().any(|l| l == *k) != self.without)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
 }
 
 /// A label set from pairs, for the tests of this layer and those above.
@@ -286,14 +263,16 @@ mod tests {
     #[test]
     fn query_accessors() {
         let q = parse(r#"topk(2, sum by (a) (rate({app="x"} |= "e" [5m])))"#).unwrap();
-        assert_eq!(q.selector().matchers[0].value, "x");
-        assert_eq!(q.log().pipeline.required_literals(), ["e"]);
+        let logs = q.logs();
+        assert_eq!(logs[0].selector.matchers[0].value, "x");
+        assert_eq!(logs[0].pipeline.required_literals(), ["e"]);
         let Query::Metric(m) = &q else {
             panic!("metric")
         };
-        assert_eq!(m.range_ns(), 300_000_000_000);
-        assert_eq!(m.range_func(), RangeFunc::Rate);
-        let q = parse(r#"{app="x"}"#).unwrap();
-        assert_eq!(q.selector().matchers.len(), 1);
+        assert_eq!(m.ranges()[0].range_ns, 300_000_000_000);
+        assert_eq!(m.ranges()[0].func, RangeFunc::Rate);
+        let q = parse(r#"rate({a="1"}[1m]) / rate({b="2"}[1m]) + vector(1)"#).unwrap();
+        assert_eq!(q.logs().len(), 2);
+        assert_eq!(parse("vector(1) + 1").unwrap().logs().len(), 0);
     }
 }

@@ -1,15 +1,20 @@
-//! The `| json` and `| logfmt` parsers: labels extracted from a line.
+//! The parsers of a log pipeline: labels extracted from a line by `json`,
+//! `logfmt`, `regexp`, `pattern` and `unpack`.
 //!
 //! They follow Loki's rules so that a query copied from Grafana yields the
 //! same labels here: nested JSON keys joined with `_`, arrays skipped, names
-//! sanitised to `[a-zA-Z0-9_]`, a name that collides with a stream label
-//! suffixed `_extracted`, and a line that does not parse marked with
-//! `__error__` rather than dropped.
+//! sanitised to `[a-zA-Z0-9_]`, a name that collides with a stream label or
+//! structured metadata suffixed `_extracted`, and a line a parser cannot
+//! read marked with `__error__` rather than dropped. `logfmt` is Loki's own
+//! decoder (adapted from go-logfmt): it skips what it cannot read unless
+//! `--strict`, and drops empty values unless `--keep-empty`.
 
 use super::Labels;
+use serde_json::Value;
 
 /// The label Loki marks a failed stage with.
-pub(crate) const ERROR_LABEL: &str = "__error__";
+pub const ERROR_LABEL: &str = "__error__";
+pub(crate) const ERROR_DETAILS: &str = "__error_details__";
 pub(crate) const JSON_ERROR: &str = "JSONParserErr";
 pub(crate) const LOGFMT_ERROR: &str = "LogfmtParserErr";
 
@@ -19,7 +24,8 @@ pub(crate) type Extracted = (Vec<(String, String)>, bool);
 /// Loki's `sanitizeLabelKey`: characters outside `[a-zA-Z0-9_]` become `_`,
 /// and a leading digit gets a `_` in front (when `prefix`, i.e. the name
 /// starts a label rather than continuing a nested one).
-fn sanitize(key: &str, prefix: bool) -> String {
+pub(crate) fn sanitize(key: &str, prefix: bool) -> String {
+    let key = key.trim();
     let mut out = String::with_capacity(key.len() + 1);
     if prefix && key.starts_with(|c: char| c.is_ascii_digit()) {
         out.push('_');
@@ -34,8 +40,8 @@ fn sanitize(key: &str, prefix: bool) -> String {
     out
 }
 
-/// The final label name for an extracted key: `_extracted` if the stream
-/// already has a label of that name.
+/// The final label name for an extracted key: `_extracted` if the entry
+/// already has a label of that name (a stream label or structured metadata).
 pub(crate) fn extracted_name(base: &Labels, name: String) -> String {
     if base.contains_key(&name) {
         name + "_extracted"
@@ -44,123 +50,227 @@ pub(crate) fn extracted_name(base: &Labels, name: String) -> String {
     }
 }
 
-/// `| json` without parameters.
-pub(crate) fn json(line: &str) -> Extracted {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(line) else {
-        return (Vec::new(), true);
+/// One field `| json` extracts: its label name, value and JSON path.
+pub(crate) struct JsonField {
+    pub name: String,
+    pub value: String,
+    pub path: Vec<String>,
+}
+
+/// `| json` without parameters: every string, number and boolean (not
+/// arrays, not nulls), nested keys joined with `_`;
+/// `None` when the line is not a JSON object.
+pub(crate) fn json_fields(line: &str, base: &Labels) -> Option<Vec<JsonField>> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+        return None;
     };
     let mut out = Vec::new();
-    flatten("", &map, &mut out);
-    (out, false)
+    flatten(&mut Vec::new(), &map, base, &mut out);
+    Some(out)
+}
+
+/// `| json`: the pairs, and whether the line failed.
+pub(crate) fn json(line: &str, base: &Labels) -> Extracted {
+    match json_fields(line, base) {
+        Some(fields) => (
+            fields.into_iter().map(|f| (f.name, f.value)).collect(),
+            false,
+        ),
+        None => (Vec::new(), true),
+    }
 }
 
 fn flatten(
-    prefix: &str,
-    map: &serde_json::Map<String, serde_json::Value>,
-    out: &mut Vec<(String, String)>,
+    path: &mut Vec<String>,
+    map: &serde_json::Map<String, Value>,
+    base: &Labels,
+    out: &mut Vec<JsonField>,
 ) {
-    use serde_json::Value;
     for (k, v) in map {
-        let key = if prefix.is_empty() {
-            sanitize(k, true)
-        } else {
-            format!("{prefix}_{}", sanitize(k, false))
-        };
-        if key.is_empty() {
-            continue;
-        }
+        path.push(k.clone());
         match v {
-            Value::Object(inner) => flatten(&key, inner, out),
+            Value::Object(inner) => flatten(path, inner, base, out),
             Value::Array(_) | Value::Null => {}
-            Value::String(s) => out.push((key, s.clone())),
-            Value::Number(n) => out.push((key, n.to_string())),
-            Value::Bool(b) => out.push((key, b.to_string())),
+            scalar => {
+                if let Some(name) = json_name(path, base) {
+                    out.push(JsonField {
+                        name,
+                        value: super::jsonpath::label_value(scalar),
+                        path: path.clone(),
+                    });
+                }
+            }
+        }
+        path.pop();
+    }
+}
+
+/// The label a nested key becomes: its sanitised parts joined with `_`
+/// (empty parts skipped), the last part suffixed if the whole collides.
+fn json_name(path: &[String], base: &Labels) -> Option<String> {
+    let parts: Vec<String> = path
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.trim().is_empty())
+        .map(|(i, p)| sanitize(p, i == 0))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(extracted_name(base, parts.join("_")))
+}
+
+/// One key/value of a logfmt line, or a stretch the decoder could not read.
+pub(crate) enum Pair<'l> {
+    Kv(&'l str, std::borrow::Cow<'l, str>),
+    Bad,
+}
+
+/// Loki's logfmt decoder over one line.
+pub(crate) struct Logfmt<'l> {
+    line: &'l str,
+    pos: usize,
+}
+
+impl<'l> Logfmt<'l> {
+    pub(crate) fn new(line: &'l str) -> Self {
+        Logfmt { line, pos: 0 }
+    }
+
+    /// Moves past the value of a bad pair, to the next space.
+    fn skip_value(&mut self) -> Option<Pair<'l>> {
+        let b = self.line.as_bytes();
+        while self.pos < b.len() && b[self.pos] > b' ' {
+            self.pos += 1;
+        }
+        Some(Pair::Bad)
+    }
+}
+
+impl<'l> Iterator for Logfmt<'l> {
+    type Item = Pair<'l>;
+
+    fn next(&mut self) -> Option<Pair<'l>> {
+        let (line, b) = (self.line, self.line.as_bytes());
+        while self.pos < b.len() && b[self.pos] <= b' ' {
+            self.pos += 1;
+        }
+        if self.pos >= b.len() {
+            return None;
+        }
+        let start = self.pos;
+        while self.pos < b.len() && b[self.pos] > b' ' && b[self.pos] != b'=' && b[self.pos] != b'"'
+        {
+            self.pos += 1;
+        }
+        let key = &line[start..self.pos];
+        match b.get(self.pos) {
+            None => return Some(Pair::Kv(key, "".into())),
+            Some(c) if *c <= b' ' => return Some(Pair::Kv(key, "".into())),
+            Some(b'"') => return self.skip_value(),
+            Some(_) if key.is_empty() => return self.skip_value(),
+            Some(_) => {}
+        }
+        self.pos += 1; // '='
+        match b.get(self.pos) {
+            None => Some(Pair::Kv(key, "".into())),
+            Some(c) if *c <= b' ' => Some(Pair::Kv(key, "".into())),
+            Some(b'"') => self.quoted(key),
+            Some(_) => {
+                let vstart = self.pos;
+                while self.pos < b.len() && b[self.pos] > b' ' {
+                    if b[self.pos] == b'=' || b[self.pos] == b'"' {
+                        return self.skip_value();
+                    }
+                    self.pos += 1;
+                }
+                Some(Pair::Kv(key, line[vstart..self.pos].into()))
+            }
         }
     }
 }
 
-/// `| logfmt`, as go-logfmt reads it: `key=value`, `key="quoted value"`,
-/// and a bare `key` meaning `""`. Pairs before an error are kept.
-pub(crate) fn logfmt(line: &str) -> Extracted {
-    let b = line.as_bytes();
+impl<'l> Logfmt<'l> {
+    fn quoted(&mut self, key: &'l str) -> Option<Pair<'l>> {
+        let (line, b) = (self.line, self.line.as_bytes());
+        let start = self.pos;
+        let (mut esc, mut has_esc) = (false, false);
+        let mut i = start + 1;
+        while i < b.len() {
+            match b[i] {
+                _ if esc => esc = false,
+                b'\\' => {
+                    esc = true;
+                    has_esc = true;
+                }
+                b'"' => {
+                    self.pos = i + 1;
+                    if !has_esc {
+                        return Some(Pair::Kv(key, line[start + 1..i].into()));
+                    }
+                    return Some(match unquote(&line[start..=i]) {
+                        Some(v) => Pair::Kv(key, v.into()),
+                        None => Pair::Bad,
+                    });
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = b.len();
+        Some(Pair::Bad)
+    }
+}
+
+/// `| logfmt [--strict] [--keep-empty]`: the pairs, and whether a strict
+/// parse stopped on an error.
+pub(crate) fn logfmt(line: &str, strict: bool, keep_empty: bool) -> Extracted {
     let mut out = Vec::new();
-    let mut i = 0;
-    let is_plain = |c: u8| c > b' ' && c != b'=' && c != b'"';
-    loop {
-        while i < b.len() && b[i] <= b' ' {
-            i += 1;
-        }
-        if i >= b.len() {
-            return (out, false);
-        }
-        let start = i;
-        while i < b.len() && is_plain(b[i]) {
-            i += 1;
-        }
-        if i == start || (i < b.len() && b[i] == b'"') {
-            return (out, true);
-        }
-        let key = sanitize(&line[start..i], true);
-        let value = if i < b.len() && b[i] == b'=' {
-            i += 1;
-            if i < b.len() && b[i] == b'"' {
-                match unquote(&line[i..]) {
-                    Some((v, len)) => {
-                        i += len;
-                        v
-                    }
-                    None => return (out, true),
+    for pair in Logfmt::new(line) {
+        match pair {
+            Pair::Bad if strict => return (out, true),
+            Pair::Bad => continue,
+            Pair::Kv(k, v) => {
+                let key = sanitize(k, true);
+                if key.is_empty() || (!keep_empty && v.is_empty()) {
+                    continue;
                 }
-            } else {
-                let vstart = i;
-                while i < b.len() && is_plain(b[i]) {
-                    i += 1;
-                }
-                if i < b.len() && b[i] > b' ' {
-                    return (out, true);
-                }
-                line[vstart..i].to_string()
+                out.push((key, v.into_owned()));
             }
-        } else {
-            String::new()
-        };
-        out.push((key, value));
+        }
     }
+    (out, false)
 }
 
-/// A quoted logfmt value at the start of `s` (which begins with `"`): its
-/// unescaped text and the bytes it spans.
-fn unquote(s: &str) -> Option<(String, usize)> {
-    let mut out = String::new();
-    let mut chars = s.char_indices().skip(1);
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((out, i + 1)),
-            '\\' => {
-                let (_, e) = chars.next()?;
-                out.push(match e {
-                    '"' => '"',
-                    '\\' => '\\',
-                    '/' => '/',
-                    'b' => '\u{8}',
-                    'f' => '\u{c}',
-                    'n' => '\n',
-                    'r' => '\r',
-                    't' => '\t',
-                    'u' => {
-                        let mut v = 0u32;
-                        for _ in 0..4 {
-                            v = v * 16 + chars.next()?.1.to_digit(16)?;
-                        }
-                        char::from_u32(v).unwrap_or('\u{fffd}')
-                    }
-                    _ => return None,
-                });
-            }
-            _ => out.push(c),
+/// `| unpack`: a JSON object's string fields become labels when it holds
+/// the packed line `_entry`, which replaces the line (Promtail's `pack`).
+/// `None`: not a JSON object (an error); `Some((pairs, None))`: nothing packed.
+pub(crate) fn unpack(line: &str) -> Option<(Vec<(String, String)>, Option<String>)> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+        return None;
+    };
+    let mut entry = None;
+    let mut pairs = Vec::new();
+    for (k, v) in map {
+        let Value::String(s) = v else { continue };
+        if k == "_entry" {
+            entry = Some(s);
+        } else {
+            pairs.push((sanitize(&k, true), s));
         }
     }
-    None
+    Some(match entry {
+        Some(e) => (pairs, Some(e)),
+        None => (Vec::new(), None),
+    })
+}
+
+/// A quoted logfmt value (with its quotes), unescaped as JSON would.
+fn unquote(s: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(s).ok()? {
+        Value::String(v) => Some(v),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -175,8 +285,10 @@ mod tests {
 
     #[test]
     fn json_flattens() {
-        let (mut got, err) =
-            json(r#"{"a":{"b":1,"c":{"d":"x"}},"e":[1,2],"f":true,"g":null,"h":"q\"s","n":1.5}"#);
+        let (mut got, err) = json(
+            r#"{"a":{"b":1,"c":{"d":"x"}},"e":[1,2],"f":true,"g":null,"h":"q\"s","n":1.5}"#,
+            &Labels::new(),
+        );
         assert!(!err);
         got.sort();
         assert_eq!(
@@ -192,45 +304,62 @@ mod tests {
     }
 
     #[test]
-    fn json_sanitises_names() {
-        let (mut got, _) = json(r#"{"a.b-c":"1","1x":"2","o":{"2y":"3"}}"#);
-        got.sort();
-        assert_eq!(got, pairs(&[("_1x", "2"), ("a_b_c", "1"), ("o_2y", "3")]));
+    fn json_sanitises_names_and_keeps_paths() {
+        let base: Labels = [("app".to_string(), "x".to_string())].into_iter().collect();
+        let fields =
+            json_fields(r#"{"a.b-c":"1","1x":"2","o":{"2y":"3"},"app":"y"}"#, &base).unwrap();
+        let got: Vec<(&str, &str, String)> = fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str(), f.path.join("/")))
+            .collect();
+        assert!(got.contains(&("_1x", "2", "1x".into())));
+        assert!(got.contains(&("a_b_c", "1", "a.b-c".into())));
+        assert!(got.contains(&("o_2y", "3", "o/2y".into())));
+        assert!(got.contains(&("app_extracted", "y", "app".into())));
     }
 
     #[test]
     fn json_errors() {
         for bad in ["not json", "[1,2]", "\"s\"", "{\"a\":", ""] {
-            assert!(json(bad).1, "{bad}");
+            assert!(json(bad, &Labels::new()).1, "{bad}");
         }
     }
 
     #[test]
-    fn logfmt_pairs() {
-        let (got, err) = logfmt(r#"level=info msg="hello \"world\"" bare dur=1.5s empty= x.y=z"#);
+    fn logfmt_as_loki() {
+        let line = r#"level=info msg="hello \"world\"" bare dur=1.5s empty= x.y=z"#;
+        let (got, err) = logfmt(line, false, false);
         assert!(!err);
         assert_eq!(
             got,
             pairs(&[
                 ("level", "info"),
                 ("msg", "hello \"world\""),
-                ("bare", ""),
                 ("dur", "1.5s"),
-                ("empty", ""),
                 ("x_y", "z")
             ])
         );
+        let (got, _) = logfmt(line, false, true);
+        assert_eq!(got.len(), 6, "--keep-empty keeps bare and empty= {got:?}");
+        // Non-strict skips what it cannot read; strict stops and says so.
+        let (got, err) = logfmt(r#"a=1 b="unterminated"#, false, false);
+        assert_eq!((got, err), (pairs(&[("a", "1")]), false));
+        let (got, err) = logfmt("a=1 =x c=3", true, false);
+        assert_eq!((got, err), (pairs(&[("a", "1")]), true));
+        let (got, _) = logfmt("a=b=c d=1", false, false);
+        assert_eq!(got, pairs(&[("d", "1")]));
     }
 
     #[test]
-    fn logfmt_errors_keep_earlier_pairs() {
-        let (got, err) = logfmt(r#"a=1 b="unterminated"#);
-        assert!(err);
-        assert_eq!(got, pairs(&[("a", "1")]));
-        assert!(logfmt("=x").1);
-        assert!(logfmt("a=b=c").1);
-        assert!(logfmt(r#"a"b=1"#).1);
-        assert_eq!(logfmt("").0, vec![]);
+    fn unpack_needs_a_packed_entry() {
+        let (pairs_, entry) = unpack(r#"{"_entry":"the line","app":"a","n":1}"#).unwrap();
+        assert_eq!(
+            (pairs_, entry.as_deref()),
+            (pairs(&[("app", "a")]), Some("the line"))
+        );
+        let (pairs_, entry) = unpack(r#"{"app":"a"}"#).unwrap();
+        assert!(pairs_.is_empty() && entry.is_none());
+        assert!(unpack("nope").is_none());
     }
 
     #[test]

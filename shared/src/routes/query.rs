@@ -37,13 +37,30 @@ pub enum Loki {
     Series,
     /// Loki's WebSocket tail, which cannot exist on Spin: a 400 pointing to SSE.
     Tail,
+    /// Streams, chunks, bytes and entries of a selector, from the index.
+    IndexStats,
+    /// Bytes per series or label, from the index (one instant, or a range).
+    IndexVolume,
+    IndexVolumeRange,
+    /// What Logs Drilldown offers to filter by.
+    DetectedLabels,
+    DetectedFields,
+    DetectedFieldValues(String),
+    /// Patterns of the lines (Drain).
+    Patterns,
+    /// The limits Logs Drilldown reads first.
+    DrilldownLimits,
 }
 
 const READ: Rule = Rule::needs(&[SYSTEM_LOGS], Class::Standard);
 /// Searches and LogQL (log or metric) scan, so they are heavy (the
-/// Kubernetes seed's 10/min); listings, the filtered GET and Loki's label
-/// look-ups read the index or one page.
+/// Kubernetes seed's 10/min); listings and the filtered GET read the index
+/// or one page.
 const SCAN: Rule = Rule::needs(&[SYSTEM_LOGS], Class::Heavy);
+/// Loki's read API, every route of it: a Grafana data source's requests,
+/// which one Explore run or Logs Drilldown screen sends by the dozen and
+/// every user of the data source sends with one key (docs/auth.md).
+const LOKI_READ: Rule = Rule::needs(&[SYSTEM_LOGS], Class::Loki);
 const LOKI_JSON: Body = JSON;
 const FORM: Body = Body::media("application/x-www-form-urlencoded");
 
@@ -94,14 +111,27 @@ const FILTERS: &[Param] = &[
 
 const RANGE: &[Param] = &[
     Param::query("query", "LogQL").required(),
-    Param::query("start", "default: an hour before end"),
-    Param::query("end", "default: now"),
+    Param::query(
+        "start",
+        "ns, seconds or RFC 3339; default: an hour before end (inclusive)",
+    ),
+    Param::query("end", "default: now (exclusive, as Loki's)"),
     Param::query("since", "a duration before end"),
     Param::query("limit", "entries (default 100)").of(Kind::Integer),
     Param::query("direction", "backward (default) or forward")
         .of(Kind::OneOf(&["backward", "forward"])),
-    Param::query("step", "a metric query's resolution: a duration or seconds"),
-    Param::query("interval", "the interval of a log query's entries"),
+    Param::query(
+        "step",
+        "a metric query's resolution: a duration (14000ms) or float seconds",
+    ),
+    Param::query(
+        "interval",
+        "a log query's minimum spacing between entries (not the step)",
+    ),
+    Param::header(
+        "X-Loki-Response-Encoding-Flags",
+        "categorize-labels: values as [ts, line, {structuredMetadata, parsed}]",
+    ),
 ];
 
 const INSTANT: &[Param] = &[
@@ -113,6 +143,42 @@ const LABELS: &[Param] = &[
     Param::query("query", "a stream selector"),
     Param::query("start", "since"),
     Param::query("end", "until"),
+];
+
+const STATS: &[Param] = &[
+    Param::query("query", "a stream selector").required(),
+    Param::query("start", "default: an hour before end"),
+    Param::query("end", "default: now (exclusive)"),
+];
+
+const VOLUME: &[Param] = &[
+    Param::query("query", "a stream selector").required(),
+    Param::query("start", "default: an hour before end"),
+    Param::query("end", "default: now (exclusive)"),
+    Param::query("limit", "series (default 100)").of(Kind::Integer),
+    Param::query("targetLabels", "labels to aggregate by, comma-separated"),
+    Param::query("aggregateBy", "series (default) or labels")
+        .of(Kind::OneOf(&["series", "labels"])),
+    Param::query("step", "volume_range's bucket: a duration or seconds"),
+];
+
+const DETECTED: &[Param] = &[
+    Param::query(
+        "query",
+        "a LogQL log query (may be empty for detected_labels)",
+    ),
+    Param::query("start", "default: an hour before end"),
+    Param::query("end", "default: now (exclusive)"),
+    Param::query("since", "a duration before end"),
+    Param::query("line_limit", "lines sampled (default 100, at most 5000)").of(Kind::Integer),
+    Param::query("limit", "fields or values (default 1000)").of(Kind::Integer),
+];
+
+const PATTERNS: &[Param] = &[
+    Param::query("query", "a LogQL log query").required(),
+    Param::query("start", "default: an hour before end"),
+    Param::query("end", "default: now (exclusive)"),
+    Param::query("step", "the samples' bucket: a duration or seconds"),
 ];
 
 const SERIES: &[Param] = &[
@@ -150,6 +216,14 @@ pub static FAMILY: Family<Query> = Family {
         "/loki/api/v1/label/:name/values",
         "/loki/api/v1/series",
         "/loki/api/v1/tail",
+        "/loki/api/v1/index/stats",
+        "/loki/api/v1/index/volume",
+        "/loki/api/v1/index/volume_range",
+        "/loki/api/v1/detected_labels",
+        "/loki/api/v1/detected_fields",
+        "/loki/api/v1/detected_field/:name/values",
+        "/loki/api/v1/patterns",
+        "/loki/api/v1/drilldown-limits",
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::READS, vars::FOLLOW, vars::QUERY],
@@ -225,62 +299,122 @@ pub static FAMILY: Family<Query> = Family {
             make: |_| Ok(Query::Tail),
         },
         Row {
-            endpoint: loki(Verb::Get, "/loki/api/v1/query_range", SCAN, "Loki: a LogQL query over a range (streams or a matrix)", RANGE),
+            endpoint: loki(Verb::Get, "/loki/api/v1/query_range", LOKI_READ, "Loki: a LogQL query over a range (streams or a matrix)", RANGE),
             make: |_| Ok(Query::Loki(Loki::QueryRange)),
         },
         Row {
-            endpoint: loki(Verb::Post, "/loki/api/v1/query_range", SCAN, "Loki: query_range with a form body", RANGE),
+            endpoint: loki(Verb::Post, "/loki/api/v1/query_range", LOKI_READ, "Loki: query_range with a form body", RANGE),
             make: |_| Ok(Query::Loki(Loki::QueryRange)),
         },
         Row {
-            endpoint: loki(Verb::Get, "/loki/api/v1/query", SCAN, "Loki: a LogQL query at one instant", INSTANT),
+            endpoint: loki(Verb::Get, "/loki/api/v1/query", LOKI_READ, "Loki: a LogQL query at one instant", INSTANT),
             make: |_| Ok(Query::Loki(Loki::Query)),
         },
         Row {
-            endpoint: loki(Verb::Post, "/loki/api/v1/query", SCAN, "Loki: query with a form body", INSTANT),
+            endpoint: loki(Verb::Post, "/loki/api/v1/query", LOKI_READ, "Loki: query with a form body", INSTANT),
             make: |_| Ok(Query::Loki(Loki::Query)),
         },
         Row {
-            endpoint: loki(Verb::Get, "/loki/api/v1/labels", READ, "Loki: label names", LABELS),
+            endpoint: loki(Verb::Get, "/loki/api/v1/labels", LOKI_READ, "Loki: label names", LABELS),
             make: |_| Ok(Query::Loki(Loki::Labels)),
         },
         Row {
-            endpoint: loki(Verb::Post, "/loki/api/v1/labels", READ, "Loki: label names, with a form body", LABELS),
+            endpoint: loki(Verb::Post, "/loki/api/v1/labels", LOKI_READ, "Loki: label names, with a form body", LABELS),
             make: |_| Ok(Query::Loki(Loki::Labels)),
         },
         Row {
-            endpoint: loki(Verb::Get, "/loki/api/v1/label", READ, "Loki: label names (the older spelling)", LABELS),
+            endpoint: loki(Verb::Get, "/loki/api/v1/label", LOKI_READ, "Loki: label names (the older spelling)", LABELS),
             make: |_| Ok(Query::Loki(Loki::Labels)),
         },
         Row {
-            endpoint: loki(Verb::Post, "/loki/api/v1/label", READ, "Loki: label names (the older spelling), with a form body", LABELS),
+            endpoint: loki(Verb::Post, "/loki/api/v1/label", LOKI_READ, "Loki: label names (the older spelling), with a form body", LABELS),
             make: |_| Ok(Query::Loki(Loki::Labels)),
         },
         Row {
-            endpoint: loki(Verb::Get, "/loki/api/v1/label/:name/values", READ, "Loki: one label's values", LABELS),
+            endpoint: loki(Verb::Get, "/loki/api/v1/label/:name/values", LOKI_READ, "Loki: one label's values", LABELS),
             make: |p| Ok(Query::Loki(Loki::LabelValues(p.get("name")?))),
         },
         Row {
-            endpoint: loki(Verb::Post, "/loki/api/v1/label/:name/values", READ, "Loki: one label's values, with a form body", LABELS),
+            endpoint: loki(Verb::Post, "/loki/api/v1/label/:name/values", LOKI_READ, "Loki: one label's values, with a form body", LABELS),
             make: |p| Ok(Query::Loki(Loki::LabelValues(p.get("name")?))),
         },
         Row {
-            endpoint: loki(Verb::Get, "/loki/api/v1/series", READ, "Loki: the streams a selector matches", SERIES),
+            endpoint: loki(Verb::Get, "/loki/api/v1/series", LOKI_READ, "Loki: the streams a selector matches", SERIES),
             make: |_| Ok(Query::Loki(Loki::Series)),
         },
         Row {
-            endpoint: loki(Verb::Post, "/loki/api/v1/series", READ, "Loki: series, with a form body", SERIES),
+            endpoint: loki(Verb::Post, "/loki/api/v1/series", LOKI_READ, "Loki: series, with a form body", SERIES),
             make: |_| Ok(Query::Loki(Loki::Series)),
         },
         Row {
             endpoint: Endpoint::new(
                 Verb::Get,
                 "/loki/api/v1/tail",
-                READ,
+                LOKI_READ,
                 "Loki's WebSocket tail: a 400 pointing to GET /k8s/v1/tail (SSE)",
             )
             .answers(400, Body::media("application/problem+json")),
             make: |_| Ok(Query::Loki(Loki::Tail)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/index/stats", LOKI_READ, "Loki: streams, chunks, bytes and entries of a selector, from the index", STATS),
+            make: |_| Ok(Query::Loki(Loki::IndexStats)),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/index/stats", LOKI_READ, "Loki: index/stats with a form body", STATS),
+            make: |_| Ok(Query::Loki(Loki::IndexStats)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/index/volume", LOKI_READ, "Loki: bytes per series or label over the range, from the index (a vector)", VOLUME),
+            make: |_| Ok(Query::Loki(Loki::IndexVolume)),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/index/volume", LOKI_READ, "Loki: index/volume with a form body", VOLUME),
+            make: |_| Ok(Query::Loki(Loki::IndexVolume)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/index/volume_range", LOKI_READ, "Loki: bytes per series or label and step, from the index (a matrix)", VOLUME),
+            make: |_| Ok(Query::Loki(Loki::IndexVolumeRange)),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/index/volume_range", LOKI_READ, "Loki: index/volume_range with a form body", VOLUME),
+            make: |_| Ok(Query::Loki(Loki::IndexVolumeRange)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/detected_labels", LOKI_READ, "Loki: the labels worth filtering by, with their cardinality, from the index", DETECTED),
+            make: |_| Ok(Query::Loki(Loki::DetectedLabels)),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/detected_labels", LOKI_READ, "Loki: detected_labels with a form body", DETECTED),
+            make: |_| Ok(Query::Loki(Loki::DetectedLabels)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/detected_fields", LOKI_READ, "Loki: fields of a sample of the newest lines (structured metadata, json, logfmt), typed", DETECTED),
+            make: |_| Ok(Query::Loki(Loki::DetectedFields)),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/detected_fields", LOKI_READ, "Loki: detected_fields with a form body", DETECTED),
+            make: |_| Ok(Query::Loki(Loki::DetectedFields)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/detected_field/:name/values", LOKI_READ, "Loki: one detected field's values in a sample of the newest lines", DETECTED),
+            make: |p| Ok(Query::Loki(Loki::DetectedFieldValues(p.get("name")?))),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/detected_field/:name/values", LOKI_READ, "Loki: detected_field values with a form body", DETECTED),
+            make: |p| Ok(Query::Loki(Loki::DetectedFieldValues(p.get("name")?))),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/patterns", LOKI_READ, "Loki: patterns of a bounded sample of the range's lines (Drain), with counts per step", PATTERNS),
+            make: |_| Ok(Query::Loki(Loki::Patterns)),
+        },
+        Row {
+            endpoint: loki(Verb::Post, "/loki/api/v1/patterns", LOKI_READ, "Loki: patterns with a form body", PATTERNS),
+            make: |_| Ok(Query::Loki(Loki::Patterns)),
+        },
+        Row {
+            endpoint: loki(Verb::Get, "/loki/api/v1/drilldown-limits", LOKI_READ, "Loki: the limits and features Logs Drilldown reads on its first screen", &[]),
+            make: |_| Ok(Query::Loki(Loki::DrilldownLimits)),
         },
     ],
 };

@@ -50,6 +50,7 @@ fn needs(rule: &Rule) -> String {
         Class::Standard => "standard",
         Class::Heavy => "heavy",
         Class::Ingest => "ingest",
+        Class::Loki => "loki",
     };
     let perms: Vec<String> = rule.any_of.iter().map(|p| format!("`{p}`")).collect();
     let who = if perms.is_empty() {

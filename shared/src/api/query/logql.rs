@@ -15,7 +15,7 @@ use crate::web::time::parse_duration_ns;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Loki's cap on points per series in a range query.
 const MAX_POINTS: u64 = 11_000;
@@ -107,6 +107,8 @@ pub(super) struct Ranged<'a> {
 /// A metric query's series, and whether the budget let it see the whole range.
 pub(super) struct Matrix {
     pub series: Vec<Series>,
+    /// `1 + 1`: one unlabelled series that is a scalar.
+    pub scalar: bool,
     pub stats: Stats,
     complete: bool,
 }
@@ -126,7 +128,9 @@ impl Ranged<'_> {
         limit: usize,
         resume: Option<Resume>,
     ) -> Result<Page, Problem> {
-        let log = self.query.log();
+        let Query::Log(log) = self.query else {
+            return Err(Problem::bad_param("query", "a log query is needed here"));
+        };
         let streams = search::select(&self.env.store, &log.selector)?;
         let plan = Plan {
             pipeline: log.pipeline.clone(),
@@ -142,54 +146,81 @@ impl Ranged<'_> {
         Ok(search::search(&streams, &plan)?)
     }
 
-    /// The metric query `expr` (this query's) evaluated every `step` ns: its
-    /// range function reads `expr`'s range before `from` too.
+    /// The metric query `expr` (this query's) evaluated every `step` ns:
+    /// each of its range aggregations is fed the entries of its own
+    /// selector and pipeline over its own span (its range and offset before
+    /// `from`), within what is left of the budget.
     pub fn matrix(&self, expr: &MetricExpr, step: u64) -> Result<Matrix, Problem> {
-        let log = self.query.log();
-        let streams = search::select(&self.env.store, &log.selector)?;
-        let range = u64::try_from(expr.range_ns()).unwrap_or(0);
-        let (from, to) = (self.from as i64, self.to as i64);
-        let mut eval = logql::Evaluator::new(expr, from, to, step as i64);
-        let plan = Plan {
-            pipeline: log.pipeline.clone(),
-            levels: Vec::new(),
-            from: self.from.saturating_sub(range).saturating_add(1),
-            to: self.to,
-            direction: Direction::Forward,
-            limit: usize::MAX,
-            resume: None,
-            budget: self.budget,
-            context: (0, 0),
-        };
-        let (complete, stats) = search::feed(&streams, &plan, &mut |labels, ts, bytes| {
-            eval.push(labels, ts as i64, bytes)
-        })?;
+        let started = Instant::now();
+        let mut eval = logql::Evaluator::new(expr, self.from as i64, self.to as i64, step as i64);
+        let spans: Vec<(i64, i64)> = eval.leaves().iter().map(|l| l.span()).collect();
+        let mut stats = Stats::default();
+        let mut complete = true;
+        for (i, (range, (lo, hi))) in expr.ranges().into_iter().zip(spans).enumerate() {
+            let streams = search::select(&self.env.store, &range.query.selector)?;
+            let plan = Plan {
+                pipeline: range.query.pipeline.clone(),
+                levels: Vec::new(),
+                from: lo.max(0) as u64,
+                to: hi.max(0) as u64,
+                direction: Direction::Forward,
+                limit: usize::MAX,
+                resume: None,
+                budget: self.budget.saturating_sub(started.elapsed()),
+                context: (0, 0),
+            };
+            let (done, s) = search::feed(&streams, &plan, &mut |labels, ts, bytes| {
+                eval.push(i, labels, ts as i64, bytes)
+            })?;
+            add_stats(&mut stats, &s);
+            if !done {
+                complete = false;
+                break;
+            }
+        }
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        let done = eval
+            .finish()
+            .map_err(|e| Problem::bad_param("query", e.message))?;
         Ok(Matrix {
-            series: eval.finish(),
+            series: done.series,
+            scalar: done.scalar,
             stats,
             complete,
         })
     }
 }
 
-/// A metric query's resolution: `step` (a duration or seconds), or Loki's
-/// default; refused past [`MAX_POINTS`] points a series.
+/// `total` with one feed's counts added.
+fn add_stats(total: &mut Stats, s: &Stats) {
+    total.streams += s.streams;
+    total.entries_scanned += s.entries_scanned;
+    total.bytes_scanned += s.bytes_scanned;
+    total.matched += s.matched;
+    total.budget_exhausted |= s.budget_exhausted;
+}
+
+/// A metric query's resolution: `step` as Loki reads it (float seconds,
+/// or a duration such as `14000ms`, Grafana's spelling), or Loki's default
+/// (the range over 250 points in whole seconds, at least one); refused past
+/// [`MAX_POINTS`] points a series, in Loki's words.
 pub(super) fn step_param(step: Option<&str>, from: u64, to: u64) -> Result<u64, Problem> {
-    let range = to - from;
-    let step = match step.filter(|s| !s.is_empty()) {
+    let range = to.saturating_sub(from);
+    let step = match step.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.starts_with('-') || s.parse::<f64>().is_ok_and(|f| f <= 0.0) => 0,
         Some(s) => parse_duration_ns("step", s)?,
-        // Loki's default: the range over 250 points, at least a second.
-        None => (range / 250).max(1_000_000_000),
+        None => (range / 250 / 1_000_000_000).max(1) * 1_000_000_000,
     };
     if step == 0 {
-        return Err(Problem::bad_param("step", "step must be positive"));
+        return Err(Problem::bad_param(
+            "step",
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
     }
     if range / step > MAX_POINTS {
         return Err(Problem::bad_param(
             "step",
-            format!(
-                "exceeded maximum resolution of {MAX_POINTS} points per timeseries: increase step or shorten the range"
-            ),
+            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter",
         ));
     }
     Ok(step)

@@ -1,31 +1,54 @@
-//! Loki's read API, as Loki answers it, so Grafana and `logcli` work
-//! unchanged: `query_range`, `query`, `labels`, `label/{name}/values`,
-//! `series`; its WebSocket `tail` is a 400 pointing to the SSE tail.
+//! Loki's read API, as Loki 3 answers it, so Grafana, Logs Drilldown and
+//! `logcli` work unchanged. This module dispatches the routes and holds
+//! what they share: parameters from the query string or a form body, Loki's
+//! time bounds (`end` exclusive for entries), the `{"status":"success"}`
+//! envelope, and errors that carry Loki's `message` beside the problem.
+//! The label look-ups are here too; the rest have modules of their own.
 
-use super::logql::{Matrix, Ranged, matrix_json, sample, seconds, step_param, warn_partial};
-use super::params::{HOUR_NS, budget, direction_param, duration_param, limit_param};
-use super::params::{logql_problem, now_ns, number_param, time_param, time_range};
+use super::loki_query::{instant, query_range};
+use super::params::{HOUR_NS, duration_param, logql_problem, now_ns, time_param};
+use super::{detected, limits, patterns, volume};
 use crate::env::Env;
-use crate::logql::{self, Labels, Query, Selector};
-use crate::read::search::{self, Hit, Selected, Stats};
+use crate::logql::{self, Selector};
+use crate::read::search::{self, Selected, Stats};
 use crate::routes::query::Loki;
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
 use crate::web::query::Query as Params;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-/// Answers one of Loki's read routes.
+/// Answers one of Loki's read routes; an error carries `message`.
 pub(super) fn answer(route: Loki, req: &Request, env: &Env) -> Result<Response, Problem> {
+    route_answer(route, req, env).map_err(with_message)
+}
+
+fn route_answer(route: Loki, req: &Request, env: &Env) -> Result<Response, Problem> {
+    let p = || params(req);
     match route {
         Loki::Tail => Err(websocket_tail()),
-        Loki::QueryRange => query_range(&params(req)?, env),
-        Loki::Query => instant(&params(req)?, env),
-        Loki::Labels => labels(&params(req)?, env),
-        Loki::LabelValues(name) => label_values(&params(req)?, env, &name),
-        Loki::Series => series(&params(req)?, env),
+        Loki::QueryRange => query_range(&p()?, req, env),
+        Loki::Query => instant(&p()?, req, env),
+        Loki::Labels => labels(&p()?, env),
+        Loki::LabelValues(name) => label_values(&p()?, env, &name),
+        Loki::Series => series(&p()?, env),
+        Loki::IndexStats => volume::stats(&p()?, env),
+        Loki::IndexVolume => volume::volume(&p()?, env, false),
+        Loki::IndexVolumeRange => volume::volume(&p()?, env, true),
+        Loki::DetectedLabels => detected::labels(&p()?, env),
+        Loki::DetectedFields => detected::fields(&p()?, env),
+        Loki::DetectedFieldValues(name) => detected::values(&p()?, env, &name),
+        Loki::Patterns => patterns::patterns(&p()?, env),
+        Loki::DrilldownLimits => limits::drilldown(env),
     }
+}
+
+/// Grafana shows a Loki error's `message` (and the raw body without one),
+/// so every problem of these routes repeats its detail there.
+pub(super) fn with_message(p: Problem) -> Problem {
+    let detail = p.detail.clone();
+    p.with("message", detail)
 }
 
 /// Loki takes its parameters in the query string or a form body.
@@ -33,7 +56,11 @@ fn params(req: &Request) -> Result<Params, Problem> {
     if req.method == Method::POST && !req.body.is_empty() {
         let body = std::str::from_utf8(&req.body)
             .map_err(|_| Problem::bad_request("the form body is not UTF-8"))?;
-        Ok(Params::parse(body))
+        let mut form = Params::parse(body);
+        if !req.query.is_empty() {
+            form = Params::parse(&format!("{}&{}", req.query.raw(), body));
+        }
+        Ok(form)
     } else {
         Ok(req.query.clone())
     }
@@ -45,28 +72,63 @@ fn websocket_tail() -> Problem {
         "WebSocket Not Supported",
         "Loki's /tail is a WebSocket, which this host cannot hold: \
          GET /k8s/v1/tail?query=<the same query> streams it as Server-Sent Events \
-         (and /system/v1/logs/v2/follow/... follows one task file or the journal)",
+         (and /system/v1/logs/v2/follow/... follows one task file or the journal); \
+         in Grafana, use Explore's auto-refresh instead of Live",
     )
 }
 
-fn loki_ok(data: Value) -> Response {
+/// `{"status":"success","data":...}`.
+pub(super) fn loki_ok(data: Value) -> Response {
     Response::json(StatusCode::OK, &json!({"status": "success", "data": data}))
 }
 
-fn loki_stats(s: &Stats, returned: usize) -> Value {
+/// Loki's `stats` object, filled with what the search counted.
+pub(super) fn loki_stats(s: &Stats, returned: usize) -> Value {
     let secs = (s.elapsed_ms as f64 / 1000.0).max(1e-6);
-    json!({"summary": {
-        "bytesProcessedPerSecond": (s.bytes_scanned as f64 / secs) as u64,
-        "linesProcessedPerSecond": (s.entries_scanned as f64 / secs) as u64,
-        "totalBytesProcessed": s.bytes_scanned,
-        "totalLinesProcessed": s.entries_scanned,
-        "totalEntriesReturned": returned,
-        "execTime": s.elapsed_ms as f64 / 1000.0,
-        "queueTime": 0,
-    }})
+    let zero_ingester = json!({"compressedBytes": 0, "decompressedBytes": 0, "decompressedLines": 0,
+        "headChunkBytes": 0, "headChunkLines": 0, "totalBatches": 0, "totalChunksMatched": 0,
+        "totalDuplicates": 0, "totalLinesSent": 0, "totalReached": 0});
+    json!({
+        "summary": {
+            "bytesProcessedPerSecond": (s.bytes_scanned as f64 / secs) as u64,
+            "linesProcessedPerSecond": (s.entries_scanned as f64 / secs) as u64,
+            "totalBytesProcessed": s.bytes_scanned,
+            "totalLinesProcessed": s.entries_scanned,
+            "totalEntriesReturned": returned,
+            "execTime": s.elapsed_ms as f64 / 1000.0,
+            "queueTime": 0,
+        },
+        "ingester": zero_ingester,
+        "store": {"compressedBytes": s.bytes_scanned, "decompressedBytes": s.bytes_scanned,
+            "decompressedLines": s.entries_scanned, "chunksDownloadTime": 0, "totalChunksRef": 0,
+            "totalChunksDownloaded": 0, "totalDuplicates": 0},
+    })
 }
 
-fn query_param(p: &Params) -> Result<Query, Problem> {
+/// Loki's bounds: `end` (default now) and `start` (default `end - since`,
+/// `since` an hour by default), in ns; `end` before `start` is refused in
+/// Loki's words. Entries are `start <= ts < end`; a metric query's steps
+/// run from `start` to `end` inclusive.
+pub(super) fn bounds(p: &Params) -> Result<(u64, u64), Problem> {
+    let end = time_param(p, "end")?.unwrap_or_else(now_ns);
+    let since = duration_param(p, "since")?.unwrap_or(HOUR_NS);
+    let start = time_param(p, "start")?.unwrap_or_else(|| end.saturating_sub(since));
+    if end < start {
+        return Err(Problem::bad_param(
+            "end",
+            "end timestamp must not be before or equal to start time",
+        ));
+    }
+    Ok((start, end))
+}
+
+/// The last instant (inclusive) of entries before an exclusive `end`.
+pub(super) fn last_ns(end: u64) -> u64 {
+    end.saturating_sub(1)
+}
+
+/// The LogQL in `query`, required.
+pub(super) fn query_param(p: &Params) -> Result<logql::Query, Problem> {
     let q = p
         .get("query")
         .filter(|q| !q.trim().is_empty())
@@ -74,137 +136,9 @@ fn query_param(p: &Params) -> Result<Query, Problem> {
     logql::parse(q).map_err(logql_problem)
 }
 
-/// `query_range`: a log query's streams, or a metric query's matrix; the
-/// range defaults to the last hour.
-fn query_range(p: &Params, env: &Env) -> Result<Response, Problem> {
-    let query = query_param(p)?;
-    let since = duration_param(p, "since")?;
-    let (from, to) = time_range(
-        time_param(p, "start")?,
-        time_param(p, "end")?,
-        since,
-        Some(HOUR_NS),
-    )?;
-    let run = Ranged {
-        env,
-        query: &query,
-        from,
-        to,
-        budget: budget(env, number_param(p, "budget_ms")?)?,
-    };
-    match &query {
-        Query::Log(_) => streams(p, &run),
-        Query::Metric(expr) => {
-            let step = step_param(p.get("step").or(p.get("interval")), from, to)?;
-            let m = run.matrix(expr, step)?;
-            matrix_answer("matrix", matrix_json(&m.series), &m)
-        }
-    }
-}
-
-fn streams(p: &Params, run: &Ranged) -> Result<Response, Problem> {
-    let dir = direction_param(p.get("direction"))?;
-    let limit = limit_param(number_param(p, "limit")?)?;
-    let page = run.page(dir, limit, None)?;
-    let data = json!({
-        "resultType": "streams",
-        "result": streams_json(&page.hits),
-        "stats": loki_stats(&page.stats, page.hits.len()),
-    });
-    let partial = page.stats.budget_exhausted;
-    Ok(loki_ok(warn_partial(data, partial, &page.stats)))
-}
-
-/// A metric answer: `result` of `result_type`, with the matrix's stats and a
-/// warning when the budget cut it short.
-fn matrix_answer(result_type: &str, result: Value, m: &Matrix) -> Result<Response, Problem> {
-    let data = json!({
-        "resultType": result_type,
-        "result": result,
-        "stats": loki_stats(&m.stats, m.series.len()),
-    });
-    Ok(loki_ok(warn_partial(data, m.partial(), &m.stats)))
-}
-
-/// Entries grouped by the labels each ended with, streams in first-seen order.
-fn streams_json(hits: &[Hit]) -> Value {
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: BTreeMap<String, (Labels, Vec<Value>)> = BTreeMap::new();
-    for h in hits {
-        let key = crate::model::stream::canonical(&h.labels);
-        let g = groups.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            ((*h.labels).clone(), Vec::new())
-        });
-        g.1.push(json!([h.key.ts.to_string(), h.line]));
-    }
-    Value::Array(
-        order
-            .into_iter()
-            .filter_map(|k| groups.remove(&k))
-            .map(|(labels, values)| json!({"stream": labels, "values": values}))
-            .collect(),
-    )
-}
-
-/// The value of a sum of `vector(<number>)` terms: the query Grafana's Loki
-/// data source sends as its health check (`vector(1)+vector(1)`).
-fn constant_vector(query: &str) -> Option<f64> {
-    let compact: String = query.chars().filter(|c| !c.is_whitespace()).collect();
-    compact
-        .split('+')
-        .map(|term| {
-            term.strip_prefix("vector(")?
-                .strip_suffix(')')?
-                .parse::<f64>()
-                .ok()
-        })
-        .sum()
-}
-
-/// `query`: a metric query at one instant (`time`, default now).
-fn instant(p: &Params, env: &Env) -> Result<Response, Problem> {
-    if let Some(v) = p.get("query").and_then(constant_vector) {
-        let at = time_param(p, "time")?.unwrap_or_else(now_ns);
-        let result = json!([{"metric": {}, "value": [seconds(at as i64), sample(v)]}]);
-        return Ok(loki_ok(json!({"resultType": "vector", "result": result})));
-    }
-    let query = query_param(p)?;
-    let Query::Metric(expr) = &query else {
-        return Err(Problem::bad_param(
-            "query",
-            "log queries are not supported as an instant query type, please change your query to a range query type",
-        ));
-    };
-    let at = time_param(p, "time")?.unwrap_or_else(now_ns);
-    let run = Ranged {
-        env,
-        query: &query,
-        from: at,
-        to: at,
-        budget: budget(env, number_param(p, "budget_ms")?)?,
-    };
-    let m = run.matrix(expr, 1)?;
-    matrix_answer("vector", vector_json(&m), &m)
-}
-
-/// Each series' last point.
-fn vector_json(m: &Matrix) -> Value {
-    let result: Vec<Value> = m
-        .series
-        .iter()
-        .filter_map(|s| {
-            s.points
-                .last()
-                .map(|(t, v)| json!({"metric": s.labels, "value": [seconds(*t), sample(*v)]}))
-        })
-        .collect();
-    json!(result)
-}
-
-/// The streams a Loki label or series look-up is about: those matching
-/// `query`/`match[]` selectors and alive in `start..end` when given.
-fn matching_streams(
+/// The streams a look-up is about: those matching `selectors` and alive
+/// in `start..end` when given.
+pub(super) fn matching_streams(
     env: &Env,
     selectors: &[Selector],
     p: &Params,
@@ -215,7 +149,7 @@ fn matching_streams(
     for sel in selectors {
         for s in search::select(&env.store, sel)? {
             let alive =
-                start.is_none_or(|t| s.last() >= t) && end.is_none_or(|t| s.meta.first <= t);
+                start.is_none_or(|t| s.last() >= t) && end.is_none_or(|t| s.meta.first < t.max(1));
             if alive && seen.insert(s.id.clone()) {
                 out.push(s);
             }
@@ -224,16 +158,36 @@ fn matching_streams(
     Ok(out)
 }
 
-fn selector_param(text: &str, name: &str) -> Result<Selector, Problem> {
+pub(super) fn selector_param(text: &str, name: &str) -> Result<Selector, Problem> {
     logql::parse_selector(text).map_err(|e| logql_problem(e).with("parameter", name))
 }
 
-/// `labels`: every label name, or those of the streams `query` matches.
+/// The selector of `query` when it names one: a whole log query is read
+/// for its selector (Grafana sends `{a="b"} |= "x"` to label look-ups).
+pub(super) fn optional_selector(p: &Params) -> Result<Option<Selector>, Problem> {
+    let Some(q) = p
+        .get("query")
+        .map(str::trim)
+        .filter(|q| !q.is_empty() && *q != "{}")
+    else {
+        return Ok(None);
+    };
+    match logql::parse(q).map_err(logql_problem)? {
+        logql::Query::Log(l) => Ok(Some(l.selector)),
+        logql::Query::Metric(_) => Err(Problem::bad_param(
+            "query",
+            "a stream selector or log query is needed here",
+        )),
+    }
+}
+
+/// `labels`: every label name (from the index's list, whatever the time
+/// range: one read), or those of the streams `query` matches.
 fn labels(p: &Params, env: &Env) -> Result<Response, Problem> {
-    match p.get("query").filter(|q| !q.is_empty()) {
+    match optional_selector(p)? {
         None => Ok(loki_ok(json!(crate::model::stream::names(&env.store)?))),
-        Some(q) => {
-            let streams = matching_streams(env, &[selector_param(q, "query")?], p)?;
+        Some(sel) => {
+            let streams = matching_streams(env, &[sel], p)?;
             let names: BTreeSet<&String> =
                 streams.iter().flat_map(|s| s.meta.labels.keys()).collect();
             Ok(loki_ok(json!(names)))
@@ -241,15 +195,15 @@ fn labels(p: &Params, env: &Env) -> Result<Response, Problem> {
     }
 }
 
-/// `label/{name}/values`: every value of `name`, or those of the streams
-/// `query` matches.
+/// `label/{name}/values`: every value of `name` (the index's list, one
+/// read), or those of the streams `query` matches.
 fn label_values(p: &Params, env: &Env, name: &str) -> Result<Response, Problem> {
-    match p.get("query").filter(|q| !q.is_empty()) {
+    match optional_selector(p)? {
         None => Ok(loki_ok(json!(crate::model::stream::values(
             &env.store, name
         )?))),
-        Some(q) => {
-            let streams = matching_streams(env, &[selector_param(q, "query")?], p)?;
+        Some(sel) => {
+            let streams = matching_streams(env, &[sel], p)?;
             let values: BTreeSet<&String> = streams
                 .iter()
                 .filter_map(|s| s.meta.labels.get(name))

@@ -8,6 +8,10 @@
 //! GET  /k8s/v1/namespaces|pods|containers   listings from the index, with counts and times
 //! GET  /k8s/v1/tail?query=          a live tail of a LogQL log query (SSE, resumable)
 //! GET  /loki/api/v1/query_range|query|labels|label/{name}/values|series   as Loki answers
+//! GET  /loki/api/v1/index/stats|index/volume|index/volume_range           from the index
+//! GET  /loki/api/v1/detected_labels|detected_fields|detected_field/{name}/values
+//! GET  /loki/api/v1/patterns        Drain patterns of a sample of the range's lines
+//! GET  /loki/api/v1/drilldown-limits
 //! GET  /loki/api/v1/tail            400: WebSocket; follow with SSE instead
 //! ```
 //! Every search is [`crate::read::search`]: a page says `has_more` and, when
@@ -22,18 +26,28 @@
 //! | `k8s` | `GET /k8s/v1/` and `POST /search`: one search, one page |
 //! | `page` | a page of hits as JSON |
 //! | `logql` | `POST /search/logql`, and a LogQL query run over a range (page or matrix) |
-//! | `loki` | Loki's read API |
+//! | `loki` | Loki's read API: dispatch, bounds, envelope and errors, label look-ups |
+//! | `loki_query` | `query_range` and `query`: streams (categorized or not) and metrics |
+//! | `volume` | `index/stats` and `index/volume(_range)`, from the streams' index |
+//! | `detected` | `detected_labels`, `detected_fields`, `detected_field/{name}/values` |
+//! | `patterns` | `patterns`: Drain over a bounded sample of the range |
+//! | `limits` | `drilldown-limits` |
 //! | `listings` | namespaces, pods, containers |
 //! | `tail` | the SSE tail |
 
+mod detected;
 mod filters;
 mod k8s;
+mod limits;
 mod listings;
 mod logql;
 mod loki;
+mod loki_query;
 mod page;
 mod params;
+mod patterns;
 mod tail;
+mod volume;
 
 use crate::env::Env;
 use crate::routes::query::{FAMILY, Query as Route};
@@ -118,7 +132,7 @@ mod tests {
         );
         assert_eq!(v["logs"][0]["line"], "level=info fine", "{v}");
         let (_, v) = call(&env, &API, Method::GET, "/loki/api/v1/labels", "");
-        assert_eq!(v["data"], json!(["namespace", "pod"]));
+        assert_eq!(v["data"], json!(["namespace", "pod", "service_name"]));
         let (s, v) = call(
             &env,
             &API,

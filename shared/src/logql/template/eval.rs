@@ -1,0 +1,258 @@
+//! A template run on one entry: its labels are the data (`.name`), its
+//! line and time are `__line__` and `__timestamp__`; a missing label is
+//! the empty string (Loki's `missingkey=zero`).
+
+use super::funcs;
+use super::{Arg, Node, Pipe, Value};
+use crate::logql::Labels;
+
+/// What a template reads: one entry.
+pub(crate) struct Entry<'a> {
+    pub labels: &'a Labels,
+    pub line: &'a str,
+    /// Nanoseconds since the epoch.
+    pub ts: i64,
+}
+
+/// The most a template may write for one entry: a runaway `range` or
+/// `repeat` stops here with an error rather than eating the component.
+const MAX_OUTPUT: usize = 1 << 20;
+
+/// What `.` is: the entry's labels, or a value a `range`/`with` set.
+#[derive(Clone)]
+enum Dot {
+    Root,
+    Val(Value),
+}
+
+struct State<'a, 'e> {
+    entry: &'a Entry<'e>,
+    vars: Vec<(String, Value)>,
+}
+
+pub(super) fn run(nodes: &[Node], entry: &Entry, out: &mut String) -> Result<(), String> {
+    let mut s = State {
+        entry,
+        vars: Vec::new(),
+    };
+    s.nodes(nodes, &Dot::Root, out)
+}
+
+impl State<'_, '_> {
+    fn nodes(&mut self, nodes: &[Node], dot: &Dot, out: &mut String) -> Result<(), String> {
+        for n in nodes {
+            self.node(n, dot, out)?;
+            if out.len() > MAX_OUTPUT {
+                return Err("template output exceeds 1 MiB".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &Node, dot: &Dot, out: &mut String) -> Result<(), String> {
+        match node {
+            Node::Text(t) => out.push_str(t),
+            Node::Action(p) => {
+                let v = self.pipe(p, dot)?;
+                if p.vars.is_empty() {
+                    out.push_str(&v.print());
+                }
+            }
+            Node::If {
+                branches,
+                otherwise,
+            } => {
+                let mark = self.vars.len();
+                let mut taken = None;
+                for (cond, body) in branches {
+                    if self.pipe(cond, dot)?.truthy() {
+                        taken = Some(body);
+                        break;
+                    }
+                }
+                self.nodes(taken.unwrap_or(otherwise), dot, out)?;
+                self.vars.truncate(mark);
+            }
+            Node::With {
+                pipe,
+                body,
+                otherwise,
+            } => {
+                let mark = self.vars.len();
+                let v = self.pipe(pipe, dot)?;
+                if v.truthy() {
+                    self.nodes(body, &Dot::Val(v), out)?;
+                } else {
+                    self.nodes(otherwise, dot, out)?;
+                }
+                self.vars.truncate(mark);
+            }
+            Node::Range {
+                pipe,
+                body,
+                otherwise,
+            } => self.range(pipe, body, otherwise, dot, out)?,
+        }
+        Ok(())
+    }
+
+    fn range(
+        &mut self,
+        pipe: &Pipe,
+        body: &[Node],
+        otherwise: &[Node],
+        dot: &Dot,
+        out: &mut String,
+    ) -> Result<(), String> {
+        let plain = Pipe {
+            vars: vec![],
+            cmds: pipe.cmds.clone(),
+        };
+        let items: Vec<(Value, Value)> = match self.pipe(&plain, dot)? {
+            Value::List(l) => l
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Int(i as i64), v))
+                .collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
+            Value::Int(n) => (0..n.max(0))
+                .map(|i| (Value::Int(i), Value::Int(i)))
+                .collect(),
+            Value::Nil => vec![],
+            other => return Err(format!("range can't iterate over {}", other.print())),
+        };
+        if items.is_empty() {
+            return self.nodes(otherwise, dot, out);
+        }
+        for (k, v) in items {
+            let mark = self.vars.len();
+            match pipe.vars.as_slice() {
+                [] => {}
+                [one] => self.vars.push((one.clone(), v.clone())),
+                [key, val, ..] => {
+                    self.vars.push((key.clone(), k));
+                    self.vars.push((val.clone(), v.clone()));
+                }
+            }
+            self.nodes(body, &Dot::Val(v), out)?;
+            self.vars.truncate(mark);
+            if out.len() > MAX_OUTPUT {
+                return Err("template output exceeds 1 MiB".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn pipe(&mut self, p: &Pipe, dot: &Dot) -> Result<Value, String> {
+        let mut last: Option<Value> = None;
+        for cmd in &p.cmds {
+            last = Some(self.command(cmd, last, dot)?);
+        }
+        let v = last.unwrap_or(Value::Nil);
+        for name in &p.vars {
+            match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = v.clone(),
+                None => self.vars.push((name.clone(), v.clone())),
+            }
+        }
+        Ok(v)
+    }
+
+    fn command(&mut self, args: &[Arg], piped: Option<Value>, dot: &Dot) -> Result<Value, String> {
+        let Some(first) = args.first() else {
+            return Err("empty command".into());
+        };
+        if let Arg::Func(name) = first {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in &args[1..] {
+                vals.push(self.arg(a, dot)?);
+            }
+            vals.extend(piped);
+            return self.call(name, vals);
+        }
+        if args.len() > 1 || piped.is_some() {
+            return Err(format!(
+                "can't give argument to non-function {}",
+                describe(first)
+            ));
+        }
+        self.arg(first, dot)
+    }
+
+    /// Calls function `name`; `and`/`or` evaluate lazily in Go, but their
+    /// operands here have no side effects, so evaluating all is the same.
+    fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
+        match name {
+            "__line__" => Ok(Value::Str(self.entry.line.to_owned())),
+            "__timestamp__" => Ok(Value::Time(self.entry.ts)),
+            _ => funcs::call(name, args),
+        }
+    }
+
+    fn arg(&mut self, a: &Arg, dot: &Dot) -> Result<Value, String> {
+        match a {
+            Arg::Lit(v) => Ok(v.clone()),
+            Arg::Dot => Ok(self.dot_value(dot)),
+            Arg::Field(chain) => {
+                let first = match dot {
+                    Dot::Root => Value::Str(
+                        self.entry
+                            .labels
+                            .get(&chain[0])
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
+                    Dot::Val(v) => v.field(&chain[0])?,
+                };
+                fields(first, &chain[1..])
+            }
+            Arg::Var(name, chain) => {
+                let v = if name == "$" {
+                    self.dot_value(&Dot::Root)
+                } else {
+                    self.vars
+                        .iter()
+                        .rev()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| format!("undefined variable: {name}"))?
+                };
+                fields(v, chain)
+            }
+            Arg::Func(name) => self.call(name, vec![]),
+            Arg::Sub(p, chain) => {
+                let v = self.pipe(p, dot)?;
+                fields(v, chain)
+            }
+        }
+    }
+
+    fn dot_value(&self, dot: &Dot) -> Value {
+        match dot {
+            Dot::Root => Value::Map(
+                self.entry
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+                    .collect(),
+            ),
+            Dot::Val(v) => v.clone(),
+        }
+    }
+}
+
+fn fields(mut v: Value, chain: &[String]) -> Result<Value, String> {
+    for f in chain {
+        v = v.field(f)?;
+    }
+    Ok(v)
+}
+
+fn describe(a: &Arg) -> String {
+    match a {
+        Arg::Field(f) => format!(".{}", f.join(".")),
+        Arg::Var(v, _) => v.clone(),
+        Arg::Lit(v) => v.print(),
+        _ => "operand".into(),
+    }
+}
