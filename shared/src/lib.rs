@@ -20,8 +20,10 @@
 //! 10. [`auth`]: the gate: authentication, authorization by the route's rule, rate limits.
 //! 11. [`jobs`]: log collection jobs: their records, lifecycle and collection.
 //! 12. [`retention`]: archive policies, their stepped runs, the archive catalog.
-//! 13. [`api`]: one handler per route family: call the layers below, render.
-//! 14. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
+//! 13. [`collect`]: Kubernetes clusters, collection configuration, pulls
+//!     from API servers in stepped jobs, metrics and health.
+//! 14. [`api`]: one handler per route family: call the layers below, render.
+//! 15. [`spin`]: the glue to WASI HTTP, Spin key-value and variables.
 
 pub mod util;
 
@@ -46,6 +48,8 @@ pub mod auth;
 pub mod jobs;
 
 pub mod retention;
+
+pub mod collect;
 
 pub mod api;
 

@@ -28,17 +28,41 @@ use wasi::io::streams::{OutputStream, StreamError};
 /// response back. Generic over the family, so a component links only its
 /// own family's table and handler.
 pub async fn serve<R>(req: IncomingRequest, out: ResponseOutparam, api: &'static Api<R>) {
-    let response = match prepare(req, api).await {
-        Ok((request, lookup, env, gate)) => gate.run(|| {
-            respond(match lookup {
-                Lookup::Found(found) => api.answer(found.route, &request, &env),
-                Lookup::Refused(problem, _) => Err(problem),
-                Lookup::Unrouted => Err(unrouted(&request.path)),
-            })
-        }),
-        Err(problem) => Response::from(problem),
+    let started = crate::util::clock::now_micros();
+    let (response, refused) = match prepare(req, api).await {
+        Ok((request, lookup, env, gate)) => (
+            gate.run(|| {
+                respond(match lookup {
+                    Lookup::Found(found) => api.answer(found.route, &request, &env),
+                    Lookup::Refused(problem, _) => Err(problem),
+                    Lookup::Unrouted => Err(unrouted(&request.path)),
+                })
+            }),
+            false,
+        ),
+        Err(problem) => (Response::from(problem), true),
     };
+    let (status, micros) = (
+        response.status.as_u16(),
+        crate::util::clock::now_micros() - started,
+    );
+    let rate_limited = refused && status == 429;
     send(crate::web::message::allow_any_origin(response), out).await;
+    // Counted once the answer is on its way: the client never waits for
+    // its own metric.
+    crate::store::metrics::request(
+        &SpinKv::new("default"),
+        api.family.component,
+        status,
+        micros,
+        rate_limited,
+    );
+}
+
+/// Outbound HTTP for the collect component's cluster API servers
+/// (`crate::collect::http`): the same exchange as S3's.
+pub fn outbound() -> std::rc::Rc<dyn Transport> {
+    std::rc::Rc::new(SpinHttp)
 }
 
 type Prepared<R> = (Request, Lookup<R>, Env, crate::auth::Gate);
@@ -308,9 +332,9 @@ impl SpinKv {
 
 fn err(what: &str, e: wkv::Error) -> KvError {
     match e {
-        wkv::Error::NoSuchStore => {
-            KvError::misconfigured(format!("{what}: no such store (is it in key_value_stores?)"))
-        }
+        wkv::Error::NoSuchStore => KvError::misconfigured(format!(
+            "{what}: no such store (is it in key_value_stores?)"
+        )),
         wkv::Error::AccessDenied => KvError::misconfigured(format!("{what}: access denied")),
         wkv::Error::Other(m) => KvError::new(format!("{what}: {m}")),
     }

@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "auth",
     "jobs",
     "retention",
+    "collect",
     "api",
     "spin",
     "fuzzing",

@@ -16,11 +16,13 @@
 //! | [`token`] | `routes::token` | |
 //! | [`retention`] | `routes::retention` | |
 //! | [`query`] | `routes::query` | |
+//! | [`collect`] | `routes::collect` | |
 //! | [`ui`] | `routes::ui` | |
 //! | [`index`] | `routes::index` | |
 
 pub mod archive;
 pub mod browse;
+pub mod collect;
 pub mod discovery;
 pub mod dotnet;
 pub mod dump;

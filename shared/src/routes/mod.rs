@@ -27,6 +27,7 @@
 //! | [`token`] | `token` | URL tokens |
 //! | [`retention`] | `retention` | archive policies and runs, the archive catalog |
 //! | [`query`] | `query` | Kubernetes search and listings, Loki's read API |
+//! | [`collect`] | `collect` | clusters, collection configuration, pulls, metrics, health |
 //! | [`ui`] | `ui` | the web viewer's files |
 //! | [`index`] | `index` | `/`, `/openapi.json`, and every path outside the families (404) |
 //!
@@ -39,6 +40,7 @@
 
 pub mod archive;
 pub mod browse;
+pub mod collect;
 pub mod discovery;
 pub mod dump;
 pub mod index;
@@ -515,13 +517,27 @@ pub struct Resolved {
 pub fn resolve(method: &Method, path: &str) -> Resolved {
     let all: Vec<Resolved> = ALL.iter().filter_map(|f| f.resolve(method, path)).collect();
     let found = all.iter().find(|r| r.problem.is_none());
-    found.or(all.first()).cloned().unwrap_or_else(|| Resolved {
-        component: index::FAMILY.component,
-        rule: Rule::PUBLIC,
-        subject: None,
-        problem: Some(unrouted(path)),
-        params: None,
-    })
+    // A family that knows the path's shape (a 400 for a bad name) speaks
+    // before one that only owns the prefix (a 404): Spin, too, hands the
+    // request to the longest route that matches.
+    let shaped = || {
+        all.iter().find(|r| {
+            r.problem
+                .as_ref()
+                .is_some_and(|p| p.status != http::StatusCode::NOT_FOUND)
+        })
+    };
+    found
+        .or_else(shaped)
+        .or(all.first())
+        .cloned()
+        .unwrap_or_else(|| Resolved {
+            component: index::FAMILY.component,
+            rule: Rule::PUBLIC,
+            subject: None,
+            problem: Some(unrouted(path)),
+            params: None,
+        })
 }
 
 impl<R> Described for Family<R> {
@@ -563,7 +579,7 @@ impl<R> Described for Family<R> {
 }
 
 /// Every family, in spin.toml's order (the catch-all `index` last).
-pub static ALL: [&dyn Described; 11] = [
+pub static ALL: [&dyn Described; 12] = [
     &ingest::FAMILY,
     &discovery::FAMILY,
     &dump::FAMILY,
@@ -571,6 +587,7 @@ pub static ALL: [&dyn Described; 11] = [
     &archive::FAMILY,
     &retention::FAMILY,
     &query::FAMILY,
+    &collect::FAMILY,
     &tail::FAMILY,
     &token::FAMILY,
     &ui::FAMILY,

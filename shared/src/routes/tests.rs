@@ -397,13 +397,13 @@ fn every_route_family_has_its_permission_and_class() {
             g.clone(),
             "/loki/api/v1/query_range".into(),
             &[SYSTEM_LOGS],
-            Heavy,
+            Loki,
         ),
         (
             g.clone(),
             "/loki/api/v1/labels".into(),
             &[SYSTEM_LOGS],
-            Standard,
+            Loki,
         ),
         (g.clone(), "/k8s/v1/".into(), &[SYSTEM_LOGS], Standard),
     ];

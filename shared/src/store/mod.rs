@@ -8,6 +8,7 @@ pub mod blob;
 pub mod error;
 pub mod kv;
 pub mod log;
+pub mod metrics;
 pub mod s3;
 pub mod sigv4;
 
