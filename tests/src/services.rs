@@ -295,46 +295,53 @@ impl Drop for S3Server {
 const PLAYWRIGHT: &str = "1.65.2";
 
 /// A Python with Playwright (the driver only: it runs Debian's `chromium`,
-/// never downloads a browser), in a virtualenv under `target/` so a second
-/// run reuses it; and the path of that Chromium, installed when missing.
+/// never downloads a browser), and the path of that Chromium, installed
+/// when missing.
 pub fn playwright() -> Result<(PathBuf, PathBuf)> {
+    let chromium = debian_binary("chromium", "chromium")?;
+    let python = python_venv("playwright", &[&format!("playwright=={PLAYWRIGHT}")])?;
+    Ok((python, chromium))
+}
+
+/// The Python of a virtualenv `target/<name>-venv` holding `packages`, each
+/// pinned as `name==version`: created and filled from PyPI on first use,
+/// reused while every pin is installed. Tests that drive a client from PyPI
+/// (the Kubernetes client, Loki handlers, OpenTelemetry) start here.
+pub fn python_venv(name: &str, packages: &[&str]) -> Result<PathBuf> {
     static ONE: Mutex<()> = Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
-    let chromium = debian_binary("chromium", "chromium")?;
-    let venv = crate::repo_root().join("target").join("playwright-venv");
+    let venv = crate::repo_root().join("target").join(format!("{name}-venv"));
     let python = venv.join("bin").join("python");
+    let check = packages
+        .iter()
+        .filter_map(|p| p.split_once("=="))
+        .map(|(n, v)| format!("assert m.version('{n}') == '{v}'"))
+        .collect::<Vec<_>>()
+        .join("; ");
     let ready = |python: &Path| {
         Command::new(python)
-            .args(["-c", &format!("import playwright, importlib.metadata as m; assert m.version('playwright') == '{PLAYWRIGHT}'")])
+            .args(["-c", &format!("import importlib.metadata as m; {check}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !ready(&python) {
-        eprintln!(
-            "installing playwright {PLAYWRIGHT} from PyPI into {}...",
-            venv.display()
-        );
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .context("python3 -m venv")?;
-        ensure!(status.success(), "python3 -m venv failed");
-        let status = Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
-            .arg(format!("playwright=={PLAYWRIGHT}"))
-            .status()
-            .context("pip install playwright")?;
-        ensure!(
-            status.success(),
-            "pip install playwright=={PLAYWRIGHT} failed"
-        );
-        ensure!(
-            ready(&python),
-            "playwright does not import after installing it"
-        );
+    if ready(&python) {
+        return Ok(python);
     }
-    Ok((python, chromium))
+    eprintln!("installing {packages:?} from PyPI into {}...", venv.display());
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("python3 -m venv")?;
+    ensure!(status.success(), "python3 -m venv failed");
+    let status = Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(packages)
+        .status()
+        .context("pip install")?;
+    ensure!(status.success(), "pip install {packages:?} failed");
+    ensure!(ready(&python), "{packages:?} not installed after pip install");
+    Ok(python)
 }

@@ -700,13 +700,19 @@ fn calls_per_request() {
     let calls: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = calls.clone();
     let host = faulty_host(move |c: &Call| {
-        seen.lock().unwrap().push(format!("{} {} {}", c.component, c.op, c.key));
+        seen.lock()
+            .unwrap()
+            .push(format!("{} {} {}", c.component, c.op, c.key));
         Fault::None
     });
     let task = register(&host, "t1", "agent-1", false);
     assert_eq!(append(&host, "t1", "stdout", b"one\ntwo\n").status, 200);
     for (what, path, auth) in [
-        ("small read", format!("{}?cursor=END&skip=-1", file_path(&task, "stdout")), true),
+        (
+            "small read",
+            format!("{}?cursor=END&skip=-1", file_path(&task, "stdout")),
+            true,
+        ),
         ("401", file_path(&task, "stdout"), false),
         ("index", "/".to_owned(), false),
         ("append", format!("{INGEST}/tasks/t1/files/stdout"), true),

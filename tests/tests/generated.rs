@@ -52,10 +52,9 @@ fn every_family_has_its_component_crate_and_every_crate_its_family() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(families, crates, "route families and components/ crates");
-    let workspace: toml::Table = toml::from_str(
-        &std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml"),
-    )
-    .expect("Cargo.toml parses");
+    let workspace: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml"))
+            .expect("Cargo.toml parses");
     let members: Vec<&str> = workspace["workspace"]["members"]
         .as_array()
         .expect("members")
@@ -64,6 +63,9 @@ fn every_family_has_its_component_crate_and_every_crate_its_family() {
         .collect();
     for name in &families {
         let member = format!("components/{name}");
-        assert!(members.contains(&member.as_str()), "{member} is not a workspace member");
+        assert!(
+            members.contains(&member.as_str()),
+            "{member} is not a workspace member"
+        );
     }
 }

@@ -123,7 +123,9 @@ impl KvBlobStore {
         let keys: Vec<String> = (first..=last).map(|i| Self::chunk_key(key, i)).collect();
         let mut out = Vec::new();
         for (k, chunk) in keys.iter().zip(self.kv.get_many(&keys)?) {
-            out.extend_from_slice(&chunk.ok_or_else(|| KvError::new(format!("missing chunk {k}")))?);
+            out.extend_from_slice(
+                &chunk.ok_or_else(|| KvError::new(format!("missing chunk {k}")))?,
+            );
         }
         Ok(out)
     }

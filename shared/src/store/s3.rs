@@ -180,10 +180,9 @@ pub struct S3BlobStore {
 
 impl S3BlobStore {
     pub fn new(settings: &S3Settings, transport: Box<dyn Transport>) -> Result<Self, KvError> {
-        let endpoint = Endpoint::parse(&settings.endpoint)
-            .map_err(|why| {
-                KvError::misconfigured(format!("s3_endpoint {:?}: {why}", settings.endpoint))
-            })?;
+        let endpoint = Endpoint::parse(&settings.endpoint).map_err(|why| {
+            KvError::misconfigured(format!("s3_endpoint {:?}: {why}", settings.endpoint))
+        })?;
         let bucket = sigv4::encode(&settings.bucket);
         let (authority, base_path) = if settings.path_style {
             (endpoint.authority(), format!("/{bucket}/"))
@@ -244,7 +243,8 @@ impl S3BlobStore {
             method,
             https: self.https,
             authority: self.authority.clone(),
-            path_and_query: signed.map_err(|e| KvError::new(format!("object store: signing: {e}")))?,
+            path_and_query: signed
+                .map_err(|e| KvError::new(format!("object store: signing: {e}")))?,
             headers: Vec::new(),
             body: Vec::new(),
         })
@@ -415,9 +415,9 @@ impl S3BlobStore {
                         "object store: list objects: a malformed entry",
                     ));
                 };
-                let size = size
-                    .parse()
-                    .map_err(|_| KvError::new(format!("object store: list objects: size {size:?}")))?;
+                let size = size.parse().map_err(|_| {
+                    KvError::new(format!("object store: list objects: size {size:?}"))
+                })?;
                 let key = key.strip_prefix(&self.prefix).unwrap_or(&key).to_owned();
                 out.push((key, size));
             }

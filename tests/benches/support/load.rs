@@ -76,8 +76,11 @@ pub fn run(
 pub fn wrk(url: &str, authorization: Option<&str>, connections: usize, secs: f64) -> Option<Load> {
     let wrk = spin_logs_tests::services::debian_binary("wrk", "wrk").ok()?;
     let mut cmd = std::process::Command::new(wrk);
-    cmd.args(["-t", "2", "-c", &connections.to_string()])
-        .args(["-d", &format!("{}s", secs.ceil() as u64), "--latency"]);
+    cmd.args(["-t", "2", "-c", &connections.to_string()]).args([
+        "-d",
+        &format!("{}s", secs.ceil() as u64),
+        "--latency",
+    ]);
     if let Some(a) = authorization {
         cmd.args(["-H", &format!("Authorization: {a}")]);
     }
@@ -106,7 +109,13 @@ pub fn wrk(url: &str, authorization: Option<&str>, connections: usize, secs: f64
 }
 
 /// [`wrk`] if it can be had, else [`run`] (which also checks every status).
-pub fn measure(url: &str, authorization: Option<&str>, expect: u16, connections: usize, secs: f64) -> Load {
+pub fn measure(
+    url: &str,
+    authorization: Option<&str>,
+    expect: u16,
+    connections: usize,
+    secs: f64,
+) -> Load {
     wrk(url, authorization, connections, secs)
         .unwrap_or_else(|| run(url, authorization, expect, connections, secs))
 }

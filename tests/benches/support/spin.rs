@@ -74,7 +74,10 @@ impl SpinUp {
             .stderr(Stdio::null())
             .process_group(0);
         for (name, value) in variables {
-            cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+            cmd.env(
+                format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
+                value,
+            );
         }
         let child = cmd.spawn().expect("spin up");
         super::servers::wait_for_port(port);
