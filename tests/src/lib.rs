@@ -18,6 +18,7 @@
 mod app;
 pub mod builder;
 pub mod faultproxy;
+pub mod k8s;
 mod instance;
 pub mod kv;
 pub mod manifest;
