@@ -66,8 +66,15 @@ pub fn render() -> String {
             out.push_str("key_value_stores = [\"default\"]\n");
         }
         if stores(family) {
-            // The S3 endpoint is the only host a component may reach.
-            out.push_str("allowed_outbound_hosts = [\"{{ s3_endpoint }}\"]\n");
+            // The S3 endpoint, and for the family that pulls from clusters
+            // their API servers (an empty variable grants nothing).
+            if family.variables().contains(&"k8s_allowed_hosts") {
+                out.push_str(
+                    "allowed_outbound_hosts = [\"{{ s3_endpoint }}\", \"{{ k8s_allowed_hosts }}\"]\n",
+                );
+            } else {
+                out.push_str("allowed_outbound_hosts = [\"{{ s3_endpoint }}\"]\n");
+            }
         }
         let _ = writeln!(out, "[component.{name}.variables]");
         for var in family.variables() {
