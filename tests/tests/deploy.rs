@@ -79,7 +79,9 @@ fn route_regex(route: &str) -> String {
             if p.starts_with(':') {
                 "[^/]+".to_owned()
             } else {
-                regex::escape(p)
+                // `regex::escape` also escapes `-`, which needs none outside
+                // a class; the generator writes it bare.
+                regex::escape(p).replace("\\-", "-")
             }
         })
         .collect();
