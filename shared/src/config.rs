@@ -21,9 +21,13 @@ pub mod vars {
     /// A variable spin.toml declares: its name, default, whether Spin must
     /// treat it as a secret, and what it is for.
     pub struct Variable {
+        /// The variable's name, as spin.toml and `spin up --variable` spell it.
         pub name: &'static str,
+        /// The value it has when the deployment sets none (often empty: unset).
         pub default: &'static str,
+        /// Whether Spin must treat it as a secret (keys, passwords).
         pub secret: bool,
+        /// What it is for: one line, copied into spin.toml and the docs.
         pub doc: &'static str,
     }
 
@@ -175,6 +179,11 @@ pub mod vars {
             "30000",
             "How long an append with an Idempotency-Key may take to commit; a retry of an attempt that died waits at most twice this (409 with Retry-After meanwhile).",
         ),
+        var(
+            "metrics_request_sample",
+            "16",
+            "One request in this many is counted in /metrics' request counters, as this many (each count is a store write; 1 counts every request exactly, 0 counts none but 5xx).",
+        ),
     ];
 
     /// The bounds every request passes first, and the body limit.
@@ -194,6 +203,7 @@ pub mod vars {
     ];
     /// Where log bytes live.
     pub const STORAGE: &[&str] = &[
+        "metrics_request_sample",
         "blob_store",
         "s3_endpoint",
         "s3_region",
@@ -413,6 +423,12 @@ impl Config {
         self.number("idempotency_in_flight_ms", 30_000)
     }
 
+    /// `metrics_request_sample`: one request in this many is counted, as
+    /// this many (`store::metrics::request_weight`).
+    pub fn metrics_request_sample(&self) -> Result<u64, ConfigError> {
+        self.number("metrics_request_sample", 16)
+    }
+
     /// `url_token_max_ttl_s`: the longest URL token lifetime one may mint.
     pub fn url_token_max_ttl_s(&self) -> Result<u64, ConfigError> {
         self.number("url_token_max_ttl_s", URL_TOKEN_MAX_TTL_S)
@@ -474,9 +490,12 @@ impl Config {
 /// (`_PID=4242`, `SYSLOG_IDENTIFIER=web`, `_SYSTEMD_UNIT=web.service`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DefaultProcess {
+    /// No default: `GET /logs` without a process is a 400.
     #[default]
     Unset,
+    /// `*`: the whole journal.
     All,
+    /// `FIELD=value`: the entries carrying that journal field, as the pair (field, value).
     Field(String, String),
 }
 
@@ -579,9 +598,13 @@ pub enum Class {
 /// a class's limit off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// [`Class::Standard`]'s limit (`rate_limit_standard`).
     pub standard: u64,
+    /// [`Class::Heavy`]'s limit (`rate_limit_heavy`).
     pub heavy: u64,
+    /// [`Class::Ingest`]'s limit (`rate_limit_ingest`).
     pub ingest: u64,
+    /// [`Class::Loki`]'s limit (`rate_limit_loki`).
     pub loki: u64,
 }
 
@@ -597,6 +620,7 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The limit for `class`, per minute and caller; 0: no limit.
     pub fn of(&self, class: Class) -> u64 {
         match class {
             Class::Standard => self.standard,
@@ -708,12 +732,17 @@ impl AuthSettings {
     }
 }
 
+/// One entry of `auth_api_keys`: a key, known only by its hash, and what it grants.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
     /// Lower-case hex SHA-256 of the key.
     pub sha256: String,
+    /// Who the key's caller is: rate limits and follow slots count per `user:<uid>`,
+    /// and Basic auth must name it as the user.
     pub uid: String,
+    /// What the key grants, as the route rules name them (e.g. `spin-logs:ingest`);
+    /// empty: none.
     #[serde(default)]
     pub permissions: Vec<String>,
 }
@@ -725,6 +754,7 @@ pub struct ApiKey {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestKey {
+    /// The public key, the Digest `username` a client sends.
     pub username: String,
     /// Lower-case hex MD5 HA1; empty: MD5 is not accepted for this pair.
     #[serde(default)]
@@ -732,7 +762,9 @@ pub struct DigestKey {
     /// Lower-case hex SHA-256 HA1; empty: SHA-256 is not accepted.
     #[serde(default)]
     pub ha1_sha256: String,
+    /// Who the pair's caller is, as for [`ApiKey::uid`].
     pub uid: String,
+    /// What the pair grants, as for [`ApiKey::permissions`].
     #[serde(default)]
     pub permissions: Vec<String>,
 }

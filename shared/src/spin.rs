@@ -49,13 +49,24 @@ pub async fn serve<R>(req: IncomingRequest, out: ResponseOutparam, api: &'static
     let rate_limited = refused && status == 429;
     send(crate::web::message::allow_any_origin(response), out).await;
     // Counted once the answer is on its way: the client never waits for
-    // its own metric.
+    // its own metric. `index` and `ui` hold no store and are not counted.
+    if !crate::routes::Described::opens_store(api.family) {
+        return;
+    }
+    let mut draw = [0u8; 8];
+    let draw = getrandom::fill(&mut draw).map_or(0, |()| u64::from_le_bytes(draw));
+    let sample = Config::strict(variable).metrics_request_sample();
+    let weight = crate::store::metrics::request_weight(status, sample.unwrap_or(16), draw);
+    if weight == 0 {
+        return;
+    }
     crate::store::metrics::request(
         &SpinKv::new("default"),
         api.family.component,
         status,
         micros,
         rate_limited,
+        weight,
     );
 }
 

@@ -73,14 +73,20 @@ pub const ARCHIVE: &str = "spin-logs:archive";
 /// The methods a row names; `HEAD` is answered wherever `GET` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
+    /// `GET`, and `HEAD` with it.
     Get,
+    /// `POST`.
     Post,
+    /// `PUT`.
     Put,
+    /// `PATCH`.
     Patch,
+    /// `DELETE`.
     Delete,
 }
 
 impl Verb {
+    /// The method's name as HTTP and spin.toml spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Get => "GET",
@@ -103,6 +109,7 @@ pub struct Rule {
     /// Any one of these grants the route; `dcos:superuser` always does.
     /// Empty: the superuser only.
     pub any_of: &'static [&'static str],
+    /// The rate class its requests are counted in.
     pub class: Class,
     /// What a URL token must cover to read the route.
     pub token: TokenTarget,
@@ -188,7 +195,9 @@ impl Subject {
 /// feature; `tools/gen` knows each by name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Body {
+    /// The media type (`Content-Type`); empty for no body.
     pub media: &'static str,
+    /// The JSON schema's type name, when the body is JSON with a schema.
     pub schema: Option<&'static str>,
 }
 
@@ -196,13 +205,16 @@ pub struct Body {
 pub const JSON: Body = Body::media("application/json");
 
 impl Body {
+    /// No body (a 204, a bodiless request).
     pub const NONE: Body = Body::media("");
+    /// A body of `media`, with no schema.
     pub const fn media(media: &'static str) -> Body {
         Body {
             media,
             schema: None,
         }
     }
+    /// A JSON body whose schema is the type named `schema`.
     pub const fn json(schema: &'static str) -> Body {
         Body {
             media: "application/json",
@@ -214,9 +226,13 @@ impl Body {
 /// A query parameter or request header a route reads, for the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param {
+    /// The query parameter's or header's name, as the request spells it.
     pub name: &'static str,
+    /// One line for the docs: what it does, its form.
     pub doc: &'static str,
+    /// The values it takes.
     pub kind: Kind,
+    /// Whether the route refuses a request without it.
     pub required: bool,
     /// A request header rather than a query parameter.
     pub header: bool,
@@ -225,8 +241,11 @@ pub struct Param {
 /// The values a [`Param`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Any string.
     Text,
+    /// A decimal integer.
     Integer,
+    /// `true` or `false`.
     Boolean,
     /// One of these words.
     OneOf(&'static [&'static str]),
@@ -250,12 +269,14 @@ impl Param {
             ..Param::query(name, doc)
         }
     }
+    /// The same, required.
     pub const fn required(self) -> Param {
         Param {
             required: true,
             ..self
         }
     }
+    /// The same, taking `kind`'s values.
     pub const fn of(self, kind: Kind) -> Param {
         Param { kind, ..self }
     }
@@ -264,16 +285,20 @@ impl Param {
 /// One route: a method on a path template, and everything said about it.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
+    /// The method it answers (`GET` answers `HEAD` too).
     pub verb: Verb,
     /// In spin.toml's spelling: literal segments, `:name` for one segment, a
     /// final `...` for the rest.
     pub path: &'static str,
+    /// Who may call it, and the rate class it is counted in.
     pub rule: Rule,
     /// One line, for the index, the OpenAPI document and `docs/routes.md`.
     pub summary: &'static str,
+    /// The request body it takes; [`Body::NONE`] for none.
     pub request: Body,
     /// The success answer: its status and body.
     pub status: u16,
+    /// The success answer's body.
     pub response: Body,
     /// Query parameters and headers it reads.
     pub params: &'static [Param],
@@ -299,15 +324,19 @@ impl Endpoint {
             errors: &[],
         }
     }
+    /// The same, reading `params`.
     pub const fn params(self, params: &'static [Param]) -> Self {
         Endpoint { params, ..self }
     }
+    /// The same, with `errors` among its answers.
     pub const fn errors(self, errors: &'static [u16]) -> Self {
         Endpoint { errors, ..self }
     }
+    /// The same, taking a `request` body.
     pub const fn takes(self, request: Body) -> Self {
         Endpoint { request, ..self }
     }
+    /// The same, answering `status` with `response` on success.
     pub const fn answers(self, status: u16, response: Body) -> Self {
         Endpoint {
             status,
@@ -320,7 +349,10 @@ impl Endpoint {
 /// A row of a family's table: an endpoint, and how its parameters become the
 /// family's typed route.
 pub struct Row<R: 'static> {
+    /// The route: its method, template, rule and docs.
     pub endpoint: Endpoint,
+    /// Builds the typed route from the path's parameters; an error (a
+    /// parameter that does not validate) refuses the request with it.
     pub make: fn(&Params) -> Result<R, Problem>,
 }
 
@@ -338,6 +370,7 @@ pub struct Family<R: 'static> {
     /// The Spin variables its code may read, in groups (`config::vars`):
     /// spin.toml maps exactly these into the component.
     pub variables: &'static [&'static [&'static str]],
+    /// One per method and path template: the table the parser, the gate and the docs read.
     pub rows: &'static [Row<R>],
 }
 
@@ -355,8 +388,11 @@ pub enum Lookup<R> {
 
 /// A route found: its row, its typed value, and what a URL token must cover.
 pub struct Found<R> {
+    /// The row that matched.
     pub endpoint: &'static Endpoint,
+    /// The typed route the handler matches on.
     pub route: R,
+    /// What a URL token must cover to read it; `None` if no token reads it.
     pub subject: Option<Subject>,
     /// The parameters it was made of.
     pub params: Params,
@@ -484,16 +520,29 @@ fn method_not_allowed<R>(rows: &[&Row<R>]) -> Problem {
 
 /// A family as the docs and the index see it, whatever its route type.
 pub trait Described: Sync {
+    /// The component, as spin.toml names it ([`Family::component`]).
     fn component(&self) -> &'static str;
+    /// One line: what the family does ([`Family::summary`]).
     fn summary(&self) -> &'static str;
+    /// Its `[[trigger.http]]` routes ([`Family::spin_routes`]).
     fn spin_routes(&self) -> &'static [&'static str];
+    /// Alias prefixes and their canonical ones ([`Family::aliases`]).
     fn aliases(&self) -> &'static [(&'static str, &'static str)];
     /// The variables it reads, every group flattened, in order.
     fn variables(&self) -> Vec<&'static str>;
+    /// Every endpoint of its table, in table order.
     fn endpoints(&self) -> Vec<&'static Endpoint>;
     /// What this family makes of `method` on `path`, without its typed
     /// route: `None` if the path is not the family's.
     fn resolve(&'static self, method: &Method, path: &str) -> Option<Resolved>;
+    /// Whether its component is granted the key-value store: it stores
+    /// (reads the blob settings) or gates a route (rate limits live there).
+    /// spin.toml grants `key_value_stores` by this; the glue counts a
+    /// request's metrics only where it holds (Spin refuses the others with
+    /// "access denied").
+    fn opens_store(&self) -> bool {
+        self.variables().contains(&"blob_store") || self.endpoints().iter().any(|e| !e.rule.public)
+    }
 }
 
 /// A request as the gate sees it: the family that answers it, the rule it
@@ -501,9 +550,15 @@ pub trait Described: Sync {
 /// route (a 404, 400 or 405).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
+    /// The component of the family that answers it.
     pub component: &'static str,
+    /// The rule the gate applies: the route's own (the path's, for a 405),
+    /// [`Rule::CLOSED`] for a path that is no route, [`Rule::PUBLIC`] for one
+    /// no family covers.
     pub rule: Rule,
+    /// What a URL token must cover; `None` if no token reads it.
     pub subject: Option<Subject>,
+    /// Why it is refused (404, 400, 405); `None` for a route.
     pub problem: Option<Problem>,
     /// The parameters of the route found.
     pub params: Option<Params>,

@@ -54,6 +54,8 @@ pub fn test_variables() -> Vec<(String, String)> {
         ("rate_limit_heavy", NO_LIMIT),
         ("rate_limit_ingest", NO_LIMIT),
         ("rate_limit_loki", NO_LIMIT),
+        // Every request counted, so /metrics reads exact.
+        ("metrics_request_sample", "1"),
         // `GET /logs` captures the whole journal, as the suites expect.
         ("capture_default_process", "*"),
     ]

@@ -62,7 +62,7 @@ pub fn render() -> String {
         let name = family.component();
         let _ = writeln!(out, "\n[component.{name}]");
         let _ = writeln!(out, "source = \"target/wasm32-wasip2/release/{name}.wasm\"");
-        if stores(family) || gated(family) {
+        if family.opens_store() {
             out.push_str("key_value_stores = [\"default\"]\n");
         }
         if stores(family) {
