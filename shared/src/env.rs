@@ -5,8 +5,11 @@ use crate::config::Config;
 use crate::store::Store;
 use std::rc::Rc;
 
+/// The stores and settings one request works with.
 pub struct Env {
+    /// Key-value metadata, blobs and logs, shared with what the handler builds on them.
     pub store: Rc<Store>,
+    /// The deployment's settings, each read on first use.
     pub config: Config,
 }
 

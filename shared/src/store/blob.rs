@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 /// Largest chunk written to the key-value store.
 pub const CHUNK_SIZE: usize = 512 * 1024;
 
+/// Where log bytes live: write-once objects by key, read whole or by range.
+/// Implemented by [`KvBlobStore`] (the embedded default), `S3BlobStore` and [`LazyBlobs`].
 pub trait BlobStore {
     /// Stores `data` under `key`. Objects are written once: callers use fresh keys.
     fn put(&self, key: &str, data: &[u8]) -> KvResult<()>;
@@ -22,6 +24,7 @@ pub trait BlobStore {
     /// Bytes `start..end` of the object (clamped to its size), reading only the
     /// chunks that overlap the range.
     fn get_range(&self, key: &str, start: u64, end: u64) -> KvResult<Option<Vec<u8>>>;
+    /// Removes the object; an absent one is no error.
     fn delete(&self, key: &str) -> KvResult<()>;
 
     /// Stores several new objects, in one round trip where the backend allows.
@@ -39,6 +42,8 @@ pub struct LazyBlobs {
 }
 
 impl LazyBlobs {
+    /// A store that calls `open` on its first use; a failure to open is that
+    /// use's error, and the next use tries again.
     pub fn new(open: impl Fn() -> KvResult<Box<dyn BlobStore>> + 'static) -> Self {
         LazyBlobs {
             open: Box::new(open),
@@ -90,6 +95,7 @@ pub struct KvBlobStore {
 }
 
 impl KvBlobStore {
+    /// Blobs as chunks of [`CHUNK_SIZE`] in `kv`.
     pub fn new(kv: Box<dyn Kv>) -> Self {
         Self::with_chunk_size(kv, CHUNK_SIZE)
     }

@@ -41,6 +41,8 @@ impl std::fmt::Display for KvError {
 
 impl std::error::Error for KvError {}
 
+/// What a storage operation can fail with; a handler turns it into a
+/// `Problem` (`web::problem`): `Internal` a 500, `Contended` a 503, `Kv` by its [`Cause`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// The backend failed (connection, I/O, a refused command).
@@ -53,9 +55,11 @@ pub enum StoreError {
     Contended,
 }
 
+/// A storage operation's result.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {
+    /// [`StoreError::Internal`] with `detail` as its message.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         StoreError::Internal(detail.to_string())
     }

@@ -13,19 +13,26 @@ use std::sync::Mutex;
 
 pub use super::error::KvError;
 
+/// A key-value operation's result.
 pub type KvResult<T> = Result<T, KvError>;
 
 /// A pending compare-and-swap: the value seen when it was opened, and a commit
 /// that succeeds only if the key still holds exactly that value.
 pub trait Cas {
+    /// The value when the swap was opened; `None` if the key was absent.
     fn current(&self) -> Option<&[u8]>;
     /// `Ok(false)`: someone else wrote the key first; read again and retry.
     fn swap(self: Box<Self>, value: &[u8]) -> KvResult<bool>;
 }
 
+/// The key-value contract: what `SpinKv` and [`MemoryKv`] provide and the
+/// storage layer builds on. Keys are strings, values bytes, no prefix scans.
 pub trait Kv {
+    /// The value at `key`, or `None` if absent.
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
+    /// Writes `value` at `key`, unconditionally (no race check: use [`update`] for shared keys).
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()>;
+    /// Removes `key`; an absent key is no error.
     fn delete(&self, key: &str) -> KvResult<()>;
     /// Opens a compare-and-swap on `key` (reads its current value).
     fn cas(&self, key: &str) -> KvResult<Box<dyn Cas + '_>>;
@@ -45,6 +52,7 @@ pub trait Kv {
         items.iter().try_for_each(|(k, v)| self.set(k, v))
     }
 
+    /// Removes several keys, in one round trip where the store allows; not atomic as a whole.
     fn delete_many(&self, keys: &[String]) -> KvResult<()> {
         keys.iter().try_for_each(|k| self.delete(k))
     }
@@ -129,6 +137,7 @@ pub fn ensure_exists(kv: &dyn Kv, key: &str, empty: &[u8]) -> KvResult<()> {
     Ok(())
 }
 
+/// What an [`update`] closure decides.
 pub enum Update<T> {
     /// Commit this value, then return `T`.
     Write(Vec<u8>, T),
@@ -143,18 +152,22 @@ pub struct MemoryKv {
 }
 
 impl MemoryKv {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// How many keys it holds, for tests that check what was (not) written.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
+    /// Whether it holds no key.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Every key, sorted.
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.lock().keys().cloned().collect();
         keys.sort();

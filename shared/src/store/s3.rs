@@ -29,9 +29,13 @@ const BACKOFF: Duration = Duration::from_millis(100);
 pub struct S3Settings {
     /// `http(s)://host[:port]`: also the component's `allowed_outbound_hosts` entry.
     pub endpoint: String,
+    /// The region the signature names (`us-east-1` for most self-hosted servers).
     pub region: String,
+    /// The bucket every object goes to.
     pub bucket: String,
+    /// The access key id the signature names.
     pub access_key_id: String,
+    /// The secret the signature is made with; never logged or shown.
     pub secret_access_key: String,
     /// Path-style URLs (`endpoint/bucket/key`), as MinIO and most
     /// self-hosted servers want; otherwise virtual-host style.
@@ -43,7 +47,9 @@ pub struct S3Settings {
 /// `s3_endpoint`: `http(s)://host[:port]`, nothing more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// Whether the scheme is `https`.
     pub https: bool,
+    /// Lower-cased host name or address, as the `Host` header sends it.
     pub host: String,
     /// `None` for the scheme's own port (which the `Host` header omits).
     pub port: Option<u16>,
@@ -94,20 +100,28 @@ impl Endpoint {
 /// One HTTP exchange, as plain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
+    /// GET, PUT, POST (multipart uploads) or DELETE.
     pub method: http::Method,
+    /// `https`, or plain `http`.
     pub https: bool,
     /// `host[:port]`.
     pub authority: String,
     /// URI-encoded, signature included.
     pub path_and_query: String,
+    /// Headers beyond `Host` (which `authority` gives).
     pub headers: Vec<(String, String)>,
+    /// The body; empty for GET and DELETE.
     pub body: Vec<u8>,
 }
 
+/// What came back, whatever its status.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HttpResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// Its headers, names as sent (compared ignoring case).
     pub headers: Vec<(String, String)>,
+    /// Its body: an object's bytes, or S3's XML error.
     pub body: Vec<u8>,
 }
 
@@ -134,6 +148,7 @@ impl HttpResponse {
 /// Why no response came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
+    /// What went wrong, for the error message.
     pub message: String,
     /// A failed connection may succeed next time; a request the host refuses
     /// (not in `allowed_outbound_hosts`) never will.
@@ -141,6 +156,7 @@ pub struct TransportError {
 }
 
 impl TransportError {
+    /// A failure a retry may cure (a connection that failed).
     pub fn retryable(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
@@ -148,6 +164,7 @@ impl TransportError {
         }
     }
 
+    /// A failure no retry cures (the host refused to send it).
     pub fn fatal(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
@@ -164,6 +181,8 @@ pub trait Transport {
     fn sleep(&self, duration: Duration);
 }
 
+/// The blob store over an S3-compatible bucket: one blob is one object
+/// under the settings' `prefix`.
 pub struct S3BlobStore {
     https: bool,
     /// `host[:port]`, or `bucket.host[:port]` in virtual-host style.
@@ -179,6 +198,8 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
+    /// A client of the bucket `settings` name, sending through `transport`; an
+    /// endpoint that is no URL is a misconfiguration.
     pub fn new(settings: &S3Settings, transport: Box<dyn Transport>) -> Result<Self, KvError> {
         let endpoint = Endpoint::parse(&settings.endpoint).map_err(|why| {
             KvError::misconfigured(format!("s3_endpoint {:?}: {why}", settings.endpoint))

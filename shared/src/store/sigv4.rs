@@ -21,8 +21,11 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Who signs, and for which region.
 pub struct Credentials<'a> {
+    /// The access key id, named in the URL.
     pub access_key_id: &'a str,
+    /// The secret the signing key is derived from; never in the URL.
     pub secret_access_key: &'a str,
+    /// The region the signature is scoped to.
     pub region: &'a str,
 }
 

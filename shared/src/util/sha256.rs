@@ -13,6 +13,8 @@ const INIT: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
+/// A SHA-256 in progress that serializes (as JSON, in a job record) and resumes
+/// where it stopped; `Default` is the empty message.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Sha256 {
     h: [u32; 8],
@@ -34,6 +36,7 @@ impl Default for Sha256 {
 }
 
 impl Sha256 {
+    /// Feeds `data`, after everything fed before.
     pub fn update(&mut self, mut data: &[u8]) {
         self.len += data.len() as u64;
         if !self.buf.is_empty() {

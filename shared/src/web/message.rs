@@ -15,13 +15,16 @@ use std::time::Duration;
 /// An incoming request, body already read (and bounded) by the adapter.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The request method, as sent (HEAD included: `api::Api::answer` serves it from GET).
     pub method: Method,
     /// The raw, still percent-encoded path (`spin-path-info` is not trusted for routing:
     /// we match the full path ourselves so a route means the same on every host).
     pub path: String,
     /// The query string, decoded once (the raw text is kept inside).
     pub query: Query,
+    /// The request headers, as sent.
     pub headers: HeaderMap,
+    /// The whole body, at most the adapter's bound; empty for none.
     pub body: Vec<u8>,
     /// Who is asking, as authentication named them (`user:<uid>` or
     /// `ip:<address>`); `None` before (or without) the auth gate.
@@ -29,6 +32,8 @@ pub struct Request {
 }
 
 impl Request {
+    /// A request for `method` on `path_and_query` (split at the first `?`),
+    /// with no headers, body or caller: what the glue starts from and tests build.
     pub fn new(method: Method, path_and_query: &str) -> Self {
         let (path, query) = path_and_query
             .split_once('?')
@@ -43,6 +48,8 @@ impl Request {
         }
     }
 
+    /// The same, with header `name` set to `value`; a value that is no valid
+    /// header value is dropped.
     pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.headers.insert(HeaderName::from_static(name), v);
@@ -50,6 +57,7 @@ impl Request {
         self
     }
 
+    /// The same, with `body`.
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self
@@ -140,9 +148,13 @@ pub enum Chunk {
 /// headers are gone by then, so the glue can only cut the body short.
 pub type ChunkStream = Box<dyn Iterator<Item = Result<Chunk, Problem>>>;
 
+/// A response body.
 pub enum Body {
+    /// No body (a 204, a HEAD answer, a redirect).
     Empty,
+    /// The whole body, in memory; its `Content-Length` is known.
     Bytes(Vec<u8>),
+    /// Chunks produced as the glue sends them: large reads and follows.
     Stream(ChunkStream),
 }
 
@@ -156,14 +168,19 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// An answer, before the glue turns it into WASI HTTP.
 #[derive(Debug)]
 pub struct Response {
+    /// The status code.
     pub status: StatusCode,
+    /// The response headers, as sent.
     pub headers: HeaderMap,
+    /// What follows the headers.
     pub body: Body,
 }
 
 impl Response {
+    /// `status` with no headers and no body.
     pub fn new(status: StatusCode) -> Self {
         Self {
             status,
@@ -182,6 +199,8 @@ impl Response {
         }
     }
 
+    /// The same, with header `name` set to `value` (replacing it); a non-ASCII
+    /// value is dropped and logged, as a bug.
     pub fn header(mut self, name: HeaderName, value: &str) -> Self {
         match HeaderValue::from_str(value) {
             Ok(v) => {
@@ -193,6 +212,7 @@ impl Response {
         self
     }
 
+    /// The same, with `body` as its whole body.
     pub fn bytes(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Body::Bytes(body.into());
         self

@@ -56,6 +56,7 @@ struct Segment<'a> {
 }
 
 impl<'a> Path<'a> {
+    /// Splits `raw` (still percent-encoded, no query) into its segments.
     pub fn new(raw: &'a str) -> Self {
         let mut segments = Vec::new();
         let mut start = 0;
@@ -315,9 +316,13 @@ pub fn push(path: &mut String, segments: &[&str]) {
 /// `/system/v1/agent/{agent}/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{container}[/tasks/{task}]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentPath {
+    /// The Mesos agent; [`AGENT_UNKNOWN`] until looked up, on the agent's own spelling.
     pub agent_id: String,
+    /// The framework that launched the task.
     pub framework_id: String,
+    /// The executor: the task id for a command task.
     pub executor_id: String,
+    /// The run's container (`runs/{container}`), as the task registered it.
     pub container_id: String,
     /// Present for pod tasks.
     pub task_id: Option<String>,
@@ -348,9 +353,17 @@ pub const AGENT_UNKNOWN: &str = "\0agent";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadTarget {
     /// `/component[/{unit}]`: journal entries, of one unit if named.
-    Journal { unit: Option<String> },
+    Journal {
+        /// The unit (`/component/{unit}`); `None`: every unit.
+        unit: Option<String>,
+    },
     /// `.../runs/{c}[/tasks/{t}]/{file}`: a sandbox file.
-    File { run: AgentPath, file: String },
+    File {
+        /// The sandbox, from the agent route.
+        run: AgentPath,
+        /// The file's name in it.
+        file: String,
+    },
 }
 
 impl ReadTarget {

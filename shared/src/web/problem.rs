@@ -12,8 +12,12 @@ use serde_json::{Map, Value};
 /// A client-visible failure: status, a short title, a detail, optional extra members.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// The response status: 4xx for the client's fault, 5xx for the server's.
     pub status: StatusCode,
+    /// The status's reason phrase (`Not Found`): the problem's `title` member.
     pub title: &'static str,
+    /// One sentence for the client: what was wrong, naming the parameter or
+    /// name at fault. Never internals (those go in `internal`).
     pub detail: String,
     /// Extra members (`"parameter": "limit"`, `"candidates": [...]`).
     pub extra: Map<String, Value>,
@@ -25,6 +29,7 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A problem with `status`, `title` and `detail`, and nothing extra.
     pub fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,
@@ -36,6 +41,7 @@ impl Problem {
         }
     }
 
+    /// 400: the request is malformed; `detail` says how.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "Bad Request", detail)
     }
@@ -45,14 +51,18 @@ impl Problem {
         Self::bad_request(detail).with("parameter", name)
     }
 
+    /// 404: what the request names does not exist.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not Found", detail)
     }
 
+    /// 409: the request contradicts what is stored (a name taken, a job not in
+    /// a state that allows it).
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "Conflict", detail)
     }
 
+    /// 405, naming the methods the route takes in `allow` (and the `Allow` header).
     pub fn method_not_allowed(allowed: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -62,6 +72,7 @@ impl Problem {
         .with("allow", allowed)
     }
 
+    /// 413: the body is over `limit` bytes (in the `limit` member).
     pub fn too_large(limit: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -71,6 +82,7 @@ impl Problem {
         .with("limit", limit)
     }
 
+    /// 415: the body's `Content-Type` is not one the route takes.
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -79,6 +91,7 @@ impl Problem {
         )
     }
 
+    /// 501: `what` is not implemented (yet); the detail says so.
     pub fn not_implemented(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -109,6 +122,8 @@ impl Problem {
         .with("retry_after", retry_after_secs)
     }
 
+    /// The same, with member `key` set to `value` in the JSON body (`allow` and
+    /// `retry_after` also become headers).
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_owned(), value.into());
         self

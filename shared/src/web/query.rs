@@ -7,6 +7,7 @@
 
 use percent_encoding::percent_decode;
 
+/// A query string's pairs, decoded as a form, with the raw text beside them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
     raw: String,
@@ -17,6 +18,8 @@ pub struct Query {
 }
 
 impl Query {
+    /// Decodes `raw` (the text after `?`, without it). Never fails: a pair that
+    /// is not UTF-8 is kept lossily and [`Query::is_utf8`] turns false.
     pub fn parse(raw: &str) -> Self {
         let mut utf8 = true;
         let mut decode = |s: &str| {
@@ -50,10 +53,13 @@ impl Query {
         &self.raw
     }
 
+    /// Whether there is no query at all (nothing after the `?`).
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
 
+    /// Whether every key and value decoded to UTF-8; the guard refuses a query
+    /// that did not.
     pub fn is_utf8(&self) -> bool {
         self.utf8
     }
