@@ -112,6 +112,8 @@ pub(crate) fn params(query: &Query) -> Result<Params, Problem> {
     Ok(p)
 }
 
+/// Answers `GET /logs[/{pid}|/{uid}]` (see the module doc): with no `process`,
+/// captures the configured `capture_default_process`, or is a 400 when none is set.
 pub fn handle(req: &Request, env: &Env, process: Option<Process>) -> Result<Response, Problem> {
     let p = params(&req.query)?;
     let select = match process {

@@ -46,7 +46,9 @@ use crate::web::problem::Problem;
 /// A route family's handler: the table its routes come from, and the answer
 /// to a request on one of them.
 pub struct Api<R: 'static> {
+    /// The routes it answers, with their rules and rate classes.
     pub family: &'static Family<R>,
+    /// The answer to one parsed route; a `Problem` is rendered as the error response.
     pub handle: fn(R, &Request, &Env) -> Result<Response, Problem>,
 }
 

@@ -21,10 +21,12 @@ use http::{StatusCode, header};
 pub struct Asset {
     /// The name under `/ui/` (`index.html` is also `/ui/`).
     pub name: &'static str,
+    /// The `Content-Type` it is served with.
     pub content_type: &'static str,
     /// The content's hash: the strong `ETag` (quoted) and the `v=` a
     /// hashed URL carries.
     pub hash: &'static str,
+    /// The file's bytes as built.
     pub body: &'static [u8],
     /// The same bytes gzipped; empty when gzip would not make them smaller.
     pub gzip: &'static [u8],

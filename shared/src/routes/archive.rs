@@ -19,25 +19,42 @@ pub const JOBS_ALIAS: &str = "/api/v1/groups";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Archive {
     /// One sandbox file as an attachment.
-    Download { run: AgentPath, file: String },
+    Download {
+        /// The sandbox, from the agent route.
+        run: AgentPath,
+        /// The file's name in the sandbox.
+        file: String,
+    },
     /// The whole sandbox as one `.tar.gz`.
-    Sandbox { run: AgentPath },
+    Sandbox {
+        /// The sandbox, from the agent route.
+        run: AgentPath,
+    },
     /// A log collection job route of `group`.
-    Job { group: String, op: JobOp },
+    Job {
+        /// The MongoDB project (group) id from the path: jobs are kept per group.
+        group: String,
+        /// What is asked of its jobs.
+        op: JobOp,
+    },
 }
 
 /// What is asked of a group's log collection jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOp {
+    /// Create a job from the body (and take its first step).
     Create,
+    /// A page of the group's jobs, newest first.
     List,
     /// Poll one job (which advances it by a step).
     Get(String),
     /// Extend its expiration.
     Extend(String),
+    /// Remove the job and its archive.
     Delete(String),
     /// Collect its failed files again.
     Retry(String),
+    /// Its archive, whole or in ranges.
     Download(String),
     /// A URL token for its download.
     Token(String),

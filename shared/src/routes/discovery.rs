@@ -15,19 +15,33 @@ pub const PREFIX: &str = "/system/v1/logs/v2/task";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Discovery {
     /// `{task}/...`: what to redirect to once the task is found.
-    Task { task: String, target: Discover },
+    Task {
+        /// The task's id or name, as the path has it.
+        task: String,
+        /// What to redirect to.
+        target: Discover,
+    },
     /// The agent's own spelling of an agent route: `run` has the agent id
     /// [`crate::web::path::AGENT_UNKNOWN`]; `tail` is the path after
     /// [`PREFIX`], which the redirect keeps.
-    AgentLocal { run: AgentPath, tail: String },
+    AgentLocal {
+        /// The sandbox, with no agent id yet.
+        run: AgentPath,
+        /// The rest of the path after [`PREFIX`].
+        tail: String,
+    },
 }
 
 /// What a discovery route asks for, once the task is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Discover {
+    /// Read this sandbox file (`stdout` when none is named).
     Read(String),
+    /// Download this sandbox file (`stdout` when none is named).
     Download(String),
+    /// List the sandbox.
     Browse,
+    /// The whole sandbox as `.tar.gz`.
     Archive,
 }
 

@@ -14,11 +14,22 @@ pub const PREFIX: &str = "/system/v1/logs/v2/ingest";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingest {
     /// Register or update a task's metadata.
-    PutTask { task_id: String },
+    PutTask {
+        /// The task's id, from the path.
+        task_id: String,
+    },
     /// A task's stored metadata.
-    GetTask { task_id: String },
+    GetTask {
+        /// The task's id, from the path.
+        task_id: String,
+    },
     /// Lines for one sandbox file.
-    AppendFile { task_id: String, file: String },
+    AppendFile {
+        /// The task's id, from the path.
+        task_id: String,
+        /// The file's name in its sandbox (`stdout`, `stderr`, ...).
+        file: String,
+    },
     /// Journal entries.
     AppendJournal,
     /// Loki's push.

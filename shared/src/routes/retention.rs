@@ -13,9 +13,13 @@ pub const K8S: &str = "/k8s/v1";
 /// A `retention` route. Which policy, run or object is in the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
+    /// `GET .../archive/policies`: every policy, or one (`?id=`).
     ListPolicies,
+    /// `POST .../archive/policies`: a new policy from the body.
     CreatePolicy,
+    /// `PUT .../archive/policies?id=`: replace a policy, keeping its id and creation time.
     ReplacePolicy,
+    /// `DELETE .../archive/policies?id=`: remove a policy (its runs and objects stay).
     DeletePolicy,
     /// Start or advance a run.
     Start,

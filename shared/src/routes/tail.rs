@@ -20,7 +20,10 @@ pub enum Tail {
     /// Follow what a read route reads.
     Follow(ReadTarget),
     /// `/apps/{app}/logs`, Scalingo-style.
-    AppLogs { app: String },
+    AppLogs {
+        /// The app: the tasks labelled `app=<app>`.
+        app: String,
+    },
     /// `/logs` (the default process) or `/logs/{pid|uid}`.
     Capture(Option<Process>),
 }

@@ -13,7 +13,10 @@ pub enum Token {
     /// Mint a URL token for a task or an app.
     Mint,
     /// Scalingo's "Application#logs": the app's logs URL with a fresh token.
-    AppLogsUrl { app: String },
+    AppLogsUrl {
+        /// The app the token reads: the tasks labelled `app=<app>`.
+        app: String,
+    },
 }
 
 /// Both mint a URL token: what minting one takes.
