@@ -17,15 +17,23 @@ use serde::Serialize;
 /// Where Mesos agents keep sandboxes; listed paths are under it, as on DC/OS.
 const WORK_DIR: &str = "/var/lib/mesos/slave";
 
+/// One file of a sandbox listing, in Mesos' `files/browse` shape.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize)]
 pub struct Entry {
+    /// Absolute path as on a Mesos agent: the task's sandbox directory, then the file name.
     pub path: String,
+    /// Size in bytes.
     pub size: u64,
+    /// Last modification, seconds since the epoch (Mesos' unit, not µs).
     pub mtime: u64,
+    /// Always `-rw-r--r--`: stored files have no mode of their own.
     pub mode: &'static str,
+    /// Always 1, as Mesos reports a plain file.
     pub nlink: u32,
+    /// Always `root`: stored files have no owner.
     pub uid: &'static str,
+    /// Always `root`, like `uid`.
     pub gid: &'static str,
 }
 

@@ -40,6 +40,7 @@ pub struct Jobs<'a> {
 
 /// One page of a group's jobs, newest first.
 pub struct Page {
+    /// This page's jobs.
     pub jobs: Vec<Job>,
     /// The group's jobs, all pages.
     pub total: usize,
@@ -47,6 +48,7 @@ pub struct Page {
 
 /// A finished job's archive, to download whole or in ranges.
 pub struct JobArchive {
+    /// The job's id.
     pub id: String,
     /// Bumped by each retry, which rewrites the archive's end.
     pub version: u32,
@@ -79,6 +81,7 @@ impl JobArchive {
 }
 
 impl<'a> Jobs<'a> {
+    /// The jobs of `group`, with `env`'s stores and settings.
     pub fn new(env: &'a Env, group: &'a str) -> Self {
         Self { env, group }
     }

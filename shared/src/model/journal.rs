@@ -13,7 +13,10 @@ use crate::web::problem::Problem;
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
+/// The entry's wall-clock time, µs since the epoch as a decimal string;
+/// set to the time of ingest when absent.
 pub const REALTIME: &str = "__REALTIME_TIMESTAMP";
+/// The entry's monotonic time in µs as a decimal string, as journald exports it.
 pub const MONOTONIC: &str = "__MONOTONIC_TIMESTAMP";
 /// journald's limit on field names.
 const MAX_FIELD_NAME: usize = 64;

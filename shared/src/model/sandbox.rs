@@ -32,8 +32,11 @@ pub struct TaskSpec {
     /// Optional; if present it must equal the id in the path.
     #[serde(default)]
     pub id: Option<String>,
+    /// A display name (Mesos' `TaskInfo.name`); need not be unique.
     pub name: String,
+    /// The Mesos agent it runs on: the first id of its agent routes.
     pub agent_id: String,
+    /// The Mesos framework that launched it (Marathon, Metronome, ...).
     pub framework_id: String,
     /// Absent for command tasks: the executor is then the task itself.
     #[serde(default)]
@@ -46,6 +49,7 @@ pub struct TaskSpec {
     /// Pod tasks live under `.../runs/{container}/tasks/{task_id}/`.
     #[serde(default)]
     pub pod: bool,
+    /// A Mesos `TaskState` (`TASK_RUNNING`, `TASK_FINISHED`, ...); default `TASK_RUNNING`.
     #[serde(default = "default_state")]
     pub state: String,
     /// Free-form labels (namespace, pod, container, app, container type ...).
@@ -61,18 +65,29 @@ fn default_state() -> String {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Task {
+    /// The task id, as registered (up to 255 bytes).
     pub id: String,
+    /// A display name (Mesos' `TaskInfo.name`); need not be unique.
     pub name: String,
+    /// The Mesos agent it runs on: the first id of its agent routes.
     pub agent_id: String,
+    /// The Mesos framework that launched it.
     pub framework_id: String,
+    /// Its executor; `null` for a command task, whose executor is the task itself.
     pub executor_id: Option<String>,
+    /// The task's own container: the last of its container chain.
     pub container_id: String,
+    /// Enclosing containers, outermost first, for nested (pod) containers.
     pub parent_container_ids: Vec<String>,
+    /// A pod task: its files are under `.../runs/{container}/tasks/{task_id}/`.
     pub pod: bool,
+    /// Its Mesos `TaskState`, as last registered.
     pub state: String,
+    /// Free-form labels (namespace, pod, container, app, ...).
     pub labels: BTreeMap<String, String>,
     /// Microseconds since the epoch.
     pub created: u64,
+    /// When it was last registered or updated, µs since the epoch.
     pub updated: u64,
 }
 
@@ -106,6 +121,7 @@ impl Task {
         self.executor_id.as_deref().unwrap_or(&self.id)
     }
 
+    /// Whether its state is a live one ([`is_running`]).
     pub fn is_running(&self) -> bool {
         is_running(&self.state)
     }
@@ -140,15 +156,20 @@ pub fn is_running(state: &str) -> bool {
 /// One line of the discovery index.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TaskSummary {
+    /// The task id.
     pub id: String,
+    /// The task's display name.
     pub name: String,
+    /// The task's Mesos state, for discovery to prefer live tasks.
     pub state: String,
 }
 
 /// A sandbox file's listing entry.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct FileInfo {
+    /// The file's name in the sandbox (`stdout`, `stderr`, ...), a valid path segment.
     pub name: String,
+    /// Bytes appended so far.
     pub size: u64,
     /// Microseconds since the epoch of the last append.
     pub mtime: u64,
@@ -240,10 +261,12 @@ pub struct Sandboxes {
 }
 
 impl Sandboxes {
+    /// The task store over `store`.
     pub fn new(store: Rc<Store>) -> Self {
         Self { store }
     }
 
+    /// Task `id`'s stored record; `None` if it was never registered.
     pub fn task(&self, id: &str) -> Result<Option<Task>, Problem> {
         match self.store.meta.get(&task_key(id))? {
             None => Ok(None),
@@ -370,6 +393,7 @@ impl Sandboxes {
             .ok_or_else(|| Problem::not_found("no task runs at this agent route"))
     }
 
+    /// Task `task_id`'s file `name` as a log, to append to or read (it need not exist yet).
     pub fn file(&self, task_id: &str, name: &str) -> Log {
         Log::new(self.store.clone(), file_prefix(task_id, name))
     }

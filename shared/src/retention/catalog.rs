@@ -21,35 +21,51 @@ const SEQ: &str = "archive/catalog#seq";
 const TOP: &str = "archive/catalog/top";
 /// Entries per chunk: a few hundred bytes each keeps a chunk far below 1 MB.
 const CHUNK: u64 = 256;
+/// What every archive object's key starts with (`archive/<id>-<random>.gz`).
 pub const OBJECT_PREFIX: &str = "archive/";
 
 /// One archive object: one sealed page of one log.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// The object's id, from the catalog's counter ([`allocate`]); also in its key.
     pub id: u64,
     /// Key in the blob store (the bucket, with `s3_prefix`, on S3).
     pub object: String,
+    /// The policy whose run wrote it.
     pub policy_id: String,
+    /// The run that wrote it.
     pub run_id: String,
     /// `task` or `journal`.
     pub source: String,
+    /// The task whose file the log is, for `source` `task`.
     pub task_id: Option<String>,
+    /// The file's name in the task's sandbox, for `source` `task`.
     pub file: Option<String>,
+    /// The task's labels when archived (namespace, pod, app, ...), for filtering.
     pub labels: BTreeMap<String, String>,
     /// The log the page belongs to (its key prefix) and the page's number.
     pub log: String,
+    /// The page's number in that log.
     pub page: usize,
     /// Byte range and lines of the log the object holds.
     pub offset: u64,
+    /// End of the byte range, exclusive.
     pub end: u64,
+    /// Newlines in the log before the page: the line number of its first line, from 0.
     pub first_line: u64,
+    /// Lines the object holds.
     pub lines: u64,
     /// Commit times of its first and last bytes, microseconds.
     pub first_time: u64,
+    /// Commit time of its last bytes, µs.
     pub last_time: u64,
+    /// Uncompressed bytes.
     pub bytes: u64,
+    /// Bytes of the object as stored (compressed, unless the policy says `none`).
     pub stored_bytes: u64,
+    /// How the object is compressed.
     pub compression: Compression,
+    /// When it was written, µs since the epoch.
     pub archived: u64,
     /// When retention deleted it.
     #[serde(default)]
@@ -57,6 +73,7 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The task's `namespace` label; empty for the journal and unlabelled tasks.
     pub fn namespace(&self) -> &str {
         self.labels.get("namespace").map_or("", String::as_str)
     }
@@ -82,6 +99,8 @@ fn parse(bytes: &[u8]) -> Result<Vec<Entry>, Problem> {
     serde_json::from_slice(bytes).map_err(|e| Problem::internal(format!("archive catalog: {e}")))
 }
 
+/// Lists `entry` (idempotent: an id already listed is left as it is), and
+/// raises the top chunk number if its chunk is new.
 pub fn add(store: &Store, entry: &Entry) -> Result<(), Problem> {
     let chunk = entry.id / CHUNK;
     update::<_, Problem>(store.meta.as_ref(), TOP, Some(b"0"), 50, |cur| {
@@ -167,6 +186,7 @@ pub fn all(store: &Store) -> Result<Vec<Entry>, Problem> {
     Ok(out)
 }
 
+/// Entry `id`, deleted or not; `None` if no entry has that id.
 pub fn get(store: &Store, id: u64) -> Result<Option<Entry>, Problem> {
     match store.meta.get(&chunk_key(id / CHUNK))? {
         None => Ok(None),

@@ -49,6 +49,7 @@ impl Default for Selector {
 }
 
 impl Selector {
+    /// Whether `task`'s files are covered: task files are, and the task carries every label.
     pub fn matches(&self, task: &Task) -> bool {
         self.tasks
             && self
@@ -63,8 +64,10 @@ impl Selector {
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
+    /// Gzip at the policy's `compression_level` (the default).
     #[default]
     Gzip,
+    /// Stored as they are.
     None,
 }
 
@@ -72,23 +75,30 @@ pub enum Compression {
 /// commit time of the bytes (what `since`/`until` of a read use too).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// Random hex, made when the policy is created; kept by a replace.
     pub id: String,
+    /// A label for people: 1 to 200 characters, no control characters.
     pub name: String,
+    /// Which logs it covers.
     pub selector: Selector,
     /// Sealed pages older than this move to archive objects.
     pub archive_after_s: u64,
+    /// How archive objects are compressed.
     pub compression: Compression,
     /// 1 (fastest) .. 9 (smallest); gzip only.
     pub compression_level: u32,
     /// Bytes older than this are deleted, archived or not; `None` keeps them.
     pub delete_after_s: Option<u64>,
+    /// Whether `POST /archive/start` without a policy id runs it.
     pub enabled: bool,
     /// Microseconds since the epoch.
     pub created: u64,
+    /// When it was last replaced, µs since the epoch.
     pub updated: u64,
 }
 
 impl Policy {
+    /// How `store::log::pack` writes its objects: gzip at its level, or stored.
     pub fn packing(&self) -> Packing {
         match self.compression {
             Compression::Gzip => Packing::Gzip(self.compression_level),
@@ -103,25 +113,35 @@ impl Policy {
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
+    /// 1 to 200 characters, no control characters; trimmed.
     pub name: String,
+    /// Which logs it covers; default every task's files.
     #[serde(default)]
     pub selector: Selector,
+    /// Sealed pages older than this are archived.
     pub archive_after: Age,
+    /// Default gzip.
     #[serde(default)]
     pub compression: Compression,
+    /// 1 (fastest) to 9 (smallest); default 6.
     #[serde(default)]
     pub compression_level: Option<u32>,
+    /// Bytes older than this are deleted; at least `archive_after`. None keeps them.
     #[serde(default)]
     pub delete_after: Option<Age>,
+    /// Default true: run by `POST /archive/start` without a policy id.
     #[serde(default = "yes")]
     pub enabled: bool,
 }
 
+/// An age as a client writes it.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Debug, Clone)]
 #[serde(untagged)]
 pub enum Age {
+    /// Seconds.
     Seconds(u64),
+    /// A number with a unit: `s`, `m`, `h`, `d` or `w` (`15m`, `30d`).
     Text(String),
 }
 
@@ -219,6 +239,7 @@ pub fn all(store: &Store) -> Result<Vec<Policy>, Problem> {
     }
 }
 
+/// Policy `id`, or a 404.
 pub fn find(store: &Store, id: &str) -> Result<Policy, Problem> {
     all(store)?
         .into_iter()

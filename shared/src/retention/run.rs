@@ -35,10 +35,12 @@ const KEEP_RUNS: usize = 200;
 pub const MAX_TARGETS: usize = 10_000;
 const SECOND: u64 = 1_000_000;
 
+/// Meta key of run `id`'s record.
 pub fn run_key(id: &str) -> String {
     format!("archive/run/{id}")
 }
 
+/// Where an archive run is, as stored and returned.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
@@ -46,28 +48,42 @@ pub enum Status {
     Running,
     /// Every log visited; replaced blobs wait out the grace period.
     Draining,
+    /// Nothing left to do: every log visited and every replaced blob deleted.
     Done,
 }
 
 /// One log a run visits.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Target {
+    /// The log's key prefix (see `store::log`).
     pub log: String,
+    /// `task` or `journal`, copied into the catalog.
     pub source: String,
+    /// The task whose file the log is, for `task`.
     pub task_id: Option<String>,
+    /// The file's name in the task's sandbox, for `task`.
     pub file: Option<String>,
+    /// The task's labels, copied into the catalog.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 
+/// What a run has done so far, summed over its steps.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct Stats {
+    /// Logs visited to the end.
     pub logs_visited: u64,
+    /// Pages packed into archive objects.
     pub pages_archived: u64,
+    /// Uncompressed bytes of those pages.
     pub bytes_archived: u64,
+    /// Bytes of the archive objects written, as stored.
     pub stored_bytes: u64,
+    /// Pages expired by `delete_after`.
     pub pages_expired: u64,
+    /// Bytes of those pages.
     pub bytes_expired: u64,
+    /// Replaced or expired blobs deleted after the grace period.
     pub blobs_deleted: u64,
     /// Microseconds spent working, over all steps.
     pub busy_us: u64,
@@ -76,31 +92,49 @@ pub struct Stats {
 /// A blob no index lists any more, and when it may go.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Garbage {
+    /// The blob's key.
     pub key: String,
+    /// When it may be deleted, µs since the epoch: no request that could still
+    /// read it is alive by then.
     pub due: u64,
 }
 
+/// The right to advance a run, held by one step at a time.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Lease {
+    /// The holding step: random hex, fresh per step.
     pub id: String,
+    /// When the hold lapses, µs since the epoch; another step may then take it.
     pub until: u64,
 }
 
+/// One run of a policy over the logs it covers: its progress, stats and the
+/// blobs waiting to be deleted. Stored at [`run_key`].
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Run {
+    /// Random hex, made at creation.
     pub id: String,
     /// The policy as it was when the run started: an edit applies to the next run.
     pub policy: Policy,
+    /// Where it is: running, draining, done.
     pub status: Status,
+    /// When it was created, µs since the epoch.
     pub created: u64,
+    /// When a step last checkpointed it, µs since the epoch.
     pub updated: u64,
+    /// When it became `Done`, µs since the epoch.
     pub finished: Option<u64>,
+    /// The logs it covers, fixed when it is created (at most [`MAX_TARGETS`]).
     pub targets: Vec<Target>,
     /// Index of the log being visited, and the next page of it.
     pub next: usize,
+    /// The page of log `next` to visit next.
     pub page: usize,
+    /// What it has done so far.
     pub stats: Stats,
+    /// Blobs no index lists any more, each deleted once due.
     pub garbage: Vec<Garbage>,
+    /// The step advancing it, if one is.
     pub lease: Option<Lease>,
     /// Logs that could not be visited, and why (the run goes on without them).
     #[serde(default)]
@@ -117,6 +151,7 @@ impl Run {
     }
 }
 
+/// Run `id` as stored; `None` if there is none (or it was dropped from the list).
 pub fn load(env: &Env, id: &str) -> Result<Option<Run>, Problem> {
     env.store
         .meta
