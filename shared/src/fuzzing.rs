@@ -1,5 +1,5 @@
 //! Entry points for the fuzz targets in `fuzz/` and for the regression tests
-//! that replay what they found (`shared/tests/fuzz_regressions.rs`).
+//! that replay what they found (`tests/tests/fuzz_regressions.rs`).
 //!
 //! Each function takes arbitrary input, drives the real parsing code with it
 //! (no copies of the logic live here) and panics when an invariant breaks,

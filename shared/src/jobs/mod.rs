@@ -6,7 +6,7 @@
 //!
 //! Driving without a scheduler: creating a job, reading one job and retrying
 //! one each advance an `IN_PROGRESS` job by one step of at most `job_step_ms`
-//! ([`collect`]), so a client that polls the job (as MongoDB's clients do)
+//! (`collect`), so a client that polls the job (as MongoDB's clients do)
 //! is what moves it. Expiry is applied the same way, lazily: a job read after
 //! its `expirationDate` is `MARKED_FOR_EXPIRY` while its archive is deleted,
 //! then `EXPIRED`.
