@@ -13,7 +13,7 @@
 //!    their parameters, and the bounds checked first.
 //! 6. [`routes`]: every route as data, one table per route family: the
 //!    parser, the permission rules, and what the docs are written from.
-//! 7. [`env`]: the stores and settings a request works with.
+//! 7. [`env`](mod@env): the stores and settings a request works with.
 //! 8. [`model`]: tasks and their sandboxes, journal entries, positions.
 //! 9. [`read`]: read parameters, formats, the reader, the follow engine,
 //!    follower leases, ranged downloads, tar.gz and redaction.

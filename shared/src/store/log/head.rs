@@ -6,6 +6,9 @@ use crate::store::error::{StoreError, StoreResult};
 use crate::util::ids::digest;
 use serde::{Deserialize, Serialize};
 
+/// The one mutable record of a log, at `<prefix>/head`: its size, its index
+/// (sealed pages, unsealed segments) and recent receipts. Every append and
+/// every rewrite is a compare-and-swap of it.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Head {
     /// Total bytes.
@@ -73,9 +76,13 @@ fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
+/// Where a sealed page (or the retained part of a log) begins: what finding
+/// a byte or a line needs without reading the page.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub struct PageRef {
+    /// Byte offset of its first byte in the log.
     pub offset: u64,
+    /// Newlines in the log before it (so the line its first byte is in).
     pub line: u64,
     /// The first segment's [`Segment::key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +99,8 @@ impl PageRef {
     }
 }
 
+/// One append's bytes (or a part of them, at most `SEGMENT_MAX`), immutable
+/// once written: an index entry, in the head's `tail` or in a sealed page.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Segment {
     /// Blob key of the bytes.
@@ -100,6 +109,7 @@ pub struct Segment {
     pub offset: u64,
     /// Newlines in the log before this segment.
     pub line: u64,
+    /// Its size in bytes.
     pub len: u64,
     /// Newlines inside this segment.
     pub newlines: u64,
@@ -133,9 +143,11 @@ impl Segment {
 pub struct Appended {
     /// Byte offset of the first appended byte.
     pub offset: u64,
+    /// Bytes appended (after any dropped for being behind).
     pub bytes: u64,
     /// Line number (0-based) of the first appended line.
     pub first_line: u64,
+    /// Lines appended: every append ends on a newline, so whole lines.
     pub lines: u64,
     /// Size of the log after this append.
     pub size: u64,
@@ -145,14 +157,18 @@ pub struct Appended {
     pub behind: Option<u64>,
 }
 
+/// What an append answers: written now, or found written by an earlier
+/// attempt with the same idempotency key (the caller answers alike).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// The bytes were committed by this request.
     Appended(Appended),
     /// The same idempotency key and body were appended before: nothing written.
     Replayed(Appended),
 }
 
 impl Outcome {
+    /// Where the bytes are, whichever attempt wrote them.
     pub fn appended(&self) -> &Appended {
         match self {
             Outcome::Appended(a) | Outcome::Replayed(a) => a,

@@ -94,6 +94,8 @@ pub struct Log {
 }
 
 impl Log {
+    /// The log under `prefix` in `store`; nothing is read or written until
+    /// it is used, and a log never appended to reads as absent.
     pub fn new(store: Rc<Store>, prefix: impl Into<String>) -> Self {
         Self {
             store,
@@ -115,6 +117,8 @@ impl Log {
         format!("{}/p/{n}", self.prefix)
     }
 
+    /// The head as stored now (`None`: nothing was ever appended); an
+    /// unreadable head is an internal error, never an empty log.
     pub fn head(&self) -> StoreResult<Option<Head>> {
         match self.store.meta.get(&self.head_key())? {
             None => Ok(None),

@@ -33,9 +33,14 @@ pub enum Location<'a> {
     Hot(&'a str),
     /// `len` bytes at `start` of an archive object, gzip-compressed or stored.
     Packed {
+        /// The page's archive object, a key in the blob store.
         object: &'a str,
+        /// Offset in the object of the segment's first stored byte.
         start: u64,
+        /// Stored bytes: compressed if `gzip`, else the segment's length.
         len: u64,
+        /// The stored bytes are one gzip member ([`Packing::Gzip`]), else
+        /// the segment as it was ([`Packing::Stored`]).
         gzip: bool,
     },
 }
@@ -85,17 +90,23 @@ pub enum Packing {
 /// What packing one page did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
+    /// The archive object written, the key the caller chose.
     pub object: String,
-    /// Byte range and lines of the log the page covers.
+    /// Byte offset in the log where the page begins.
     pub offset: u64,
+    /// Byte offset in the log just past the page's last byte.
     pub end: u64,
+    /// Newlines in the log before the page.
     pub first_line: u64,
+    /// Newlines inside the page.
     pub lines: u64,
-    /// Commit times of its first and last segments (microseconds).
+    /// Commit time of its first segment, µs since the epoch.
     pub first_time: u64,
+    /// Commit time of its last segment, µs since the epoch.
     pub last_time: u64,
-    /// Uncompressed and stored sizes.
+    /// The page's bytes uncompressed (`end - offset`).
     pub bytes: u64,
+    /// The archive object's size: the page's bytes as packed.
     pub stored_bytes: u64,
     /// Hot blobs the page no longer lists: delete after the grace period.
     pub replaced: Vec<String>,
@@ -106,6 +117,7 @@ pub struct Packed {
 pub struct Expired {
     /// Pages that expired now.
     pub pages: usize,
+    /// Log bytes in those pages, now unreadable.
     pub bytes: u64,
     /// Blobs and objects no page lists any more: delete after the grace period.
     pub objects: Vec<String>,

@@ -12,17 +12,20 @@
 //!    bytes whoever writes them). So an append that committed is always
 //!    findable, in `recent` or as a done receipt, even if its own request
 //!    died between the commit and writing the receipt.
-//! 2. *An attempt commits only within [`IdempotencyKey::in_flight_us`] of
-//!    its pending receipt*, and a pending receipt is taken over by a retry
-//!    only after twice that. So a receipt that is pending, not in `recent`
-//!    and older than that names an attempt that is dead and never
-//!    committed; a younger one may still commit, and its retry is told to
-//!    come back (409 with `Retry-After`), never allowed to append twice.
-//! 3. *Receipts are remembered for a time* ([`IdempotencyKey::ttl_us`],
-//!    the `idempotency_ttl_s` setting): each one pushed out of `recent` is
-//!    numbered in a per-log ledger (`<prefix>/rs/<n>`), and later commits
-//!    sweep the ledger's expired entries, deleting their receipts. A retry
-//!    after that time is a new append.
+//! 2. *An attempt commits only within its commit window
+//!    ([`IN_FLIGHT_US`](super::IN_FLIGHT_US), or another set by
+//!    [`IdempotencyKey::in_flight`]) of its pending receipt*, and a pending
+//!    receipt is taken over by a retry only after twice that. So a receipt
+//!    that is pending, not in `recent` and older than that names an attempt
+//!    that is dead and never committed; a younger one may still commit, and
+//!    its retry is told to come back (409 with `Retry-After`), never allowed
+//!    to append twice.
+//! 3. *Receipts are remembered for a time* (the `ttl_s` given to
+//!    [`IdempotencyKey::new`], the `idempotency_ttl_s` setting): each one
+//!    pushed out of `recent` is numbered in a per-log ledger
+//!    (`<prefix>/rs/<n>`), and later commits sweep the ledger's expired
+//!    entries, deleting their receipts. A retry after that time is a new
+//!    append.
 
 use super::Log;
 use super::head::{Appended, Head, IdempotencyKey, Outcome};
@@ -245,6 +248,8 @@ pub(super) fn replay(receipt: &Receipt, idem: &IdempotencyKey) -> Result<Outcome
 /// Why an append stored nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendError {
+    /// The store failed or held something unreadable (a 5xx); with an
+    /// idempotency key a retry is safe: it replays, waits or appends.
     Store(StoreError),
     /// The idempotency key was used before with a different body: the client
     /// reused a key, so neither body can be assumed to be the one meant.
@@ -253,12 +258,14 @@ pub enum AppendError {
     /// long, when it has either committed (and the retry replays it) or can
     /// no longer commit (and the retry appends).
     InProgress {
+        /// Seconds to wait (at least 1), for the `Retry-After` header.
         retry_after_s: u32,
     },
     /// No longer returned: a keyed append now stores what is within its
     /// window and says below which key it dropped lines
     /// ([`super::Appended::behind`]). Kept while callers still match on it.
     OutOfOrder {
+        /// The greatest key the log held.
         last: u64,
     },
 }

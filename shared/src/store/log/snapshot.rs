@@ -69,14 +69,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The head this view reads as of: later appends are not in it.
     pub fn head(&self) -> &Head {
         &self.head
     }
 
+    /// Bytes ever appended as of this head, expired ones included: the
+    /// offset the next append starts at.
     pub fn size(&self) -> u64 {
         self.head.size
     }
 
+    /// Lines ever appended as of this head, expired ones included: the
+    /// number of the next line.
     pub fn lines(&self) -> u64 {
         self.head.lines
     }
@@ -479,7 +484,9 @@ impl Snapshot {
 /// One line of a log: where it starts and its bytes without the newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// Byte offset of its first byte in the log.
     pub offset: u64,
+    /// Its bytes, the newline left out.
     pub text: Vec<u8>,
     /// Commit time of the append that wrote it, microseconds since the epoch.
     pub time: u64,
