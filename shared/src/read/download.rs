@@ -11,9 +11,15 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 /// A stored, immutable object served as an attachment with `Content-Length`,
 /// a strong `ETag` and single-range `Range`/`If-Range`: a file, or a job's archive.
 pub struct Download<'a> {
+    /// The object's length in bytes: what ranges are checked against.
     pub size: u64,
+    /// Its strong ETag, quoted as sent; it must change whenever the bytes
+    /// could, or a resumed download splices two objects.
     pub etag: &'a str,
+    /// The `Content-Type` sent.
     pub content_type: &'a str,
+    /// The name offered in `Content-Disposition`: any name, made safe
+    /// there (an ASCII fallback and a percent-encoded UTF-8 one).
     pub filename: &'a str,
 }
 
@@ -26,6 +32,10 @@ pub enum Ranged {
 }
 
 impl Download<'_> {
+    /// The answer to `req` (GET or HEAD): 304 when `If-None-Match` names the
+    /// ETag, 206 for one satisfiable range (honoured only while `If-Range`
+    /// still holds), 416 for an unsatisfiable one, else 200; the caller then
+    /// streams the range a [`Ranged::Body`] names.
     pub fn respond(&self, req: &Request) -> Ranged {
         let size = self.size;
         // A client holding this very object (by its strong ETag) needs nothing.

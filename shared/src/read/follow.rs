@@ -73,7 +73,10 @@ pub const CHUNK: usize = 256 * 1024;
 
 /// What a follow sends besides entries.
 pub struct FollowOptions {
+    /// How long the follow streams before it ends with a resume event
+    /// (`tail_budget_ms`); the follower's slot is held as long.
     pub budget: Duration,
+    /// Silence after which a `: ping` comment is sent (`keepalive_ms`).
     pub keepalive: Duration,
     /// An extra keepalive event for routes whose clients expect one
     /// (Scalingo's `{"name":"ping",...}`), sent with the `: ping` comment.
@@ -81,6 +84,8 @@ pub struct FollowOptions {
 }
 
 impl FollowOptions {
+    /// The deployment's settings, no ping event; an unreadable setting is
+    /// the error.
     pub fn from_config(config: &crate::config::Config) -> Result<Self, Problem> {
         Ok(Self {
             budget: Duration::from_millis(config.tail_budget_ms()?),

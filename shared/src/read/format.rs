@@ -16,10 +16,14 @@ use http::StatusCode;
 /// every SSE answer, reads and follows alike.
 pub const SSE_RETRY_MS: u64 = 500;
 
+/// How a read route renders its entries, picked by [`Format::negotiate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// One line per entry, each ending in `\n`.
     Text,
+    /// NDJSON: one JSON object per entry and line.
     Json,
+    /// Server-Sent Events, each entry an event whose `id:` resumes after it.
     Sse,
 }
 
@@ -62,6 +66,7 @@ impl Format {
         })
     }
 
+    /// The `Content-Type` an answer in this format carries.
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Text => "text/plain; charset=utf-8",

@@ -8,12 +8,16 @@ use crate::web::query::Query;
 /// Where a read starts, before `skip` moves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cursor {
+    /// `cursor=BEG`: the first entry still readable.
     Beg,
+    /// `cursor=END`: just after the last entry, where a follow waits.
     End,
     /// A position token as the client sent it; each log kind decodes its own.
     At(String),
 }
 
+/// A read route's query as given: syntax checked, nothing resolved against
+/// a log yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadParams {
     /// Lines to send; `None` for no limit (`limit=0` or absent).
@@ -27,6 +31,8 @@ pub struct ReadParams {
 }
 
 impl ReadParams {
+    /// Reads `limit`, `skip`, `cursor` and `filter` from `query`, ignoring
+    /// any other parameter (as DC/OS does); a malformed one is a 400 naming it.
     pub fn parse(query: &Query) -> Result<Self, Problem> {
         let mut p = ReadParams {
             limit: None,

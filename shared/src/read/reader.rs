@@ -21,6 +21,8 @@ use std::rc::Rc;
 pub trait Source {
     /// Decodes a client position (`cursor=` or `Last-Event-ID`) to a byte offset.
     fn decode(&self, token: &str) -> Result<u64, Problem>;
+    /// The position token for byte `offset`, as `X-Next-Cursor`, `Link` and
+    /// SSE `id:` give it; [`Source::decode`] takes it back.
     fn encode(&self, offset: u64) -> String;
     /// Whether every line is selected (lets reads use the line index).
     fn selects_all(&self) -> bool;
@@ -35,19 +37,31 @@ pub trait Source {
 
 /// A read request, resolved against one snapshot.
 pub struct Read<'a, S: Source> {
+    /// The kind of log: how positions are spelled and lines rendered.
     pub source: S,
+    /// The log as of the request: lines appended later are not sent.
     pub snapshot: Rc<Snapshot>,
+    /// `limit`, `skip`, `cursor` and `filter` as the client gave them.
     pub params: ReadParams,
     /// `Last-Event-ID`: wins over `cursor`.
     pub last_event_id: Option<String>,
+    /// The negotiated output format.
     pub format: Format,
+    /// Most body bytes one answer carries (`max_response_bytes`): past it
+    /// the answer ends on an entry and names the next position; at least
+    /// one entry is always sent.
     pub budget: u64,
-    /// Path and query of the request, for the `Link` to the next page.
+    /// Path of the request, for the `Link` to the next page.
     pub path: &'a str,
+    /// Query of the request, kept as sent in the `Link` but for `cursor`
+    /// and `skip`.
     pub query: &'a Query,
 }
 
 impl<S: Source + 'static> Read<'_, S> {
+    /// The answer: 200 with the entries from the start position on (and
+    /// `X-Next-Cursor` plus a `Link` when the budget cut it short), 204 when
+    /// none is there, 400 for a position that is not this log's.
     pub fn respond(self) -> Result<Response, Problem> {
         let start = start(
             &self.snapshot,
@@ -290,6 +304,7 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// The file `file` of `task`: its JSON entries carry the task's ids.
     pub fn new(task: &crate::model::sandbox::Task, file: &str) -> Self {
         let mut fields = serde_json::Map::new();
         fields.insert("AGENT_ID".into(), task.agent_id.clone().into());
@@ -342,6 +357,8 @@ impl Source for FileSource {
 pub struct JournalSource {
     /// `/component/{name}`: `UNIT` or `_SYSTEMD_UNIT` is `name` or `name.service`.
     pub unit: Option<String>,
+    /// `filter=KEY:value` pairs, keys upper-cased: an entry is selected
+    /// only if its field `KEY` is exactly `value` for every pair.
     pub filters: Vec<(String, String)>,
 }
 

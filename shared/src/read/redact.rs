@@ -10,6 +10,8 @@
 
 use regex_lite::Regex;
 
+/// The compiled masks ([`Redactor::default`]): built once per job, applied
+/// to the bytes it archives, chunk by chunk.
 pub struct Redactor {
     /// Each pattern with the capture group to mask (0: the whole match).
     patterns: Vec<(Regex, usize)>,

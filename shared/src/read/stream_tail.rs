@@ -36,20 +36,28 @@ const RESELECT: Duration = Duration::from_secs(5);
 /// Where a tail is: its start time and, per stream, the offset read up to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TailCursor {
+    /// When the tail began, ns since the epoch: entries before it are not
+    /// shown, and a stream not yet read is read from here.
     pub t0: u64,
+    /// Per stream id, the byte offset just after the last line read.
     pub at: BTreeMap<String, u64>,
 }
 
 impl TailCursor {
+    /// The token an SSE `id:` carries (opaque base64url JSON).
     pub fn encode(&self) -> String {
         opaque(self)
     }
 
+    /// The cursor in a token from [`TailCursor::encode`]; `None` for
+    /// anything else.
     pub fn decode(text: &str) -> Option<TailCursor> {
         from_opaque(text)
     }
 }
 
+/// The [`Feed`] of a live tail: the streams a selector picks, re-selected
+/// every few seconds, each poll's entries one SSE event.
 pub struct SelectorFeed {
     store: Rc<Store>,
     selector: Selector,

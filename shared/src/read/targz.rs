@@ -117,6 +117,8 @@ impl Piece {
         }
     }
 
+    /// Adds `bytes` (uncompressed) to the member: compressed into this
+    /// part, counted in the member's CRC and length.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Problem> {
         self.crc.update(bytes);
         self.len += bytes.len() as u64;

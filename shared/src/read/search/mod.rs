@@ -52,10 +52,14 @@ use std::rc::Rc;
 use std::time::Duration;
 use walk::{Searcher, Walked, add_context};
 
+/// Which end of the range a search starts from, spelled as Loki's
+/// `direction` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Direction {
+    /// Oldest first: ascending [`Key`]s.
     #[serde(rename = "forward")]
     Forward,
+    /// Newest first: descending [`Key`]s.
     #[serde(rename = "backward")]
     Backward,
 }
@@ -63,8 +67,11 @@ pub enum Direction {
 /// An entry's place in the total order of a search.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Key {
+    /// The entry's timestamp, ns since the epoch.
     pub ts: u64,
+    /// The id of the stream it is in.
     pub stream: String,
+    /// Byte offset of its stored line in the stream's log.
     pub offset: u64,
 }
 
@@ -72,7 +79,12 @@ pub struct Key {
 /// (backward) `key`, walking windows of `window` ns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
+    /// The next page starts strictly after this key, in the plan's
+    /// direction: the last hit answered or, when the budget stopped the
+    /// call, a key just before the window it did not finish.
     pub key: Key,
+    /// Width of the next call's first window, ns: narrower after a call the
+    /// budget stopped, so the next one finishes a window.
     pub window: u64,
 }
 
@@ -93,15 +105,23 @@ impl Direction {
 
 /// What to find.
 pub struct Plan {
+    /// The LogQL filters and stages every entry goes through: an entry the
+    /// pipeline drops is no hit.
     pub pipeline: Pipeline,
     /// Detected levels to keep (`error`, `warn`, ...); empty keeps all.
     pub levels: Vec<String>,
-    /// Inclusive bounds, ns.
+    /// Earliest timestamp searched, ns, inclusive.
     pub from: u64,
+    /// Latest timestamp searched, ns, inclusive.
     pub to: u64,
+    /// Which end the hits start from.
     pub direction: Direction,
+    /// Most hits on a page (0 counts as 1).
     pub limit: usize,
+    /// Where the previous page stopped (`None`: the first page).
     pub resume: Option<Resume>,
+    /// Wall time the search may take: past it, the page holds what the
+    /// finished windows found and the resume point says where to go on.
     pub budget: Duration,
     /// Lines of the same stream shown before and after each hit, as `grep -C`.
     pub context: (usize, usize),
@@ -110,35 +130,55 @@ pub struct Plan {
 /// One entry that matched.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    /// Its place in the search's order, and the cursor that resumes after it.
     pub key: Key,
     /// Where the stored line ends (after its newline): context starts there.
     pub end: u64,
     /// The stream's labels, or the pipeline's labels when it changed them.
     pub labels: Rc<Labels>,
+    /// The stream's labels as stored, whatever the pipeline did.
     pub stream_labels: Rc<Labels>,
+    /// The entry's line, as the pipeline left it (`line_format` may rewrite it).
     pub line: String,
+    /// The entry's structured metadata, as stored.
     pub metadata: Vec<(String, String)>,
+    /// The detected level ([`detect_level`]).
     pub level: &'static str,
+    /// Up to `context.0` lines of the stream just before it, oldest first,
+    /// unfiltered.
     pub before: Vec<String>,
+    /// Up to `context.1` lines of the stream just after it, unfiltered.
     pub after: Vec<String>,
 }
 
 /// What a search did, for the caller's `stats`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
+    /// Streams the selector matched.
     pub streams: usize,
+    /// Stored lines read (whether or not in range or matching).
     pub entries_scanned: u64,
+    /// Stored bytes read.
     pub bytes_scanned: u64,
+    /// Entries that passed the levels and the pipeline, kept or not.
     pub matched: u64,
+    /// Wall time taken, ms.
     pub elapsed_ms: u64,
+    /// The budget ran out: the answer is a partial one (with a resume point
+    /// for a search, marked partial for a metric query).
     pub budget_exhausted: bool,
 }
 
 /// One page of hits, in the plan's direction.
 pub struct Page {
+    /// At most `limit` hits, in the plan's direction.
     pub hits: Vec<Hit>,
+    /// Hits may remain past this page (the page was full, or the budget ran
+    /// out first).
     pub has_more: bool,
+    /// Where the next page starts, when `has_more`.
     pub resume: Option<Resume>,
+    /// What the search did.
     pub stats: Stats,
 }
 

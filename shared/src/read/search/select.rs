@@ -10,12 +10,16 @@ use std::rc::Rc;
 
 /// A selected stream, with the view of it the whole search reads.
 pub struct Selected {
+    /// The stream's id, as in its log's key and in [`super::Key::stream`].
     pub id: String,
     /// The stream's metadata, but `first` is the least timestamp its
     /// snapshot holds (late entries and retention included), so a bound
     /// every reader can trust.
     pub meta: StreamMeta,
+    /// The stream's labels, shared by every hit from it.
     pub labels: Rc<Labels>,
+    /// The stream's log as of the selection: entries appended later are not
+    /// searched.
     pub snap: Rc<Snapshot>,
     /// A DC/OS task file: plain lines, timed by their appends' commits.
     pub plain: bool,
