@@ -325,6 +325,9 @@ pub struct SpinKv {
 }
 
 impl SpinKv {
+    /// The store the component is granted under `label` in spin.toml
+    /// (`default`); nothing is opened yet, so a missing grant fails the
+    /// first call, not this one.
     pub fn new(label: &'static str) -> Self {
         Self {
             label,

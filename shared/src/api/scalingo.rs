@@ -131,6 +131,10 @@ fn sources(
     Ok((any, out))
 }
 
+/// Answers `GET /apps/{app}/logs` (the module docs): 404 when no task is
+/// labelled `app={app}`, 204 when `stream=false` finds no line, 400 for a
+/// bad parameter or a `Last-Event-ID` that names no position of the app,
+/// 429 when a stream's caller already holds every follow slot.
 pub fn handle(req: &Request, env: &Env, app: &str) -> Result<Response, Problem> {
     let p = params(&req.query)?;
     let (exists, mut sources) = sources(env, app, p.filter.as_ref())?;

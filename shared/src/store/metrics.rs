@@ -27,8 +27,12 @@ pub const SOURCES: [&str; 4] = ["push", "pull", "task", "journal"];
 pub const REFUSALS: [&str; 2] = ["namespace_disabled", "out_of_order"];
 
 /// Byte movements of retention: appended bytes become archived or expired.
+/// This one: log bytes archived, counted as they were before packing (what
+/// leaves the hot tier).
 pub const ARCHIVED_RAW: &str = "m/bytes/archived_raw";
+/// Bytes the archive objects take, compressed, as written.
 pub const ARCHIVED_STORED: &str = "m/bytes/archived_stored";
+/// Log bytes whose pages expired (now unreadable).
 pub const EXPIRED: &str = "m/bytes/expired";
 
 /// Adds `delta` to `key`, logging (never returning) a failure.
@@ -122,6 +126,8 @@ pub fn lines_key(source: &str, cluster: &str) -> String {
     format!("m/lines/{source}/{cluster}")
 }
 
+/// Bytes stored from lines received from `source` for `cluster` ("" when
+/// none is known).
 pub fn bytes_key(source: &str, cluster: &str) -> String {
     format!("m/bytes/{source}/{cluster}")
 }
@@ -132,6 +138,7 @@ pub fn received(kv: &dyn Kv, source: &str, cluster: &str, lines: u64, bytes: u64
     add(kv, &bytes_key(source, cluster), bytes as i64);
 }
 
+/// Lines not stored for `reason`, one of [`REFUSALS`].
 pub fn refused_key(reason: &str) -> String {
     format!("m/refused/{reason}")
 }
@@ -146,6 +153,8 @@ pub fn refused(kv: &dyn Kv, reason: &str, lines: u64) {
 /// key or user); past [`MAX_FOLLOWER_KEYS`] a new one is not listed (the
 /// gauge then undercounts).
 pub const FOLLOWER_KEYS: &str = "m/followers/keys";
+/// Follower-slot records [`FOLLOWER_KEYS`] lists at most, so the record
+/// stays one small value.
 pub const MAX_FOLLOWER_KEYS: usize = 1000;
 
 /// Lists `lease_key` among the follower-slot records, once: a read when it
