@@ -8,7 +8,7 @@ use crate::web::query::Query;
 /// Where a read starts, before `skip` moves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cursor {
-    /// `cursor=BEG`: the first entry still readable.
+    /// `cursor=BEG`: the start of the log (position 0).
     Beg,
     /// `cursor=END`: just after the last entry, where a follow waits.
     End,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The one mutable record of a log, at `<prefix>/head`: its size, its index
 /// (sealed pages, unsealed segments) and recent receipts. Every append and
-/// every rewrite is a compare-and-swap of it.
+/// every expiry is a compare-and-swap of it (packing rewrites pages, not it).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Head {
     /// Total bytes.
@@ -158,7 +158,8 @@ pub struct Appended {
 }
 
 /// What an append answers: written now, or found written by an earlier
-/// attempt with the same idempotency key (the caller answers alike).
+/// attempt with the same idempotency key (the same placement either way;
+/// ingest adds `Idempotent-Replayed: true` to a replay).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The bytes were committed by this request.
