@@ -7,9 +7,11 @@ use crate::logql::Labels;
 /// then a leading keyword.
 pub fn detect_level(labels: &Labels, metadata: &[(String, String)], line: &str) -> &'static str {
     let named = ["level", "detected_level", "severity", "lvl"];
+    // Loki's derived `detected_level` is `unknown` where it knows no word
+    // (`panic: ...`): that says nothing, so the line is still looked at.
     let given = metadata
         .iter()
-        .find(|(k, _)| named.contains(&k.as_str()))
+        .find(|(k, v)| named.contains(&k.as_str()) && !(k == "detected_level" && v == "unknown"))
         .map(|(_, v)| v.as_str())
         .or_else(|| {
             named
