@@ -334,29 +334,49 @@ fn variables_resolve_like_spin() {
     assert!(typo.is_err(), "overriding an undeclared variable must fail");
 }
 
+/// Least privilege, as the host enforces it: each component gets the store
+/// only if its family stores or gates, outbound HTTP only to the object
+/// store (and, for `collect`, the clusters), and every variable closed or
+/// at its default.
 #[test]
 fn our_manifest_grants_every_component_its_variables_and_stores() {
     let m = Manifest::load(&repo_root()).expect("spin.toml");
     let v = Variables::resolve(&m, &[], |_| None).expect("resolve");
-    assert_eq!(m.components.len(), 11);
-    for (id, c) in &m.components {
+    assert_eq!(m.components.len(), spin_logs::routes::ALL.len());
+    for family in spin_logs::routes::ALL.iter() {
+        let id = family.component();
+        let c = &m.components[id];
         assert_eq!(
             v.get(id, "max_body_bytes").as_deref(),
             Ok("8388608"),
             "{id}"
         );
-        assert_eq!(
-            v.get(id, "auth_hs256_secret").as_deref(),
-            Ok(""),
-            "closed by default"
-        );
-        // Only the label plain `spin up` knows: no runtime config needed.
-        assert_eq!(c.key_value_stores, vec!["default"], "{id}");
-        assert_eq!(
-            c.allowed_outbound_hosts,
-            vec!["{{ s3_endpoint }}"],
-            "{id}: outbound HTTP to the object store only"
-        );
+        if family.opens_store() {
+            // Only the label plain `spin up` knows: no runtime config needed.
+            assert_eq!(c.key_value_stores, vec!["default"], "{id}");
+            assert_eq!(
+                v.get(id, "auth_hs256_secret").as_deref(),
+                Ok(""),
+                "{id}: closed by default"
+            );
+        } else {
+            assert!(c.key_value_stores.is_empty(), "{id} holds no store");
+            assert!(
+                v.get(id, "auth_hs256_secret").is_err(),
+                "{id} holds no secret"
+            );
+        }
+        let outbound: Vec<&str> = c
+            .allowed_outbound_hosts
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let want: &[&str] = match id {
+            "collect" => &["{{ s3_endpoint }}", "{{ k8s_allowed_hosts }}"],
+            _ if family.variables().contains(&"blob_store") => &["{{ s3_endpoint }}"],
+            _ => &[],
+        };
+        assert_eq!(outbound, want, "{id}: outbound HTTP");
     }
     let dir = std::path::Path::new("/state");
     let stores = key_value_stores(&repo_root().join("runtime-config.toml"), dir).expect("config");
@@ -367,22 +387,26 @@ fn our_manifest_grants_every_component_its_variables_and_stores() {
     assert_eq!(stores.len(), 1);
 }
 
-/// Every component maps every application variable, as `"{{ name }}"`, and
-/// nothing else: a missing mapping silently falls back to the component's
-/// built-in default (e.g. no auth keys: a component that refuses everything).
+/// Each component maps exactly the variables its family reads, as
+/// `"{{ name }}"` (a missing mapping would silently fall back to a built-in
+/// default: no auth keys, a component that refuses everything), and every
+/// application variable is read by some family.
 #[test]
-fn every_component_maps_every_application_variable() {
+fn every_component_maps_exactly_its_familys_variables() {
     let text = std::fs::read_to_string(repo_root().join("spin.toml")).expect("spin.toml");
     let doc: toml::Table = toml::from_str(&text).expect("spin.toml parses");
     let app = doc["variables"].as_table().expect("[variables]");
     let no_variables = toml::Table::new();
     let mut problems = Vec::new();
-    for (id, c) in doc["component"].as_table().expect("[component.*]") {
-        let mapped = c
+    let mut used = std::collections::BTreeSet::new();
+    for family in spin_logs::routes::ALL.iter() {
+        let id = family.component();
+        let mapped = doc["component"][id]
             .get("variables")
             .map(|v| v.as_table().expect("a table"))
             .unwrap_or(&no_variables);
-        for name in app.keys() {
+        for name in family.variables() {
+            used.insert(name);
             let want = format!("{{{{ {name} }}}}");
             match mapped.get(name) {
                 None => problems.push(format!("{id}: missing {name}")),
@@ -392,9 +416,15 @@ fn every_component_maps_every_application_variable() {
                 Some(_) => {}
             }
         }
-        for name in mapped.keys().filter(|n| !app.contains_key(*n)) {
-            problems.push(format!("{id}: maps {name}, not an application variable"));
+        for name in mapped
+            .keys()
+            .filter(|n| !family.variables().contains(&n.as_str()))
+        {
+            problems.push(format!("{id}: maps {name}, which its family never reads"));
         }
+    }
+    for name in app.keys().filter(|n| !used.contains(n.as_str())) {
+        problems.push(format!("{name}: declared, read by no family"));
     }
     assert!(problems.is_empty(), "spin.toml:\n{}", problems.join("\n"));
 }
