@@ -412,6 +412,14 @@ fn start(req: &Request, env: &Env, kind: JobKind) -> Result<Response, Problem> {
 
 fn list_jobs(req: &Request, env: &Env) -> Result<Response, Problem> {
     let wanted = req.query.get("status");
+    if let Some(w) = wanted
+        && !Status::ALL.iter().any(|s| s.name() == w)
+    {
+        return Err(Problem::bad_param(
+            "status",
+            format!("status is running, done, stopped or failed, not {w:?}"),
+        ));
+    }
     let mut out = Vec::new();
     for entry in job::index(env)?.iter().rev() {
         if wanted.is_some_and(|w| w != entry.status.name()) {

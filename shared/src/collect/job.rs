@@ -393,8 +393,30 @@ pub fn create(env: &Env, kind: JobKind, spec: JobSpec, budget: Duration) -> Resu
         Ok(())
     })?;
     env.store.meta.set(&job_key(&job.id), &job.bytes()?)?;
-    advance(env, &job.id, budget)?;
+    if let Some(f) = advance_listing(env, &job.id, budget)?
+        && refuses_job(&f)
+    {
+        // The deployment or the cluster refuses us: nothing to keep, and the
+        // caller gets what to fix (409 for a host not allowed), not a job
+        // that can only fail.
+        env.store.meta.delete(&job_key(&job.id))?;
+        reindex(env, &job.id, None)?;
+        let server = cluster::find(env, &job.request.cluster_id)
+            .map(|c| c.server)
+            .unwrap_or_default();
+        return Err(f.problem(&server));
+    }
     load(env, &job.id)
+}
+
+/// Failures no retry cures: a host the deployment does not grant, a CA it
+/// does not trust, a token the cluster refuses.
+fn refuses_job(f: &Failure) -> bool {
+    match f {
+        Failure::NotAllowed(_) | Failure::Tls(_) => true,
+        Failure::Api(s) => s.code == 401 || s.code == 403,
+        Failure::Unreachable(_) => false,
+    }
 }
 
 /// Changes a job's record in one compare-and-swap; `None` if it is gone.
@@ -444,11 +466,17 @@ pub fn delete(env: &Env, id: &str) -> Result<(), Problem> {
 
 /// Advances job `id` by one step if it runs and nobody else holds it.
 pub fn advance(env: &Env, id: &str, budget: Duration) -> Result<(), Problem> {
+    advance_listing(env, id, budget).map(drop)
+}
+
+/// [`advance`], telling why the step could not list the job's pods.
+fn advance_listing(env: &Env, id: &str, budget: Duration) -> Result<Option<Failure>, Problem> {
     let Some(mut step) = Step::begin(env, id, budget)? else {
-        return Ok(());
+        return Ok(None);
     };
     let outcome = step.run();
-    step.end(outcome)
+    let failure = step.listing.take();
+    step.end(outcome).map(|()| failure)
 }
 
 /// One step: the job as this step holds it.
@@ -459,6 +487,8 @@ struct Step<'a> {
     deadline: Instant,
     started: Instant,
     cluster: Option<Cluster>,
+    /// Why this step's listing failed, if it did.
+    listing: Option<Failure>,
 }
 
 impl<'a> Step<'a> {
@@ -486,6 +516,7 @@ impl<'a> Step<'a> {
             deadline: Instant::now() + budget,
             started: Instant::now(),
             cluster: None,
+            listing: None,
         }))
     }
 
@@ -524,6 +555,7 @@ impl<'a> Step<'a> {
             Ok(pods) => pods,
             Err(f) => {
                 self.error(&f.status());
+                self.listing = Some(f);
                 return Ok(());
             }
         };
@@ -667,9 +699,11 @@ impl<'a> Step<'a> {
                     config.map(|k| &k.extra_labels),
                 ),
                 stream: None,
+                // The instance before the running one first: the kubelet
+                // may keep it (a 400 if not), and a range may reach into it.
                 cursor: Cursor {
                     ts: start,
-                    instance: pod.restarts(&c.name),
+                    instance: pod.restarts(&c.name).saturating_sub(1),
                     ..Cursor::default()
                 },
                 state: TargetState::Active,
@@ -783,6 +817,7 @@ impl<'a> Step<'a> {
             if previous && restarts > t.cursor.instance + 1 {
                 t.gaps += u64::from(restarts - t.cursor.instance - 1);
                 t.cursor.instance = restarts - 1;
+                t.cursor.at_ts = 0;
             }
             let path = pull::log_path(
                 &t.namespace,
@@ -820,7 +855,10 @@ impl<'a> Step<'a> {
                 return Ok(()); // the budget of this step is spent
             }
             if previous {
+                // `at_ts` counted lines of the drained instance's file; the
+                // next one's lines at that instant are all new.
                 t.cursor.instance = restarts;
+                t.cursor.at_ts = 0;
                 limit = t.budget;
                 continue;
             }
@@ -839,6 +877,7 @@ impl<'a> Step<'a> {
         match (&f, status.code) {
             (Failure::Api(_), 400) if previous => {
                 t.cursor.instance = restarts;
+                t.cursor.at_ts = 0;
             }
             (Failure::Api(_), 400) => {
                 t.state = if self.job.kind == JobKind::Continuous {
@@ -858,20 +897,35 @@ impl<'a> Step<'a> {
 
     /// A cursor whose stream grew without it (a step killed between its
     /// append and its commit) is read back from the stream.
+    ///
+    /// A target without a stream yet whose stream exists (an earlier job,
+    /// or another running one, pulled the same container) starts after
+    /// what it holds: a stream only grows in time order, so lines before
+    /// its newest could not be stored, and those at or after it must not
+    /// be stored twice.
     fn resync(&self, t: &mut Target) -> Result<(), Problem> {
-        let Some(id) = &t.stream else {
-            return Ok(());
+        let adopting = t.stream.is_none();
+        let id = match &t.stream {
+            Some(id) => id.clone(),
+            None => stream::stream_id(&t.labels),
         };
-        let log = stream::log(self.env.store.clone(), id);
+        let log = stream::log(self.env.store.clone(), &id);
         let Some(snap) = log.snapshot()? else {
             return Ok(());
         };
-        if snap.size() == t.cursor.size {
+        if !adopting && snap.size() == t.cursor.size {
             return Ok(());
         }
         let Some(last) = snap.head().last_key else {
             return Ok(());
         };
+        if adopting {
+            t.stream = Some(id);
+            if last < t.cursor.ts {
+                t.cursor.size = snap.size();
+                return Ok(());
+            }
+        }
         let (from, to) = stream::seek(&snap, last, last)?;
         let size = snap.size();
         let mut at = 0u32;
