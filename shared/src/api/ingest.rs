@@ -202,11 +202,24 @@ fn store_batches(
 ) -> Result<Response, Problem> {
     let idem = idempotency_key(req)?;
     let remember = Remember::of(env)?;
+    // Streams of a namespace whose collection is disabled are dropped and
+    // counted (`collect::settings::admit_push`); the rest are kept, each
+    // with the registered cluster its lines are counted under.
+    let sizes: Vec<_> = batches
+        .iter()
+        .map(|b| (&b.labels, b.entries.len() as u64))
+        .collect();
+    let verdict = crate::collect::settings::admit_push(env, &sizes)?;
+    let batches: Vec<(&push::StreamBatch, &str)> = verdict
+        .keep
+        .iter()
+        .filter_map(|(i, cluster)| Some((batches.get(*i)?, cluster.as_str())))
+        .collect();
     let mut logs = Vec::with_capacity(batches.len());
     // Streams with no head yet: registration comes before a stream's first
     // commit, so one with a head is registered and costs no index read.
     let mut new = Vec::new();
-    for b in batches {
+    for (b, _) in &batches {
         let id = stream::stream_id(&b.labels);
         let log = stream::log(env.store.clone(), &id);
         if log.head()?.is_none() {
@@ -217,7 +230,7 @@ fn store_batches(
     }
     stream::register_many(&env.store, &new)?;
     let mut behind = Vec::new();
-    for (b, (id, log)) in batches.iter().zip(logs) {
+    for ((b, cluster), (id, log)) in batches.iter().zip(logs) {
         let mut bytes = Vec::new();
         for e in &b.entries {
             stream::encode(e, &mut bytes);
@@ -226,6 +239,15 @@ fn store_batches(
         let outcome = log
             .append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
             .map_err(append_problem)?;
+        if let crate::store::log::Outcome::Appended(_) = &outcome {
+            crate::store::metrics::received(
+                env.store.meta.as_ref(),
+                crate::store::metrics::SOURCES[0],
+                cluster,
+                b.entries.len() as u64,
+                bytes.len() as u64,
+            );
+        }
         if let Some(cutoff) = outcome.appended().behind {
             behind.push(TooFarBehind { batch: b, cutoff });
         }
