@@ -421,12 +421,13 @@ fn query(req: &Request<Incoming>) -> BTreeMap<String, String> {
             continue;
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(decode(k), decode(v));
+        out.insert(percent_decode(k, true), percent_decode(v, true));
     }
     out
 }
 
-fn decode(s: &str) -> String {
+/// `%XX` decoded; `+` is a space in a query (`plus`), itself in a path.
+fn percent_decode(s: &str, plus: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -445,7 +446,7 @@ fn decode(s: &str) -> String {
                     }
                 }
             }
-            b'+' => {
+            b'+' if plus => {
                 out.push(b' ');
                 i += 1;
             }
@@ -459,12 +460,12 @@ fn decode(s: &str) -> String {
 }
 
 fn route(s: &mut Cluster, req: &Request<Incoming>) -> Reply {
-    let path = req.uri().path().to_owned();
-    s.requests.push(format!(
-        "{} {}",
-        req.method(),
-        req.uri().path_and_query().map_or("", |p| p.as_str())
-    ));
+    // Segments are percent-decoded (`web%2D1` is `web-1`), as Go's router does.
+    let path = percent_decode(req.uri().path(), false);
+    s.requests.push(match req.uri().query() {
+        Some(q) => format!("{} {path}?{q}", req.method()),
+        None => format!("{} {path}", req.method()),
+    });
     if req.method() != http::Method::GET {
         return status(
             405,
@@ -983,7 +984,10 @@ mod tests {
         assert!(boolean(&q, "a") && boolean(&q, "b"));
         assert!(!boolean(&q, "c") && !boolean(&q, "d") && !boolean(&q, "e"));
         assert_eq!(base64_lite::encode(b"ab"), "YWI=");
-        assert_eq!(decode("2024-01-02T03%3A04%3A05Z"), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            percent_decode("2024-01-02T03%3A04%3A05Z", true),
+            "2024-01-02T03:04:05Z"
+        );
         assert!(selected(
             &[("app".to_owned(), "web".to_owned())].into(),
             "app=web"

@@ -5,11 +5,12 @@
 
 mod common;
 
-#[allow(unused_imports)]
 use common::*;
 use serde_json::{Value, json};
 use spin_logs_tests::k8s::{K8sServer, PodSpec, now_ns};
+use spin_logs_tests::{HostOptions, TestHost};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// 2024-01-02T03:04:05Z in ns.
 const S: u64 = 1_704_164_645_000_000_000;
@@ -330,4 +331,1081 @@ fn the_python_client_reads_the_stand_in() {
     );
     assert_eq!(v["forbidden"][0], 403);
     assert_eq!(v["forbidden"][2], "Forbidden");
+}
+
+// ------------------------------------------------------------ end to end
+
+/// A host whose `collect` component may reach any loopback port over plain
+/// HTTP (`k8s_allowed_hosts`), so `localhost` is a host it may not reach.
+/// Steps are short so a test sees many.
+fn host_for_clusters() -> TestHost {
+    host_with(HostOptions {
+        variables: vec![
+            ("k8s_allowed_hosts".into(), "*://127.0.0.1:*".into()),
+            ("job_step_ms".into(), "2000".into()),
+        ],
+        ..HostOptions::default()
+    })
+}
+
+fn post(host: &TestHost, path: &str, body: &Value) -> Reply {
+    send(
+        host,
+        "POST",
+        path,
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+}
+
+fn put(host: &TestHost, path: &str, body: &Value) -> Reply {
+    send(
+        host,
+        "PUT",
+        path,
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+}
+
+/// Registers cluster `id` at `server` with `token`.
+fn add_cluster(host: &TestHost, id: &str, server: &str, token: &str) -> Value {
+    let r = post(
+        host,
+        "/k8s/v1/clusters/configs",
+        &json!({"id": id, "server": server, "token": token, "timeout_ms": 2000}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+fn refresh(host: &TestHost, id: &str) -> Value {
+    let r = post(
+        host,
+        &format!("/k8s/v1/clusters/refresh?id={id}"),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["clusters"][0].clone()
+}
+
+/// Every key and value in the host's stores, as text.
+fn store_dump(host: &TestHost) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(host.state_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "db") {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let mut q = conn
+                .prepare("SELECT key, value FROM spin_key_value")
+                .unwrap();
+            let rows = q
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .unwrap();
+            for row in rows {
+                let (k, v) = row.unwrap();
+                out.push_str(&k);
+                out.push(' ');
+                out.push_str(&String::from_utf8_lossy(&v));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn clusters_are_registered_probed_and_their_tokens_never_shown() {
+    let k = K8sServer::start().unwrap();
+    k.add_pod("shop", "web-1", PodSpec::new(&["app"]));
+    k.add_pod("shop", "web-2", PodSpec::new(&["app"]));
+    k.add_pod("shop", "new-1", PodSpec::new(&["app"]));
+    k.set_waiting("shop", "new-1", "app", "ContainerCreating");
+    let host = host_for_clusters();
+
+    // Registered: the token is write-only.
+    let view = add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
+    assert_eq!(view["token_set"], true);
+    assert!(view.get("token").is_none(), "{view}");
+    assert_eq!(view["spin"]["allowed_outbound_host"], k.http_url());
+    assert_eq!(view["spin"]["granted_by_k8s_allowed_hosts"], true);
+    let listed = get(&host, "/k8s/v1/clusters/configs");
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["total"], 1);
+    let one = get(&host, "/k8s/v1/clusters/configs?id=prod");
+    assert_eq!(one.json()["token_set"], true);
+    for text in [
+        view.to_string(),
+        listed.text(),
+        one.text(),
+        store_dump(&host),
+    ] {
+        assert!(!text.contains(K8sServer::TOKEN), "the token leaks: {text}");
+    }
+
+    // Never refreshed, then connected: version, latency, pods by phase.
+    let status = get(&host, "/k8s/v1/clusters/status").json();
+    assert_eq!(status["clusters"][0]["state"], "unknown");
+    let s = refresh(&host, "prod");
+    assert_eq!(s["state"], "connected", "{s}");
+    assert_eq!(s["version"], "v1.32.4-stand-in");
+    assert_eq!(s["pods_by_phase"], json!({"Pending": 1, "Running": 2}));
+    assert!(s["error"].is_null());
+    assert!(
+        k.requests()
+            .iter()
+            .any(|r| r == "GET /api/v1/namespaces?limit=1"),
+        "{:#?}",
+        k.requests()
+    );
+    let status = get(&host, "/k8s/v1/clusters/status").json();
+    assert_eq!(status["clusters"][0]["state"], "connected");
+
+    // A PUT without a token keeps the stored one.
+    let r = put(
+        &host,
+        "/k8s/v1/clusters/configs?id=prod",
+        &json!({"server": k.http_url(), "name": "Production"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["token_set"], true);
+    assert_eq!(refresh(&host, "prod")["state"], "connected");
+
+    // Each way a cluster can fail, as the last refresh found it.
+    add_cluster(&host, "bad-token", &k.http_url(), "not-a-token");
+    let s = refresh(&host, "bad-token");
+    assert_eq!(s["state"], "unauthorized", "{s}");
+    assert_eq!(
+        s["error"],
+        json!({"code": 401, "reason": "Unauthorized", "message": "Unauthorized"})
+    );
+    add_cluster(
+        &host,
+        "no-rights",
+        &k.http_url(),
+        K8sServer::FORBIDDEN_TOKEN,
+    );
+    let s = refresh(&host, "no-rights");
+    assert_eq!(s["state"], "unauthorized", "{s}");
+    assert_eq!(s["error"]["code"], 403);
+    assert!(
+        s["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot list resource \"namespaces\""),
+        "{s}"
+    );
+    let port = spin_logs_tests::services::free_port().unwrap();
+    add_cluster(&host, "gone", &format!("http://127.0.0.1:{port}"), "t");
+    let s = refresh(&host, "gone");
+    assert_eq!(s["state"], "unreachable", "{s}");
+    // A host the deployment does not grant: named, and what to add.
+    let elsewhere = k.http_url().replace("127.0.0.1", "localhost");
+    let view = add_cluster(&host, "elsewhere", &elsewhere, "t");
+    assert_eq!(view["spin"]["granted_by_k8s_allowed_hosts"], false);
+    let s = refresh(&host, "elsewhere");
+    assert_eq!(s["state"], "not_allowed", "{s}");
+    assert_eq!(s["error"]["reason"], "NotAllowed");
+    let r = post(
+        &host,
+        "/k8s/v1/collect/bulk",
+        &json!({"cluster_id": "elsewhere", "namespace": "shop"}),
+    );
+    let p = r.problem(409);
+    assert_eq!(p["title"], "Cluster Host Not Allowed");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_outbound_hosts"),
+        "{p}"
+    );
+    let jobs = get(&host, "/k8s/v1/collect/jobs").json();
+    assert_eq!(jobs["total"], 0, "a refused job is not kept: {jobs}");
+    // HTTPS: the test host, like Spin without a [[client_tls]] for it,
+    // cannot verify the cluster's CA.
+    let r = post(
+        &host,
+        "/k8s/v1/clusters/configs",
+        &json!({"id": "tls", "server": k.https_url(), "token": K8sServer::TOKEN, "ca_pem": k.ca_pem()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let client_tls = r.json()["spin"]["client_tls"].as_str().unwrap().to_owned();
+    assert!(client_tls.contains("[[client_tls]]"), "{client_tls}");
+    assert!(
+        client_tls.contains(&format!(
+            "hosts = [\"127.0.0.1:{}\"]",
+            k.https_url().rsplit(':').next().unwrap()
+        )),
+        "{client_tls}"
+    );
+    let s = refresh(&host, "tls");
+    assert_eq!(s["state"], "tls_error", "{s}");
+    // A disabled cluster is not probed.
+    let r = put(
+        &host,
+        "/k8s/v1/clusters/configs?id=gone",
+        &json!({"server": format!("http://127.0.0.1:{port}"), "enabled": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(refresh(&host, "gone")["state"], "disabled");
+    // Refreshing them all reports them all.
+    let all = post(&host, "/k8s/v1/clusters/refresh", &json!({})).json();
+    let states: Vec<(String, String)> = all["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["cluster_id"].as_str().unwrap().to_owned(),
+                c["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(states.len(), 6, "{states:?}");
+    assert!(states.contains(&("prod".into(), "connected".into())));
+
+    // Forgotten: the record, its token and its status.
+    let r = send(
+        &host,
+        "DELETE",
+        "/k8s/v1/clusters/configs?id=bad-token",
+        None,
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    get(&host, "/k8s/v1/clusters/configs?id=bad-token").problem(404);
+    assert!(!store_dump(&host).contains("k8s/status/bad-token"));
+}
+
+/// Every line of a container as the query routes give it back, oldest
+/// first, following `next_cursor`.
+fn stored_lines(host: &TestHost, ns: &str, pod: &str, container: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!(
+            "/k8s/v1/?cluster=prod&namespace={ns}&pod={pod}&container={container}&direction=forward&limit=5000"
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let r = get(host, &path);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        for e in v["logs"].as_array().unwrap() {
+            out.push(e["line"].as_str().unwrap().to_owned());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) if v["has_more"] == true => cursor = Some(c.to_owned()),
+            _ => return out,
+        }
+    }
+}
+
+/// `n` lines from `first`, three to a timestamp (one instant, as a burst of
+/// writes in the same nanosecond gets on a busy node), 137 ms apart, of
+/// varied lengths so a 1 KiB budget cuts them anywhere.
+fn burst_lines(tag: &str, first: u64, n: usize) -> Vec<(u64, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                first + (i / 3) as u64 * 137 * MS,
+                format!("{tag} {i:04} {}", "x".repeat(i * 7 % 61)),
+            )
+        })
+        .collect()
+}
+
+fn append(k: &K8sServer, ns: &str, pod: &str, c: &str, lines: &[(u64, String)]) {
+    let borrowed: Vec<(u64, &str)> = lines.iter().map(|(t, l)| (*t, l.as_str())).collect();
+    k.append(ns, pod, c, &borrowed);
+}
+
+fn texts(lines: &[(u64, String)]) -> Vec<String> {
+    lines.iter().map(|(_, l)| l.clone()).collect()
+}
+
+/// Polls job `id` (each GET advances it a step) until it is done.
+fn until_done(host: &TestHost, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = get(host, &format!("/k8s/v1/collect/jobs/{id}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let job = r.json();
+        if job["status"] != "running" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} never ends: {job:#}");
+    }
+}
+
+fn target<'a>(job: &'a Value, pod: &str, container: &str) -> &'a Value {
+    job["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["pod"] == pod && t["container"] == container)
+        .unwrap_or_else(|| panic!("no target {pod}/{container}: {job:#}"))
+}
+
+#[test]
+fn one_time_bulk_and_continuous_collections_store_every_line_once_in_order() {
+    let k = K8sServer::start().unwrap();
+    let web = || PodSpec::new(&["app"]).label("app", "web");
+    k.add_pod("shop", "web-1", web());
+    k.add_pod("shop", "web-2", web().label("tier", "front"));
+    k.add_pod("shop", "cart-1", PodSpec::new(&["app", "sidecar"]));
+    k.add_pod(
+        "shop",
+        "quiet-1",
+        PodSpec::new(&["app"]).annotation("spin-logs.io/collect", "false"),
+    );
+    k.add_pod("shop", "batch-1", PodSpec::new(&["app"]));
+    k.add_pod("kube-system", "dns-1", PodSpec::new(&["dns"]));
+    let t0 = now_ns() - 300 * SEC;
+    let mut expected: std::collections::BTreeMap<&str, Vec<(u64, String)>> = Default::default();
+    for (pod, c, key) in [
+        ("web-1", "app", "web-1"),
+        ("web-2", "app", "web-2"),
+        ("cart-1", "app", "cart-1"),
+        ("cart-1", "sidecar", "cart-1/sidecar"),
+        ("quiet-1", "app", "quiet-1"),
+        ("batch-1", "app", "batch-1"),
+    ] {
+        let lines = burst_lines(key, t0, 60);
+        append(&k, "shop", pod, c, &lines);
+        expected.insert(key, lines);
+    }
+    append(
+        &k,
+        "kube-system",
+        "dns-1",
+        "dns",
+        &burst_lines("dns", t0, 10),
+    );
+
+    let host = host_for_clusters();
+    add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
+    let config = post(
+        &host,
+        "/k8s/v1/config",
+        &json!({"cluster_id": "prod", "namespace": "shop", "exclude_pods": ["batch-*"],
+                "exclude_containers": ["side*"], "budget_bytes": 1024, "start_at": "beginning",
+                "extra_labels": {"team": "payments"}}),
+    );
+    assert_eq!(config.status, 201, "{}", config.text());
+    let r = post(
+        &host,
+        "/k8s/v1/config/disable",
+        &json!({"cluster_id": "prod", "namespace": "kube-system"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // One-time: one pod, pulled 1 KiB a step, cut mid-line each time.
+    let r = post(
+        &host,
+        "/k8s/v1/collect",
+        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let job = until_done(&host, &id);
+    assert_eq!(job["status"], "done", "{job:#}");
+    assert_eq!(job["progress"]["targets"], 1);
+    assert_eq!(target(&job, "web-1", "app")["lines"], 60);
+    assert_eq!(
+        stored_lines(&host, "shop", "web-1", "app"),
+        texts(&expected["web-1"])
+    );
+    let pulls: Vec<String> = k
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/pods/web-1/log?"))
+        .collect();
+    assert!(
+        pulls.len() >= 4,
+        "a 1 KiB budget takes several pulls: {pulls:#?}"
+    );
+    assert!(pulls[0].contains("limitBytes=1024"), "{pulls:#?}");
+    assert!(
+        pulls
+            .iter()
+            .all(|p| p.contains("limitBytes=") && p.contains("timestamps=true"))
+    );
+    assert!(
+        pulls.iter().skip(1).any(|p| p.contains("sinceTime=")),
+        "{pulls:#?}"
+    );
+    // The stream carries the pod's labels and the configuration's.
+    let r = get(&host, "/k8s/v1/?cluster=prod&pod=web-1&limit=1").json();
+    let labels = &r["logs"][0]["labels"];
+    assert_eq!(
+        (&labels["team"], &labels["app"], &labels["node"]),
+        (&json!("payments"), &json!("web"), &json!("node-1")),
+        "{r:#}"
+    );
+
+    // Bulk over the whole cluster: what the configuration admits, and
+    // web-1 (already pulled) only after what it holds.
+    let r = post(
+        &host,
+        "/k8s/v1/collect/bulk",
+        &json!({"cluster_id": "prod"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let job = until_done(&host, r.json()["id"].as_str().unwrap());
+    assert_eq!(job["status"], "done", "{job:#}");
+    let mut followed: Vec<String> = job["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}",
+                t["pod"].as_str().unwrap(),
+                t["container"].as_str().unwrap()
+            )
+        })
+        .collect();
+    followed.sort();
+    assert_eq!(
+        followed,
+        ["cart-1/app", "web-1/app", "web-2/app"],
+        "{job:#}"
+    );
+    assert_eq!(target(&job, "web-1", "app")["lines"], 0);
+    for (pod, key) in [("web-1", "web-1"), ("web-2", "web-2"), ("cart-1", "cart-1")] {
+        assert_eq!(
+            stored_lines(&host, "shop", pod, "app"),
+            texts(&expected[key]),
+            "{pod}"
+        );
+    }
+    for (ns, pod, c) in [
+        ("shop", "cart-1", "sidecar"),
+        ("shop", "quiet-1", "app"),
+        ("shop", "batch-1", "app"),
+        ("kube-system", "dns-1", "dns"),
+    ] {
+        assert!(
+            stored_lines(&host, ns, pod, c).is_empty(),
+            "{ns}/{pod}/{c} is not collected"
+        );
+    }
+    assert!(
+        !k.requests()
+            .iter()
+            .any(|r| r.contains("/namespaces/kube-system/pods/dns-1/log")),
+        "a disabled namespace is not pulled"
+    );
+    // Nor can a job name it.
+    let r = post(
+        &host,
+        "/k8s/v1/collect/bulk",
+        &json!({"cluster_id": "prod", "namespace": "kube-system"}),
+    );
+    r.problem(409);
+
+    // Continuous: from where the streams end, while the pods keep logging,
+    // restart, and come and go.
+    let r = post(
+        &host,
+        "/k8s/v1/collect/continuous",
+        &json!({"cluster_id": "prod", "namespace": "shop"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let cid = r.json()["id"].as_str().unwrap().to_owned();
+    let step = |host: &TestHost| {
+        let r = post(host, "/k8s/v1/collect/step", &json!({}));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let catch_up =
+        |host: &TestHost, expected: &std::collections::BTreeMap<&str, Vec<(u64, String)>>| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                step(host);
+                let done = ["web-1", "web-2", "cart-1"].iter().all(|p| {
+                    expected
+                        .get(p)
+                        .is_none_or(|want| stored_lines(host, "shop", p, "app").len() >= want.len())
+                });
+                if done {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "never caught up");
+            }
+        };
+    let mut now = now_ns() - 60 * SEC;
+    for round in 0..4 {
+        for pod in ["web-1", "web-2", "cart-1"] {
+            let lines = burst_lines(&format!("{pod} r{round}"), now, 30);
+            append(&k, "shop", pod, "app", &lines);
+            expected.get_mut(pod).unwrap().extend(lines);
+        }
+        now += 5 * SEC;
+        match round {
+            // web-1 restarts with lines not yet pulled: they come from
+            // the previous instance, before the new one's.
+            1 => {
+                k.restart("shop", "web-1", "app");
+                let lines = burst_lines("web-1 after restart", now, 20);
+                append(&k, "shop", "web-1", "app", &lines);
+                expected.get_mut("web-1").unwrap().extend(lines);
+            }
+            // web-2 restarts twice between two steps: the kubelet keeps
+            // the last instance only; a gap is recorded.
+            2 => {
+                catch_up(&host, &expected);
+                k.restart("shop", "web-2", "app");
+                let lines = burst_lines("web-2 short-lived", now, 5);
+                append(&k, "shop", "web-2", "app", &lines);
+                expected.get_mut("web-2").unwrap().extend(lines);
+                k.restart("shop", "web-2", "app");
+                now += SEC;
+            }
+            _ => {}
+        }
+        now += 5 * SEC;
+        catch_up(&host, &expected);
+    }
+    for pod in ["web-1", "web-2", "cart-1"] {
+        assert_eq!(
+            stored_lines(&host, "shop", pod, "app"),
+            texts(&expected[pod]),
+            "{pod}"
+        );
+    }
+    // A new pod is found and read from its beginning; a deleted one is gone;
+    // a waiting one waits.
+    let fresh = burst_lines("web-3", now, 12);
+    k.add_pod("shop", "web-3", web());
+    append(&k, "shop", "web-3", "app", &fresh);
+    k.add_pod("shop", "init-1", web());
+    k.set_waiting("shop", "init-1", "app", "ContainerCreating");
+    k.delete_pod("shop", "cart-1");
+    step(&host);
+    let job = get(&host, &format!("/k8s/v1/collect/jobs/{cid}")).json();
+    assert_eq!(stored_lines(&host, "shop", "web-3", "app"), texts(&fresh));
+    assert_eq!(target(&job, "cart-1", "app")["state"], "gone", "{job:#}");
+    let waiting = target(&job, "init-1", "app");
+    assert_eq!(waiting["state"], "waiting", "{job:#}");
+    assert_eq!(waiting["error"]["code"], 400);
+    assert_eq!(target(&job, "web-2", "app")["gaps"], 1, "{job:#}");
+    assert_eq!(job["stats"]["gaps"], 1);
+    assert!(
+        k.requests()
+            .iter()
+            .any(|r| r.contains("/pods/web-1/log?") && r.contains("previous=true")),
+        "the restarted container was drained from its previous instance"
+    );
+
+    // Stopped, what it pulled stays; then forgotten.
+    let r = send(
+        &host,
+        "DELETE",
+        &format!("/k8s/v1/collect/jobs/{cid}"),
+        None,
+        b"",
+    );
+    r.problem(409);
+    let r = post(
+        &host,
+        &format!("/k8s/v1/collect/jobs/{cid}/stop"),
+        &json!({}),
+    );
+    assert_eq!(r.json()["status"], "stopped");
+    let r = send(
+        &host,
+        "DELETE",
+        &format!("/k8s/v1/collect/jobs/{cid}"),
+        None,
+        b"",
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(stored_lines(&host, "shop", "web-3", "app").len(), 12);
+    let jobs = get(&host, "/k8s/v1/collect/jobs?status=done").json();
+    assert_eq!(jobs["total"], 2, "{jobs:#}");
+}
+
+/// Sends `method path` with a JSON (or raw) body and asserts a 4xx problem
+/// that stored nothing.
+fn refused(host: &TestHost, method: &str, path: &str, body: &str, status: u16) -> Value {
+    let before = stored_rows(host.state_dir());
+    let ct = (!body.is_empty()).then_some("application/json");
+    let r = send(host, method, path, ct, body.as_bytes());
+    let p = r.problem(status);
+    assert_eq!(
+        stored_rows(host.state_dir()),
+        before,
+        "{method} {path} {body}: stored something"
+    );
+    p
+}
+
+#[test]
+fn every_route_refuses_bad_input_with_a_problem_and_stores_nothing() {
+    let k = K8sServer::start().unwrap();
+    k.add_pod("shop", "web-1", PodSpec::new(&["app"]));
+    let host = host_for_clusters();
+    add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
+    let cfg = post(
+        &host,
+        "/k8s/v1/config",
+        &json!({"cluster_id": "prod", "namespace": "shop"}),
+    )
+    .json();
+    let cfg_id = cfg["id"].as_str().unwrap().to_owned();
+    let r = post(
+        &host,
+        "/k8s/v1/collect/continuous",
+        &json!({"cluster_id": "prod", "namespace": "shop"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let running = r.json()["id"].as_str().unwrap().to_owned();
+    let pem_key =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+
+    let clusters = "/k8s/v1/clusters/configs";
+    for (body, field) in [
+        ("not json", None),
+        (
+            r#"{"id": "x", "server": "http://127.0.0.1:1", "colour": "red"}"#,
+            None,
+        ),
+        (
+            r#"{"id": "Prod", "server": "http://127.0.0.1:1"}"#,
+            Some("id"),
+        ),
+        (
+            r#"{"id": "x", "server": "ftp://127.0.0.1:1"}"#,
+            Some("server"),
+        ),
+        (
+            r#"{"id": "x", "server": "https://u:p@k.example"}"#,
+            Some("server"),
+        ),
+        (r#"{"id": "x", "server": "not a url"}"#, Some("server")),
+        (
+            r#"{"id": "x", "server": "http://127.0.0.1:1", "timeout_ms": 5}"#,
+            Some("timeout_ms"),
+        ),
+        (
+            r#"{"id": "x", "server": "http://127.0.0.1:1", "token": "two words"}"#,
+            Some("token"),
+        ),
+        (
+            r#"{"id": "x", "server": "http://127.0.0.1:1", "token": ""}"#,
+            Some("token"),
+        ),
+    ] {
+        let p = refused(&host, "POST", clusters, body, 400);
+        if let Some(f) = field {
+            assert_eq!(p["parameter"], f, "{body}: {p}");
+        }
+    }
+    let body = json!({"id": "x", "server": "https://k.example", "ca_pem": pem_key}).to_string();
+    assert_eq!(
+        refused(&host, "POST", clusters, &body, 400)["parameter"],
+        "ca_pem"
+    );
+    let body = json!({"id": "prod", "server": k.http_url()}).to_string();
+    refused(&host, "POST", clusters, &body, 409);
+    let body = json!({"server": k.http_url()}).to_string();
+    refused(&host, "PUT", clusters, &body, 400);
+    refused(&host, "PUT", "/k8s/v1/clusters/configs?id=nope", &body, 404);
+    let other = json!({"id": "other", "server": k.http_url()}).to_string();
+    refused(
+        &host,
+        "PUT",
+        "/k8s/v1/clusters/configs?id=prod",
+        &other,
+        400,
+    );
+    refused(&host, "DELETE", clusters, "", 400);
+    refused(&host, "DELETE", "/k8s/v1/clusters/configs?id=nope", "", 404);
+    refused(&host, "GET", "/k8s/v1/clusters/configs?id=nope", "", 404);
+    refused(&host, "POST", "/k8s/v1/clusters/refresh?id=nope", "", 404);
+    refused(&host, "GET", "/k8s/v1/clusters/nope/metrics", "", 404);
+
+    let configs = "/k8s/v1/config";
+    for (body, status) in [
+        (json!({"cluster_id": "nope", "namespace": "a"}), 400),
+        (json!({"cluster_id": "prod", "namespace": "Shop"}), 400),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "include_pods": [""]}),
+            400,
+        ),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "extra_labels": {"cluster": "x"}}),
+            400,
+        ),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "extra_labels": {"__x": "x"}}),
+            400,
+        ),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "budget_bytes": 10}),
+            400,
+        ),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "start_at": "middle"}),
+            400,
+        ),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "label_selector": "a=\u{7}"}),
+            400,
+        ),
+        (
+            json!({"cluster_id": "prod", "namespace": "a", "surprise": 1}),
+            400,
+        ),
+        (json!({"cluster_id": "prod", "namespace": "shop"}), 409),
+    ] {
+        refused(&host, "POST", configs, &body.to_string(), status);
+    }
+    let update = json!({"cluster_id": "prod", "namespace": "shop", "enabled": false});
+    refused(&host, "PUT", configs, &update.to_string(), 400);
+    let path = format!("{configs}?id={cfg_id}");
+    refused(&host, "PUT", &path, &update.to_string(), 400); // no version
+    let stale = refused(
+        &host,
+        "PUT",
+        &format!("{path}&version=7"),
+        &update.to_string(),
+        409,
+    );
+    assert_eq!(stale["version"], 1);
+    refused(
+        &host,
+        "PUT",
+        &format!("{path}&version=x"),
+        &update.to_string(),
+        400,
+    );
+    refused(
+        &host,
+        "PUT",
+        &format!("{configs}?id=nope&version=1"),
+        &update.to_string(),
+        404,
+    );
+    refused(&host, "DELETE", configs, "", 400);
+    refused(&host, "DELETE", &format!("{configs}?id=nope"), "", 404);
+    refused(&host, "GET", &format!("{configs}?id=nope"), "", 404);
+    let bulk = "/k8s/v1/config/bulk-update";
+    refused(&host, "POST", bulk, r#"{"updates": []}"#, 400);
+    // All or none: the first would apply, the second is stale.
+    let body = json!({"updates": [{"id": cfg_id, "enabled": false},
+                                  {"id": cfg_id, "enabled": true, "version": 1}]});
+    refused(&host, "POST", bulk, &body.to_string(), 409);
+    let body = json!({"updates": [{"id": "nope", "enabled": false}]});
+    refused(&host, "POST", bulk, &body.to_string(), 404);
+    assert_eq!(get(&host, &path).json()["version"], 1, "nothing changed");
+    refused(
+        &host,
+        "POST",
+        "/k8s/v1/config/disable",
+        r#"{"cluster_id": "prod"}"#,
+        400,
+    );
+    refused(
+        &host,
+        "POST",
+        "/k8s/v1/config/disable",
+        r#"{"cluster_id": "nope", "namespace": "a"}"#,
+        400,
+    );
+    refused(
+        &host,
+        "POST",
+        "/k8s/v1/config/disable/cluster",
+        r#"{"cluster_id": "prod", "namespace": "a"}"#,
+        400,
+    );
+
+    for (path, body, status) in [
+        (
+            "/k8s/v1/collect",
+            json!({"cluster_id": "prod", "namespace": "shop"}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect",
+            json!({"cluster_id": "prod", "pods": ["web-1"]}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect",
+            json!({"cluster_id": "prod", "namespace": "shop", "pods": ["Web_1"]}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect",
+            json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"], "since": "yesterday"}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect",
+            json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"],
+                                   "since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect",
+            json!({"cluster_id": "nope", "namespace": "shop", "pods": ["web-1"]}),
+            404,
+        ),
+        (
+            "/k8s/v1/collect/bulk",
+            json!({"cluster_id": "prod", "namespace": "Shop"}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect/bulk",
+            json!({"cluster_id": "prod", "depth": 3}),
+            400,
+        ),
+        (
+            "/k8s/v1/collect/continuous",
+            json!({"cluster_id": "prod", "until": "2024-01-01T00:00:00Z"}),
+            400,
+        ),
+    ] {
+        refused(&host, "POST", path, &body.to_string(), status);
+    }
+    refused(
+        &host,
+        "GET",
+        "/k8s/v1/collect/jobs?status=sleeping",
+        "",
+        400,
+    );
+    refused(&host, "GET", "/k8s/v1/collect/jobs/nope", "", 404);
+    refused(&host, "POST", "/k8s/v1/collect/jobs/nope/stop", "", 404);
+    refused(&host, "DELETE", "/k8s/v1/collect/jobs/nope", "", 404);
+    let r = send(
+        &host,
+        "DELETE",
+        &format!("/k8s/v1/collect/jobs/{running}"),
+        None,
+        b"",
+    );
+    r.problem(409);
+    refused(&host, "GET", "/k8s/v1/health?probe=deep", "", 400);
+    // Without credentials: a 401 problem, except the public health.
+    for (method, path) in [
+        ("GET", clusters),
+        ("POST", "/k8s/v1/collect/step"),
+        ("GET", "/k8s/v1/metrics"),
+    ] {
+        unauthorized(&send_as(&host, method, path, None, &[], None, b""));
+    }
+    assert_eq!(get_as(&host, "/k8s/v1/health", None).status, 200);
+}
+
+#[test]
+fn health_is_live_without_dependencies_and_503_only_when_storage_is_down() {
+    use spin_logs_tests::kv::{Fault, Faults};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let k = K8sServer::start().unwrap();
+    let down = Arc::new(AtomicBool::new(false));
+    let switch = down.clone();
+    let mut variables = vec![("k8s_allowed_hosts".into(), "*://127.0.0.1:*".into())];
+    variables.extend(test_variables());
+    let host = host_with(HostOptions {
+        variables,
+        kv_faults: Some(Faults(Arc::new(move |call| {
+            if switch.load(Ordering::SeqCst)
+                && call.component == "collect"
+                && call.op != "increment"
+            {
+                Fault::Fail("the store is down".into())
+            } else {
+                Fault::None
+            }
+        }))),
+        ..HostOptions::default()
+    });
+    let health = |auth: Option<&str>, q: &str| {
+        let r = get_as(&host, &format!("/k8s/v1/health{q}"), auth);
+        (r.status, r.json())
+    };
+    let (code, v) = health(None, "");
+    assert_eq!((code, v), (200, json!({"status": "ok"})));
+    let (code, v) = health(Some(&superuser()), "");
+    assert_eq!(code, 200);
+    assert_eq!(v["checks"]["kv"]["status"], "ok", "{v}");
+    assert!(v["checks"]["kv"]["latency_ms"].is_number());
+
+    // A cluster that does not answer degrades readiness; it stays a 200.
+    let port = spin_logs_tests::services::free_port().unwrap();
+    add_cluster(&host, "gone", &format!("http://127.0.0.1:{port}"), "t");
+    assert_eq!(refresh(&host, "gone")["state"], "unreachable");
+    let (code, v) = health(Some(&superuser()), "");
+    assert_eq!((code, &v["status"]), (200, &json!("degraded")), "{v}");
+    assert_eq!(v["clusters"]["gone"], "unreachable");
+    drop(k);
+
+    // Storage down: readiness is a 503, liveness is not.
+    down.store(true, Ordering::SeqCst);
+    let (code, v) = health(None, "");
+    assert_eq!((code, v), (503, json!({"status": "down"})));
+    let (code, v) = health(None, "?probe=live");
+    assert_eq!((code, v), (200, json!({"status": "ok"})));
+    down.store(false, Ordering::SeqCst);
+    assert_eq!(health(None, "?probe=ready").0, 200);
+}
+
+#[test]
+fn metrics_pass_promtool_and_a_prometheus_server_scrapes_them() {
+    use spin_logs_tests::services::{debian_binary, free_port};
+    let promtool = debian_binary("promtool", "prometheus").unwrap();
+    let prometheus = debian_binary("prometheus", "prometheus").unwrap();
+    let k = K8sServer::start().unwrap();
+    k.add_pod("shop", "web-1", PodSpec::new(&["app"]));
+    let lines = burst_lines("web-1", now_ns() - 60 * SEC, 20);
+    append(&k, "shop", "web-1", "app", &lines);
+    let host = host_for_clusters();
+    add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
+    assert_eq!(refresh(&host, "prod")["state"], "connected");
+    let r = post(
+        &host,
+        "/k8s/v1/collect",
+        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        until_done(&host, r.json()["id"].as_str().unwrap())["status"],
+        "done"
+    );
+
+    // A Loki push for a disabled namespace: dropped (204, as shippers must
+    // not retry it, and the push's enabled streams are kept) and counted.
+    let r = post(
+        &host,
+        "/k8s/v1/config/disable",
+        &json!({"cluster_id": "prod", "namespace": "kube-system"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ts = (now_ns() - SEC).to_string();
+    let push = json!({"streams": [
+        {"stream": {"cluster": "prod", "namespace": "kube-system", "pod": "dns-1", "container": "dns"},
+         "values": [[ts, "a"], [ts, "b"], [ts, "c"]]},
+        {"stream": {"cluster": "prod", "namespace": "shop", "pod": "pushed-1", "container": "app"},
+         "values": [[ts, "kept"]]}]});
+    let r = post(&host, "/loki/api/v1/push", &push);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(stored_lines(&host, "kube-system", "dns-1", "dns").is_empty());
+    assert_eq!(stored_lines(&host, "shop", "pushed-1", "app"), ["kept"]);
+
+    let scraper = bearer(&["spin-logs:metrics"]);
+    let r = get_as(&host, "/k8s/v1/metrics", Some(&scraper));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")),
+        "{:?}",
+        r.header("content-type")
+    );
+    let text = r.text();
+    for sample in [
+        "spin_logs_lines_received_total{source=\"pull\",cluster=\"prod\"} 20",
+        "spin_logs_lines_received_total{source=\"push\",cluster=\"prod\"} 1",
+        "spin_logs_lines_refused_total{reason=\"namespace_disabled\"} 3",
+        "spin_logs_cluster_up{cluster=\"prod\"} 1",
+        "spin_logs_collect_jobs{state=\"done\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == sample), "{sample} in:\n{text}");
+    }
+    assert!(
+        text.contains("spin_logs_request_duration_seconds_bucket{family=\"collect\",le=\"+Inf\"}")
+    );
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The JSON views say the same.
+    let stats = get_as(&host, "/k8s/v1/stats", Some(&scraper)).json();
+    assert_eq!(stats["lines_refused"]["namespace_disabled"], 3, "{stats:#}");
+    assert_eq!(
+        stats["streams"]["namespaces"]["shop"]["pods"]["web-1"]["lines"], 20,
+        "{stats:#}"
+    );
+    let c = get_as(&host, "/k8s/v1/clusters/prod/metrics", Some(&scraper)).json();
+    assert_eq!(
+        (&c["up"], &c["lines_received"]["pull"]),
+        (&json!(true), &json!(20)),
+        "{c:#}"
+    );
+
+    // A real Prometheus scrapes it with the scrape token.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: spin-logs\n  metrics_path: /k8s/v1/metrics\n  authorization:\n    credentials: {}\n  static_configs:\n  - targets: ['{}']\n",
+            scraper.trim_start_matches("Bearer "),
+            host.addr()
+        ),
+    )
+    .unwrap();
+    let port = free_port().unwrap();
+    let mut server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let query = |q: &str| -> Option<Value> {
+        let url = format!("http://127.0.0.1:{port}/api/v1/query?query={q}");
+        let mut r = client().get(&url).call().ok()?;
+        let v: Value = serde_json::from_slice(&r.body_mut().read_to_vec().ok()?).ok()?;
+        v["data"]["result"].get(0).map(|s| s["value"][1].clone())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pulled = loop {
+        if let Some(v) =
+            query("spin_logs_lines_received_total%7Bsource%3D%22pull%22%2Ccluster%3D%22prod%22%7D")
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the app"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let up = query("up%7Bjob%3D%22spin-logs%22%7D");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(pulled, "20");
+    assert_eq!(up, Some(json!("1")));
 }
