@@ -1,7 +1,7 @@
 //! `spin.toml`: the variables, then each family's trigger routes and its
 //! component, which gets exactly the variables its family reads.
 
-use super::{families, gated, stores, wrap};
+use super::{families, stores, wrap};
 use spin_logs::config::vars;
 use std::fmt::Write;
 
