@@ -91,7 +91,7 @@ impl Failure {
                 format!(
                     "this deployment does not let the collect component reach {server}: add its \
                      scheme://host:port to allowed_outbound_hosts (the k8s_allowed_hosts variable; \
-                     docs/kubernetes.md)"
+                     docs/collect.md)"
                 ),
             ),
             Failure::Tls(m) => Problem::new(

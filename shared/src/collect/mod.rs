@@ -3,7 +3,7 @@
 //! which Loki pushes obey too), pulling pods' logs from an API server
 //! ([`http`], [`pull`]) in stepped jobs ([`job`]), and what `/metrics`,
 //! `/stats` and `/health` report ([`report`]). The routes are
-//! [`crate::api::collect`]; docs/kubernetes.md tells an operator what to
+//! [`crate::api::collect`]; docs/collect.md tells an operator what to
 //! grant a cluster.
 
 pub mod cluster;
