@@ -56,7 +56,7 @@ pub async fn serve<R>(req: IncomingRequest, out: ResponseOutparam, api: &'static
     let mut draw = [0u8; 8];
     let draw = getrandom::fill(&mut draw).map_or(0, |()| u64::from_le_bytes(draw));
     let sample = Config::strict(variable).metrics_request_sample();
-    let weight = crate::store::metrics::request_weight(status, sample.unwrap_or(16), draw);
+    let weight = crate::store::metrics::request_weight(status, sample.unwrap_or(0), draw);
     if weight == 0 {
         return;
     }
