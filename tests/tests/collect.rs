@@ -1409,3 +1409,128 @@ fn metrics_pass_promtool_and_a_prometheus_server_scrapes_them() {
     assert_eq!(pulled, "20");
     assert_eq!(up, Some(json!("1")));
 }
+
+#[test]
+fn the_cronjob_steps_continuous_jobs_with_a_defined_credential() {
+    use serde_yaml_ng::Value as Yaml;
+    let root = spin_logs_tests::repo_root();
+    let docs = |file: &str| -> Vec<Yaml> {
+        let text = std::fs::read_to_string(root.join("deploy").join(file)).unwrap();
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect()
+    };
+    let ours = docs("cronjob-collect.yaml");
+    let kind = |k: &'static str| ours.iter().filter(move |d| d["kind"] == k);
+    let job = kind("CronJob").next().expect("a CronJob");
+    assert_eq!(job["spec"]["concurrencyPolicy"], "Forbid");
+    let container = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(args.windows(2).any(|w| w == ["-X", "POST"]), "{args:?}");
+    let url = args.last().unwrap();
+    let (service, path) = url
+        .strip_prefix("http://")
+        .and_then(|r| r.split_once('/'))
+        .expect("http://service/path");
+    let route = spin_logs::routes::resolve(&http::Method::POST, &format!("/{path}"));
+    assert_eq!(
+        (route.component, route.problem),
+        ("collect", None),
+        "{path}"
+    );
+    assert_eq!(path, "k8s/v1/collect/step");
+    let apps = docs("spinapps.yaml");
+    assert!(
+        apps.iter()
+            .any(|d| d["kind"] == "SpinApp" && d["metadata"]["name"] == service),
+        "{service} is no SpinApp"
+    );
+    let secret = container["env"][0]["valueFrom"]["secretKeyRef"]["name"]
+        .as_str()
+        .unwrap();
+    assert!(
+        kind("Secret").any(|s| s["metadata"]["name"] == secret),
+        "{secret} is defined beside the CronJob"
+    );
+}
+
+#[test]
+fn configurations_are_versioned_bulk_updated_and_disabled() {
+    let host = host_for_clusters();
+    let k = K8sServer::start().unwrap();
+    add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
+    let mk = |ns: &str| {
+        let r = post(
+            &host,
+            "/k8s/v1/config",
+            &json!({"cluster_id": "prod", "namespace": ns, "include_pods": ["web-*"]}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert!(r.header("location").is_some());
+        r.json()
+    };
+    let shop = mk("shop");
+    let all = mk("*");
+    assert_eq!(
+        (
+            &shop["version"],
+            &shop["enabled"],
+            &shop["start_at"],
+            &shop["budget_bytes"]
+        ),
+        (&json!(1), &json!(true), &json!("end"), &json!(262144))
+    );
+    let id = shop["id"].as_str().unwrap();
+    let r = put(
+        &host,
+        &format!("/k8s/v1/config?id={id}"),
+        &json!({"cluster_id": "prod", "namespace": "shop", "version": 1, "exclude_pods": ["web-9"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["version"], 2);
+    assert_eq!(r.json()["exclude_pods"], json!(["web-9"]));
+    let listed = get(&host, "/k8s/v1/config?cluster_id=prod&namespace=shop").json();
+    assert_eq!(listed["total"], 1);
+    let r = post(
+        &host,
+        "/k8s/v1/config/bulk-update",
+        &json!({"updates": [{"id": id, "enabled": false, "version": 2},
+                            {"id": all["id"], "enabled": false}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["total"], 2);
+    assert_eq!(
+        get(&host, &format!("/k8s/v1/config?id={id}")).json()["enabled"],
+        false
+    );
+    // Disabling a namespace with no configuration makes one; the cluster's
+    // switch turns every one off.
+    let r = post(
+        &host,
+        "/k8s/v1/config/disable",
+        &json!({"cluster_id": "prod", "namespace": "batch"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["disabled"][0]["namespace"], "batch");
+    let r = post(
+        &host,
+        "/k8s/v1/config/disable/cluster",
+        &json!({"cluster_id": "prod"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["disabled"].as_array().unwrap().len(), 3);
+    let r = send(
+        &host,
+        "DELETE",
+        &format!("/k8s/v1/config?id={id}"),
+        None,
+        b"",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(get(&host, "/k8s/v1/config").json()["total"], 2);
+}
