@@ -173,8 +173,11 @@ fn outbound_http_reaches_only_the_granted_endpoint() {
     assert!(problem["title"].is_string(), "{problem}");
     assert!(server.objects().expect("objects").is_empty());
 
-    // An incomplete S3 configuration is a clear deployment error.
+    // An incomplete S3 configuration is a clear deployment error, on the
+    // first request that needs the object store (settings are read only
+    // when a request uses them: a listing of nothing does not).
     let broken = s3_host(&server, &[("s3_bucket", "")]);
-    let p = get(&broken, "/system/v1/logs/v2/component").problem(500);
-    assert!(p["title"].is_string(), "{p}");
+    register(&broken, "broken.1", "agent-1", false);
+    let p = append(&broken, "broken.1", "stdout", b"never stored\n").problem(500);
+    assert_eq!(p["status"], 500, "{p}");
 }
