@@ -18,10 +18,11 @@
 mod app;
 pub mod builder;
 pub mod faultproxy;
-pub mod k8s;
 mod instance;
+pub mod k8s;
 pub mod kv;
 pub mod manifest;
+pub mod npm;
 pub mod outbound;
 pub mod routes;
 mod server;
