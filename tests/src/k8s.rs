@@ -782,22 +782,22 @@ fn invalid(pod: &str, field: &str, value: &str, why: &str) -> Reply {
 
 /// `pods/log`: the API server's checks, then the kubelet's.
 fn log(p: &Pod, q: &BTreeMap<String, String>) -> Reply {
-    let int = |k: &str| -> Result<Option<i64>, Reply> {
+    let int = |k: &str| -> Result<Option<i64>, Box<Reply>> {
         match q.get(k) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                status(
+                Box::new(status(
                     400,
                     "BadRequest",
                     &format!("{k}: invalid value {v:?}"),
                     json!({}),
-                )
+                ))
             }),
         }
     };
     let (tail, limit, since_s) = match (int("tailLines"), int("limitBytes"), int("sinceSeconds")) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return *r,
     };
     if let Some(t) = tail.filter(|t| *t < 0) {
         return invalid(

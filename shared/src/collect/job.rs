@@ -829,7 +829,10 @@ impl<'a> Step<'a> {
             );
             let body = match client.get(&path, "text/plain") {
                 Ok(r) => r.body,
-                Err(f) => return Ok(self.refused(t, f, previous, restarts)),
+                Err(f) => {
+                    self.refused(t, f, previous, restarts);
+                    return Ok(());
+                }
             };
             let taken = pull::take(
                 &body,
