@@ -94,6 +94,10 @@ fn refuse_websocket(req: &Request) -> Result<(), Problem> {
     if upgrade.eq_ignore_ascii_case("websocket")
         || req.headers.contains_key(http::header::SEC_WEBSOCKET_KEY)
     {
+        if req.path.starts_with("/loki/") {
+            // Grafana's Live tail: what Grafana shows is the `message`.
+            return Err(query::loki_websocket_refused());
+        }
         return Err(Problem::new(
             http::StatusCode::BAD_REQUEST,
             "WebSocket Not Supported",

@@ -411,10 +411,16 @@ impl<R> Lookup<R> {
 
 /// The public 404 of a path outside every route family.
 pub fn unrouted(path: &str) -> Problem {
-    Problem::not_found(format!(
+    let problem = Problem::not_found(format!(
         "no route at {}; GET / lists the API's routes",
         header_safe(path)
-    ))
+    ));
+    // Grafana shows a Loki error's `message`, and raw JSON without one.
+    if path.starts_with("/loki/") {
+        let detail = problem.detail.clone();
+        return problem.with("message", detail);
+    }
+    problem
 }
 
 impl<R> Family<R> {

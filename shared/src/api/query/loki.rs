@@ -72,9 +72,15 @@ fn websocket_tail() -> Problem {
         "WebSocket Not Supported",
         "Loki's /tail is a WebSocket, which this host cannot hold: \
          GET /k8s/v1/tail?query=<the same query> streams it as Server-Sent Events \
-         (and /system/v1/logs/v2/follow/... follows one task file or the journal); \
-         in Grafana, use Explore's auto-refresh instead of Live",
+         (`spin-logs tail -f '<query>'` follows it; /system/v1/logs/v2/follow/... follows \
+         one task file or the journal); in Grafana, use Explore's auto-refresh instead of Live",
     )
+}
+
+/// A WebSocket handshake to a Loki path (Grafana's Live tail), refused
+/// before routing as every handshake is: Loki's words, with `message`.
+pub(crate) fn websocket_refused() -> Problem {
+    with_message(websocket_tail())
 }
 
 /// `{"status":"success","data":...}`.

@@ -54,6 +54,7 @@ use crate::routes::query::{FAMILY, Query as Route};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
 
+pub(crate) use loki::websocket_refused as loki_websocket_refused;
 /// The request bodies `tools/gen` names (`api/schemas.rs`, built with the
 /// `schema` feature).
 #[cfg(feature = "schema")]
