@@ -1534,3 +1534,67 @@ fn configurations_are_versioned_bulk_updated_and_disabled() {
     assert_eq!(r.status, 204);
     assert_eq!(get(&host, "/k8s/v1/config").json()["total"], 2);
 }
+
+#[test]
+fn a_step_killed_between_its_append_and_its_cursor_resumes_exactly() {
+    use spin_logs_tests::kv::{Fault, Faults};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let k = K8sServer::start().unwrap();
+    k.add_pod("shop", "web-1", PodSpec::new(&["app"]));
+    let lines = burst_lines("web-1", now_ns() - 120 * SEC, 60);
+    append(&k, "shop", "web-1", "app", &lines);
+    // The collect component's second commit of a stream's head: the lines
+    // are stored, and the instance dies before the job's cursor moves.
+    let commits = Arc::new(AtomicUsize::new(0));
+    let seen = commits.clone();
+    let mut variables = test_variables();
+    variables.extend([
+        ("k8s_allowed_hosts".to_owned(), "*://127.0.0.1:*".to_owned()),
+        ("job_step_ms".to_owned(), "500".to_owned()),
+    ]);
+    let host = host_with(HostOptions {
+        variables,
+        request_timeout: Some(Duration::from_secs(3)),
+        kv_faults: Some(Faults(Arc::new(move |call| {
+            if call.component == "collect"
+                && call.op == "swap"
+                && call.key.starts_with("streams/s/")
+                && call.key.ends_with("/head")
+                && seen.fetch_add(1, Ordering::SeqCst) == 1
+            {
+                Fault::HangAfter
+            } else {
+                Fault::None
+            }
+        }))),
+        ..HostOptions::default()
+    });
+    add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
+    let r = post(
+        &host,
+        "/k8s/v1/config",
+        &json!({"cluster_id": "prod", "namespace": "shop", "budget_bytes": 1024}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = post(
+        &host,
+        "/k8s/v1/collect",
+        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    // The step that dies: the host kills it at its budget.
+    let r = get(&host, &format!("/k8s/v1/collect/jobs/{id}"));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(commits.load(Ordering::SeqCst) >= 2);
+    // Its lease runs out (job_step_ms + 5 s); then steps resume.
+    std::thread::sleep(Duration::from_millis(5600));
+    let job = until_done(&host, &id);
+    assert_eq!(job["status"], "done", "{job:#}");
+    assert_eq!(stored_lines(&host, "shop", "web-1", "app"), texts(&lines));
+    // The killed step's lines are stored but were never counted: the cursor
+    // was read back from the stream, not pulled again.
+    let counted = target(&job, "web-1", "app")["lines"].as_u64().unwrap();
+    assert!(counted < 60, "{job:#}");
+}
