@@ -5,6 +5,12 @@
 //! disk, as ratios from one run; at two total sizes, so the selective query's
 //! ratio between them shows whether it depends on the total.
 //!
+//! Then what Grafana asks of the same store (issue 28): `index/volume`,
+//! `index/volume_range`, `index/stats` and `detected_labels` over the 1,000
+//! streams and the whole day (from the index: they must not scan entries),
+//! and `quantile_over_time` over an unwrapped value for an hour beside the
+//! same query with `count_over_time` (p50 of 11 each).
+//!
 //! `cargo bench -p spin-logs-tests --bench loki` (`BENCH_LOKI_MIB=100,1024`
 //! sets the sizes).
 
@@ -325,6 +331,7 @@ fn main() {
             ours.as_secs_f64() / grep.as_secs_f64()
         );
         let _ = std::fs::remove_file(&path);
+        grafana(&agent, &host, &p);
     }
     if let [(a, ta), .., (b, tb)] = selective.as_slice() {
         println!(
@@ -335,4 +342,131 @@ fn main() {
             *b as f64 / *a as f64
         );
     }
+}
+
+/// p50 of 11 calls of `path` (each answer checked by `check`).
+fn p50(agent: &ureq::Agent, url: &str, check: impl Fn(&Value)) -> Duration {
+    let mut times: Vec<Duration> = (0..11)
+        .map(|_| {
+            let s = Instant::now();
+            let body = get_json(agent, url);
+            let t = s.elapsed();
+            check(&body);
+            t
+        })
+        .collect();
+    times.sort();
+    times[5]
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// What Grafana and Logs Drilldown ask, timed on the filled store.
+fn grafana(agent: &ureq::Agent, host: &spin_logs_tests::TestHost, p: &Pushed) {
+    let (start, end) = (p.t0, p.t0 + SPAN_NS + 1);
+    let day = format!("start={start}&end={end}");
+    let all = enc("{cluster=`bench`}");
+    let result_len = |b: &Value| b["data"]["result"].as_array().map_or(0, Vec::len);
+    let t = p50(
+        agent,
+        &host.url(&format!(
+            "/loki/api/v1/index/volume?query={}&limit=5000&{day}",
+            enc("{service_name=~`.+`}")
+        )),
+        |b| assert!(result_len(b) >= 1, "{b}"),
+    );
+    println!(
+        "index/volume, 1 service, {PODS} streams, a day:      {:7.1} ms p50",
+        ms(t)
+    );
+    let t = p50(
+        agent,
+        &host.url(&format!(
+            "/loki/api/v1/index/volume?query={all}&targetLabels=pod&limit=5000&{day}"
+        )),
+        |b| assert_eq!(result_len(b), PODS, "one series a pod"),
+    );
+    println!(
+        "index/volume by pod ({PODS} series), a day:          {:7.1} ms p50",
+        ms(t)
+    );
+    let t = p50(
+        agent,
+        &host.url(&format!(
+            "/loki/api/v1/index/volume_range?query={all}&targetLabels=namespace&step=3600&{day}"
+        )),
+        |b| assert_eq!(result_len(b), NAMESPACES),
+    );
+    println!(
+        "index/volume_range by namespace, hourly, a day:    {:7.1} ms p50",
+        ms(t)
+    );
+    let t = p50(
+        agent,
+        &host.url(&format!("/loki/api/v1/index/stats?query={all}&{day}")),
+        |b| assert_eq!(b["streams"], PODS as u64),
+    );
+    println!(
+        "index/stats, {PODS} streams, a day:                  {:7.1} ms p50",
+        ms(t)
+    );
+    let t = p50(
+        agent,
+        &host.url(&format!("/loki/api/v1/detected_labels?query=&{day}")),
+        |b| {
+            assert!(
+                b["detectedLabels"]
+                    .as_array()
+                    .is_some_and(|l| !l.is_empty()),
+                "{b}"
+            )
+        },
+    );
+    println!(
+        "detected_labels, {PODS} streams, a day:              {:7.1} ms p50",
+        ms(t)
+    );
+
+    // An hour in the middle of the day, one namespace (50 streams), 1m steps.
+    let from = p.t0 + SPAN_NS / 2;
+    let hour = format!("start={from}&end={}&step=60", from + 3_600_000_000_000);
+    let sel = r#"{namespace="ns-3"} | logfmt"#;
+    let mut figures = Vec::new();
+    for (name, q) in [
+        (
+            "quantile_over_time",
+            format!("sum by (path) (quantile_over_time(0.99, {sel} | unwrap bytes [5m]))"),
+        ),
+        (
+            "count_over_time",
+            format!("sum by (path) (count_over_time({sel} [5m]))"),
+        ),
+    ] {
+        let t = p50(
+            agent,
+            &host.url(&format!(
+                "/loki/api/v1/query_range?query={}&{hour}",
+                enc(&q)
+            )),
+            |b| assert!(result_len(b) >= 1, "{b}"),
+        );
+        println!(
+            "{name:>18}, 50 streams, an hour, 1m steps: {:7.1} ms p50",
+            ms(t)
+        );
+        figures.push(t);
+    }
+    println!(
+        "quantile_over_time / count_over_time: {:.2}",
+        figures[0].as_secs_f64() / figures[1].as_secs_f64()
+    );
 }
