@@ -335,13 +335,11 @@ impl Drain {
 
     fn search(&self, tokens: &[String]) -> Option<usize> {
         let mut node = self.child(0, &tokens.len().to_string())?;
-        let mut depth = 1;
-        for tok in tokens {
+        for (depth, tok) in (1..).zip(tokens) {
             if depth >= MAX_NODE_DEPTH || depth == tokens.len() {
                 break;
             }
             node = self.child(node, tok).or_else(|| self.child(node, PARAM))?;
-            depth += 1;
         }
         let mut best: Option<(f64, i64, usize)> = None;
         for &id in &self.nodes[node].clusters {
@@ -364,8 +362,7 @@ impl Drain {
             Some(n) => n,
             None => self.add_child(0, &count.to_string()),
         };
-        let mut depth = 1;
-        for tok in &t.tokens {
+        for (depth, tok) in (1..).zip(&t.tokens) {
             if depth >= MAX_NODE_DEPTH || depth >= count {
                 break;
             }
@@ -373,7 +370,6 @@ impl Drain {
                 Some(n) => n,
                 None => self.descend_new(node, tok),
             };
-            depth += 1;
         }
         let live: Vec<usize> = self.nodes[node]
             .clusters

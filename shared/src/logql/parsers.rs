@@ -245,7 +245,10 @@ pub(crate) fn logfmt(line: &str, strict: bool, keep_empty: bool) -> Extracted {
 /// `| unpack`: a JSON object's string fields become labels when it holds
 /// the packed line `_entry`, which replaces the line (Promtail's `pack`).
 /// `None`: not a JSON object (an error); `Some((pairs, None))`: nothing packed.
-pub(crate) fn unpack(line: &str) -> Option<(Vec<(String, String)>, Option<String>)> {
+/// `unpack`'s result: the labels, and the packed line if there was one.
+pub(crate) type Unpacked = (Vec<(String, String)>, Option<String>);
+
+pub(crate) fn unpack(line: &str) -> Option<Unpacked> {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
         return None;
     };

@@ -13,6 +13,11 @@ use crate::logql::selector::compile_regex;
 use crate::logql::template::Template;
 use crate::logql::{MatchOp, ParseError, jsonpath, valid_label_name};
 
+/// `json`'s extractions: (label, path).
+type JsonExprs = Vec<(String, Vec<jsonpath::Step>)>;
+/// `name[="expression"]` items: (label, expression, position).
+type Extractions = Vec<(String, String, usize)>;
+
 impl Parser<'_> {
     /// Stages up to the end of the pipeline (or a `| unwrap`, left unread).
     pub(super) fn pipeline(&mut self) -> Result<Pipeline, ParseError> {
@@ -144,7 +149,7 @@ impl Parser<'_> {
     }
 
     /// `a="b.c", d` after `json`; `None` if no list follows.
-    fn json_exprs(&mut self) -> Result<Option<Vec<(String, Vec<jsonpath::Step>)>>, ParseError> {
+    fn json_exprs(&mut self) -> Result<Option<JsonExprs>, ParseError> {
         let Some(list) = self.extractions()? else {
             return Ok(None);
         };
@@ -158,7 +163,7 @@ impl Parser<'_> {
     }
 
     /// `name[="expression"], ...`: (label, expression, position).
-    fn extractions(&mut self) -> Result<Option<Vec<(String, String, usize)>>, ParseError> {
+    fn extractions(&mut self) -> Result<Option<Extractions>, ParseError> {
         if !matches!(self.peek(), Tok::Ident(_)) || self.peek().is_word("or") {
             return Ok(None);
         }

@@ -273,13 +273,13 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<i64, String> {
         v = parse_chunk(chunk, v, &mut p).ok_or_else(bad)?;
         // Go reads a fraction after the seconds when the layout has none next.
         let frac_next = !l.is_empty() && matches!(next(l).0, Chunk::Frac { .. });
-        if matches!(chunk, Chunk::Second | Chunk::ZeroSecond) && !frac_next {
-            if let Some(f) = v
+        if matches!(chunk, Chunk::Second | Chunk::ZeroSecond)
+            && !frac_next
+            && let Some(f) = v
                 .strip_prefix(['.', ','])
                 .filter(|f| f.starts_with(|c: char| c.is_ascii_digit()))
-            {
-                v = fraction(f, &mut p);
-            }
+        {
+            v = fraction(f, &mut p);
         }
     }
     if !v.is_empty() {

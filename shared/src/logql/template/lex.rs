@@ -117,9 +117,7 @@ fn action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Tok>, usize, bool
                     return Err(err(i, "unterminated character constant"));
                 }
             }
-            b'.' if !b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                fields(src, i, |f| Tok::Field(f))
-            }
+            b'.' if !b.get(i + 1).is_some_and(u8::is_ascii_digit) => fields(src, i, Tok::Field),
             b'$' => {
                 let n = word(&src[i + 1..]);
                 let name = format!("${}", &src[i + 1..i + 1 + n]);

@@ -9,13 +9,13 @@ pub(super) fn parse(src: &str) -> Result<Vec<Node>, TemplateError> {
     let mut p = Parser { items, i: 0 };
     let (nodes, end) = p.list()?;
     match end {
-        End::Eof => Ok(nodes),
-        End::Else(_, at) | End::End(at) => Err((at, "unexpected {{end}} or {{else}}".into())),
+        Stop::Eof => Ok(nodes),
+        Stop::Else(_, at) | Stop::End(at) => Err((at, "unexpected {{end}} or {{else}}".into())),
     }
 }
 
 /// What ended a list of nodes.
-enum End {
+enum Stop {
     Eof,
     /// `{{else}}` (with the tokens after `else`, for `else if`).
     Else(Vec<Tok>, usize),
@@ -29,7 +29,7 @@ struct Parser {
 
 impl Parser {
     /// Nodes up to the end of the template, an `else` or an `end`.
-    fn list(&mut self) -> Result<(Vec<Node>, End), TemplateError> {
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), TemplateError> {
         let mut nodes = Vec::new();
         while let Some(item) = self.items.get(self.i).cloned() {
             self.i += 1;
@@ -41,9 +41,9 @@ impl Parser {
                 Item::Action(toks, at) => (toks, at),
             };
             match toks.first() {
-                Some(Tok::Ident(w)) if w == "end" => return Ok((nodes, End::End(at))),
+                Some(Tok::Ident(w)) if w == "end" => return Ok((nodes, Stop::End(at))),
                 Some(Tok::Ident(w)) if w == "else" => {
-                    return Ok((nodes, End::Else(toks[1..].to_vec(), at)));
+                    return Ok((nodes, Stop::Else(toks[1..].to_vec(), at)));
                 }
                 Some(Tok::Ident(w)) if w == "if" => nodes.push(self.if_block(&toks[1..], at)?),
                 Some(Tok::Ident(w)) if w == "range" || w == "with" => {
@@ -63,7 +63,7 @@ impl Parser {
                 _ => nodes.push(Node::Action(pipe(&toks, at)?)),
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Stop::Eof))
     }
 
     fn if_block(&mut self, cond: &[Tok], at: usize) -> Result<Node, TemplateError> {
@@ -73,24 +73,24 @@ impl Parser {
             let (body, end) = self.list()?;
             branches.push((cond, body));
             match end {
-                End::End(_) => {
+                Stop::End(_) => {
                     return Ok(Node::If {
                         branches,
                         otherwise: vec![],
                     });
                 }
-                End::Else(rest, at) if rest.first() == Some(&Tok::Ident("if".into())) => {
+                Stop::Else(rest, at) if rest.first() == Some(&Tok::Ident("if".into())) => {
                     cond = pipe(&rest[1..], at)?;
                 }
-                End::Else(rest, at) if rest.is_empty() => {
+                Stop::Else(rest, at) if rest.is_empty() => {
                     let otherwise = self.until_end(at)?;
                     return Ok(Node::If {
                         branches,
                         otherwise,
                     });
                 }
-                End::Else(_, at) => return Err((at, "unexpected tokens after else".into())),
-                End::Eof => return Err((at, "unexpected EOF: {{if}} without {{end}}".into())),
+                Stop::Else(_, at) => return Err((at, "unexpected tokens after else".into())),
+                Stop::Eof => return Err((at, "unexpected EOF: {{if}} without {{end}}".into())),
             }
         }
     }
@@ -100,12 +100,12 @@ impl Parser {
         let pipe = pipe(head, at)?;
         let (body, end) = self.list()?;
         let otherwise = match end {
-            End::End(_) => vec![],
-            End::Else(rest, at) if rest.is_empty() => self.until_end(at)?,
-            End::Else(_, at) => {
+            Stop::End(_) => vec![],
+            Stop::Else(rest, at) if rest.is_empty() => self.until_end(at)?,
+            Stop::Else(_, at) => {
                 return Err((at, "only a plain {{else}} may follow range or with".into()));
             }
-            End::Eof => return Err((at, "unexpected EOF: block without {{end}}".into())),
+            Stop::Eof => return Err((at, "unexpected EOF: block without {{end}}".into())),
         };
         Ok(if range {
             Node::Range {
@@ -124,9 +124,9 @@ impl Parser {
 
     fn until_end(&mut self, at: usize) -> Result<Vec<Node>, TemplateError> {
         match self.list()? {
-            (nodes, End::End(_)) => Ok(nodes),
-            (_, End::Else(_, at)) => Err((at, "expected {{end}}; found {{else}}".into())),
-            (_, End::Eof) => Err((at, "unexpected EOF: {{else}} without {{end}}".into())),
+            (nodes, Stop::End(_)) => Ok(nodes),
+            (_, Stop::Else(_, at)) => Err((at, "expected {{end}}; found {{else}}".into())),
+            (_, Stop::Eof) => Err((at, "unexpected EOF: {{else}} without {{end}}".into())),
         }
     }
 }
