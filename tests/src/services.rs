@@ -310,7 +310,9 @@ pub fn playwright() -> Result<(PathBuf, PathBuf)> {
 pub fn python_venv(name: &str, packages: &[&str]) -> Result<PathBuf> {
     static ONE: Mutex<()> = Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
-    let venv = crate::repo_root().join("target").join(format!("{name}-venv"));
+    let venv = crate::repo_root()
+        .join("target")
+        .join(format!("{name}-venv"));
     let python = venv.join("bin").join("python");
     let check = packages
         .iter()
@@ -329,7 +331,10 @@ pub fn python_venv(name: &str, packages: &[&str]) -> Result<PathBuf> {
     if ready(&python) {
         return Ok(python);
     }
-    eprintln!("installing {packages:?} from PyPI into {}...", venv.display());
+    eprintln!(
+        "installing {packages:?} from PyPI into {}...",
+        venv.display()
+    );
     let status = Command::new("python3")
         .args(["-m", "venv"])
         .arg(&venv)
@@ -342,6 +347,9 @@ pub fn python_venv(name: &str, packages: &[&str]) -> Result<PathBuf> {
         .status()
         .context("pip install")?;
     ensure!(status.success(), "pip install {packages:?} failed");
-    ensure!(ready(&python), "{packages:?} not installed after pip install");
+    ensure!(
+        ready(&python),
+        "{packages:?} not installed after pip install"
+    );
     Ok(python)
 }
