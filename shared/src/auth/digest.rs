@@ -26,9 +26,12 @@ pub const REALM: &str = "spin-logs";
 /// How long a nonce is accepted.
 pub const NONCE_TTL_S: u64 = 300;
 
+/// The hash a Digest exchange uses; a client picks one of the challenges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
+    /// `algorithm=MD5`, for older clients without SHA-256.
     Md5,
+    /// `algorithm=SHA-256`, offered first.
     Sha256,
 }
 
@@ -96,6 +99,8 @@ pub fn challenges(keys: &[DigestKey], now: u64, stale: bool) -> Vec<String> {
 pub enum Refusal {
     /// A good response to an expired nonce: challenge again with `stale=true`.
     Stale,
+    /// Anything else (malformed, unknown user, wrong response): a 401; the
+    /// reason is for the server log, not the client.
     Invalid(&'static str),
 }
 

@@ -33,7 +33,9 @@ const MIN_RSA_BITS: usize = 2048;
 /// Who a valid token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
+    /// The user id: the `uid` claim (DC/OS), else `sub`.
     pub uid: String,
+    /// The `permissions` claim (none if absent), matched against routes' rules.
     pub permissions: Vec<String>,
 }
 
@@ -41,8 +43,12 @@ pub struct Claims {
 /// invalid; which check failed inside "invalid" is for the server log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwtError {
+    /// Past `exp` (beyond [`LEEWAY_SECS`]).
     Expired,
+    /// Before `nbf` (beyond [`LEEWAY_SECS`]).
     NotYetValid,
+    /// Malformed, wrongly signed, or lacking a required claim; the text says
+    /// which, for the server log.
     Invalid(String),
     /// A configured key does not parse: the deployment's fault, not the caller's.
     BadKey(String),

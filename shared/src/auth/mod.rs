@@ -49,9 +49,12 @@ pub struct Principal {
     /// The rate-limit and follower-slot key: `user:<uid>`, or `ip:<address>`
     /// for URL-token holders, who have no user id.
     pub caller: String,
+    /// What the credential allows, checked against each route's [`Rule`].
     pub grant: Grant,
 }
 
+/// Where a caller's rights come from: named permissions, or the one scope a
+/// URL token was signed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     /// From a JWT or an API key.

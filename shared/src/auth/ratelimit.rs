@@ -52,6 +52,7 @@ fn class_key(class: Class) -> &'static str {
 /// The outcome, and what the `RateLimit-*` headers say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Requests a minute the caller's class allows.
     pub limit: u64,
     /// Requests left at the moment of this one.
     pub remaining: u64,

@@ -36,9 +36,12 @@ pub enum Scope {
     JobDownload(String),
 }
 
+/// Why a URL token was refused; either way a 401.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrlTokenError {
+    /// Malformed or not signed with this deployment's key.
     Invalid,
+    /// Genuine, but its expiry has passed.
     Expired,
 }
 

@@ -15,30 +15,66 @@ pub const METRICS: &str = "spin-logs:metrics";
 /// except a job's and a cluster's, which are in the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Collect {
+    /// `GET /k8s/v1/clusters/configs`: registered clusters, or one (`?id=`);
+    /// tokens never shown.
     ListClusters,
+    /// `POST /k8s/v1/clusters/configs`: register a cluster (409 if its id is
+    /// taken).
     CreateCluster,
+    /// `PUT /k8s/v1/clusters/configs?id=`: replace a cluster; no token keeps
+    /// the stored one.
     ReplaceCluster,
+    /// `DELETE /k8s/v1/clusters/configs?id=`: forget a cluster, its token and
+    /// status.
     DeleteCluster,
+    /// `POST /k8s/v1/clusters/refresh`: probe each enabled cluster (or one)
+    /// and store what was found.
     Refresh,
+    /// `GET /k8s/v1/clusters/status`: what the last refresh found.
     ClusterStatus,
+    /// `GET /k8s/v1/clusters/{cluster_id}/metrics`: one cluster's collection
+    /// counters as JSON.
     ClusterMetrics(String),
+    /// `GET /k8s/v1/config`: collection configurations, filtered by the
+    /// query.
     ListConfigs,
+    /// `POST /k8s/v1/config`: what to collect in a cluster's namespace.
     CreateConfig,
+    /// `PUT /k8s/v1/config?id=`: update a configuration, naming the version
+    /// it replaces (stale: 409).
     UpdateConfig,
+    /// `DELETE /k8s/v1/config?id=`.
     DeleteConfig,
+    /// `POST /k8s/v1/config/bulk-update`: enable or disable several
+    /// configurations, all or none.
     BulkUpdate,
+    /// `POST /k8s/v1/config/disable`: stop collecting one namespace of a
+    /// cluster.
     DisableNamespace,
+    /// `POST /k8s/v1/config/disable/cluster`: stop collecting every namespace
+    /// of a cluster.
     DisableCluster,
     /// A one-time, bulk or continuous collection.
     Start(JobKind),
+    /// `GET /k8s/v1/collect/jobs`: jobs with progress (`?status=` filters).
     Jobs,
+    /// `GET /k8s/v1/collect/jobs/{job_id}`: one job, advanced by a step if it
+    /// is running.
     Job(String),
+    /// `POST /k8s/v1/collect/jobs/{job_id}/stop`: stop a job; what it pulled
+    /// stays.
     StopJob(String),
+    /// `DELETE /k8s/v1/collect/jobs/{job_id}`: forget a stopped or finished
+    /// job (409 while it runs).
     DeleteJob(String),
     /// Advance every running job by a step (what a cron sends).
     Step,
+    /// `GET /k8s/v1/metrics`: the counters in Prometheus' text format.
     Metrics,
+    /// `GET /k8s/v1/stats`: the same counters as JSON, by namespace and pod.
     Stats,
+    /// `GET /k8s/v1/health`: ok, degraded or down; public, with details for
+    /// authenticated callers.
     Health,
 }
 
