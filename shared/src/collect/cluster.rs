@@ -29,16 +29,28 @@ const MAX_PAGES: usize = 20;
 /// A cluster as stored. `token` is sealed ([`super::seal`]).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Cluster {
+    /// A DNS label, unique in the deployment; names the cluster in configs,
+    /// jobs and stored streams.
     pub id: String,
+    /// For people: 1 to 253 characters (the id if none was given).
     pub name: String,
+    /// The API server's URL, without a trailing `/` (see [`Server::parse`]).
     pub server: String,
+    /// The bearer token, sealed to this cluster's id; `None`: requests go
+    /// unauthenticated (e.g. through `kubectl proxy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// The CA bundle to trust for it (PEM certificates only), shown to the
+    /// operator to put in `[[client_tls]]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
+    /// A disabled cluster is neither probed nor pulled from.
     pub enabled: bool,
+    /// Per-request timeout towards the API server, 100 to 60,000 ms.
     pub timeout_ms: u64,
+    /// When it was registered, µs since the epoch.
     pub created: u64,
+    /// When it was last replaced, µs since the epoch.
     pub updated: u64,
 }
 
@@ -46,13 +58,23 @@ pub struct Cluster {
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
+    /// A DNS label; generated (`c-…`) on create when absent, and must match
+    /// `?id=` on replace.
     pub id: Option<String>,
+    /// Defaults to the id.
     pub name: Option<String>,
+    /// The API server's URL: http(s), a host, optional port and path prefix.
     pub server: String,
+    /// The bearer token in clear, sealed before it is stored; absent on
+    /// replace keeps the stored one.
     pub token: Option<String>,
+    /// PEM `CERTIFICATE` blocks of the CA that signed the server's
+    /// certificate.
     #[serde(alias = "certificate_authority")]
     pub ca_pem: Option<String>,
+    /// Defaults to true.
     pub enabled: Option<bool>,
+    /// Defaults to 10,000; 100 to 60,000.
     pub timeout_ms: Option<u64>,
 }
 
@@ -157,6 +179,8 @@ fn secret(env: &Env) -> Result<String, Problem> {
 }
 
 impl Cluster {
+    /// Its API server's address, parsed; a 500 if the stored URL no longer
+    /// parses (it was checked when stored).
     pub fn server(&self) -> Result<Server, Problem> {
         Server::parse(&self.server).map_err(Problem::internal)
     }
@@ -329,20 +353,28 @@ pub fn delete(env: &Env, id: &str) -> Result<(), Problem> {
 /// What the last refresh found about a cluster.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Status {
+    /// The cluster probed.
     pub cluster_id: String,
     /// connected, degraded, unreachable, unauthorized, tls_error,
     /// not_allowed or disabled.
     pub state: String,
+    /// When the probe ran, µs since the epoch.
     pub checked: u64,
+    /// How long `/version` took to answer, ms (0 if it did not).
     pub latency_ms: u64,
+    /// The server's `gitVersion`, once `/version` answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Pods counted per phase (`Running`, `Pending`, …), over at most 20
+    /// pages of 500 pods.
     #[serde(default)]
     pub pods_by_phase: BTreeMap<String, u64>,
+    /// Why the probe stopped short of connected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ApiStatus>,
 }
 
+/// Where cluster `id`'s [`Status`] is stored.
 pub fn status_key(id: &str) -> String {
     format!("k8s/status/{id}")
 }

@@ -35,8 +35,12 @@ pub fn outbound() -> Result<Rc<dyn Transport>, Problem> {
 /// that never reached it: code 0).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ApiStatus {
+    /// The HTTP status, or 0 for a failure before any answer.
     pub code: u16,
+    /// A CamelCase word: Kubernetes' (`Forbidden`, `NotFound`) or ours
+    /// (`NotAllowed`, `TLSError`, `Unreachable`).
     pub reason: String,
+    /// What went wrong, for people.
     pub message: String,
 }
 
@@ -122,7 +126,9 @@ impl Failure {
 /// An API server's address, split as the transport wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
+    /// `https`, else `http` (for `kubectl proxy`).
     pub https: bool,
+    /// `host` or `host:port`, as in the URL.
     pub authority: String,
     /// A path prefix (a proxy's), without a trailing `/`.
     pub base: String,
@@ -179,12 +185,17 @@ impl Server {
 
 /// One cluster to talk to: where, with what token.
 pub struct Client {
+    /// Where requests go.
     pub server: Server,
+    /// The opened bearer token, sent as `Authorization: Bearer`; `None`
+    /// sends none.
     pub token: Option<String>,
     transport: Rc<dyn Transport>,
 }
 
 impl Client {
+    /// A client for `server` that sends through `transport` (usually
+    /// [`outbound`]).
     pub fn new(server: Server, token: Option<String>, transport: Rc<dyn Transport>) -> Self {
         Client {
             server,

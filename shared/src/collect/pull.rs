@@ -166,69 +166,99 @@ pub fn log_path(
 /// A `PodList`, as much of it as collection reads.
 #[derive(Deserialize, Debug, Default)]
 pub struct PodList {
+    /// This page's pods.
     #[serde(default)]
     pub items: Vec<Pod>,
+    /// Where the next page starts.
     #[serde(default)]
     pub metadata: ListMeta,
 }
 
+/// A list's paging state.
 #[derive(Deserialize, Debug, Default)]
 pub struct ListMeta {
+    /// `continue`: pass it back for the next page; absent or empty on the
+    /// last one.
     #[serde(rename = "continue", default)]
     pub continue_token: Option<String>,
 }
 
+/// A pod, as much of it as collection reads.
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct Pod {
+    /// Its name, namespace, uid, labels and annotations.
     pub metadata: PodMeta,
+    /// Its node and containers.
     #[serde(default)]
     pub spec: PodSpec,
+    /// Its phase and containers' restart counts.
     #[serde(default)]
     pub status: PodStatus,
 }
 
+/// A pod's `metadata`.
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct PodMeta {
+    /// Unique within the namespace, not over time: see `uid`.
     pub name: String,
+    /// Empty if the server left it out.
     #[serde(default)]
     pub namespace: String,
+    /// Unique per pod ever created (a recreated pod of the same name has a
+    /// new one).
     #[serde(default)]
     pub uid: String,
+    /// The pod's labels, copied onto its streams (names made Loki-safe).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The pod's annotations, one of which can opt it out of collection.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A pod's `spec`.
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct PodSpec {
+    /// `nodeName`: where it is scheduled; `None` while pending.
     #[serde(rename = "nodeName", default)]
     pub node_name: Option<String>,
+    /// Its (regular) containers, whose logs are pulled one by one.
     #[serde(default)]
     pub containers: Vec<Named>,
 }
 
+/// Anything of which only the name is read (here, a container).
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct Named {
+    /// The container's name, as `?container=` takes it.
     pub name: String,
 }
 
+/// A pod's `status`.
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct PodStatus {
+    /// `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`; may be
+    /// empty (see [`Pod::phase`]).
     #[serde(default)]
     pub phase: String,
+    /// `containerStatuses`: one per started container.
     #[serde(rename = "containerStatuses", default)]
     pub container_statuses: Vec<ContainerStatus>,
 }
 
+/// One container's entry in `containerStatuses`.
 #[derive(Deserialize, Debug, Default, Clone)]
 pub struct ContainerStatus {
+    /// The container it describes.
     pub name: String,
+    /// `restartCount`: a restart leaves the previous run's log under
+    /// `?previous=true`.
     #[serde(rename = "restartCount", default)]
     pub restart_count: u32,
 }
 
 impl Pod {
+    /// Its phase, `Unknown` when the server gave none.
     pub fn phase(&self) -> &str {
         if self.status.phase.is_empty() {
             "Unknown"
