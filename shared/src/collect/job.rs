@@ -53,30 +53,40 @@ const MAX_PAGES: usize = 20;
 const ROUNDS: usize = 6;
 const NS: u64 = 1_000;
 
+/// Where job `id`'s record is stored.
 pub fn job_key(id: &str) -> String {
     format!("k8s/job/{id}")
 }
 
+/// Where the time (µs since the epoch, 8 bytes little-endian) a continuous
+/// job last swept every target of `cluster` is stored: the lag metric.
 pub fn lag_key(cluster: &str) -> String {
     format!("k8s/lag/{cluster}")
 }
 
+/// Where a job is in its life; only a running job takes steps.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Steps advance it; it cannot be deleted until stopped.
     Running,
+    /// A one-time or bulk job that reached the end of every target.
     Done,
+    /// Stopped by a client; what it pulled stays.
     Stopped,
+    /// Could not go on (its cluster was deleted); `errors` says why.
     Failed,
 }
 
 impl Status {
+    /// Every state, in the order listings and metrics show them.
     pub const ALL: [Status; 4] = [
         Status::Running,
         Status::Done,
         Status::Stopped,
         Status::Failed,
     ];
+    /// The state as JSON and `?status=` spell it.
     pub fn name(self) -> &'static str {
         match self {
             Status::Running => "running",
@@ -87,12 +97,17 @@ impl Status {
     }
 }
 
+/// Where one container of a job stands; only active and waiting targets
+/// are pulled.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetState {
+    /// Pulled at every step.
     Active,
     /// The container is waiting to start (the API said 400).
     Waiting,
+    /// Read to the end of the range (or, for a one-time or bulk job, to the
+    /// end of what the container had).
     Done,
     /// The pod is gone (404, or no longer listed).
     Gone,
@@ -102,12 +117,22 @@ pub enum TargetState {
 #[derive(Deserialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
+    /// The registered, enabled cluster to pull from.
     pub cluster_id: String,
+    /// One namespace (whose collection is enabled); none: every namespace
+    /// (not for a one-time job).
     pub namespace: Option<String>,
+    /// Pod names to pull (up to 500); empty: every pod the selectors match.
     #[serde(default)]
     pub pods: Vec<String>,
+    /// A Kubernetes label selector (`app=web,tier!=db`); none: the
+    /// configuration's.
     pub label_selector: Option<String>,
+    /// A Kubernetes field selector (`spec.nodeName=n1`); none: the
+    /// configuration's.
     pub field_selector: Option<String>,
+    /// Container names to pull; empty: every container the configuration
+    /// admits.
     #[serde(default)]
     pub containers: Vec<String>,
     /// RFC 3339 or nanoseconds: where a one-time or bulk job starts.
@@ -119,68 +144,115 @@ pub struct JobSpec {
 /// The request as kept.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Request {
+    /// As [`JobSpec::cluster_id`].
     pub cluster_id: String,
+    /// As [`JobSpec::namespace`].
     pub namespace: Option<String>,
+    /// As [`JobSpec::pods`].
     pub pods: Vec<String>,
+    /// The client's label selector; empty: the configuration's, read at
+    /// each listing.
     pub label_selector: String,
+    /// The client's field selector; empty: the configuration's, read at
+    /// each listing.
     pub field_selector: String,
+    /// As [`JobSpec::containers`].
     pub containers: Vec<String>,
+    /// Where a one-time or bulk job starts, ns since the epoch; `None`: the
+    /// oldest line the kubelet keeps.
     pub since_ns: Option<u64>,
+    /// Where it ends, ns since the epoch; `None`: what the containers have
+    /// when they are read. Never set for a continuous job.
     pub until_ns: Option<u64>,
 }
 
 /// One container a job pulls.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Target {
+    /// The pod's namespace.
     pub namespace: String,
+    /// The pod's name.
     pub pod: String,
+    /// The container's name within the pod.
     pub container: String,
+    /// The node the pod ran on when found (empty if not scheduled).
     pub node: String,
     /// The stream's labels, fixed when the target is found.
     pub labels: Labels,
     /// The stream's id once it has a line.
     pub stream: Option<String>,
+    /// Where the next pull starts; committed as soon as its lines are stored.
     pub cursor: Cursor,
+    /// Whether it is still pulled, and why not.
     pub state: TargetState,
+    /// Bytes one pull asks for (`limitBytes`), from the configuration's
+    /// `budget_bytes`; doubled within a step when one second holds more.
     pub budget: u64,
+    /// Lines stored so far.
     pub lines: u64,
+    /// Bytes of lines stored so far.
     pub bytes: u64,
+    /// Container instances lost: restarts the kubelet no longer kept a log
+    /// of by the time they were read.
     pub gaps: u64,
+    /// Why the last pull failed; cleared by the next that moves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ApiStatus>,
 }
 
+/// A job's totals over all its steps and targets.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct Stats {
+    /// Steps that ran (held the lease).
     pub steps: u64,
+    /// Lines stored.
     pub lines: u64,
+    /// Bytes of lines stored.
     pub bytes: u64,
+    /// Container instances lost (see [`Target::gaps`]).
     pub gaps: u64,
+    /// Pulls that failed with a new error while their target was active.
     pub errors: u64,
+    /// Time spent in steps, µs.
     pub busy_us: u64,
 }
 
+/// Which step holds a job, so that two requests never advance it at once.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Lease {
+    /// A random id of the holding step; its commits check it.
     pub id: String,
+    /// When the lease lapses and another step may take the job, µs since
+    /// the epoch (the step's budget plus 5 s).
     pub until: u64,
 }
 
+/// A collection job as stored at [`job_key`].
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Job {
+    /// 16 random characters.
     pub id: String,
+    /// One-time, bulk or continuous.
     pub kind: JobKind,
+    /// What the client asked for, checked.
     pub request: Request,
+    /// Where it is in its life.
     pub status: Status,
+    /// When it was created, µs since the epoch.
     pub created: u64,
+    /// When its record last changed, µs since the epoch.
     pub updated: u64,
+    /// When it was done, stopped or failed, µs since the epoch.
     pub finished: Option<u64>,
+    /// The step holding it, if one is running (or died within its lease).
     pub lease: Option<Lease>,
     /// Pods were listed once (a one-time or bulk job lists once).
     pub listed: bool,
     /// Where the next step starts among the targets (round robin).
     pub next: usize,
+    /// The containers it pulls, at most [`MAX_TARGETS`].
     pub targets: Vec<Target>,
+    /// Totals over its steps.
     pub stats: Stats,
     /// The latest errors, newest last (at most 20).
     pub errors: Vec<String>,
@@ -203,12 +275,18 @@ impl Job {
 /// An index entry.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Indexed {
+    /// As [`Job::id`].
     pub id: String,
+    /// As [`Job::kind`].
     pub kind: JobKind,
+    /// The job's cluster.
     pub cluster_id: String,
+    /// As [`Job::status`], kept in step with the record.
     pub status: Status,
 }
 
+/// Every job, in brief: what listings and metrics read without loading
+/// each record.
 pub fn index(env: &Env) -> Result<Vec<Indexed>, Problem> {
     match env.store.meta.get(INDEX)? {
         None => Ok(Vec::new()),
@@ -257,6 +335,7 @@ fn reindex(env: &Env, id: &str, job: Option<&Job>) -> Result<(), Problem> {
     })
 }
 
+/// Job `id`'s record, or a 404.
 pub fn load(env: &Env, id: &str) -> Result<Job, Problem> {
     let b = env
         .store
