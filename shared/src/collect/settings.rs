@@ -28,6 +28,7 @@ pub const MAX_CONFIGS: usize = 1000;
 pub const OPT_OUT: &str = "spin-logs.io/collect";
 /// Bytes one container may give per step, by default and at most.
 pub const DEFAULT_BUDGET: u64 = 256 * 1024;
+/// The largest `budget_bytes` a configuration may set.
 pub const MAX_BUDGET: u64 = 8 * 1024 * 1024;
 
 /// Where a new target starts.
@@ -44,30 +45,50 @@ pub enum StartAt {
 /// One configuration.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Config {
+    /// Unique among configurations; what `?id=` names.
     pub id: String,
+    /// The cluster it governs.
     pub cluster_id: String,
     /// A namespace, or `*` for every namespace without its own.
     pub namespace: String,
+    /// Disabled: no job pulls the namespace and pushes for it are dropped.
     pub enabled: bool,
+    /// Which pods jobs list, when a job names no selector of its own;
+    /// empty: all.
     #[serde(default)]
     pub label_selector: String,
+    /// As `label_selector`, for fields (`spec.nodeName=n1`).
     #[serde(default)]
     pub field_selector: String,
+    /// Pod-name globs to collect (see [`glob`]); empty: every pod.
     #[serde(default)]
     pub include_pods: Vec<String>,
+    /// Pod-name globs never to collect; they win over `include_pods`.
     #[serde(default)]
     pub exclude_pods: Vec<String>,
+    /// Container-name globs to collect; empty: every container.
     #[serde(default)]
     pub include_containers: Vec<String>,
+    /// Container-name globs never to collect; they win over
+    /// `include_containers`.
     #[serde(default)]
     pub exclude_containers: Vec<String>,
+    /// A pod with this annotation set to `"false"` is not collected
+    /// ([`OPT_OUT`] by default).
     pub opt_out_annotation: String,
+    /// Labels added to every stream collected (at most 5; never `cluster`,
+    /// `namespace`, `pod`, `container` or `node`).
     #[serde(default)]
     pub extra_labels: BTreeMap<String, String>,
+    /// Where a continuous job starts reading a container it finds.
     pub start_at: StartAt,
+    /// Bytes one container may give per step, 1,024 to [`MAX_BUDGET`].
     pub budget_bytes: u64,
+    /// Bumped by every update; an update naming another is a 409.
     pub version: u64,
+    /// When it was created, µs since the epoch.
     pub created: u64,
+    /// When it last changed, µs since the epoch.
     pub updated: u64,
 }
 
@@ -75,23 +96,38 @@ pub struct Config {
 #[derive(Deserialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigSpec {
+    /// A cluster id (a DNS label).
     pub cluster_id: String,
+    /// A namespace (a DNS label), or `*` for every namespace without its own.
     pub namespace: String,
+    /// Defaults to true.
     pub enabled: Option<bool>,
+    /// Which pods jobs list, up to 1,024 visible ASCII characters; none:
+    /// all.
     pub label_selector: Option<String>,
+    /// As `label_selector`.
     pub field_selector: Option<String>,
+    /// Globs of pods collected; empty: all. Each of the four glob lists
+    /// holds up to 100 globs of 1 to 253 characters.
     #[serde(default)]
     pub include_pods: Vec<String>,
+    /// Globs of pods never collected.
     #[serde(default)]
     pub exclude_pods: Vec<String>,
+    /// Globs of containers collected; empty: all.
     #[serde(default)]
     pub include_containers: Vec<String>,
+    /// Globs of containers never collected.
     #[serde(default)]
     pub exclude_containers: Vec<String>,
+    /// 1 to 317 characters; defaults to [`OPT_OUT`].
     pub opt_out_annotation: Option<String>,
+    /// Up to 5 labels with Loki names and values of 1 to 256 characters.
     #[serde(default)]
     pub extra_labels: BTreeMap<String, String>,
+    /// Defaults to [`StartAt::End`].
     pub start_at: Option<StartAt>,
+    /// Defaults to [`DEFAULT_BUDGET`]; 1,024 to [`MAX_BUDGET`].
     pub budget_bytes: Option<u64>,
     /// On update: the version replaced (or `?version=`).
     pub version: Option<u64>,
@@ -100,8 +136,11 @@ pub struct ConfigSpec {
 /// The stored record.
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct Settings {
+    /// The registered clusters' ids, sorted: which `cluster` labels of a
+    /// push count under their own name.
     #[serde(default)]
     pub clusters: Vec<String>,
+    /// Every configuration, at most [`MAX_CONFIGS`].
     #[serde(default)]
     pub configs: Vec<Config>,
 }
@@ -350,6 +389,7 @@ pub fn admit_push(env: &Env, streams: &[(&Labels, u64)]) -> Result<PushVerdict, 
 pub struct PushVerdict {
     /// The streams kept, each with the cluster its lines count under.
     pub keep: Vec<(usize, String)>,
+    /// Lines dropped, their namespace's collection being disabled.
     pub dropped: u64,
 }
 
