@@ -5,53 +5,18 @@
 //! discovery lists for `service_name` and `detected_level`.
 
 use crate::env::Env;
+use crate::model::derive::{LEVEL_FIELDS, SERVICE_NAME_SOURCES};
 use crate::web::message::Response;
 use crate::web::problem::Problem;
 use http::StatusCode;
 use serde_json::json;
-
-/// Loki's `discover_service_name` default: the labels `service_name` is
-/// derived from, in order.
-pub(crate) const SERVICE_NAME_FROM: [&str; 13] = [
-    "service",
-    "app",
-    "application",
-    "app_name",
-    "name",
-    "app_kubernetes_io_name",
-    "container",
-    "container_name",
-    "k8s_container_name",
-    "component",
-    "workload",
-    "job",
-    "k8s_job_name",
-];
-
-/// Loki's `log_level_fields` default.
-pub(crate) const LEVEL_FIELDS: [&str; 14] = [
-    "level",
-    "LEVEL",
-    "Level",
-    "log.level",
-    "severity",
-    "SEVERITY",
-    "Severity",
-    "SeverityText",
-    "lvl",
-    "LVL",
-    "Lvl",
-    "severity_text",
-    "Severity_Text",
-    "SEVERITY_TEXT",
-];
 
 /// `drilldown-limits`.
 pub(super) fn drilldown(env: &Env) -> Result<Response, Problem> {
     let budget_s = env.config.query_budget_ms()? / 1000;
     let limits = json!({
         "discover_log_levels": true,
-        "discover_service_name": SERVICE_NAME_FROM,
+        "discover_service_name": SERVICE_NAME_SOURCES,
         "log_level_fields": LEVEL_FIELDS,
         "max_entries_limit_per_query": 5000,
         "max_line_size_truncate": false,
