@@ -1160,16 +1160,7 @@ fn stream_labels(
 
 /// `app.kubernetes.io/name` -> `app_kubernetes_io_name`.
 fn loki_name(k: &str) -> String {
-    let mut s: String = k
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut s = crate::model::stream::label_chars(k);
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s.starts_with("__") {
         s.insert(0, 'l');
     }

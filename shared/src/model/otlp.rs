@@ -375,16 +375,7 @@ fn flatten(key: &str, value: Option<&AnyValue>) -> Vec<(String, String)> {
 /// which the translator keeps, also gets `key`: such names are reserved
 /// here.
 pub fn label_name(key: &str) -> String {
-    let mut out: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut out = super::stream::label_chars(key);
     if out.is_empty() {
         out.push('_');
     }

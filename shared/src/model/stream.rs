@@ -180,8 +180,18 @@ pub fn register_file(
 /// `app.kubernetes.io/name` -> `app_kubernetes_io_name`: what Loki's
 /// label-name rule allows.
 fn label_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
+    let mut out = label_chars(name);
+    if out.is_empty() || out.as_bytes()[0].is_ascii_digit() {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// `name` with every character outside `[a-zA-Z0-9_]` replaced by `_`: the
+/// part of turning a name into a label name that every source shares
+/// (each adds its own rule for an empty name or a leading digit).
+pub fn label_chars(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
                 c
@@ -189,11 +199,7 @@ fn label_name(name: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    if out.is_empty() || out.as_bytes()[0].is_ascii_digit() {
-        out.insert(0, '_');
-    }
-    out
+        .collect()
 }
 
 fn register_as(
