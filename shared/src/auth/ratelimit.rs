@@ -232,24 +232,11 @@ fn roll_over(kv: &dyn Kv, base: &str, window: u64, previous: Option<u64>) {
     }
 }
 
-/// A counter as a Spin backend stores it: 8 bytes little-endian (SQLite), or
-/// ASCII decimal (Redis, whose `increment` is `INCRBY`). Anything else is 0.
-/// Eight ASCII digits could be read both ways; they are told apart by every
-/// byte being a digit or a sign, which a little-endian count below 2^48 never
-/// is: its top two bytes are zero.
+/// A counter as a Spin backend stores it ([`crate::store::metrics::counter`]:
+/// 8 bytes little-endian, or ASCII decimal as Redis' `INCRBY` keeps it), a
+/// negative one read as 0. Anything else is 0.
 fn counter(bytes: Option<Vec<u8>>) -> u64 {
-    let Some(b) = bytes else {
-        return 0;
-    };
-    if !b.is_empty() && b.iter().all(|c| c.is_ascii_digit() || *c == b'-') {
-        return std::str::from_utf8(&b)
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok())
-            .map_or(0, |n| n.max(0) as u64);
-    }
-    <[u8; 8]>::try_from(b.as_slice())
-        .map(|b| i64::from_le_bytes(b).max(0) as u64)
-        .unwrap_or(0)
+    crate::store::metrics::counter(bytes).max(0) as u64
 }
 
 #[cfg(test)]
