@@ -17,6 +17,7 @@
 mod support;
 
 use serde_json::{Value, json};
+use spin_logs_tests::enc;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use support::*;
@@ -357,17 +358,6 @@ fn p50(agent: &ureq::Agent, url: &str, check: impl Fn(&Value)) -> Duration {
         .collect();
     times.sort();
     times[5]
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// What Grafana and Logs Drilldown ask, timed on the filled store.

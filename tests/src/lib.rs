@@ -237,3 +237,16 @@ impl Drop for TestHost {
         }
     }
 }
+
+/// `s` percent-encoded as a URL query value: RFC 3986's unreserved
+/// characters kept, every other byte `%XX`.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

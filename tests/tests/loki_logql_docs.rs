@@ -11,6 +11,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use spin_logs_tests::enc;
 
 /// Answered when this test was written (of the runnable examples); raise it
 /// when LogQL grows, never lower it.
@@ -47,17 +48,6 @@ fn examples() -> Vec<Example> {
         }
     }
     out
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]
