@@ -32,16 +32,6 @@ fn retention_host_with(
     })
 }
 
-fn post_json(host: &TestHost, path: &str, body: &Value) -> Reply {
-    send(
-        host,
-        "POST",
-        path,
-        Some("application/json"),
-        body.to_string().as_bytes(),
-    )
-}
-
 /// A task labelled app=shop whose stdout spans two sealed pages and a tail.
 fn fill(host: &TestHost) -> (Value, String) {
     let body = json!({"name": "shop", "agent_id": "agent-1", "framework_id": "fw-1",
@@ -79,7 +69,7 @@ fn fill(host: &TestHost) -> (Value, String) {
 
 fn run_to_done(host: &TestHost, policy: &str) -> (Value, usize) {
     for steps in 1..500 {
-        let r = post_json(
+        let r = post(
             host,
             &format!("{K8S}/archive/start"),
             &json!({"policy_id": policy}),

@@ -290,6 +290,17 @@ pub fn send(
     send_with(host, method, path, &[], content_type, body)
 }
 
+/// `body` POSTed as JSON, as the superuser.
+pub fn post(host: &TestHost, path: &str, body: &serde_json::Value) -> Reply {
+    send(
+        host,
+        "POST",
+        path,
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+}
+
 /// [`send_as`] as the superuser, unless `headers` has an `authorization`.
 pub fn send_with(
     host: &TestHost,
