@@ -18,6 +18,7 @@ const DEPTH: usize = 30;
 const MAX_NODE_DEPTH: usize = DEPTH - 2;
 const SIM_TH: f64 = 0.3;
 const MAX_CHILDREN: usize = 15;
+/// The wildcard a pattern shows where its lines differ (Loki's).
 pub const PARAM: &str = "<_>";
 const MAX_CLUSTERS: usize = 300;
 const MAX_LINE: usize = 3000;
@@ -29,8 +30,14 @@ const JSON_FIELDS: [&str; 6] = ["log", "message", "msg", "msg_", "_msg", "conten
 /// How a stream's lines are tokenized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// The message field's text (`msg`, `message`, ...), split as
+    /// punctuated text; a pattern is `<_>text<_>`. A line without one is
+    /// skipped.
     Json,
+    /// Each `key=value` pair is two tokens; a time or trace id's value is
+    /// always `<_>`.
     Logfmt,
+    /// Text split at spaces and punctuation.
     Punctuation,
 }
 
@@ -243,6 +250,7 @@ pub struct Cluster {
     spaces_after: Vec<usize>,
     /// Bucket start (ns) to lines.
     pub samples: BTreeMap<i64, u64>,
+    /// Lines it has absorbed in all.
     pub size: u64,
     used: u64,
 }
@@ -263,6 +271,7 @@ pub struct Drain {
 }
 
 impl Drain {
+    /// An empty instance for lines of `format` (see [`detect_format`]).
     pub fn new(format: Format) -> Drain {
         Drain {
             format,

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 /// A query that parsed but cannot be answered: Loki's words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalError {
+    /// Shown as is, as Loki shows it (a 400 above this layer).
     pub message: String,
 }
 
@@ -48,6 +49,7 @@ fn prom_labels(l: &Labels) -> String {
 /// What a metric query evaluates to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluated {
+    /// The series, each with its points at the steps it has a value.
     pub series: Vec<Series>,
     /// A scalar (`1 + 1`): one series without labels.
     pub scalar: bool,
@@ -69,6 +71,8 @@ enum Val {
 }
 
 impl Evaluator {
+    /// `expr` at `start..=end` every `step` (ns; `step <= 0` or
+    /// `start == end`: one instant), its leaves empty.
     pub fn new(expr: &MetricExpr, start: i64, end: i64, step: i64) -> Evaluator {
         let first_range = expr.ranges().first().map_or(1, |r| r.range_ns.max(1));
         let steps = Steps::new(start, end, step, first_range);
@@ -94,6 +98,8 @@ impl Evaluator {
         }
     }
 
+    /// The answer once every leaf has been fed; an error if a sample kept
+    /// `__error__` or a binary operation's series match ambiguously.
     pub fn finish(self) -> Result<Evaluated, EvalError> {
         let mut done = Vec::with_capacity(self.leaves.len());
         for l in self.leaves {

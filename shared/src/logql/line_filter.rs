@@ -11,11 +11,17 @@ use regex_lite::Regex;
 /// A line filter's operator: `|=`, `!=`, `|~`, `!~`, `|>`, `!>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineOp {
+    /// `|=`: keeps lines holding the text (or an `ip()` match).
     Contains,
+    /// `!=`: drops lines holding it.
     NotContains,
+    /// `|~`: keeps lines the regex matches anywhere (unanchored).
     Match,
+    /// `!~`: drops lines the regex matches.
     NotMatch,
+    /// `|>`: keeps lines the pattern (`<_> error <_>`) matches.
     Pattern,
+    /// `!>`: drops lines the pattern matches.
     NotPattern,
 }
 

@@ -10,15 +10,26 @@ use regex_lite::Regex;
 pub enum MetricExpr {
     /// A range aggregation over a log query: the leaves, which read entries.
     Range(Box<RangeExpr>),
+    /// `op [by|without (...)] (inner)`: series combined across labels at
+    /// each step.
     Vector {
+        /// The aggregation (`sum`, `topk(k, ...)`, ...).
         op: VectorOp,
+        /// `by`/`without`; `None`: every series into one group.
         grouping: Option<Grouping>,
+        /// The expression aggregated.
         inner: Box<MetricExpr>,
     },
+    /// `lhs op rhs`: arithmetic, comparison or set operation, matching
+    /// series by labels (or with a scalar on either side).
     Binary {
+        /// The operator.
         op: BinOp,
+        /// Left operand.
         lhs: Box<MetricExpr>,
+        /// Right operand.
         rhs: Box<MetricExpr>,
+        /// `bool`, `on`/`ignoring`, `group_left`/`group_right`.
         modifier: BinModifier,
     },
     /// A number: a scalar.
@@ -27,9 +38,13 @@ pub enum MetricExpr {
     VectorOf(f64),
     /// `label_replace(inner, dst, replacement, src, regex)`.
     LabelReplace {
+        /// The expression whose series are relabelled.
         inner: Box<MetricExpr>,
+        /// The label written.
         dst: String,
+        /// The new value, with `$1`/`${name}` for the regex's groups.
         replacement: String,
+        /// The label the regex is matched against (absent: `""`).
         src: String,
         /// Anchored at both ends.
         regex: Regex,
@@ -71,11 +86,16 @@ impl MetricExpr {
 /// `func([param,] {selector} | pipeline [| unwrap x] [range] [offset d]) [by (...)]`.
 #[derive(Debug, Clone)]
 pub struct RangeExpr {
+    /// The aggregation applied to each window.
     pub func: RangeFunc,
+    /// The window's length (`[5m]`), in nanoseconds.
     pub range_ns: i64,
     /// `offset 5m`: the windows end this long before each step.
     pub offset_ns: i64,
+    /// The log query whose entries fill the windows.
     pub query: LogQuery,
+    /// The label whose values are aggregated; `None`: entries are counted
+    /// (or their bytes).
     pub unwrap: Option<Unwrap>,
     /// `by`/`without` on the range aggregation itself (unwrapped ones).
     pub grouping: Option<Grouping>,
@@ -86,7 +106,10 @@ pub struct RangeExpr {
 /// `| unwrap [conv(]label[)] [| label filters]`.
 #[derive(Debug, Clone)]
 pub struct Unwrap {
+    /// The label whose value is each entry's sample.
     pub label: String,
+    /// How its text becomes a number; a failure marks the sample with
+    /// `__error__`.
     pub conv: Conv,
     /// Label filters after the unwrap (`| __error__=""`).
     pub(crate) post: Vec<LabelFilter>,
@@ -95,6 +118,7 @@ pub struct Unwrap {
 /// How an unwrapped label becomes a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conv {
+    /// No conversion function: the text as a float.
     Float,
     /// `duration()` / `duration_seconds()`: Go durations, in seconds.
     Duration,
@@ -118,24 +142,41 @@ impl Conv {
 /// A range aggregation over the entries (or unwrapped values) of a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RangeFunc {
+    /// Entries in the window.
     CountOverTime,
+    /// Entries per second (unwrapped: the values' sum per second).
     Rate,
+    /// Per-second rate of an unwrapped counter, resets accounted for
+    /// (Prometheus' `rate`).
     RateCounter,
+    /// Bytes of the lines in the window.
     BytesOverTime,
+    /// Bytes of the lines per second.
     BytesRate,
+    /// Sum of the unwrapped values.
     SumOverTime,
+    /// Mean of the unwrapped values.
     AvgOverTime,
+    /// Least unwrapped value.
     MinOverTime,
+    /// Greatest unwrapped value.
     MaxOverTime,
+    /// Population standard deviation of the unwrapped values.
     StddevOverTime,
+    /// Population variance of the unwrapped values.
     StdvarOverTime,
+    /// The φ-quantile of the unwrapped values ([`RangeExpr::param`]).
     QuantileOverTime,
+    /// The window's oldest unwrapped value.
     FirstOverTime,
+    /// The window's newest unwrapped value.
     LastOverTime,
+    /// 1 at each step whose window holds no entry of any selected stream.
     AbsentOverTime,
 }
 
 impl RangeFunc {
+    /// The function LogQL names `name` (`count_over_time`, ...), if any.
     pub fn of(name: &str) -> Option<RangeFunc> {
         use RangeFunc::*;
         Some(match name {
@@ -194,16 +235,27 @@ impl RangeFunc {
 /// A vector aggregation across series at each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VectorOp {
+    /// Sum of each group's values.
     Sum,
+    /// Number of series in each group.
     Count,
+    /// Mean of each group's values.
     Avg,
+    /// Least value of each group.
     Min,
+    /// Greatest value of each group.
     Max,
+    /// Population standard deviation of each group's values.
     Stddev,
+    /// Population variance of each group's values.
     Stdvar,
+    /// The `k` series of each group with the greatest values, labels kept.
     Topk(usize),
+    /// The `k` series of each group with the least values, labels kept.
     Bottomk(usize),
+    /// Every series, by ascending value.
     Sort,
+    /// Every series, by descending value.
     SortDesc,
 }
 
@@ -231,7 +283,9 @@ impl VectorOp {
 /// `by (a, b)` or `without (a)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grouping {
+    /// `without`: group by every label but these; else `by`: only these.
     pub without: bool,
+    /// The labels named.
     pub labels: Vec<String>,
 }
 
@@ -249,20 +303,35 @@ impl Grouping {
 /// A binary operator, from the loosest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
+    /// `or`: the left series, and the right ones matching none of them.
     Or,
+    /// `and`: the left series that match a right one.
     And,
+    /// `unless`: the left series that match no right one.
     Unless,
+    /// `==`.
     Eq,
+    /// `!=`.
     Ne,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `+`.
     Add,
+    /// `-`.
     Sub,
+    /// `*`.
     Mul,
+    /// `/` (by zero: infinity or NaN, as in Prometheus).
     Div,
+    /// `%`.
     Mod,
+    /// `^`, which binds tightest.
     Pow,
 }
 
@@ -317,6 +386,7 @@ impl BinOp {
 /// Many-to-one matching: which side may have several series per match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Card {
+    /// Neither: each series matches at most one on the other side.
     #[default]
     OneToOne,
     /// `group_left`.
@@ -328,9 +398,12 @@ pub enum Card {
 /// `bool`, `on (...)`/`ignoring (...)` and `group_left/right (...)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BinModifier {
+    /// `bool`: a comparison gives 1 or 0 instead of keeping or dropping
+    /// the left sample.
     pub return_bool: bool,
     /// `on` (true) or `ignoring` (false) with its labels; `None`: neither.
     pub on: Option<(bool, Vec<String>)>,
+    /// Which side may match several series.
     pub card: Card,
     /// `group_left (a, b)`: labels of the "one" side copied over.
     pub include: Vec<String>,

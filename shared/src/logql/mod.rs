@@ -61,6 +61,7 @@ pub struct ParseError {
     pub line: usize,
     /// 1-based column, in characters.
     pub col: usize,
+    /// What is wrong, as Loki words it (`syntax error: ...`).
     pub message: String,
 }
 
@@ -192,7 +193,9 @@ impl Query {
 /// A selector and the pipeline every selected entry goes through.
 #[derive(Debug, Clone)]
 pub struct LogQuery {
+    /// Which streams are read.
     pub selector: Selector,
+    /// Filters, parsers and formatters, applied to each entry in order.
     pub pipeline: Pipeline,
 }
 

@@ -26,7 +26,9 @@ use std::collections::HashMap;
 /// One output series of a metric query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// Its label set, unique within a result.
     pub labels: Labels,
+    /// (step time in ns, value), by time; a step without a value is left out.
     pub points: Vec<(i64, f64)>,
 }
 
@@ -146,6 +148,8 @@ impl RangeEvaluator {
         (from, self.steps.end().saturating_sub(off))
     }
 
+    /// One entry at `ts_ns` with the labels its pipeline left and its
+    /// line's length in bytes; entries outside [`Self::span`] are ignored.
     pub fn push(&mut self, labels: &Labels, ts_ns: i64, bytes: usize) {
         if self.error.is_some() || self.steps.count == 0 {
             return;

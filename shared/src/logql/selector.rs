@@ -24,6 +24,7 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, String> {
 /// A stream selector, `{app="a", env!="dev"}`.
 #[derive(Debug, Clone)]
 pub struct Selector {
+    /// All must match (none: every stream).
     pub matchers: Vec<Matcher>,
 }
 
@@ -39,8 +40,11 @@ impl Selector {
 /// One `name op "value"`.
 #[derive(Debug, Clone)]
 pub struct Matcher {
+    /// The label tested.
     pub name: String,
+    /// How its value is compared.
     pub op: MatchOp,
+    /// The value, or the regex as written (unanchored).
     pub value: String,
     /// The anchored regex of `=~` and `!~`.
     re: Option<Regex>,
@@ -49,9 +53,13 @@ pub struct Matcher {
 /// `=`, `!=`, `=~`, `!~`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchOp {
+    /// `=`: equal.
     Eq,
+    /// `!=`: not equal.
     Ne,
+    /// `=~`: the whole value matches the regex.
     Re,
+    /// `!~`: the whole value does not match the regex.
     Nre,
 }
 
