@@ -57,111 +57,163 @@ pub const INDEX_ATTRIBUTES: [&str; 18] = [
 /// The OTLP logs messages (opentelemetry-proto `collector/logs/v1`,
 /// `logs/v1`, `common/v1`, `resource/v1`), field for field.
 pub mod proto {
+    /// The body of `POST /otlp/v1/logs`.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct ExportLogsServiceRequest {
+        /// The records, grouped by the resource that emitted them.
         #[prost(message, repeated, tag = "1")]
         pub resource_logs: Vec<ResourceLogs>,
     }
+    /// One resource's records: one stream here.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct ResourceLogs {
+        /// What emitted them; its attributes make the stream's labels.
         #[prost(message, optional, tag = "1")]
         pub resource: Option<Resource>,
+        /// The records, grouped by instrumentation scope.
         #[prost(message, repeated, tag = "2")]
         pub scope_logs: Vec<ScopeLogs>,
+        /// The semantic conventions' version; ignored.
         #[prost(string, tag = "3")]
         pub schema_url: String,
     }
+    /// The entity that emitted records (a service, a pod, a host).
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Resource {
+        /// [`INDEX_ATTRIBUTES`](super::INDEX_ATTRIBUTES) become labels, the
+        /// others every record's structured metadata.
         #[prost(message, repeated, tag = "1")]
         pub attributes: Vec<KeyValue>,
+        /// Attributes the sender dropped; ignored.
         #[prost(uint32, tag = "2")]
         pub dropped_attributes_count: u32,
     }
+    /// One instrumentation scope's records.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct ScopeLogs {
+        /// The library that logged them; named in every record's metadata.
         #[prost(message, optional, tag = "1")]
         pub scope: Option<InstrumentationScope>,
+        /// The records: one entry each.
         #[prost(message, repeated, tag = "2")]
         pub log_records: Vec<LogRecord>,
+        /// The semantic conventions' version; ignored.
         #[prost(string, tag = "3")]
         pub schema_url: String,
     }
+    /// The library that logged, as metadata `scope_name`, `scope_version`,
+    /// `scope_dropped_attributes_count` and its flattened attributes.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct InstrumentationScope {
+        /// `scope_name`.
         #[prost(string, tag = "1")]
         pub name: String,
+        /// `scope_version`.
         #[prost(string, tag = "2")]
         pub version: String,
+        /// Structured metadata of each of its records.
         #[prost(message, repeated, tag = "3")]
         pub attributes: Vec<KeyValue>,
+        /// `scope_dropped_attributes_count`, when not 0.
         #[prost(uint32, tag = "4")]
         pub dropped_attributes_count: u32,
     }
+    /// One log record: one entry.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct LogRecord {
+        /// When it happened, ns since the epoch; 0: unknown (the observed
+        /// time is used, else the time of the push).
         #[prost(fixed64, tag = "1")]
         pub time_unix_nano: u64,
+        /// When a collector saw it, ns; metadata `observed_timestamp` when
+        /// both times are given.
         #[prost(fixed64, tag = "11")]
         pub observed_time_unix_nano: u64,
         /// `SeverityNumber`: 0 unspecified, 1-24 TRACE..FATAL4.
         #[prost(int32, tag = "2")]
         pub severity_number: i32,
+        /// The level as the source spelt it (`WARN`); metadata `severity_text`.
         #[prost(string, tag = "3")]
         pub severity_text: String,
+        /// The message: the entry's line (non-strings as JSON or base64).
         #[prost(message, optional, tag = "5")]
         pub body: Option<AnyValue>,
+        /// The record's own structured metadata.
         #[prost(message, repeated, tag = "6")]
         pub attributes: Vec<KeyValue>,
+        /// Metadata `dropped_attributes_count`, when not 0.
         #[prost(uint32, tag = "7")]
         pub dropped_attributes_count: u32,
+        /// W3C trace flags (bit 0: sampled); metadata `flags`, when not 0.
         #[prost(fixed32, tag = "8")]
         pub flags: u32,
+        /// 16 bytes, or empty; metadata `trace_id`, in hex.
         #[prost(bytes = "vec", tag = "9")]
         pub trace_id: Vec<u8>,
+        /// 8 bytes, or empty; metadata `span_id`, in hex.
         #[prost(bytes = "vec", tag = "10")]
         pub span_id: Vec<u8>,
+        /// Names an event record; metadata `event_name`, over an
+        /// attribute of that name.
         #[prost(string, tag = "12")]
         pub event_name: String,
     }
+    /// An attribute.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct KeyValue {
+        /// Its name (`service.name`), made a label name when stored.
         #[prost(string, tag = "1")]
         pub key: String,
+        /// Its value; `None` reads as empty.
         #[prost(message, optional, tag = "2")]
         pub value: Option<AnyValue>,
     }
+    /// A value of any of OTLP's kinds.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct AnyValue {
+        /// `None`: an empty value.
         #[prost(oneof = "any_value::Value", tags = "1, 2, 3, 4, 5, 6, 7")]
         pub value: Option<any_value::Value>,
     }
+    /// The kinds of [`AnyValue`].
     pub mod any_value {
+        /// One kind of value and its content.
         #[derive(Clone, PartialEq, prost::Oneof)]
         pub enum Value {
+            /// Text.
             #[prost(string, tag = "1")]
             StringValue(String),
+            /// A boolean.
             #[prost(bool, tag = "2")]
             BoolValue(bool),
+            /// A signed 64-bit integer.
             #[prost(int64, tag = "3")]
             IntValue(i64),
+            /// A double.
             #[prost(double, tag = "4")]
             DoubleValue(f64),
+            /// A list of values (JSON as text).
             #[prost(message, tag = "5")]
             ArrayValue(super::ArrayValue),
+            /// A map (flattened as `parent_child` in attributes).
             #[prost(message, tag = "6")]
             KvlistValue(super::KeyValueList),
+            /// Raw bytes (base64 as text).
             #[prost(bytes = "vec", tag = "7")]
             BytesValue(Vec<u8>),
         }
     }
+    /// A list of values.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct ArrayValue {
+        /// In order.
         #[prost(message, repeated, tag = "1")]
         pub values: Vec<AnyValue>,
     }
+    /// A map of values; a key may repeat.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct KeyValueList {
+        /// In order.
         #[prost(message, repeated, tag = "1")]
         pub values: Vec<KeyValue>,
     }
@@ -170,7 +222,9 @@ pub mod proto {
 /// The two encodings OTLP/HTTP sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
+    /// `application/x-protobuf`: the messages of [`proto`].
     Protobuf,
+    /// `application/json`: OTLP/JSON.
     Json,
 }
 

@@ -24,16 +24,20 @@ use std::collections::BTreeMap;
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
 /// Loki's `max_label_names_per_series`.
 pub const MAX_LABELS: usize = 15;
-/// Loki's `max_label_name_length` and `max_label_value_length`.
+/// Loki's `max_label_name_length`, in bytes.
 pub const MAX_LABEL_NAME: usize = 1024;
+/// Loki's `max_label_value_length`, in bytes.
 pub const MAX_LABEL_VALUE: usize = 2048;
-/// Loki's `max_structured_metadata_size` (64 KB) and
+/// Loki's `max_structured_metadata_size` (64 KB) and, below,
 /// `max_structured_metadata_entries_count` (128). With [`MAX_LINE_BYTES`]
 /// they keep a stored entry (escaped) inside one log segment.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// Loki's `max_structured_metadata_entries_count`: pairs per entry.
 pub const MAX_METADATA_ENTRIES: usize = 128;
-/// Loki's `reject_old_samples_max_age` (168h) and `creation_grace_period` (10m).
+/// Loki's `reject_old_samples_max_age` (168h): an older entry is refused.
 pub const MAX_AGE_NS: u64 = 168 * 3600 * 1_000_000_000;
+/// Loki's `creation_grace_period` (10m): an entry further ahead of now is
+/// refused.
 pub const MAX_AHEAD_NS: u64 = 600 * 1_000_000_000;
 /// A compressed body may inflate to at most this many times the body limit.
 const MAX_INFLATION: usize = 16;
@@ -42,41 +46,57 @@ const MAX_INFLATION: usize = 16;
 /// hand so the build needs no `protoc`; `tests/` encodes bodies with messages
 /// generated from the real `.proto` to prove the two agree.
 pub mod proto {
+    /// A push: the body of `POST /loki/api/v1/push`, once un-snappied.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct PushRequest {
+        /// The streams pushed; one label set may come more than once.
         #[prost(message, repeated, tag = "1")]
         pub streams: Vec<StreamAdapter>,
     }
+    /// One stream of a push.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct StreamAdapter {
+        /// The label set as text, `{a="b", c="d"}`.
         #[prost(string, tag = "1")]
         pub labels: String,
+        /// Its entries, in any order.
         #[prost(message, repeated, tag = "2")]
         pub entries: Vec<EntryAdapter>,
+        /// Loki's internal hash of the labels; shippers leave it 0, and it
+        /// is ignored.
         #[prost(uint64, tag = "3")]
         pub hash: u64,
     }
+    /// One log line.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct EntryAdapter {
+        /// When it happened; required.
         #[prost(message, optional, tag = "1")]
         pub timestamp: Option<Timestamp>,
+        /// The line's text.
         #[prost(string, tag = "2")]
         pub line: String,
+        /// Labels of this entry alone, not of its stream.
         #[prost(message, repeated, tag = "3")]
         pub structured_metadata: Vec<LabelPairAdapter>,
     }
+    /// One name and value of structured metadata.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct LabelPairAdapter {
+        /// The name.
         #[prost(string, tag = "1")]
         pub name: String,
+        /// The value.
         #[prost(string, tag = "2")]
         pub value: String,
     }
     /// `google.protobuf.Timestamp`.
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Timestamp {
+        /// Seconds since the epoch (a negative one is refused).
         #[prost(int64, tag = "1")]
         pub seconds: i64,
+        /// Nanoseconds into the second, 0 to 999,999,999.
         #[prost(int32, tag = "2")]
         pub nanos: i32,
     }
@@ -85,14 +105,18 @@ pub mod proto {
 /// One stream of a push, canonical labels and entries sorted by time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamBatch {
+    /// Checked, collector names mapped, `service_name` added.
     pub labels: Labels,
+    /// Sorted by timestamp, each with its `detected_level`.
     pub entries: Vec<Entry>,
 }
 
 /// How the body is encoded, from `Content-Type` and `Content-Encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
+    /// Snappy-compressed `PushRequest` protobuf.
     Protobuf,
+    /// Loki's JSON push (`{"streams": [{"stream": {...}, "values": [...]}]}`).
     Json,
 }
 

@@ -46,6 +46,7 @@ const INDEX_ATTEMPTS: u32 = 100;
 /// What the index keeps of a stream: its labels and when it began.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct StreamMeta {
+    /// The full label set, which the id digests.
     pub labels: Labels,
     /// Timestamp (ns) of the first entry ever pushed: a lower bound of every
     /// entry's, which lets a query skip streams that began after its range.
@@ -68,7 +69,9 @@ impl StreamMeta {
 
 /// One stream, by id.
 pub struct Stream {
+    /// [`stream_id`] of its labels.
     pub id: String,
+    /// Its labels, first timestamp and where its lines are.
     pub meta: StreamMeta,
 }
 
@@ -88,10 +91,14 @@ pub fn canonical(labels: &Labels) -> String {
     out
 }
 
+/// A stream's id: a digest of its [`canonical`] labels, the same for every
+/// writer, so none has to ask which stream a label set is.
 pub fn stream_id(labels: &Labels) -> String {
     digest(canonical(labels).as_bytes())
 }
 
+/// The keyed log of a pushed stream's entries (`streams/s/<id>`); a task
+/// file's lines are elsewhere ([`StreamMeta::log`]).
 pub fn log(store: Rc<Store>, id: &str) -> Log {
     Log::new(store, format!("streams/s/{id}"))
 }
@@ -270,6 +277,8 @@ pub fn register_many(
     Ok(ids)
 }
 
+/// What the index keeps of stream `id`; `None` if no such stream was ever
+/// registered.
 pub fn meta(store: &Store, id: &str) -> StoreResult<Option<StreamMeta>> {
     match store.meta.get(&meta_key(id))? {
         None => Ok(None),
@@ -304,6 +313,7 @@ pub fn names(store: &Store) -> StoreResult<Vec<String>> {
 pub struct Entry {
     /// Nanoseconds since the epoch.
     pub ts: u64,
+    /// The line's text; any character, newlines and tabs included.
     pub line: String,
     /// Structured metadata: labels of the entry, not of the stream.
     pub metadata: Vec<(String, String)>,
