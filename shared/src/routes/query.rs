@@ -17,9 +17,12 @@ pub enum Query {
     Search,
     /// A LogQL query.
     SearchLogql,
-    /// Listings from the index.
+    /// `GET /k8s/v1/namespaces`: namespaces with counts and first/last
+    /// times, from the index (as the other listings).
     Namespaces,
+    /// `GET /k8s/v1/pods`: one namespace's pods.
     Pods,
+    /// `GET /k8s/v1/containers`: one pod's containers.
     Containers,
     /// A live tail of a LogQL selector (SSE).
     Tail,
@@ -30,10 +33,16 @@ pub enum Query {
 /// A route of Loki's read API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loki {
+    /// `query_range`: a LogQL query over a range: log lines, or a metric
+    /// matrix.
     QueryRange,
+    /// `query`: a LogQL query at one instant.
     Query,
+    /// `labels` (and the older `label`): label names.
     Labels,
+    /// `label/{name}/values`: the values of the label named.
     LabelValues(String),
+    /// `series`: the label sets of the streams `match[]` selects.
     Series,
     /// Loki's WebSocket tail, which cannot exist on Spin: a 400 pointing to SSE.
     Tail,
@@ -41,10 +50,14 @@ pub enum Loki {
     IndexStats,
     /// Bytes per series or label, from the index (one instant, or a range).
     IndexVolume,
+    /// The same per step: a matrix.
     IndexVolumeRange,
     /// What Logs Drilldown offers to filter by.
     DetectedLabels,
+    /// Fields of a sample of the newest lines (structured metadata,
+    /// `json`, `logfmt`), with their types.
     DetectedFields,
+    /// One detected field's values, by name, in that sample.
     DetectedFieldValues(String),
     /// Patterns of the lines (Drain).
     Patterns,
