@@ -348,16 +348,6 @@ fn host_for_clusters() -> TestHost {
     })
 }
 
-fn post(host: &TestHost, path: &str, body: &Value) -> Reply {
-    send(
-        host,
-        "POST",
-        path,
-        Some("application/json"),
-        body.to_string().as_bytes(),
-    )
-}
-
 fn put(host: &TestHost, path: &str, body: &Value) -> Reply {
     send(
         host,
@@ -642,6 +632,17 @@ fn until_done(host: &TestHost, id: &str) -> Value {
     }
 }
 
+/// Starts a one-time collection of `shop/web-1` on cluster `prod`: its job id.
+fn collect_web_1(host: &TestHost) -> String {
+    let r = post(
+        host,
+        "/k8s/v1/collect",
+        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
 fn target<'a>(job: &'a Value, pod: &str, container: &str) -> &'a Value {
     job["targets"]
         .as_array()
@@ -705,13 +706,7 @@ fn one_time_bulk_and_continuous_collections_store_every_line_once_in_order() {
     assert_eq!(r.status, 200, "{}", r.text());
 
     // One-time: one pod, pulled 1 KiB a step, cut mid-line each time.
-    let r = post(
-        &host,
-        "/k8s/v1/collect",
-        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let id = collect_web_1(&host);
     let job = until_done(&host, &id);
     assert_eq!(job["status"], "done", "{job:#}");
     assert_eq!(job["progress"]["targets"], 1);
@@ -1273,16 +1268,7 @@ fn metrics_pass_promtool_and_a_prometheus_server_scrapes_them() {
     let host = host_for_clusters();
     add_cluster(&host, "prod", &k.http_url(), K8sServer::TOKEN);
     assert_eq!(refresh(&host, "prod")["state"], "connected");
-    let r = post(
-        &host,
-        "/k8s/v1/collect",
-        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(
-        until_done(&host, r.json()["id"].as_str().unwrap())["status"],
-        "done"
-    );
+    assert_eq!(until_done(&host, &collect_web_1(&host))["status"], "done");
 
     // A Loki push for a disabled namespace: dropped (204, as shippers must
     // not retry it, and the push's enabled streams are kept) and counted.
@@ -1577,13 +1563,7 @@ fn a_step_killed_between_its_append_and_its_cursor_resumes_exactly() {
         &json!({"cluster_id": "prod", "namespace": "shop", "budget_bytes": 1024}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let r = post(
-        &host,
-        "/k8s/v1/collect",
-        &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let id = collect_web_1(&host);
     // The step that dies: the host kills it at its budget.
     let r = get(&host, &format!("/k8s/v1/collect/jobs/{id}"));
     assert_eq!(r.status, 500, "{}", r.text());
