@@ -26,7 +26,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use spin_logs_tests::TestHost;
+use spin_logs_tests::{TestHost, enc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
 
@@ -39,17 +39,6 @@ fn now_ns() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `2024-05-01T10:00:00.000Z`, as JavaScript's `toISOString` writes it
