@@ -18,7 +18,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use spin_logs_tests::TestHost;
+use spin_logs_tests::{TestHost, enc};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -92,7 +92,7 @@ fn read_back(host: &TestHost, query: &str, categorized: bool) -> Vec<(Value, Str
         .as_nanos() as u64;
     let path = format!(
         "/loki/api/v1/query_range?query={}&start={}&end={}&limit=1000&direction=forward&step=15000ms",
-        urlenc(query),
+        enc(query),
         now - 3_600_000_000_000,
         now + 60_000_000_000
     );
@@ -128,17 +128,6 @@ fn read_back(host: &TestHost, query: &str, categorized: bool) -> Vec<(Value, Str
     }
     out.sort_by_key(|e| e.0);
     out.into_iter().map(|(_, s, l, m)| (s, l, m)).collect()
-}
-
-fn urlenc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn push_url(host: &TestHost) -> String {
