@@ -632,15 +632,20 @@ fn until_done(host: &TestHost, id: &str) -> Value {
     }
 }
 
+/// POSTs a job (`/k8s/v1/collect...`) that must be created: its id.
+fn start_job(host: &TestHost, path: &str, body: &Value) -> String {
+    let r = post(host, path, body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
 /// Starts a one-time collection of `shop/web-1` on cluster `prod`: its job id.
 fn collect_web_1(host: &TestHost) -> String {
-    let r = post(
+    start_job(
         host,
         "/k8s/v1/collect",
         &json!({"cluster_id": "prod", "namespace": "shop", "pods": ["web-1"]}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_owned()
+    )
 }
 
 fn target<'a>(job: &'a Value, pod: &str, container: &str) -> &'a Value {
@@ -745,13 +750,14 @@ fn one_time_bulk_and_continuous_collections_store_every_line_once_in_order() {
 
     // Bulk over the whole cluster: what the configuration admits, and
     // web-1 (already pulled) only after what it holds.
-    let r = post(
+    let job = until_done(
         &host,
-        "/k8s/v1/collect/bulk",
-        &json!({"cluster_id": "prod"}),
+        &start_job(
+            &host,
+            "/k8s/v1/collect/bulk",
+            &json!({"cluster_id": "prod"}),
+        ),
     );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let job = until_done(&host, r.json()["id"].as_str().unwrap());
     assert_eq!(job["status"], "done", "{job:#}");
     let mut followed: Vec<String> = job["targets"]
         .as_array()
@@ -806,13 +812,11 @@ fn one_time_bulk_and_continuous_collections_store_every_line_once_in_order() {
 
     // Continuous: from where the streams end, while the pods keep logging,
     // restart, and come and go.
-    let r = post(
+    let cid = start_job(
         &host,
         "/k8s/v1/collect/continuous",
         &json!({"cluster_id": "prod", "namespace": "shop"}),
     );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let cid = r.json()["id"].as_str().unwrap().to_owned();
     let step = |host: &TestHost| {
         let r = post(host, "/k8s/v1/collect/step", &json!({}));
         assert_eq!(r.status, 200, "{}", r.text());
@@ -954,13 +958,11 @@ fn every_route_refuses_bad_input_with_a_problem_and_stores_nothing() {
     )
     .json();
     let cfg_id = cfg["id"].as_str().unwrap().to_owned();
-    let r = post(
+    let running = start_job(
         &host,
         "/k8s/v1/collect/continuous",
         &json!({"cluster_id": "prod", "namespace": "shop"}),
     );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let running = r.json()["id"].as_str().unwrap().to_owned();
     let pem_key =
         "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
 
