@@ -143,6 +143,19 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/{db}", self.port)
     }
 
+    /// Writes `dir/runtime-config.toml` pointing the `default` store at
+    /// database `db` of this server, as an operator's runtime config would,
+    /// and returns its path.
+    pub fn runtime_config(&self, dir: &Path, db: u32) -> Result<PathBuf> {
+        let path = dir.join("runtime-config.toml");
+        let text = format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            self.url(db)
+        );
+        std::fs::write(&path, text).context("writing the runtime config")?;
+        Ok(path)
+    }
+
     /// A connection, for tests that look at what the app stored.
     pub fn connection(&self, db: u32) -> Result<redis::Connection> {
         Ok(redis::Client::open(self.url(db))?.get_connection()?)

@@ -289,15 +289,9 @@ fn a_crash_between_commit_and_receipt_then_32_appends_then_the_retry_is_stored_o
 fn the_same_on_redis() {
     let server = spin_logs_tests::services::RedisServer::start().expect("redis-server");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            server.url(0)
-        ),
-    )
-    .expect("runtime config");
+    let config = server
+        .runtime_config(dir.path(), 0)
+        .expect("runtime config");
     let armed = Arc::new(AtomicBool::new(false));
     let mut variables = test_variables();
     variables.push(("idempotency_in_flight_ms".into(), IN_FLIGHT_MS.into()));
@@ -655,15 +649,9 @@ fn an_archive_run_killed_mid_step_finishes_and_reads_stay_whole() {
 fn while_redis_is_down_requests_hang_and_after_it_nothing_is_lost() {
     let mut server = spin_logs_tests::services::RedisServer::start_durable().expect("redis-server");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            server.url(0)
-        ),
-    )
-    .expect("runtime config");
+    let config = server
+        .runtime_config(dir.path(), 0)
+        .expect("runtime config");
     let host = host_with(HostOptions {
         runtime_config: Some(config),
         ..HostOptions::default()

@@ -306,15 +306,7 @@ fn archives_with_metadata_on_redis_and_bytes_in_s3() {
     let redis = RedisServer::start().expect("redis-server");
     let server = S3Server::start().expect("s3s-fs");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url(0)
-        ),
-    )
-    .expect("runtime config");
+    let config = redis.runtime_config(dir.path(), 0).expect("runtime config");
     let host = retention_host_with(server.variables(), Some(config));
     let stored = || bucket_keys(&server);
     archive_then_expire(&host, &stored);
