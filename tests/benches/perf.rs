@@ -12,7 +12,7 @@
 //! `tar -I 'pigz -p 2'` of the same files, GNU `tail -n 100` of the same file.
 //! Sizes and durations: `BENCH_SECS` (each load run, default 5),
 //! `BENCH_FULL_MIB` (256), `BENCH_BIG_MIB` (1024), `BENCH_ARCHIVE_MIB` (100),
-//! `BENCH_FOLLOWERS` (1000), `BENCH_IDLE_SECS` (30). Output: the table on
+//! `BENCH_FOLLOWERS` (1000), `BENCH_IDLE_SECS` (30), `BENCH_STORE_MIB` (256). Output: the table on
 //! stdout; `target/bench/perf/<figure>.svg` and `results.json` (set
 //! `BENCH_BASELINE` to an earlier `results.json` to print before and after).
 
@@ -73,12 +73,13 @@ fn main() {
     let big_mib = env_num("BENCH_BIG_MIB", 1024.0) as usize;
     let archive_mib = env_num("BENCH_ARCHIVE_MIB", 100.0) as usize;
     let followers = env_num("BENCH_FOLLOWERS", 1000.0) as usize;
+    let store_mib = env_num("BENCH_STORE_MIB", 256.0) as usize;
     let idle_secs = env_num("BENCH_IDLE_SECS", 30.0);
     let out_dir = repo_root().join("target").join("bench").join("perf");
     std::fs::create_dir_all(&out_dir).expect("output dir");
     let disk = tempfile::tempdir().expect("temp dir");
     let mut rows: Vec<Row> = Vec::new();
-    // `BENCH_ONLY=request,read,archive,follow` runs some sections only.
+    // `BENCH_ONLY=request,read,store,archive,follow` runs some sections only.
     let only = std::env::var("BENCH_ONLY").ok();
     let section = |name: &str| {
         only.as_deref()
@@ -300,6 +301,45 @@ fn main() {
                 ours: whole,
                 anchors: static_anchors(),
                 target: ">= 1.0 (python), -> 0.5 (nginx)",
+            },
+        );
+    }
+
+    if section("store") {
+        // The hot store after typical log text, against `gzip -1` of it.
+        let fresh = App::start(&app_dir, Vec::new());
+        register(&agent, &fresh, "kept");
+        let text = typical_log(store_mib << 20, 7);
+        let t = Instant::now();
+        append_in_batches(&agent, &fresh, "kept", "stdout", &text);
+        let ingest_mbps = text.len() as f64 / 1e6 / t.elapsed().as_secs_f64();
+        let stored = sqlite_bytes(fresh.state_dir());
+        let file = disk.path().join("kept.log");
+        std::fs::write(&file, &text).expect("write");
+        let gzip = gzip_1_bytes(&file);
+        let raw = text.len() as f64;
+        push(
+            &mut rows,
+            Row {
+                key: "store-size",
+                figure: format!("hot store per raw byte after {store_mib} MiB of log text"),
+                unit: "B/B",
+                better: Better::Lower,
+                ours: stored as f64 / raw,
+                anchors: vec![("gzip -1 of the same bytes".into(), gzip as f64 / raw)],
+                target: ">= 1.0",
+            },
+        );
+        push(
+            &mut rows,
+            Row {
+                key: "ingest-typical",
+                figure: "ingest, typical log text, 4 MiB batches, one client".into(),
+                unit: "MB/s",
+                better: Better::Higher,
+                ours: ingest_mbps,
+                anchors: Vec::new(),
+                target: ">= 50 MB/s",
             },
         );
     }
@@ -607,6 +647,35 @@ fn tar(dir: &Path, what: &str, out: &str, flags: &[&str]) -> u64 {
 
 fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
     (0..n).map(|_| f()).fold(0.0, f64::max)
+}
+
+/// Bytes of the embedded store's SQLite files under `dir` (any journal too).
+fn sqlite_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("state dir").flatten() {
+        let meta = entry.metadata().expect("metadata");
+        if meta.is_dir() {
+            total += sqlite_bytes(&entry.path());
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .contains("sqlite_key_value")
+        {
+            total += meta.len();
+        }
+    }
+    total
+}
+
+/// Bytes of `gzip -1` of `file`.
+fn gzip_1_bytes(file: &Path) -> u64 {
+    let out = Command::new("gzip")
+        .args(["-1", "-c"])
+        .arg(file)
+        .output()
+        .expect("gzip runs");
+    assert!(out.status.success(), "gzip -1");
+    out.stdout.len() as u64
 }
 
 fn write_repeated(path: &Path, chunk: &[u8], times: usize) {

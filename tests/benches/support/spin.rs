@@ -122,6 +122,14 @@ impl App {
         }
     }
 
+    /// Where the host keeps its state (the embedded store's SQLite file).
+    pub fn state_dir(&self) -> &Path {
+        match self {
+            App::Test(h) => h.state_dir(),
+            App::Spin(s) => s._state.path(),
+        }
+    }
+
     /// Which host this is, for the table.
     pub fn host_name() -> String {
         match spin_binary() {

@@ -8,7 +8,7 @@
 
 use super::head::{self, Appended, Head, IdempotencyKey, Keys, Outcome, PageRef, Segment};
 use super::receipt::{AppendError, Claim, Receipt, replay};
-use super::{COMMIT_ATTEMPTS, Log, PAGE_SEGMENTS, RECENT_RECEIPTS, SEGMENT_MAX};
+use super::{COMMIT_ATTEMPTS, Location, Log, PAGE_SEGMENTS, RECENT_RECEIPTS, SEGMENT_MAX, codec};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::kv::{Update, update};
 use crate::util::clock::now_micros;
@@ -254,18 +254,31 @@ impl<'d> Staged<'d> {
             Some(k) => piece_keys(&pieces, k)?,
             None => Vec::new(),
         };
-        let objects = pieces
-            .iter()
-            .map(|piece| Ok((format!("{}/s/{}", log.prefix, random_id()?), *piece)))
-            .collect::<Result<Vec<(String, &[u8])>, StoreError>>()?;
+        let mut objects = Vec::with_capacity(pieces.len());
+        let mut blobs = Vec::with_capacity(pieces.len());
+        for piece in &pieces {
+            let key = format!(
+                "{}/s/{}",
+                log.prefix,
+                random_id().map_err(StoreError::internal)?
+            );
+            let (stored, compressed) = codec::encode(piece);
+            blobs.push(match compressed {
+                true => format!("{}{key}", codec::TAG),
+                false => key.clone(),
+            });
+            objects.push((key, stored));
+        }
         if !objects.is_empty() {
-            log.store.blobs.put_many(&objects)?;
+            let refs: Vec<(String, &[u8])> =
+                objects.iter().map(|(k, v)| (k.clone(), &v[..])).collect();
+            log.store.blobs.put_many(&refs)?;
         }
         Ok(Staged {
             log: log.clone(),
             pieces,
             keys,
-            blobs: objects.into_iter().map(|(k, _)| k).collect(),
+            blobs,
         })
     }
 
@@ -276,7 +289,8 @@ impl<'d> Staged<'d> {
 
     /// Deletes the segments: for an append that committed nothing.
     fn discard(&self) {
-        for key in &self.blobs {
+        for blob in &self.blobs {
+            let key = Location::of(blob).object();
             if let Err(e) = self.log.store.blobs.delete(key) {
                 eprintln!("left orphan segment {key}: {e}");
             }

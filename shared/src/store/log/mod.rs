@@ -9,7 +9,8 @@
 //! <prefix>/p/<n>     sealed page n: [`PAGE_SEGMENTS`] segment entries, immutable
 //! <prefix>/r/<hash>  idempotency receipt: pending, then done (see [`receipt`])
 //! <prefix>/rs/<n>    the n-th receipt pushed out of the head, until it expires
-//! <prefix>/s/<rand>  segment bytes (in the blob store)
+//! <prefix>/s/<rand>  segment bytes (in the blob store), one gzip member when
+//!                    that pays (the index then names it `@z/<key>`, see [`codec`])
 //! ```
 //!
 //! **Concurrency without transactions.** An append first writes its bytes as new
@@ -63,6 +64,7 @@
 //!    logs written before late lines were accepted read unchanged.
 
 mod append;
+mod codec;
 mod head;
 mod pack;
 pub mod receipt;

@@ -19,7 +19,7 @@
 //! caller passes `sealed_before`).
 
 use super::head::{PageRef, Segment};
-use super::{Head, Log, head};
+use super::{Head, Log, codec, head};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::kv::{Update, update};
 use flate2::Compression;
@@ -31,6 +31,9 @@ use std::io::Write;
 pub enum Location<'a> {
     /// A blob of its own, written by the append.
     Hot(&'a str),
+    /// A blob of its own holding one gzip member of the segment (see
+    /// [`super::codec`]).
+    Compressed(&'a str),
     /// `len` bytes at `start` of an archive object, gzip-compressed or stored.
     Packed {
         /// The page's archive object, a key in the blob store.
@@ -45,14 +48,18 @@ pub enum Location<'a> {
     },
 }
 
-/// Hot blob keys are `<prefix>/s/<id>`, never starting with `@`.
+/// Hot blob keys are `<prefix>/s/<id>`, never starting with `@`; a
+/// compressed one is marked [`codec::TAG`].
 const GZ: &str = "@gz/";
 const RAW: &str = "@raw/";
 
 impl<'a> Location<'a> {
     /// `@gz/<start>/<len>/<object>` or `@raw/...`: the object key goes last,
-    /// so it may hold any character.
+    /// so it may hold any character. `@z/<key>`: a compressed hot blob.
     pub fn of(blob: &'a str) -> Location<'a> {
+        if let Some(key) = blob.strip_prefix(codec::TAG) {
+            return Location::Compressed(key);
+        }
         let (rest, gzip) = match (blob.strip_prefix(GZ), blob.strip_prefix(RAW)) {
             (Some(rest), _) => (rest, true),
             (None, Some(rest)) => (rest, false),
@@ -69,6 +76,14 @@ impl<'a> Location<'a> {
                 gzip,
             },
             _ => Location::Hot(blob),
+        }
+    }
+
+    /// The blob key of the object holding the bytes.
+    pub fn object(self) -> &'a str {
+        match self {
+            Location::Hot(key) | Location::Compressed(key) => key,
+            Location::Packed { object, .. } => object,
         }
     }
 
@@ -161,26 +176,26 @@ impl Log {
         if page.is_empty()
             || page
                 .iter()
-                .any(|s| Location::of(&s.blob) != Location::Hot(&s.blob))
+                .any(|s| matches!(Location::of(&s.blob), Location::Packed { .. }))
         {
             return Ok(None);
         }
         let mut out = Vec::new();
         let mut packed = page.clone();
         for seg in packed.iter_mut() {
-            let bytes = self
-                .store
-                .blobs
-                .get(&seg.blob)?
-                .ok_or_else(|| StoreError::internal(format!("missing segment {}", seg.blob)))?;
             let start = out.len() as u64;
-            match packing {
-                Packing::Gzip(level) => {
+            match (packing, Location::of(&seg.blob)) {
+                // Already one gzip member: copied, not recompressed.
+                (Packing::Gzip(_), Location::Compressed(key)) => {
+                    out.extend_from_slice(&self.stored(key, &seg.blob)?)
+                }
+                (Packing::Gzip(level), _) => {
+                    let bytes = self.segment_bytes(seg)?;
                     let mut gz = GzEncoder::new(&mut out, Compression::new(level.clamp(1, 9)));
                     gz.write_all(&bytes).map_err(StoreError::internal)?;
                     gz.finish().map_err(StoreError::internal)?;
                 }
-                Packing::Stored => out.extend_from_slice(&bytes),
+                (Packing::Stored, _) => out.extend_from_slice(&self.segment_bytes(seg)?),
             }
             let len = out.len() as u64 - start;
             seg.blob = Location::packed(object, start, len, packing != Packing::Stored);
@@ -268,10 +283,7 @@ impl Log {
         for n in from..upto {
             for seg in self.page(n)? {
                 bytes += seg.len;
-                let key = match Location::of(&seg.blob) {
-                    Location::Hot(k) => k.to_owned(),
-                    Location::Packed { object, .. } => object.to_owned(),
-                };
+                let key = Location::of(&seg.blob).object().to_owned();
                 if !objects.contains(&key) {
                     objects.push(key);
                 }
@@ -317,10 +329,18 @@ mod tests {
         let log = Log::new(Rc::new(Store::memory()), "t");
         let mut all = Vec::new();
         for i in 0..(pages * PAGE_SEGMENTS + 5) {
-            let line = format!("line {i} {}\n", "x".repeat(200 + i % 13));
+            // Every third append is long enough to be stored compressed.
+            let len = if i % 3 == 0 { 1_200 } else { 200 + i % 13 };
+            let line = format!("line {i} {}\n", "x".repeat(len));
             all.extend_from_slice(line.as_bytes());
             log.append(line.as_bytes(), None).unwrap();
         }
+        let page = log.page(0).unwrap();
+        let compressed = |s: &Segment| matches!(Location::of(&s.blob), Location::Compressed(_));
+        assert_eq!(
+            page.iter().filter(|s| compressed(s)).count(),
+            PAGE_SEGMENTS.div_ceil(3)
+        );
         (log, all)
     }
 
@@ -347,6 +367,8 @@ mod tests {
         );
         assert_eq!(Location::of("t/s/abc"), Location::Hot("t/s/abc"));
         assert_eq!(Location::of("@gz/x"), Location::Hot("@gz/x"));
+        assert_eq!(Location::of("@z/t/s/abc"), Location::Compressed("t/s/abc"));
+        assert_eq!(Location::of("@z/t/s/abc").object(), "t/s/abc");
     }
 
     #[test]

@@ -2,13 +2,47 @@
 //! lookups (byte to line, line to byte) and the line iterators every reader uses.
 
 use super::head::{PageRef, Segment};
-use super::{Head, Location, Log, PAGE_SEGMENTS};
+use super::{Head, Location, Log, PAGE_SEGMENTS, codec};
 use crate::store::error::StoreError;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 impl Log {
+    /// A segment's whole bytes, wherever they are: its own blob (raw or
+    /// compressed), or a member of an archive object (one ranged read and
+    /// one inflate).
+    pub(super) fn segment_bytes(&self, seg: &Segment) -> Result<Vec<u8>, StoreError> {
+        let corrupt = |e: String| StoreError::internal(format!("segment {}: {e}", seg.blob));
+        match Location::of(&seg.blob) {
+            Location::Hot(key) => self.stored(key, &seg.blob),
+            Location::Compressed(key) => {
+                codec::decode(&self.stored(key, &seg.blob)?, seg.len).map_err(corrupt)
+            }
+            Location::Packed {
+                object,
+                start,
+                len,
+                gzip,
+            } => {
+                let stored = self
+                    .store
+                    .blobs
+                    .get_range(object, start, start + len)?
+                    .ok_or_else(|| missing(&seg.blob))?;
+                if !gzip {
+                    return Ok(stored);
+                }
+                codec::decode(&stored, seg.len).map_err(corrupt)
+            }
+        }
+    }
+
+    /// The stored bytes of blob `key`, which segment `name` needs.
+    pub(super) fn stored(&self, key: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+        self.store.blobs.get(key)?.ok_or_else(|| missing(name))
+    }
+
     /// The lines appended at or after `pos` (a line boundary) as of now, or
     /// `None` when there are none: what a follower polls for.
     pub fn lines_since(
@@ -104,36 +138,9 @@ impl Snapshot {
         self.head.retained.map_or(0, |r| r.offset)
     }
 
-    /// A segment's whole bytes, wherever they are: its own blob, or a member
-    /// of an archive object (one ranged read and one inflate).
+    /// A segment's whole bytes (see [`Log::segment_bytes`]).
     fn fetch(&self, seg: &Segment) -> Result<Vec<u8>, StoreError> {
-        let missing = || StoreError::internal(format!("missing segment {}", seg.blob));
-        match Location::of(&seg.blob) {
-            Location::Hot(key) => self.log.store.blobs.get(key)?.ok_or_else(missing),
-            Location::Packed {
-                object,
-                start,
-                len,
-                gzip,
-            } => {
-                let stored = self
-                    .log
-                    .store
-                    .blobs
-                    .get_range(object, start, start + len)?
-                    .ok_or_else(missing)?;
-                if !gzip {
-                    return Ok(stored);
-                }
-                let mut out = Vec::with_capacity(seg.len as usize);
-                std::io::Read::read_to_end(
-                    &mut flate2::read::GzDecoder::new(&stored[..]),
-                    &mut out,
-                )
-                .map_err(|e| StoreError::internal(format!("archived segment {}: {e}", seg.blob)))?;
-                Ok(out)
-            }
-        }
+        self.log.segment_bytes(seg)
     }
 
     /// Segment number `i` (0-based over the whole log).
@@ -605,4 +612,8 @@ impl Snapshot {
             }
         })
     }
+}
+
+fn missing(segment: &str) -> StoreError {
+    StoreError::internal(format!("missing segment {segment}"))
 }
