@@ -7,7 +7,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_for_port_within(port, Duration::from_secs(10));
+}
+
+/// [`wait_for_port`] for a server that compiles before it listens.
+pub fn wait_for_port_within(port: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             Instant::now() < deadline,

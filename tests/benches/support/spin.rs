@@ -80,7 +80,9 @@ impl SpinUp {
             );
         }
         let child = cmd.spawn().expect("spin up");
-        super::servers::wait_for_port(port);
+        // Spin compiles every component before it listens: ~10 s on an idle
+        // 2-core machine, several times that on a busy one.
+        super::servers::wait_for_port_within(port, std::time::Duration::from_secs(180));
         SpinUp {
             child,
             port,
