@@ -295,6 +295,11 @@ impl S3Server {
         out.sort();
         Ok(out)
     }
+
+    /// The bytes of object `key` (a path [`S3Server::objects`] lists).
+    pub fn object(&self, key: &str) -> Result<Vec<u8>> {
+        Ok(std::fs::read(self.dir.path().join(Self::BUCKET).join(key))?)
+    }
 }
 
 impl Drop for S3Server {
