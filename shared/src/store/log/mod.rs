@@ -10,6 +10,8 @@
 //! <prefix>/r/<hash>  idempotency receipt: pending, then done (see [`receipt`])
 //! <prefix>/rs/<n>    the n-th receipt pushed out of the head, until it expires
 //! <prefix>/s/<rand>  segment bytes (in the blob store)
+//! <prefix>/f/<rand>  a segment's trigram filter (see [`filter`]), written
+//!                    with its bytes, deleted when its page expires
 //! ```
 //!
 //! **Concurrency without transactions.** An append first writes its bytes as new
@@ -63,6 +65,7 @@
 //!    logs written before late lines were accepted read unchanged.
 
 mod append;
+pub mod filter;
 mod head;
 mod pack;
 pub mod receipt;
@@ -71,7 +74,7 @@ mod snapshot;
 pub use head::{Appended, Head, IN_FLIGHT_US, IdempotencyKey, Keys, Outcome, PageRef, Segment};
 pub use pack::{Expired, Location, Packed, Packing};
 pub use receipt::{AppendError, Receipt};
-pub use snapshot::{Line, Snapshot};
+pub use snapshot::{Line, Piece, Snapshot};
 
 use super::Store;
 use super::error::StoreResult;
