@@ -6,7 +6,9 @@
 //! the lines holding it, found with `memmem` before anything is decoded),
 //! reads each candidate's time, skips what is outside the window or already
 //! answered, decodes the rest and gives each entry that passes the plan's
-//! filters to a sink.
+//! filters to a sink. A segment whose trigram filter shows it cannot hold
+//! the required literals is not read at all (`store::log::filter`): it
+//! counts as a chunk without candidates, so skipping changes no answer.
 //!
 //! A stream's entries may have arrived late (`store::log`'s contract), so
 //! stored order is time order only within a segment. A scan therefore skips
