@@ -562,6 +562,50 @@ fn a_search_stopped_by_its_budget_resumes_where_it_stopped() {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "in time order");
 }
 
+/// Issue 29: each push below is one segment with a trigram filter, so a
+/// search for a string no segment holds reads none of them, and one for a
+/// rare string only the segment that holds it.
+#[test]
+fn a_search_for_a_missing_string_reads_no_segment_its_filter_rules_out() {
+    let host = host();
+    let t0 = now_ns() - 3_600_000_000_000;
+    for push in 0..20u64 {
+        let values = (0..80u64)
+            .map(|i| {
+                let n = push * 80 + i;
+                let rare = if n == 777 { " needle-42" } else { "" };
+                let line = format!("level=info request {n} path=/api/cart status=200{rare}");
+                (t0 + n * 1_000_000, line)
+            })
+            .collect();
+        let body =
+            json!({"streams": [stream(json!({"namespace": "filters", "pod": "f-1"}), values)]});
+        assert_eq!(push_json(&host, &body).status, 204);
+    }
+    let search = |contains: &str| {
+        let body = json!({"namespace": "filters", "contains": contains, "direction": "forward"});
+        let r = post_json(&host, &format!("{K8S}/search"), &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let absent = search("absent-zq");
+    assert_eq!(absent["count"], 0);
+    assert_eq!(absent["stats"]["segments_skipped"], 20, "{absent:#}");
+    assert_eq!(absent["stats"]["bytes_scanned"], 0, "{absent:#}");
+    let rare = search("needle-42");
+    assert_eq!(lines(&rare).len(), 1, "{rare:#}");
+    assert!(
+        rare["stats"]["segments_skipped"].as_u64() >= Some(18),
+        "{rare:#}"
+    );
+    let common = search("status=200");
+    assert_eq!(
+        common["count"], 100,
+        "a page of the default limit: {common:#}"
+    );
+    assert!(common["stats"]["segments_skipped"].is_null(), "{common:#}");
+}
+
 #[test]
 fn bad_pushes_are_refused_whole_and_name_the_stream_and_field() {
     let host = host();

@@ -196,6 +196,7 @@ fn add_stats(total: &mut Stats, s: &Stats) {
     total.streams += s.streams;
     total.entries_scanned += s.entries_scanned;
     total.bytes_scanned += s.bytes_scanned;
+    total.segments_skipped += s.segments_skipped;
     total.matched += s.matched;
     total.budget_exhausted |= s.budget_exhausted;
 }

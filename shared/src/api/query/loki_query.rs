@@ -93,6 +93,7 @@ fn spaced(run: &Ranged, dir: Direction, limit: usize, interval: u64) -> Result<P
         let page = run.page(dir, limit, resume)?;
         stats.entries_scanned += page.stats.entries_scanned;
         stats.bytes_scanned += page.stats.bytes_scanned;
+        stats.segments_skipped += page.stats.segments_skipped;
         stats.budget_exhausted |= page.stats.budget_exhausted;
         for h in page.hits {
             let far = kept.last().is_none_or(|last| match dir {

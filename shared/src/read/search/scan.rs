@@ -6,7 +6,9 @@
 //! the lines holding it, found with `memmem` before anything is decoded),
 //! reads each candidate's time, skips what is outside the window or already
 //! answered, decodes the rest and gives each entry that passes the plan's
-//! filters to a sink.
+//! filters to a sink. A segment whose trigram filter shows it cannot hold
+//! the required literals is not read at all (`store::log::filter`): it
+//! counts as a chunk without candidates, so skipping changes no answer.
 //!
 //! A stream's entries may have arrived late (`store::log`'s contract), so
 //! stored order is time order only within a segment. A scan therefore skips
@@ -20,6 +22,8 @@ use super::budget::Meter;
 use super::{Direction, Hit, Key, Plan, Selected, detect_level};
 use crate::model::stream;
 use crate::store::error::StoreResult;
+use crate::store::log::Piece;
+use crate::store::log::filter::Probe;
 use memchr::memmem::Finder;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -103,18 +107,26 @@ impl Scan<'_> {
         if start >= end {
             return Ok(Scanned::Finished);
         }
+        let literals = Literals::new(self.plan, self.stream.plain);
+        let probe = literals.probe.clone();
         let mut lines = Lines {
             scan: self,
-            literals: Literals::new(self.plan, self.stream.plain),
+            literals,
             meter,
             sink,
         };
-        for chunk in self.chunks(start, end) {
-            let (base, bytes, time) = chunk?;
-            if self.shut_out(lines.sink.bar(), base, base + bytes.len() as u64)? {
+        let snap = self.stream.snap.clone();
+        let backward = self.direction == Direction::Backward;
+        for piece in snap.pieces(start, end, backward, probe) {
+            let piece = piece?;
+            if self.shut_out(lines.sink.bar(), piece.at, piece.at + piece.len)? {
                 break;
             }
-            if let Step::OutOfTime = lines.chunk(base, &bytes, time)? {
+            let step = match &piece.bytes {
+                Some(bytes) => lines.chunk(piece.at, bytes, piece.time)?,
+                None => lines.skipped(&piece),
+            };
+            if let Step::OutOfTime = step {
                 return Ok(Scanned::OutOfTime);
             }
         }
@@ -132,25 +144,6 @@ impl Scan<'_> {
             Direction::Forward => snap.least_from(base)?.is_some_and(|k| k > bar.ts),
             Direction::Backward => snap.greatest_before(end)?.is_some_and(|k| k < bar.ts),
         })
-    }
-
-    /// The stored bytes of `start..end` in chunks of whole lines (a stream's
-    /// segments start and end on entries), in `direction` order: each
-    /// with the offset it starts at and its commit time (µs).
-    fn chunks(&self, start: u64, end: u64) -> Box<dyn Iterator<Item = StoreResult<Chunk>>> {
-        let snap = self.stream.snap.clone();
-        match self.direction {
-            Direction::Forward => {
-                let mut pos = start;
-                Box::new(snap.read_timed(start, end).map(move |chunk| {
-                    let (bytes, time) = chunk?;
-                    let base = pos;
-                    pos += bytes.len() as u64;
-                    Ok((base, bytes, time))
-                }))
-            }
-            Direction::Backward => Box::new(snap.read_back(start, end)),
-        }
     }
 
     /// The entry stored as `text` at `key` as a hit, if it passes the
@@ -186,9 +179,6 @@ impl Scan<'_> {
     }
 }
 
-/// A chunk of stored lines: where it starts, its bytes, its commit time (µs).
-type Chunk = (u64, Vec<u8>, u64);
-
 /// What a chunk says: go on, or the budget is spent.
 enum Step {
     More,
@@ -205,33 +195,45 @@ enum Next {
 /// The plan's required literals (`|= "text"` before any `line_format`) as
 /// the stored bytes spell them: a stream's entries are stored escaped, a
 /// task file's lines as they are. The first picks the candidate lines; a
-/// candidate must hold the others too before it is decoded.
-struct Literals(Vec<Finder<'static>>);
+/// candidate must hold the others too before it is decoded. Together they
+/// are the probe that lets a segment's filter rule it out unread (they are
+/// case-sensitive, as the filters are: a case-insensitive `|~` or
+/// `contains` requires no literal, and then every segment is read).
+struct Literals {
+    finders: Vec<Finder<'static>>,
+    probe: Option<Rc<Probe>>,
+}
 
 impl Literals {
     fn new(plan: &Plan, plain: bool) -> Self {
-        let finders = plan
+        let needles: Vec<Vec<u8>> = plan
             .pipeline
             .required_literals()
             .iter()
             .map(|l| match plain {
-                true => Finder::new(l.as_bytes()).into_owned(),
-                false => Finder::new(&stream::escape(l)).into_owned(),
+                true => l.as_bytes().to_vec(),
+                false => stream::escape(l),
             })
             .collect();
-        Literals(finders)
+        Literals {
+            finders: needles
+                .iter()
+                .map(|n| Finder::new(n).into_owned())
+                .collect(),
+            probe: Probe::new(needles.iter().map(Vec::as_slice)).map(Rc::new),
+        }
     }
 
     /// Whether lines are skipped unseen: then they are counted apart.
     fn narrows(&self) -> bool {
-        !self.0.is_empty()
+        !self.finders.is_empty()
     }
 
     /// The lines of `chunk` that may match, in stored order, as spans
     /// without their newline: every line, or with a literal only those that
     /// hold it (each line once, however often it holds it).
     fn candidates(&self, chunk: &[u8]) -> Vec<(usize, usize)> {
-        let Some(first) = self.0.first() else {
+        let Some(first) = self.finders.first() else {
             return every_line(chunk);
         };
         let mut spans = Vec::new();
@@ -250,7 +252,7 @@ impl Literals {
 
     /// Whether `line` holds every literal after the first.
     fn rest_in(&self, line: &[u8]) -> bool {
-        self.0.iter().skip(1).all(|f| f.find(line).is_some())
+        self.finders.iter().skip(1).all(|f| f.find(line).is_some())
     }
 }
 
@@ -299,6 +301,21 @@ impl Lines<'_, '_> {
             }
         }
         Ok(Step::More)
+    }
+
+    /// A piece its segment's filter ruled out: no line of it can match,
+    /// so it goes as a chunk without candidates goes, unread (its
+    /// segment's lines counted for the clock, not as scanned).
+    fn skipped(&mut self, piece: &Piece) -> Step {
+        self.meter.stats.segments_skipped += 1;
+        match self
+            .meter
+            .budget
+            .spent(piece.newlines, self.scan.window.width())
+        {
+            true => Step::OutOfTime,
+            false => Step::More,
+        }
     }
 
     /// Adds `chunk` to the bytes and entries scanned; its lines.

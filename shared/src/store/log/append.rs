@@ -244,6 +244,8 @@ struct Staged<'d> {
     /// In a keyed log, each piece's keys.
     keys: Vec<PieceKeys>,
     blobs: Vec<String>,
+    /// Each piece's filter id, if it has one (see `filter`).
+    filters: Vec<Option<String>>,
 }
 
 impl<'d> Staged<'d> {
@@ -274,12 +276,21 @@ impl<'d> Staged<'d> {
                 objects.iter().map(|(k, v)| (k.clone(), &v[..])).collect();
             log.store.blobs.put_many(&refs)?;
         }
-        Ok(Staged {
+        let mut staged = Staged {
             log: log.clone(),
             pieces,
             keys,
             blobs,
-        })
+            filters: Vec::new(),
+        };
+        staged.filters = match log.store_filters(&staged.pieces) {
+            Ok(filters) => filters,
+            Err(e) => {
+                staged.discard();
+                return Err(e.into());
+            }
+        };
+        Ok(staged)
     }
 
     /// The least key it holds.
@@ -295,6 +306,7 @@ impl<'d> Staged<'d> {
                 eprintln!("left orphan segment {key}: {e}");
             }
         }
+        self.log.discard_filters(&self.filters);
     }
 }
 
@@ -409,6 +421,7 @@ impl Commit<'_, '_> {
                 time,
                 key,
                 min,
+                filter: self.staged.filters.get(i).cloned().flatten(),
             });
             head.size += piece.len() as u64;
             head.lines += newlines;
@@ -464,4 +477,29 @@ pub(super) fn split(data: &[u8], max: usize) -> Vec<&[u8]> {
         out.push(rest);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use std::rc::Rc;
+
+    #[test]
+    fn a_discarded_stage_takes_its_filters_with_its_segments() {
+        let log = Log::new(Rc::new(Store::memory()), "t");
+        let data: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let staged = Staged::store(&log, &data, None).unwrap();
+        let ids: Vec<&String> = staged.filters.iter().flatten().collect();
+        assert_eq!(ids.len(), 1, "one segment, big enough for a filter");
+        let key = format!("t/f/{}", ids[0]);
+        assert!(log.store.meta.get(&key).unwrap().is_some(), "stored first");
+        staged.discard();
+        assert!(log.store.meta.get(&key).unwrap().is_none());
+        assert!(log.store.blobs.get(&staged.blobs[0]).unwrap().is_none());
+        let small = Staged::store(&log, b"short\n", None).unwrap();
+        assert_eq!(small.filters, vec![None], "too small for a filter");
+    }
 }

@@ -128,6 +128,13 @@ pub struct Segment {
     /// (it holds late entries): where a time range may still end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<u64>,
+    /// The id of its trigram filter (see `filter`), stored at
+    /// `<prefix>/f/<id>` in the metadata store before the segment is
+    /// committed. None for a segment too small for one or written before
+    /// filters existed: such a segment is read by every search, as is one
+    /// whose filter is missing or unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
 impl Segment {

@@ -11,6 +11,8 @@
 //! <prefix>/rs/<n>    the n-th receipt pushed out of the head, until it expires
 //! <prefix>/s/<rand>  segment bytes (in the blob store), one gzip member when
 //!                    that pays (the index then names it `@z/<key>`, see [`codec`])
+//! <prefix>/f/<rand>  a segment's trigram filter (see [`filter`]), written
+//!                    with its bytes, deleted when its page expires
 //! ```
 //!
 //! **Concurrency without transactions.** An append first writes its bytes as new
@@ -65,6 +67,7 @@
 
 mod append;
 mod codec;
+pub mod filter;
 mod head;
 mod pack;
 pub mod receipt;
@@ -73,7 +76,7 @@ mod snapshot;
 pub use head::{Appended, Head, IN_FLIGHT_US, IdempotencyKey, Keys, Outcome, PageRef, Segment};
 pub use pack::{Expired, Location, Packed, Packing};
 pub use receipt::{AppendError, Receipt};
-pub use snapshot::{Line, Snapshot};
+pub use snapshot::{Line, Piece, Snapshot};
 
 use super::Store;
 use super::error::StoreResult;

@@ -279,16 +279,21 @@ impl Log {
             }
         };
         let mut objects = Vec::new();
+        let mut filters = Vec::new();
         let mut bytes = 0;
         for n in from..upto {
             for seg in self.page(n)? {
                 bytes += seg.len;
+                filters.push(seg.filter.clone());
                 let key = Location::of(&seg.blob).object().to_owned();
                 if !objects.contains(&key) {
                     objects.push(key);
                 }
             }
         }
+        // The filters go first: a reader (or this expiry, failing) that
+        // finds one missing reads its segment, which stays for the grace.
+        self.discard_filters(&filters);
         update::<_, StoreError>(
             self.store.meta.as_ref(),
             &self.head_key(),
@@ -410,6 +415,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn filters_survive_packing_and_go_with_their_expired_pages() {
+        let log = Log::new(Rc::new(Store::memory()), "t");
+        for i in 0..(2 * PAGE_SEGMENTS + 3) {
+            let lines: String = (0..40)
+                .map(|j| format!("line {i} {j} {}\n", "x".repeat(100)))
+                .collect();
+            log.append(lines.as_bytes(), None).unwrap();
+        }
+        let page = log.page(0).unwrap();
+        let stored = |s: &Segment| {
+            let id = s.filter.as_ref().expect("a filter");
+            log.store.meta.get(&format!("t/f/{id}")).unwrap().is_some()
+        };
+        assert!(page.iter().all(stored), "written with the segments");
+        log.pack_page(0, "archive/o", Packing::Gzip(1))
+            .unwrap()
+            .unwrap();
+        let packed = log.page(0).unwrap();
+        let filters = |p: &[Segment]| p.iter().map(|s| s.filter.clone()).collect::<Vec<_>>();
+        assert_eq!(filters(&packed), filters(&page), "packing keeps them");
+        let snap = Rc::new(log.snapshot().unwrap().unwrap());
+        let probe = Rc::new(crate::store::log::filter::Probe::new([&b"line 5 7 "[..]]).unwrap());
+        let read: Vec<u64> = snap
+            .clone()
+            .pieces(0, snap.size(), false, Some(probe))
+            .map(Result::unwrap)
+            .filter(|p| p.bytes.is_some())
+            .map(|p| p.at)
+            .collect();
+        assert!(
+            read.contains(&page[5].offset),
+            "the packed segment holding it is read"
+        );
+        assert!(read.len() <= 4, "and few others: {read:?}");
+        log.expire_pages(1).unwrap();
+        assert!(!page.iter().any(stored), "expired with their page");
+        assert!(log.page(1).unwrap().iter().all(stored));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading: a consistent view of one log as of one head, with the index
 //! lookups (byte to line, line to byte) and the line iterators every reader uses.
 
+use super::filter::Probe;
 use super::head::{PageRef, Segment};
 use super::{Head, Location, Log, PAGE_SEGMENTS, codec};
 use crate::store::error::StoreError;
@@ -409,35 +410,9 @@ impl Snapshot {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<(u64, Vec<u8>, u64), StoreError>> {
-        let end = end.min(self.head.size);
-        let start = start.max(self.retained());
-        let mut next = (start < end).then(|| self.segment_at(end - 1)).transpose();
-        std::iter::from_fn(move || {
-            let i = match &mut next {
-                Ok(Some(i)) => *i,
-                Ok(None) => return None,
-                Err(e) => {
-                    let e = e.clone();
-                    next = Ok(None);
-                    return Some(Err(e));
-                }
-            };
-            let chunk = self.segment(i).and_then(|seg| {
-                let from = start.max(seg.offset);
-                let to = end.min(seg.offset + seg.len);
-                let bytes = self.bytes(&seg, from - seg.offset, to - seg.offset)?;
-                Ok((from, bytes, seg.offset, seg.time))
-            });
-            match chunk {
-                Ok((from, bytes, at, time)) => {
-                    next = Ok((at > start && i > 0).then(|| i - 1));
-                    Some(Ok((from, bytes, time)))
-                }
-                Err(e) => {
-                    next = Ok(None);
-                    Some(Err(e))
-                }
-            }
+        self.pieces(start, end, true, None).map(|p| {
+            let p = p?;
+            Ok((p.at, p.bytes.unwrap_or_default(), p.time))
         })
     }
 
@@ -447,45 +422,83 @@ impl Snapshot {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<(Vec<u8>, u64), StoreError>> {
+        self.pieces(start, end, false, None)
+            .map(|p| p.map(|p| (p.bytes.unwrap_or_default(), p.time)))
+    }
+
+    /// The parts of `start..end` (clamped to the readable log) one segment
+    /// each, first to last or (`backward`) last to first. With a `probe`,
+    /// a segment whose filter says it cannot hold the probe's needles is
+    /// not read: its piece has no bytes (see [`super::filter`]).
+    pub fn pieces(
+        self: Rc<Self>,
+        start: u64,
+        end: u64,
+        backward: bool,
+        probe: Option<Rc<Probe>>,
+    ) -> impl Iterator<Item = Result<Piece, StoreError>> {
         let end = end.min(self.head.size);
         let start = start.max(self.retained());
-        let mut next = (start < end).then(|| self.segment_at(start)).transpose();
-        let mut pos = start;
+        let first = match backward {
+            false => start,
+            true => end.saturating_sub(1),
+        };
+        let mut next = (start < end).then(|| self.segment_at(first)).transpose();
         std::iter::from_fn(move || {
-            if pos >= end {
-                return None;
-            }
-            let i = match &mut next {
-                Ok(Some(i)) => *i,
+            let i = match std::mem::replace(&mut next, Ok(None)) {
+                Ok(Some(i)) => i,
                 Ok(None) => return None,
-                Err(e) => {
-                    let e = e.clone();
-                    next = Ok(None);
-                    return Some(Err(e));
-                }
+                Err(e) => return Some(Err(e)),
             };
-            let chunk = self.segment(i).and_then(|seg| {
-                let from = pos - seg.offset;
-                let to = (end - seg.offset).min(seg.len);
-                Ok((self.stream_bytes(&seg, from, to)?, seg.time))
-            });
-            match chunk {
-                Ok((bytes, time)) => {
-                    pos += bytes.len() as u64;
-                    next = Ok(Some(i + 1));
-                    if bytes.is_empty() {
-                        next = Ok(None); // a segment shorter than its index says
-                        return Some(Err(StoreError::internal("segment shorter than its index")));
+            let piece = self.segment(i).and_then(|seg| {
+                let (from, to) = (start.max(seg.offset), end.min(seg.offset + seg.len));
+                let skip = match &probe {
+                    Some(probe) => !self.log.may_hold(&seg, probe)?,
+                    None => false,
+                };
+                let bytes = match (skip, backward) {
+                    (true, _) => None,
+                    (false, false) => {
+                        Some(self.stream_bytes(&seg, from - seg.offset, to - seg.offset)?)
                     }
-                    Some(Ok((bytes, time)))
+                    (false, true) => Some(self.bytes(&seg, from - seg.offset, to - seg.offset)?),
+                };
+                if bytes.as_ref().is_some_and(|b| b.len() as u64 != to - from) {
+                    return Err(StoreError::internal("segment shorter than its index"));
                 }
-                Err(e) => {
-                    next = Ok(None);
-                    Some(Err(e))
+                let more = match backward {
+                    false => to < end && i + 1 < self.head.segments,
+                    true => seg.offset > start && i > 0,
+                };
+                if more {
+                    next = Ok(Some(if backward { i - 1 } else { i + 1 }));
                 }
-            }
+                Ok(Piece {
+                    at: from,
+                    len: to - from,
+                    time: seg.time,
+                    newlines: seg.newlines,
+                    bytes,
+                })
+            });
+            Some(piece)
         })
     }
+}
+
+/// Part of one segment, from [`Snapshot::pieces`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// Byte offset in the log of its first byte.
+    pub at: u64,
+    /// Its size in bytes.
+    pub len: u64,
+    /// Its segment's commit time, µs since the epoch.
+    pub time: u64,
+    /// Newlines in its whole segment (a bound on its own).
+    pub newlines: u64,
+    /// Its bytes; `None` when the probe's filter ruled the segment out.
+    pub bytes: Option<Vec<u8>>,
 }
 
 /// One line of a log: where it starts and its bytes without the newline.
