@@ -2,7 +2,7 @@
 //! pods pushed in both of Loki's bodies (push MB/s for each), then, on the
 //! same store, a selective query (one pod, one hour: p50 of 51) and a
 //! full-text search for a rare string beside `grep -c` on the same lines on
-//! disk, as ratios from one run; at two total sizes, so the selective query's
+//! disk, as ratios from one run, and the first page of a common string; at two total sizes, so the selective query's
 //! ratio between them shows whether it depends on the total.
 //!
 //! Then what Grafana asks of the same store (issue 28): `index/volume`,
@@ -332,6 +332,7 @@ fn main() {
             ours.as_secs_f64() / grep.as_secs_f64()
         );
         let _ = std::fs::remove_file(&path);
+        common_string(&agent, &search);
         grafana(&agent, &host, &p);
     }
     if let [(a, ta), .., (b, tb)] = selective.as_slice() {
@@ -343,6 +344,34 @@ fn main() {
             *b as f64 / *a as f64
         );
     }
+}
+
+/// A string in about one line in five, over everything: the first page of
+/// 1,000 (what Explore asks first), p50 of 11. Every segment's filter says
+/// "may match", so this is what the filters cost a search they cannot help.
+fn common_string(agent: &ureq::Agent, search: &str) {
+    let body = json!({"contains": "path=/api/pay", "direction": "forward", "limit": 1000});
+    let mut times: Vec<Duration> = (0..11)
+        .map(|_| {
+            let s = Instant::now();
+            let r = agent
+                .post(search)
+                .header("authorization", auth())
+                .header("content-type", "application/json")
+                .send(body.to_string().as_bytes())
+                .expect("search");
+            assert_eq!(r.status(), 200);
+            let page: Value =
+                serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json");
+            assert_eq!(page["count"], 1000, "a full first page");
+            s.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "common string, first 1,000 hits: {:7.1} ms p50",
+        ms(times[5])
+    );
 }
 
 /// p50 of 11 calls of `path` (each answer checked by `check`).
