@@ -295,15 +295,7 @@ fn main() {
             if let Some(c) = &cursor {
                 body["cursor"] = json!(c);
             }
-            let r = agent
-                .post(&search)
-                .header("authorization", auth())
-                .header("content-type", "application/json")
-                .send(body.to_string().as_bytes())
-                .expect("search");
-            assert_eq!(r.status(), 200);
-            let page: Value =
-                serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json");
+            let page = search_page(&agent, &search, &body);
             found += page["count"].as_u64().unwrap_or(0) as usize;
             calls += 1;
             if page["has_more"] != true {
@@ -354,15 +346,7 @@ fn common_string(agent: &ureq::Agent, search: &str) {
     let mut times: Vec<Duration> = (0..11)
         .map(|_| {
             let s = Instant::now();
-            let r = agent
-                .post(search)
-                .header("authorization", auth())
-                .header("content-type", "application/json")
-                .send(body.to_string().as_bytes())
-                .expect("search");
-            assert_eq!(r.status(), 200);
-            let page: Value =
-                serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json");
+            let page = search_page(agent, search, &body);
             assert_eq!(page["count"], 1000, "a full first page");
             s.elapsed()
         })
@@ -372,6 +356,18 @@ fn common_string(agent: &ureq::Agent, search: &str) {
         "common string, first 1,000 hits: {:7.1} ms p50",
         ms(times[5])
     );
+}
+
+/// One page of `/k8s/v1/search` for `body`, which must answer 200.
+fn search_page(agent: &ureq::Agent, search: &str, body: &Value) -> Value {
+    let r = agent
+        .post(search)
+        .header("authorization", auth())
+        .header("content-type", "application/json")
+        .send(body.to_string().as_bytes())
+        .expect("search");
+    assert_eq!(r.status(), 200);
+    serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json")
 }
 
 /// p50 of 11 calls of `path` (each answer checked by `check`).

@@ -265,9 +265,10 @@ impl<'d> Staged<'d> {
                 random_id().map_err(StoreError::internal)?
             );
             let (stored, compressed) = codec::encode(piece);
-            blobs.push(match compressed {
-                true => format!("{}{key}", codec::TAG),
-                false => key.clone(),
+            blobs.push(if compressed {
+                format!("{}{key}", codec::TAG)
+            } else {
+                key.clone()
             });
             objects.push((key, stored));
         }

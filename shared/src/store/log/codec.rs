@@ -54,11 +54,12 @@ pub(super) fn encode(piece: &[u8]) -> (Cow<'_, [u8]>, bool) {
     }
 }
 
-/// The `len` raw bytes of one gzip member. A member this module wrote has the
-/// plain 10-byte header: its deflate body is inflated straight into a buffer
-/// of the known size (the CRC is not recomputed: the length is checked, and
-/// the store is trusted as it is for raw segments). Any other member, such as
-/// an archive's, goes through the general decoder.
+/// The `len` raw bytes of one gzip member. A member with the plain 10-byte
+/// header (what flate2 writes: this module's and archiving's) has its deflate
+/// body inflated straight into a buffer of the known size (the CRC is not
+/// recomputed: the length is checked, and the store is trusted as it is for
+/// raw segments). A header with optional fields goes through the general
+/// decoder.
 pub(super) fn decode(stored: &[u8], len: u64) -> Result<Vec<u8>, String> {
     const PLAIN_HEADER: usize = 10;
     let plain = stored.len() > PLAIN_HEADER + 8 && stored[..4] == [0x1f, 0x8b, 8, 0];

@@ -139,11 +139,6 @@ impl Snapshot {
         self.head.retained.map_or(0, |r| r.offset)
     }
 
-    /// A segment's whole bytes (see [`Log::segment_bytes`]).
-    fn fetch(&self, seg: &Segment) -> Result<Vec<u8>, StoreError> {
-        self.log.segment_bytes(seg)
-    }
-
     /// Segment number `i` (0-based over the whole log).
     fn segment(&self, i: u64) -> Result<Segment, StoreError> {
         let sealed = self.sealed();
@@ -300,7 +295,7 @@ impl Snapshot {
         let whole = match cached {
             Some(bytes) => bytes,
             None => {
-                let bytes = Rc::new(self.fetch(seg)?);
+                let bytes = Rc::new(self.log.segment_bytes(seg)?);
                 *self.last_segment.borrow_mut() = Some((seg.blob.clone(), bytes.clone()));
                 bytes
             }
@@ -317,7 +312,7 @@ impl Snapshot {
     fn stream_bytes(&self, seg: &Segment, from: u64, to: u64) -> Result<Vec<u8>, StoreError> {
         let cached = matches!(&*self.last_segment.borrow(), Some((key, _)) if *key == seg.blob);
         if !cached && from == 0 && to >= seg.len {
-            let mut bytes = self.fetch(seg)?;
+            let mut bytes = self.log.segment_bytes(seg)?;
             bytes.truncate(to as usize);
             return Ok(bytes);
         }
