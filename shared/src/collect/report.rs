@@ -29,7 +29,7 @@ struct Counters(HashMap<String, i64>);
 
 impl Counters {
     fn read(env: &Env, clusters: &[String]) -> Counters {
-        let families: Vec<&str> = crate::routes::ALL.iter().map(|f| f.component()).collect();
+        let families = crate::routes::COMPONENTS;
         let mut keys = Vec::new();
         for f in &families {
             for c in CLASSES {
@@ -165,7 +165,7 @@ pub fn prometheus(env: &Env) -> Result<String, Problem> {
 }
 
 fn requests(t: &mut Text, n: &Counters) {
-    let families: Vec<&str> = crate::routes::ALL.iter().map(|f| f.component()).collect();
+    let families = crate::routes::COMPONENTS;
     t.head(
         "spin_logs_requests_total",
         "counter",
@@ -368,7 +368,7 @@ pub fn stats(env: &Env, cluster: Option<&str>) -> Result<Value, Problem> {
     let scene = Scene::read(env)?;
     let n = Counters::read(env, &scene.clusters);
     let mut requests = Map::new();
-    for f in crate::routes::ALL.iter().map(|f| f.component()) {
+    for f in crate::routes::COMPONENTS {
         let by: Map<String, Value> = CLASSES
             .iter()
             .map(|c| {

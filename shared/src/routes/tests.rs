@@ -477,3 +477,11 @@ fn every_family_reads_only_declared_variables() {
         );
     }
 }
+
+/// [`COMPONENTS`] names [`ALL`]'s families in its order, so a family added
+/// to one and not the other fails here (the lengths are also typed).
+#[test]
+fn components_follow_all() {
+    let from_all: Vec<&str> = ALL.iter().map(|f| f.component()).collect();
+    assert_eq!(COMPONENTS.to_vec(), from_all);
+}
