@@ -26,7 +26,8 @@ pub struct Asset {
     /// The content's hash: the strong `ETag` (quoted) and the `v=` a
     /// hashed URL carries.
     pub hash: &'static str,
-    /// The file's bytes as built.
+    /// The file's bytes as built; empty when only the gzip form is
+    /// compiled in (then a client that does not take gzip gets it inflated).
     pub body: &'static [u8],
     /// The same bytes gzipped; empty when gzip would not make them smaller.
     pub gzip: &'static [u8],
@@ -67,7 +68,9 @@ pub fn handle(assets: &[Asset], asset: Ui, req: &Request, _env: &Env) -> Result<
     Ok(serve(asset, req))
 }
 
-fn serve(asset: &Asset, req: &Request) -> Response {
+/// Answers `GET` of `asset`: 304 for a tag the client holds, else its
+/// bytes, gzipped when the client takes that.
+pub(super) fn serve(asset: &Asset, req: &Request) -> Response {
     let gzip = !asset.gzip.is_empty() && accepts_gzip(req.header(header::ACCEPT_ENCODING));
     // Each representation has its own strong tag (RFC 9110 8.8.3); a client
     // holding either form holds these bytes.
@@ -104,9 +107,20 @@ fn serve(asset: &Asset, req: &Request) -> Response {
         response
             .header(header::CONTENT_ENCODING, "gzip")
             .bytes(asset.gzip.to_vec())
+    } else if asset.body.is_empty() && !asset.gzip.is_empty() {
+        response.bytes(inflate(asset.gzip))
     } else {
         response.bytes(asset.body.to_vec())
     }
+}
+
+/// A compiled-in gzip form's bytes; they were written by a build script,
+/// so they inflate (an empty body would show it if they did not).
+fn inflate(gzip: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let _ = flate2::read::GzDecoder::new(gzip).read_to_end(&mut bytes);
+    bytes
 }
 
 /// Whether `Accept-Encoding` takes gzip: listed (or `*`) with a q above 0.
