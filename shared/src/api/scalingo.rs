@@ -228,7 +228,7 @@ fn last_lines(sources: &[ContainerFile], n: u64) -> Result<Vec<(usize, Line)>, P
             all.push((i, line?));
         }
     }
-    all.sort_by_key(|(i, l)| (l.time, *i, l.offset));
+    crate::util::sort::sort_by_key(&mut all, |(i, l)| (l.time, *i, l.offset));
     let skip = all.len().saturating_sub(n as usize);
     Ok(all.split_off(skip))
 }
@@ -318,7 +318,7 @@ impl Feed for AppFeed {
                 }
             }
         }
-        batch.sort_by_key(|(i, l)| (l.time, *i, l.offset));
+        crate::util::sort::sort_by_key(&mut batch, |(i, l)| (l.time, *i, l.offset));
         for (i, line) in batch {
             self.event(out, i, &line);
         }

@@ -337,7 +337,7 @@ pub fn note_cluster(env: &Env, id: &str, present: bool) -> Result<(), Problem> {
         s.clusters.retain(|c| c != id);
         if present {
             s.clusters.push(id.to_owned());
-            s.clusters.sort();
+            crate::util::sort::sort(&mut s.clusters);
         }
         Ok(())
     })

@@ -278,7 +278,7 @@ fn ranked(
     }
     let mut kept: Vec<Vec<(i64, f64)>> = vec![Vec::new(); series.len()];
     for ((_, ts), mut c) in cands {
-        c.sort_by(|a, b| {
+        crate::util::sort::sort_by(&mut c, |a, b| {
             let by_value = if top {
                 b.0.total_cmp(&a.0)
             } else {
@@ -297,21 +297,21 @@ fn ranked(
         .zip(kept)
         .filter(|(_, p)| !p.is_empty())
         .map(|(s, mut points)| {
-            points.sort_by_key(|p| p.0);
+            crate::util::sort::sort_by_key(&mut points, |p| p.0);
             Series {
                 labels: s.labels,
                 points,
             }
         })
         .collect();
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    crate::util::sort::sort_by(&mut out, |a, b| a.labels.cmp(&b.labels));
     out
 }
 
 /// `sort`/`sort_desc`: the series ordered by their last value.
 fn sorted(desc: bool, mut series: Vec<Series>) -> Vec<Series> {
     let last = |s: &Series| s.points.last().map_or(f64::NAN, |p| p.1);
-    series.sort_by(|a, b| {
+    crate::util::sort::sort_by(&mut series, |a, b| {
         let o = last(a).total_cmp(&last(b));
         if desc { o.reverse() } else { o }
     });

@@ -273,7 +273,7 @@ impl RangeEvaluator {
             return Ok(self.absent());
         }
         let mut slots = self.slots;
-        slots.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::util::sort::sort_by(&mut slots, |a, b| a.labels.cmp(&b.labels));
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
             let points = match self.expr.unwrap {
@@ -395,6 +395,8 @@ fn counted(
 
 /// An unwrapped series' points: each step's window of samples aggregated.
 fn sampled(expr: &RangeExpr, steps: &Steps, range: i64, mut s: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    // One sample per line of the range: the standard sort, not the
+    // size-saving `util::sort` (an indirect call per comparison).
     s.sort_by_key(|p| p.0);
     let mut out = Vec::new();
     let (mut lo, mut hi) = (0usize, 0usize);
@@ -470,7 +472,9 @@ pub(crate) fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(f64::total_cmp);
+    // Equal under `total_cmp` is bit-equal, so unstable gives the same
+    // order; per-sample data, so not through `util::sort`.
+    values.sort_unstable_by(f64::total_cmp);
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);

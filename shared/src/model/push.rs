@@ -197,7 +197,7 @@ pub fn batches(streams: Vec<(Labels, Vec<Entry>)>) -> Result<Vec<StreamBatch>, P
         return Err(bad("streams", "the push holds no entries"));
     }
     for b in &mut out {
-        b.entries.sort_by_key(|e| e.ts);
+        crate::util::sort::sort_by_key(&mut b.entries, |e| e.ts);
         for e in &mut b.entries {
             derive::add_detected_level(&b.labels, e);
         }

@@ -172,7 +172,7 @@ impl Feed for SelectorFeed {
         if entries.is_empty() {
             return Ok(());
         }
-        entries.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        crate::util::sort::sort_by(&mut entries, |a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
         let data: Vec<String> = entries.iter().map(|e| e.3.to_string()).collect();
         sse_event(
             out,

@@ -123,7 +123,7 @@ pub fn add(store: &Store, entry: &Entry) -> Result<(), Problem> {
                 return Ok(Update::Keep(()));
             }
             list.push(entry.clone());
-            list.sort_by_key(|e| e.id);
+            crate::util::sort::sort_by_key(&mut list, |e| e.id);
             Ok(Update::Write(
                 serde_json::to_vec(&list).map_err(Problem::internal)?,
                 (),

@@ -170,7 +170,7 @@ impl MemoryKv {
     /// Every key, sorted.
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.lock().keys().cloned().collect();
-        keys.sort();
+        crate::util::sort::sort(&mut keys);
         keys
     }
 

@@ -73,7 +73,7 @@ pub fn presign(
         .chain(standard.iter())
         .map(|(k, v)| (encode(k), encode(v)))
         .collect();
-    encoded.sort();
+    crate::util::sort::sort(&mut encoded);
     let canonical_query = encoded
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

@@ -5,3 +5,4 @@ pub mod clock;
 pub mod crypto;
 pub mod ids;
 pub mod sha256;
+pub mod sort;

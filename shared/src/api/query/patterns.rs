@@ -111,7 +111,9 @@ fn merge(drains: &HashMap<(String, String), Drain>, step: u64) -> Merged {
 fn answer(merged: Merged) -> Response {
     let mut rows: Vec<((String, String), BTreeMap<i64, u64>)> = merged.into_iter().collect();
     let total = |s: &BTreeMap<i64, u64>| s.values().sum::<u64>();
-    rows.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then(a.0.cmp(&b.0)));
+    crate::util::sort::sort_by(&mut rows, |a, b| {
+        total(&b.1).cmp(&total(&a.1)).then(a.0.cmp(&b.0))
+    });
     rows.truncate(MAX_PATTERNS);
     let data: Vec<serde_json::Value> = rows
         .into_iter()

@@ -299,7 +299,9 @@ fn volume_json(
 ) -> Value {
     let mut series: Vec<(String, BTreeMap<u64, f64>)> = volumes.into_iter().collect();
     let first = |s: &BTreeMap<u64, f64>| s.values().next().copied().unwrap_or(0.0);
-    series.sort_by(|a, b| first(&b.1).total_cmp(&first(&a.1)).then(a.0.cmp(&b.0)));
+    crate::util::sort::sort_by(&mut series, |a, b| {
+        first(&b.1).total_cmp(&first(&a.1)).then(a.0.cmp(&b.0))
+    });
     series.truncate(limit);
     let matrix = series.iter().any(|(_, s)| s.len() > 1);
     let result: Vec<Value> = series

@@ -136,7 +136,7 @@ fn postings(store: &Rc<Store>, m: &Matcher) -> StoreResult<Vec<String>> {
             all
         }
     };
-    set.sort();
+    crate::util::sort::sort(&mut set);
     set.dedup();
     Ok(set)
 }

@@ -197,10 +197,12 @@ impl<'a> Searcher<'a> {
         };
         let mut order: Vec<&Selected> = streams.iter().filter(|s| range.touches(s)).collect();
         match plan.direction {
-            Direction::Forward => order.sort_by_key(|s| (s.meta.first, s.id.clone())),
-            Direction::Backward => {
-                order.sort_by_key(|s| (std::cmp::Reverse(s.last()), s.id.clone()))
+            Direction::Forward => {
+                crate::util::sort::sort_by_key(&mut order, |s| (s.meta.first, s.id.clone()))
             }
+            Direction::Backward => crate::util::sort::sort_by_key(&mut order, |s| {
+                (std::cmp::Reverse(s.last()), s.id.clone())
+            }),
         }
         Searcher {
             plan,
