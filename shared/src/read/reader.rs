@@ -287,7 +287,7 @@ pub fn start_position_empty<S: Source>(
 /// The request's query with `cursor` set to `next` and `skip` dropped (the
 /// cursor already includes it); `limit` and the rest are kept as sent.
 pub fn next_query(query: &Query, next: &str) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in query.pairs() {
         if k != "cursor" && k != "skip" {
             out.append_pair(k, v);

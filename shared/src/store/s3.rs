@@ -549,7 +549,7 @@ mod tests {
     }
 
     fn query(url: &Target, name: &str) -> Option<String> {
-        url::form_urlencoded::parse(url.query.as_bytes())
+        form_urlencoded::parse(url.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     }

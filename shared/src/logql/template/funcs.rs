@@ -127,9 +127,9 @@ fn strings(name: &str, a: &Args) -> Result<Option<Value>, String> {
             str_v(base64::engine::general_purpose::STANDARD.encode(s(a, 0, name)?))
         }
         "b64dec" => str_v(b64dec(&s(a, 0, name)?)),
-        "urlencode" => str_v(
-            url::form_urlencoded::byte_serialize(s(a, 0, name)?.as_bytes()).collect::<String>(),
-        ),
+        "urlencode" => {
+            str_v(form_urlencoded::byte_serialize(s(a, 0, name)?.as_bytes()).collect::<String>())
+        }
         "urldecode" => str_v(urldecode(&s(a, 0, name)?)?),
         "default" => {
             let given = a.get(1).filter(|v| v.truthy()).cloned();
@@ -404,9 +404,7 @@ fn builtins(name: &str, a: &Args) -> Result<Option<Value>, String> {
                 .replace('"', "&#34;")
                 .replace('\'', "&#39;"),
         ),
-        "urlquery" => {
-            Value::Str(url::form_urlencoded::byte_serialize(go_print(a).as_bytes()).collect())
-        }
+        "urlquery" => Value::Str(form_urlencoded::byte_serialize(go_print(a).as_bytes()).collect()),
         _ => return Ok(None),
     }))
 }
