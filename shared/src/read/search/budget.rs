@@ -1,6 +1,8 @@
 //! The time a search may take, and what it counts while it takes it.
 
 use super::Stats;
+use crate::store::log::filter::Odds;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Windows this narrow (ns) always finish: the floor that guarantees every
@@ -46,10 +48,12 @@ impl Budget {
     }
 }
 
-/// What every scan of one search adds to: its clock and its counts.
+/// What every scan of one search adds to: its clock, its counts, and
+/// what its segment filters have been worth (`store::log::filter::Odds`).
 pub(super) struct Meter {
     pub budget: Budget,
     pub stats: Stats,
+    pub odds: Rc<Odds>,
 }
 
 impl Meter {
@@ -61,6 +65,7 @@ impl Meter {
                 streams,
                 ..Stats::default()
             },
+            odds: Rc::default(),
         }
     }
 

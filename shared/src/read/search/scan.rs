@@ -23,7 +23,7 @@ use super::{Direction, Hit, Key, Plan, Selected, detect_level};
 use crate::model::stream;
 use crate::store::error::StoreResult;
 use crate::store::log::Piece;
-use crate::store::log::filter::Probe;
+use crate::store::log::filter::{Odds, Probe};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -107,7 +107,7 @@ impl Scan<'_> {
         if start >= end {
             return Ok(Scanned::Finished);
         }
-        let literals = Literals::new(self.plan, self.stream.plain);
+        let literals = Literals::new(self.plan, self.stream.plain, &meter.odds);
         let probe = literals.probe.clone();
         let mut lines = Lines {
             scan: self,
@@ -205,7 +205,8 @@ struct Literals {
 }
 
 impl Literals {
-    fn new(plan: &Plan, plain: bool) -> Self {
+    /// `odds`: the search's, which every scan's probe learns into.
+    fn new(plan: &Plan, plain: bool, odds: &Rc<Odds>) -> Self {
         let needles: Vec<Vec<u8>> = plan
             .pipeline
             .required_literals()
@@ -220,7 +221,8 @@ impl Literals {
                 .iter()
                 .map(|n| Finder::new(n).into_owned())
                 .collect(),
-            probe: Probe::new(needles.iter().map(Vec::as_slice)).map(Rc::new),
+            probe: Probe::new(needles.iter().map(Vec::as_slice))
+                .map(|p| Rc::new(p.sharing(odds.clone()))),
         }
     }
 

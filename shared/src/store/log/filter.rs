@@ -52,6 +52,8 @@ use super::Log;
 use super::head::Segment;
 use crate::store::error::StoreResult;
 use crate::util::ids::random_id;
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// The smallest bitmap: 512 bits.
 const MIN_LOG2: u32 = 9;
@@ -118,10 +120,59 @@ pub fn build(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// What a search asks the filters: the trigrams of each needle it requires
-/// (every one of them must be in a segment that may match).
+/// (every one of them must be in a segment that may match), and what asking
+/// has been worth so far.
 #[derive(Debug, Clone, Default)]
 pub struct Probe {
     trigrams: Vec<u32>,
+    odds: Rc<Odds>,
+}
+
+/// Filters read in a row that all said "may match" before a probe turns
+/// sparse (see [`Odds`]).
+const DENSE_PASSES: u32 = 8;
+/// While sparse, a probe reads one filter in this many.
+const SPARSE_EVERY: u32 = 16;
+
+/// What a search's filters have been worth: reading one costs a metadata
+/// `get`, which pays only when it rules the segment out. For a common
+/// string every filter says "may match", and those reads made the first
+/// page of a 1,000-stream search 29% slower (`tests/benches/loki.rs`,
+/// common string: 190.6 ms without filters, 245.9 ms with). So after
+/// [`DENSE_PASSES`] passes in a row a probe reads only one filter in
+/// [`SPARSE_EVERY`] (an unread filter is a "may match", which is always
+/// right), and goes back to reading every one as soon as one rules its
+/// segment out. Shared by every scan of one search, so what one stream
+/// taught holds for the next.
+#[derive(Debug, Default)]
+pub struct Odds {
+    /// Filters read in a row that said "may match".
+    passes: Cell<u32>,
+    /// Segments passed unasked since the last read, while sparse.
+    unasked: Cell<u32>,
+}
+
+impl Odds {
+    /// Whether the next segment's filter is worth reading.
+    fn worth_asking(&self) -> bool {
+        if self.passes.get() < DENSE_PASSES {
+            return true;
+        }
+        let unasked = self.unasked.get() + 1;
+        let ask = unasked >= SPARSE_EVERY;
+        self.unasked.set(if ask { 0 } else { unasked });
+        ask
+    }
+
+    /// Learns what a filter that was read said.
+    fn heard(&self, may_match: bool) {
+        let passes = self.passes.get();
+        self.passes.set(if may_match {
+            passes.saturating_add(1)
+        } else {
+            0
+        });
+    }
 }
 
 impl Probe {
@@ -139,7 +190,16 @@ impl Probe {
             .collect();
         trigrams.sort_unstable();
         trigrams.dedup();
-        (!trigrams.is_empty()).then_some(Probe { trigrams })
+        (!trigrams.is_empty()).then(|| Probe {
+            trigrams,
+            odds: Rc::default(),
+        })
+    }
+
+    /// The same probe, learning into `odds` (a search's, shared by its
+    /// scans) instead of its own.
+    pub fn sharing(self, odds: Rc<Odds>) -> Probe {
+        Probe { odds, ..self }
     }
 
     /// Whether a segment whose stored filter is `filter` may hold every
@@ -209,22 +269,52 @@ impl Log {
     }
 
     /// Whether `seg` may hold every needle of `probe`: false only when its
-    /// filter says it cannot (no filter, or a missing or unreadable one,
-    /// says it may).
+    /// filter says it cannot (no filter, a missing or unreadable one, or
+    /// one the probe's [`Odds`] say is not worth reading, says it may).
     pub(super) fn may_hold(&self, seg: &Segment, probe: &Probe) -> StoreResult<bool> {
         let Some(id) = &seg.filter else {
             return Ok(true);
         };
-        Ok(match self.store.meta.get(&self.filter_key(id))? {
+        if !probe.odds.worth_asking() {
+            return Ok(true);
+        }
+        let may_match = match self.store.meta.get(&self.filter_key(id))? {
             Some(filter) => probe.may_match(&filter),
             None => true,
-        })
+        };
+        probe.odds.heard(may_match);
+        Ok(may_match)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odds_turn_sparse_after_passes_and_dense_after_a_rule_out() {
+        let odds = Odds::default();
+        for _ in 0..DENSE_PASSES {
+            assert!(odds.worth_asking(), "dense: every filter is read");
+            odds.heard(true);
+        }
+        let asked: Vec<bool> = (0..2 * SPARSE_EVERY).map(|_| odds.worth_asking()).collect();
+        assert_eq!(
+            asked.iter().filter(|&&a| a).count(),
+            2,
+            "one in {SPARSE_EVERY}"
+        );
+        assert!(
+            asked[SPARSE_EVERY as usize - 1],
+            "the {SPARSE_EVERY}th is read"
+        );
+        odds.heard(false);
+        for _ in 0..DENSE_PASSES {
+            assert!(odds.worth_asking(), "a rule-out makes it dense again");
+            odds.heard(true);
+        }
+        assert!(!odds.worth_asking());
+    }
 
     /// A deterministic pseudo-random generator (xorshift), no dependency.
     struct Rng(u64);
