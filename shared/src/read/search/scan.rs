@@ -22,8 +22,8 @@ use super::budget::Meter;
 use super::{Direction, Hit, Key, Plan, Selected, detect_level};
 use crate::model::stream;
 use crate::store::error::StoreResult;
-use crate::store::log::Piece;
 use crate::store::log::filter::{Odds, Probe};
+use crate::store::log::{Body, Piece};
 use memchr::memmem::Finder;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -118,12 +118,12 @@ impl Scan<'_> {
         let snap = self.stream.snap.clone();
         let backward = self.direction == Direction::Backward;
         for piece in snap.pieces(start, end, backward, probe) {
-            let piece = piece?;
+            let mut piece = piece?;
             if self.shut_out(lines.sink.bar(), piece.at, piece.at + piece.len)? {
                 break;
             }
-            let step = match &piece.bytes {
-                Some(bytes) => lines.chunk(piece.at, bytes, piece.time)?,
+            let step = match piece.bytes.take() {
+                Some(body) => lines.body(&piece, body)?,
                 None => lines.skipped(&piece),
             };
             if let Step::OutOfTime = step {
@@ -179,11 +179,19 @@ impl Scan<'_> {
     }
 }
 
-/// What a chunk says: go on, or the budget is spent.
+/// What a chunk says: go on, the rest of its segment cannot add a hit, or
+/// the budget is spent.
 enum Step {
     More,
+    SegmentDone,
     OutOfTime,
 }
+
+/// The first part of a compressed piece a forward scan inflates; each next
+/// part is four times larger, so a scan that reads a segment to its end
+/// makes a handful of calls, and one that stops a few lines in inflates a
+/// few KiB.
+const FIRST_PART: usize = 4096;
 
 /// What a line says: go on, or the rest of its segment cannot add a hit
 /// (its lines are in key order).
@@ -299,10 +307,37 @@ impl Lines<'_, '_> {
                 return Ok(Step::OutOfTime);
             }
             if let Next::Segment = next {
-                break;
+                return Ok(Step::SegmentDone);
             }
         }
         Ok(Step::More)
+    }
+
+    /// A piece's lines. One that inflates as it is read goes a part at a
+    /// time (each cut after its last newline, the last one at the piece's
+    /// end, so the parts' lines are the piece's), and stops inflating once
+    /// a part ends the segment or the budget.
+    fn body(&mut self, piece: &Piece, mut body: Body) -> StoreResult<Step> {
+        if !body.is_lazy() {
+            return self.chunk(piece.at, body.prefix(usize::MAX)?, piece.time);
+        }
+        let (mut done, mut want) = (0, FIRST_PART);
+        loop {
+            let bytes = body.prefix(want)?;
+            let whole = bytes.len() as u64 >= piece.len;
+            let cut = match whole {
+                true => Some(bytes.len()),
+                false => memchr::memrchr(b'\n', &bytes[done..]).map(|p| done + p + 1),
+            };
+            if let Some(cut) = cut {
+                let step = self.chunk(piece.at + done as u64, &bytes[done..cut], piece.time)?;
+                if whole || !matches!(step, Step::More) {
+                    return Ok(step);
+                }
+                done = cut;
+            }
+            want = want.saturating_mul(4);
+        }
     }
 
     /// A piece its segment's filter ruled out: no line of it can match,

@@ -9,17 +9,34 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// A segment's bytes as stored.
+enum Stored {
+    Raw(Vec<u8>),
+    Member(Vec<u8>),
+}
+
+/// What a segment whose stored bytes do not decode is.
+fn corrupt(seg: &Segment) -> impl Fn(String) -> StoreError + '_ {
+    move |e| StoreError::internal(format!("segment {}: {e}", seg.blob))
+}
+
 impl Log {
     /// A segment's whole bytes, wherever they are: its own blob (raw or
     /// compressed), or a member of an archive object (one ranged read and
     /// one inflate).
     pub(super) fn segment_bytes(&self, seg: &Segment) -> Result<Vec<u8>, StoreError> {
-        let corrupt = |e: String| StoreError::internal(format!("segment {}: {e}", seg.blob));
-        match Location::of(&seg.blob) {
-            Location::Hot(key) => self.stored(key, &seg.blob),
-            Location::Compressed(key) => {
-                codec::decode(&self.stored(key, &seg.blob)?, seg.len).map_err(corrupt)
-            }
+        match self.segment_stored(seg)? {
+            Stored::Raw(bytes) => Ok(bytes),
+            Stored::Member(member) => codec::decode(&member, seg.len).map_err(corrupt(seg)),
+        }
+    }
+
+    /// A segment's bytes as its location stores them: raw, or one gzip
+    /// member (its own blob, or a range of an archive object).
+    fn segment_stored(&self, seg: &Segment) -> Result<Stored, StoreError> {
+        Ok(match Location::of(&seg.blob) {
+            Location::Hot(key) => Stored::Raw(self.stored(key, &seg.blob)?),
+            Location::Compressed(key) => Stored::Member(self.stored(key, &seg.blob)?),
             Location::Packed {
                 object,
                 start,
@@ -31,12 +48,12 @@ impl Log {
                     .blobs
                     .get_range(object, start, start + len)?
                     .ok_or_else(|| missing(&seg.blob))?;
-                if !gzip {
-                    return Ok(stored);
+                match gzip {
+                    true => Stored::Member(stored),
+                    false => Stored::Raw(stored),
                 }
-                codec::decode(&stored, seg.len).map_err(corrupt)
             }
-        }
+        })
     }
 
     /// The stored bytes of blob `key`, which segment `name` needs.
@@ -305,18 +322,31 @@ impl Snapshot {
         Ok(whole[from..to].to_vec())
     }
 
-    /// [`Snapshot::bytes`] for a streaming read, which visits each segment
-    /// once: a whole segment that is not the cached one is handed over as
-    /// fetched, without caching it or copying it (a 1 MiB copy per segment
-    /// saved).
-    fn stream_bytes(&self, seg: &Segment, from: u64, to: u64) -> Result<Vec<u8>, StoreError> {
+    /// Bytes `from..to` of `seg` for a streaming read, which visits each
+    /// segment once: not cached, and a compressed one is inflated only as
+    /// far as the reader asks ([`Body`]). A whole raw segment is handed
+    /// over as fetched, without a copy (a 1 MiB copy per segment saved).
+    fn stream_body(&self, seg: &Segment, from: u64, to: u64) -> Result<Body, StoreError> {
         let cached = matches!(&*self.last_segment.borrow(), Some((key, _)) if *key == seg.blob);
-        if !cached && from == 0 && to >= seg.len {
-            let mut bytes = self.log.segment_bytes(seg)?;
-            bytes.truncate(to as usize);
-            return Ok(bytes);
+        if cached {
+            return Ok(Body::ready(self.bytes(seg, from, to)?));
         }
-        self.bytes(seg, from, to)
+        let (from, to) = (from as usize, to as usize);
+        Ok(match self.log.segment_stored(seg)? {
+            Stored::Raw(mut bytes) => {
+                bytes.truncate(to);
+                if from > 0 {
+                    bytes.drain(..from.min(bytes.len()));
+                }
+                Body::ready(bytes)
+            }
+            Stored::Member(member) => Body(Kind::Inflating {
+                inflater: Box::new(codec::Inflater::new(member, seg.len).map_err(corrupt(seg))?),
+                from,
+                to,
+                segment: seg.blob.clone(),
+            }),
+        })
     }
 
     /// The bytes appended within `[since, until)` (microseconds; `None` is
@@ -407,7 +437,8 @@ impl Snapshot {
     ) -> impl Iterator<Item = Result<(u64, Vec<u8>, u64), StoreError>> {
         self.pieces(start, end, true, None).map(|p| {
             let p = p?;
-            Ok((p.at, p.bytes.unwrap_or_default(), p.time))
+            let bytes = p.bytes.map(Body::into_vec).transpose()?;
+            Ok((p.at, bytes.unwrap_or_default(), p.time))
         })
     }
 
@@ -417,8 +448,11 @@ impl Snapshot {
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<(Vec<u8>, u64), StoreError>> {
-        self.pieces(start, end, false, None)
-            .map(|p| p.map(|p| (p.bytes.unwrap_or_default(), p.time)))
+        self.pieces(start, end, false, None).map(|p| {
+            let p = p?;
+            let bytes = p.bytes.map(Body::into_vec).transpose()?;
+            Ok((bytes.unwrap_or_default(), p.time))
+        })
     }
 
     /// The parts of `start..end` (clamped to the readable log) one segment
@@ -451,14 +485,16 @@ impl Snapshot {
                     Some(probe) => !self.log.may_hold(&seg, probe)?,
                     None => false,
                 };
+                let (a, b) = (from - seg.offset, to - seg.offset);
                 let bytes = match (skip, backward) {
                     (true, _) => None,
-                    (false, false) => {
-                        Some(self.stream_bytes(&seg, from - seg.offset, to - seg.offset)?)
-                    }
-                    (false, true) => Some(self.bytes(&seg, from - seg.offset, to - seg.offset)?),
+                    (false, false) => Some(self.stream_body(&seg, a, b)?),
+                    (false, true) => Some(Body::ready(self.bytes(&seg, a, b)?)),
                 };
-                if bytes.as_ref().is_some_and(|b| b.len() as u64 != to - from) {
+                if bytes
+                    .as_ref()
+                    .is_some_and(|b| b.ready_len().is_some_and(|l| l as u64 != to - from))
+                {
                     return Err(StoreError::internal("segment shorter than its index"));
                 }
                 let more = match backward {
@@ -482,7 +518,6 @@ impl Snapshot {
 }
 
 /// Part of one segment, from [`Snapshot::pieces`].
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     /// Byte offset in the log of its first byte.
     pub at: u64,
@@ -493,7 +528,83 @@ pub struct Piece {
     /// Newlines in its whole segment (a bound on its own).
     pub newlines: u64,
     /// Its bytes; `None` when the probe's filter ruled the segment out.
-    pub bytes: Option<Vec<u8>>,
+    pub bytes: Option<Body>,
+}
+
+/// A piece's bytes: at hand, or a compressed segment's, inflated only as
+/// far as [`Body::prefix`] asks (a scan that stops a few lines in then
+/// inflates a few KiB: see `codec::Inflater`).
+pub struct Body(Kind);
+
+enum Kind {
+    Ready(Vec<u8>),
+    /// Bytes `from..to` of the segment `segment` (for errors).
+    Inflating {
+        inflater: Box<codec::Inflater>,
+        from: usize,
+        to: usize,
+        segment: String,
+    },
+}
+
+impl Body {
+    fn ready(bytes: Vec<u8>) -> Body {
+        Body(Kind::Ready(bytes))
+    }
+
+    /// Its length if it is at hand; `None` while it may still inflate.
+    fn ready_len(&self) -> Option<usize> {
+        match &self.0 {
+            Kind::Ready(bytes) => Some(bytes.len()),
+            Kind::Inflating { .. } => None,
+        }
+    }
+
+    /// Whether it inflates as it is read: then [`Body::prefix`] is the way
+    /// to read only what is needed.
+    pub fn is_lazy(&self) -> bool {
+        matches!(self.0, Kind::Inflating { .. })
+    }
+
+    /// Its first bytes: at least `want` of them, fewer only when that is
+    /// all of it (and never fewer than an earlier call gave).
+    pub fn prefix(&mut self, want: usize) -> Result<&[u8], StoreError> {
+        match &mut self.0 {
+            Kind::Ready(bytes) => Ok(bytes),
+            Kind::Inflating {
+                inflater,
+                from,
+                to,
+                segment,
+            } => {
+                let got = inflater
+                    .fill(from.saturating_add(want).min(*to))
+                    .map_err(|e| StoreError::internal(format!("segment {segment}: {e}")))?;
+                let end = got.len().min(*to);
+                Ok(&got[(*from).min(end)..end])
+            }
+        }
+    }
+
+    /// All of it, as one buffer.
+    pub fn into_vec(self) -> Result<Vec<u8>, StoreError> {
+        match self.0 {
+            Kind::Ready(bytes) => Ok(bytes),
+            Kind::Inflating {
+                inflater,
+                from,
+                to,
+                segment,
+            } => {
+                let mut whole = inflater
+                    .into_vec()
+                    .map_err(|e| StoreError::internal(format!("segment {segment}: {e}")))?;
+                whole.truncate(to);
+                whole.drain(..from.min(whole.len()));
+                Ok(whole)
+            }
+        }
+    }
 }
 
 /// One line of a log: where it starts and its bytes without the newline.
