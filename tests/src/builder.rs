@@ -3,7 +3,9 @@
 //! Commands run through `sh -c` from the repo root (or the component's
 //! `workdir`), as `spin build` does, with the outer cargo's per-invocation
 //! environment removed so a `cargo test` run does not leak its target dir,
-//! flags or jobserver into the nested build.
+//! flags or jobserver into the nested build. Commands that differ only in
+//! their package run as one `cargo build -p a -p b ...` per profile, so
+//! cargo builds the components side by side.
 //!
 //! Locking: we checked empirically (cargo 1.95) that a nested
 //! `cargo build --target wasm32-wasip2 --release` into the *same* `target/`
@@ -94,10 +96,13 @@ pub fn build_components(manifest: &Manifest) -> Result<()> {
         .iter()
         .filter_map(|(id, c)| c.build.as_ref().map(|b| (id, b)))
         .collect();
-    if let Some(args) = combined_cargo_build(builds.iter().map(|(_, b)| *b)) {
-        let mut cmd = command("cargo", root);
-        cmd.args(&args);
-        return run(cmd, &format!("cargo {}", args.join(" ")));
+    if let Some(groups) = combined_cargo_builds(builds.iter().map(|(_, b)| *b)) {
+        for args in groups {
+            let mut cmd = command("cargo", root);
+            cmd.args(&args);
+            run(cmd, &format!("cargo {}", args.join(" ")))?;
+        }
+        return Ok(());
     }
     for (id, build) in builds {
         let dir = match &build.workdir {
@@ -142,13 +147,13 @@ pub fn native_binary(package: &str, bin: &str) -> Result<std::path::PathBuf> {
     result.clone().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// `cargo build <flags> -p a -p b ...` if every command is
-/// `cargo build <flags> -p <pkg>` with identical flags and no workdir.
-fn combined_cargo_build<'a>(
+/// One `cargo build <flags> -p a -p b ...` per distinct `<flags>` (the
+/// families build with two profiles), if every command is
+/// `cargo build <flags> -p <pkg>` with no workdir.
+fn combined_cargo_builds<'a>(
     builds: impl Iterator<Item = &'a crate::manifest::BuildDef>,
-) -> Option<Vec<String>> {
-    let mut flags: Option<Vec<&str>> = None;
-    let mut packages = Vec::new();
+) -> Option<Vec<Vec<String>>> {
+    let mut groups: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
     for build in builds {
         if build.workdir.is_some() {
             return None;
@@ -164,24 +169,25 @@ fn combined_cargo_build<'a>(
             return None;
         };
         let p = rest.iter().position(|w| *w == "-p" || *w == "--package")?;
-        let package = rest.get(p + 1)?;
+        let package = *rest.get(p + 1)?;
         let mut others: Vec<&str> = rest.to_vec();
         others.drain(p..p + 2);
         if others.iter().any(|w| *w == "-p" || *w == "--package") {
             return None;
         }
-        match &flags {
-            None => flags = Some(others),
-            Some(f) if *f == others => {}
-            Some(_) => return None,
+        match groups.iter_mut().find(|(flags, _)| *flags == others) {
+            Some((_, packages)) => packages.push(package),
+            None => groups.push((others, vec![package])),
         }
-        packages.push(*package);
     }
-    let mut args = vec!["build".to_owned()];
-    args.extend(flags?.into_iter().map(str::to_owned));
-    for p in packages {
-        args.push("-p".to_owned());
-        args.push(p.to_owned());
-    }
-    Some(args)
+    let commands = groups.into_iter().map(|(flags, packages)| {
+        let mut args = vec!["build".to_owned()];
+        args.extend(flags.into_iter().map(str::to_owned));
+        for p in packages {
+            args.push("-p".to_owned());
+            args.push(p.to_owned());
+        }
+        args
+    });
+    Some(commands.collect())
 }

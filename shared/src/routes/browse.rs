@@ -18,6 +18,7 @@ pub static FAMILY: Family<Browse> = Family {
     ],
     aliases: &[],
     variables: &BASE,
+    profile: super::Profile::Small,
     rows: &[
         Row {
             endpoint: Endpoint::new(

@@ -118,6 +118,7 @@ pub static FAMILY: Family<Collect> = Family {
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::K8S],
+    profile: super::Profile::Small,
     rows: ROWS,
 };
 

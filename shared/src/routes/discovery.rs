@@ -88,6 +88,7 @@ pub static FAMILY: Family<Discovery> = Family {
     spin_routes: &["/system/v1/logs/v2/task/..."],
     aliases: &[],
     variables: &BASE,
+    profile: super::Profile::Small,
     rows: &[
         Row {
             endpoint: find("/system/v1/logs/v2/task/:task", "303 to the task's stdout"),

@@ -38,6 +38,7 @@ pub static FAMILY: Family<Dump> = Family {
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::READS],
+    profile: super::Profile::Release,
     rows: &[
         Row {
             endpoint: Endpoint::new(Verb::Get, "/system/v1/logs/v2/component", JOURNAL, "every journal entry")

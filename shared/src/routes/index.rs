@@ -21,6 +21,7 @@ pub static FAMILY: Family<Index> = Family {
     spin_routes: &["/..."],
     aliases: &[],
     variables: &[vars::GUARD],
+    profile: super::Profile::Small,
     rows: &[
         Row {
             endpoint: Endpoint::new(

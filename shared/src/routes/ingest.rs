@@ -57,6 +57,7 @@ pub static FAMILY: Family<Ingest> = Family {
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::IDEMPOTENCY],
+    profile: super::Profile::Release,
     rows: &[
         Row {
             endpoint: Endpoint::new(

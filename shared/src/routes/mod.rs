@@ -370,8 +370,38 @@ pub struct Family<R: 'static> {
     /// The Spin variables its code may read, in groups (`config::vars`):
     /// spin.toml maps exactly these into the component.
     pub variables: &'static [&'static [&'static str]],
+    /// The cargo profile its component is built with (spin.toml's build
+    /// command and `source`).
+    pub profile: Profile,
     /// One per method and path template: the table the parser, the gate and the docs read.
     pub rows: &'static [Row<R>],
+}
+
+/// How a component is compiled: for speed where it moves bytes in bulk,
+/// for size where it does not (issue 25: every component at or under 1 MiB;
+/// issue 29: ingest at 50 MB/s or more). Measured on Spin 4.1: at
+/// `opt-level = "s"` ingest fell from 53.6 to 42.4-46.3 MB/s (zlib-rs,
+/// memchr and crc32fast kept at 3), while a small read, a 401, `GET /` and a
+/// 429 cost the same CPU per request within noise; `s` takes ~20% off a
+/// component's size. Cargo.toml defines both profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `release` (opt-level 3): the byte paths, ingest, downloads and
+    /// archives, full reads, search.
+    Release,
+    /// `small` (opt-level `s`): everything else.
+    Small,
+}
+
+impl Profile {
+    /// Cargo's name for it: `--profile <name>`, and the directory under
+    /// `target/wasm32-wasip2/` the component is written to.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Small => "small",
+        }
+    }
 }
 
 /// What a request path is, to one family.
@@ -536,6 +566,8 @@ pub trait Described: Sync {
     fn aliases(&self) -> &'static [(&'static str, &'static str)];
     /// The variables it reads, every group flattened, in order.
     fn variables(&self) -> Vec<&'static str>;
+    /// How its component is compiled ([`Family::profile`]).
+    fn profile(&self) -> Profile;
     /// Every endpoint of its table, in table order.
     fn endpoints(&self) -> Vec<&'static Endpoint>;
     /// What this family makes of `method` on `path`, without its typed
@@ -619,6 +651,9 @@ impl<R> Described for Family<R> {
             .iter()
             .flat_map(|g| g.iter().copied())
             .collect()
+    }
+    fn profile(&self) -> Profile {
+        self.profile
     }
     fn endpoints(&self) -> Vec<&'static Endpoint> {
         self.rows.iter().map(|r| &r.endpoint).collect()

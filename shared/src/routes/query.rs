@@ -240,6 +240,7 @@ pub static FAMILY: Family<Query> = Family {
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::READS, vars::FOLLOW, vars::QUERY],
+    profile: super::Profile::Release,
     rows: &[
         Row {
             endpoint: Endpoint::new(

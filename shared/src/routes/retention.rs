@@ -49,6 +49,7 @@ pub static FAMILY: Family<Retention> = Family {
     spin_routes: &["/k8s/v1/archive/...", "/k8s/v1/s3/...", "/k8s/v1/storage/info"],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::RETENTION],
+    profile: super::Profile::Small,
     rows: &[
         Row {
             endpoint: Endpoint::new(Verb::Get, "/k8s/v1/archive/policies", READ, "archive policies (?id= for one)")

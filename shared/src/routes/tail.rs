@@ -71,6 +71,7 @@ pub static FAMILY: Family<Tail> = Family {
     spin_routes: &["/system/v1/logs/v2/follow/...", "/apps/:app/logs", "/logs", "/logs/:process"],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::READS, vars::FOLLOW, vars::CAPTURE],
+    profile: super::Profile::Small,
     rows: &[
         Row {
             endpoint: Endpoint::new(

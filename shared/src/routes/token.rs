@@ -29,6 +29,7 @@ pub static FAMILY: Family<Token> = Family {
     spin_routes: &[PATH, "/v1/apps/:app/logs"],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::TOKENS],
+    profile: super::Profile::Small,
     rows: &[
         Row {
             endpoint: Endpoint::new(

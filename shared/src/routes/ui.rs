@@ -18,6 +18,7 @@ pub static FAMILY: Family<Ui> = Family {
     spin_routes: &["/ui/..."],
     aliases: &[],
     variables: &[vars::GUARD],
+    profile: super::Profile::Small,
     rows: &[Row {
         endpoint: Endpoint::new(
             Verb::Get,

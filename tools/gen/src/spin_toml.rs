@@ -61,7 +61,11 @@ pub fn render() -> String {
     for family in families() {
         let name = family.component();
         let _ = writeln!(out, "\n[component.{name}]");
-        let _ = writeln!(out, "source = \"target/wasm32-wasip2/release/{name}.wasm\"");
+        let profile = family.profile().name();
+        let _ = writeln!(
+            out,
+            "source = \"target/wasm32-wasip2/{profile}/{name}.wasm\""
+        );
         if family.opens_store() {
             out.push_str("key_value_stores = [\"default\"]\n");
         }
@@ -83,7 +87,7 @@ pub fn render() -> String {
         let _ = writeln!(out, "[component.{name}.build]");
         let _ = writeln!(
             out,
-            "command = \"cargo build --target wasm32-wasip2 --release -p {name}\""
+            "command = \"cargo build --target wasm32-wasip2 --profile {profile} -p {name}\""
         );
         let _ = writeln!(
             out,
