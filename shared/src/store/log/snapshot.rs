@@ -15,9 +15,9 @@ enum Stored {
     Member(Vec<u8>),
 }
 
-/// What a segment whose stored bytes do not decode is.
-fn corrupt(seg: &Segment) -> impl Fn(String) -> StoreError + '_ {
-    move |e| StoreError::internal(format!("segment {}: {e}", seg.blob))
+/// What segment `name` is when its stored bytes do not decode.
+fn corrupt(name: &str) -> impl Fn(String) -> StoreError + '_ {
+    move |e| StoreError::internal(format!("segment {name}: {e}"))
 }
 
 impl Log {
@@ -27,7 +27,7 @@ impl Log {
     pub(super) fn segment_bytes(&self, seg: &Segment) -> Result<Vec<u8>, StoreError> {
         match self.segment_stored(seg)? {
             Stored::Raw(bytes) => Ok(bytes),
-            Stored::Member(member) => codec::decode(&member, seg.len).map_err(corrupt(seg)),
+            Stored::Member(member) => codec::decode(&member, seg.len).map_err(corrupt(&seg.blob)),
         }
     }
 
@@ -340,12 +340,14 @@ impl Snapshot {
                 }
                 Body::ready(bytes)
             }
-            Stored::Member(member) => Body(Kind::Inflating {
-                inflater: Box::new(codec::Inflater::new(member, seg.len).map_err(corrupt(seg))?),
+            Stored::Member(member) => Body(Kind::Inflating(Part {
+                inflater: Box::new(
+                    codec::Inflater::new(member, seg.len).map_err(corrupt(&seg.blob))?,
+                ),
                 from,
                 to,
                 segment: seg.blob.clone(),
-            }),
+            })),
         })
     }
 
@@ -538,13 +540,15 @@ pub struct Body(Kind);
 
 enum Kind {
     Ready(Vec<u8>),
-    /// Bytes `from..to` of the segment `segment` (for errors).
-    Inflating {
-        inflater: Box<codec::Inflater>,
-        from: usize,
-        to: usize,
-        segment: String,
-    },
+    Inflating(Part),
+}
+
+/// Bytes `from..to` of a compressed segment (named `segment`, for errors).
+struct Part {
+    inflater: Box<codec::Inflater>,
+    from: usize,
+    to: usize,
+    segment: String,
 }
 
 impl Body {
@@ -556,54 +560,39 @@ impl Body {
     fn ready_len(&self) -> Option<usize> {
         match &self.0 {
             Kind::Ready(bytes) => Some(bytes.len()),
-            Kind::Inflating { .. } => None,
+            Kind::Inflating(_) => None,
         }
     }
 
     /// Whether it inflates as it is read: then [`Body::prefix`] is the way
     /// to read only what is needed.
     pub fn is_lazy(&self) -> bool {
-        matches!(self.0, Kind::Inflating { .. })
+        matches!(self.0, Kind::Inflating(_))
     }
 
     /// Its first bytes: at least `want` of them, fewer only when that is
     /// all of it (and never fewer than an earlier call gave).
     pub fn prefix(&mut self, want: usize) -> Result<&[u8], StoreError> {
-        match &mut self.0 {
-            Kind::Ready(bytes) => Ok(bytes),
-            Kind::Inflating {
-                inflater,
-                from,
-                to,
-                segment,
-            } => {
-                let got = inflater
-                    .fill(from.saturating_add(want).min(*to))
-                    .map_err(|e| StoreError::internal(format!("segment {segment}: {e}")))?;
-                let end = got.len().min(*to);
-                Ok(&got[(*from).min(end)..end])
-            }
-        }
+        let part = match &mut self.0 {
+            Kind::Ready(bytes) => return Ok(bytes),
+            Kind::Inflating(part) => part,
+        };
+        let want = part.from.saturating_add(want).min(part.to);
+        let got = part.inflater.fill(want).map_err(corrupt(&part.segment))?;
+        let end = got.len().min(part.to);
+        Ok(&got[part.from.min(end)..end])
     }
 
     /// All of it, as one buffer.
     pub fn into_vec(self) -> Result<Vec<u8>, StoreError> {
-        match self.0 {
-            Kind::Ready(bytes) => Ok(bytes),
-            Kind::Inflating {
-                inflater,
-                from,
-                to,
-                segment,
-            } => {
-                let mut whole = inflater
-                    .into_vec()
-                    .map_err(|e| StoreError::internal(format!("segment {segment}: {e}")))?;
-                whole.truncate(to);
-                whole.drain(..from.min(whole.len()));
-                Ok(whole)
-            }
-        }
+        let part = match self.0 {
+            Kind::Ready(bytes) => return Ok(bytes),
+            Kind::Inflating(part) => part,
+        };
+        let mut whole = part.inflater.into_vec().map_err(corrupt(&part.segment))?;
+        whole.truncate(part.to);
+        whole.drain(..part.from.min(whole.len()));
+        Ok(whole)
     }
 }
 
