@@ -351,7 +351,17 @@ async fn ready(pollable: Pollable) {
 /// call, and on some backends a connection).
 pub struct SpinKv {
     label: &'static str,
-    bucket: std::cell::OnceCell<wkv::Bucket>,
+    bucket: std::cell::OnceCell<std::rc::Rc<wkv::Bucket>>,
+}
+
+thread_local! {
+    /// The stores opened so far by this instance, which serves one request:
+    /// every [`SpinKv`] of a label shares one handle, so the gate, the
+    /// embedded blobs and the metrics open `default` once, not three times
+    /// (each open is a host call, and Spin's SQLite store runs each one in
+    /// `block_in_place`, handing its runtime thread's work elsewhere).
+    static OPENED: std::cell::RefCell<Vec<(&'static str, std::rc::Rc<wkv::Bucket>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl SpinKv {
@@ -369,7 +379,17 @@ impl SpinKv {
         if let Some(bucket) = self.bucket.get() {
             return Ok(bucket);
         }
-        let bucket = wkv::open(self.label).map_err(|e| err(self.label, e))?;
+        let label = self.label;
+        let opened =
+            OPENED.with_borrow(|o| o.iter().find(|(l, _)| *l == label).map(|(_, b)| b.clone()));
+        let bucket = match opened {
+            Some(bucket) => bucket,
+            None => {
+                let bucket = std::rc::Rc::new(wkv::open(label).map_err(|e| err(label, e))?);
+                OPENED.with_borrow_mut(|o| o.push((label, bucket.clone())));
+                bucket
+            }
+        };
         Ok(self.bucket.get_or_init(|| bucket))
     }
 }
