@@ -49,7 +49,7 @@ fn permute<T>(v: &mut [T], mut order: Vec<usize>) {
         loop {
             let src = order[dst];
             order[dst] = dst;
-            if src == start || src == dst {
+            if src == start {
                 break;
             }
             v.swap(dst, src);

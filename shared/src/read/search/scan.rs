@@ -229,8 +229,7 @@ impl Literals {
                 .iter()
                 .map(|n| Finder::new(n).into_owned())
                 .collect(),
-            probe: Probe::new(needles.iter().map(Vec::as_slice))
-                .map(|p| Rc::new(p.sharing(odds.clone()))),
+            probe: Probe::new(needles.iter().map(Vec::as_slice), odds.clone()).map(Rc::new),
         }
     }
 

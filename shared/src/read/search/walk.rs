@@ -197,11 +197,11 @@ impl<'a> Searcher<'a> {
         };
         let mut order: Vec<&Selected> = streams.iter().filter(|s| range.touches(s)).collect();
         match plan.direction {
-            Direction::Forward => {
-                crate::util::sort::sort_by_key(&mut order, |s| (s.meta.first, s.id.clone()))
-            }
-            Direction::Backward => crate::util::sort::sort_by_key(&mut order, |s| {
-                (std::cmp::Reverse(s.last()), s.id.clone())
+            Direction::Forward => crate::util::sort::sort_by(&mut order, |a, b| {
+                (a.meta.first, &a.id).cmp(&(b.meta.first, &b.id))
+            }),
+            Direction::Backward => crate::util::sort::sort_by(&mut order, |a, b| {
+                (b.last(), &a.id).cmp(&(a.last(), &b.id))
             }),
         }
         Searcher {

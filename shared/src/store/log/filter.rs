@@ -179,7 +179,8 @@ impl Probe {
     /// The probe for needles that must all be in a matching segment (as
     /// stored); needles shorter than a trigram add nothing. `None` when
     /// no needle can be asked about: then no filter is worth reading.
-    pub fn new<'a>(needles: impl IntoIterator<Item = &'a [u8]>) -> Option<Probe> {
+    /// It learns into `odds`, which a search shares among its scans.
+    pub fn new<'a>(needles: impl IntoIterator<Item = &'a [u8]>, odds: Rc<Odds>) -> Option<Probe> {
         let mut trigrams: Vec<u32> = needles
             .into_iter()
             .filter(|n| n.len() >= MIN_NEEDLE)
@@ -190,16 +191,7 @@ impl Probe {
             .collect();
         trigrams.sort_unstable();
         trigrams.dedup();
-        (!trigrams.is_empty()).then(|| Probe {
-            trigrams,
-            odds: Rc::default(),
-        })
-    }
-
-    /// The same probe, learning into `odds` (a search's, shared by its
-    /// scans) instead of its own.
-    pub fn sharing(self, odds: Rc<Odds>) -> Probe {
-        Probe { odds, ..self }
+        (!trigrams.is_empty()).then_some(Probe { trigrams, odds })
     }
 
     /// Whether a segment whose stored filter is `filter` may hold every
@@ -356,7 +348,7 @@ mod tests {
     }
 
     fn probe(needle: &[u8]) -> Probe {
-        Probe::new([needle]).expect("a needle of a trigram or more")
+        Probe::new([needle], Rc::default()).expect("a needle of a trigram or more")
     }
 
     #[test]
@@ -385,7 +377,7 @@ mod tests {
             }
             // Several needles at once: all present, so all pass.
             let (a, b) = (rng.below(len - 10), rng.below(len - 10));
-            let both = Probe::new([&bytes[a..a + 10], &bytes[b..b + 10]]).unwrap();
+            let both = Probe::new([&bytes[a..a + 10], &bytes[b..b + 10]], Rc::default()).unwrap();
             assert!(both.may_match(&filter));
         }
     }
@@ -418,7 +410,10 @@ mod tests {
     #[test]
     fn small_segments_have_none_and_bad_filters_say_maybe() {
         assert!(build(&[b'x'; MIN_SEGMENT - 1]).is_none());
-        assert!(Probe::new([&b"ab"[..]]).is_none(), "shorter than a trigram");
+        assert!(
+            Probe::new([&b"ab"[..]], Rc::default()).is_none(),
+            "shorter than a trigram"
+        );
         let p = probe(b"absent");
         assert!(p.may_match(b""));
         assert!(p.may_match(&[VERSION, 12, 0, 0]), "wrong length");

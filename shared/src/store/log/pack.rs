@@ -439,7 +439,9 @@ mod tests {
         let filters = |p: &[Segment]| p.iter().map(|s| s.filter.clone()).collect::<Vec<_>>();
         assert_eq!(filters(&packed), filters(&page), "packing keeps them");
         let snap = Rc::new(log.snapshot().unwrap().unwrap());
-        let probe = Rc::new(crate::store::log::filter::Probe::new([&b"line 5 7 "[..]]).unwrap());
+        let probe = Rc::new(
+            crate::store::log::filter::Probe::new([&b"line 5 7 "[..]], Rc::default()).unwrap(),
+        );
         let read: Vec<u64> = snap
             .clone()
             .pieces(0, snap.size(), false, Some(probe))
