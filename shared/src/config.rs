@@ -13,6 +13,7 @@
 use crate::store::s3::S3Settings;
 use serde::Deserialize;
 use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 
 /// The variables, as spin.toml declares them, and the groups the route
 /// families take them in (`routes::Family::variables`). spin.toml (written
@@ -250,7 +251,8 @@ impl std::error::Error for ConfigError {}
 /// How a variable is looked up: its value, `None` for unset (the default
 /// applies), or an error (Spin's for a variable the component has not been
 /// given).
-type Lookup = Box<dyn Fn(&str) -> Result<Option<String>, ConfigError>>;
+/// Shared by [`Config`] and its [`AuthSettings`], which read lazily too.
+type Lookup = Rc<dyn Fn(&str) -> Result<Option<String>, ConfigError>>;
 
 /// Every setting, read at first use (see the module docs).
 pub struct Config {
@@ -258,7 +260,6 @@ pub struct Config {
     /// Numbers read so far.
     numbers: RefCell<Vec<(&'static str, u64)>>,
     auth: OnceCell<AuthSettings>,
-    rate: OnceCell<Limits>,
     blobs: OnceCell<BlobBackend>,
     capture: OnceCell<DefaultProcess>,
 }
@@ -291,6 +292,21 @@ fn cached<T>(
     Ok(cell.get_or_init(|| value))
 }
 
+/// A lookup of these variables, the rest unset: for tests.
+fn pairs_lookup(pairs: &[(&str, &str)]) -> Lookup {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Rc::new(move |name| {
+        Ok(pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone()))
+    })
+}
+
 impl Config {
     /// Settings from `lookup(name)`; `None` (or an absent variable) means
     /// the default. A present but malformed value is a deployment error.
@@ -301,11 +317,17 @@ impl Config {
     /// Settings from a lookup that may fail: on Spin, reading a variable the
     /// component was not given is an error, not a default.
     pub fn strict(lookup: impl Fn(&str) -> Result<Option<String>, ConfigError> + 'static) -> Self {
+        // Empty and whitespace-only mean unset.
+        Config::new(Rc::new(move |name| {
+            Ok(lookup(name)?.filter(|v| !v.trim().is_empty()))
+        }))
+    }
+
+    fn new(lookup: Lookup) -> Self {
         Config {
-            lookup: Box::new(lookup),
+            lookup,
             numbers: RefCell::new(Vec::new()),
             auth: OnceCell::new(),
-            rate: OnceCell::new(),
             blobs: OnceCell::new(),
             capture: OnceCell::new(),
         }
@@ -314,21 +336,12 @@ impl Config {
     /// Settings with these variables set and the rest at their defaults:
     /// for tests.
     pub fn with(pairs: &[(&str, &str)]) -> Self {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::from_lookup(move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        Config::new(pairs_lookup(pairs))
     }
 
     /// A variable's text; empty and whitespace-only mean unset.
     fn text(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        Ok((self.lookup)(name)?.filter(|v| !v.trim().is_empty()))
+        (self.lookup)(name)
     }
 
     fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -446,27 +459,26 @@ impl Config {
         if let Some(key) = self.text("k8s_token_key")? {
             return Ok(Some(key));
         }
-        Ok(self.auth()?.hs256_secret.clone())
+        Ok(self.auth().hs256_secret()?.map(str::to_owned))
     }
 
-    /// Keys and secrets of the auth gate (`auth_*`, `url_token_secret`).
-    pub fn auth(&self) -> Result<&AuthSettings, ConfigError> {
-        cached(&self.auth, || {
-            AuthSettings::from_lookup(&|name| self.text(name))
-        })
+    /// Keys and secrets of the auth gate (`auth_*`, `url_token_secret`),
+    /// each read when first used.
+    pub fn auth(&self) -> &AuthSettings {
+        self.auth
+            .get_or_init(|| AuthSettings::new(self.lookup.clone()))
     }
 
-    /// Requests per minute and caller (`rate_limit_*`).
-    pub fn rate(&self) -> Result<&Limits, ConfigError> {
-        cached(&self.rate, || {
-            let d = Limits::default();
-            Ok(Limits {
-                standard: self.number("rate_limit_standard", d.standard)?,
-                heavy: self.number("rate_limit_heavy", d.heavy)?,
-                ingest: self.number("rate_limit_ingest", d.ingest)?,
-                loki: self.number("rate_limit_loki", d.loki)?,
-            })
-        })
+    /// Requests per minute and caller for `class` (`rate_limit_*`); 0: no
+    /// limit. Reads that class's variable only.
+    pub fn rate_limit(&self, class: Class) -> Result<u64, ConfigError> {
+        let name = match class {
+            Class::Standard => "rate_limit_standard",
+            Class::Heavy => "rate_limit_heavy",
+            Class::Ingest => "rate_limit_ingest",
+            Class::Loki => "rate_limit_loki",
+        };
+        self.number(name, Limits::default().of(class))
     }
 
     /// Where log bytes go (`blob_store`, `s3_*`).
@@ -631,50 +643,44 @@ impl Limits {
     }
 }
 
-/// Keys and secrets, from Spin variables (see docs/auth.md).
-/// `Debug` shows which are set, never their values.
-#[derive(Clone, PartialEq, Eq)]
+/// Keys and secrets, from Spin variables (see docs/auth.md), each read at
+/// its first use: a bearer token reads the key of its algorithm, an API key
+/// `auth_api_keys`, and so on. Every variable read is a host call (about
+/// 10 us of Spin's CPU each, docs/performance.md), so a small read reads one
+/// here, not six. A malformed value is a deployment error (500) when it is
+/// read, never a reason to open up. `Debug` shows which are set, never
+/// their values.
 pub struct AuthSettings {
-    /// `auth_hs256_secret`: HS256 JWTs (and, by derivation, URL tokens).
-    pub hs256_secret: Option<String>,
-    /// `auth_rs256_public_key`: PEM, verifies RS256 JWTs.
-    pub rs256_public_key: Option<String>,
-    /// `auth_es256_public_key`: PEM, verifies ES256 JWTs (P-256).
-    pub es256_public_key: Option<String>,
-    /// `auth_api_keys`: hashes of API keys and what each grants.
-    pub api_keys: Vec<ApiKey>,
-    /// `auth_digest_keys`: Digest key pairs (public key, HA1s) and what each grants.
-    pub digest_keys: Vec<DigestKey>,
-    /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
-    pub url_token_secret: Option<String>,
+    text: Lookup,
+    hs256_secret: OnceCell<Option<String>>,
+    rs256_public_key: OnceCell<Option<String>>,
+    es256_public_key: OnceCell<Option<String>>,
+    api_keys: OnceCell<Vec<ApiKey>>,
+    digest_keys: OnceCell<Vec<DigestKey>>,
+    url_token_secret: OnceCell<Option<String>>,
 }
 
 impl Default for AuthSettings {
     /// Closed: no key, so nothing authenticates.
     fn default() -> Self {
-        Self {
-            hs256_secret: None,
-            rs256_public_key: None,
-            es256_public_key: None,
-            api_keys: Vec::new(),
-            digest_keys: Vec::new(),
-            url_token_secret: None,
-        }
+        AuthSettings::with(&[])
     }
 }
 
 impl std::fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |cell: &OnceCell<Option<String>>| match cell.get() {
+            None => "<unread>",
+            Some(None) => "<unset>",
+            Some(Some(_)) => "<set>",
+        };
         f.debug_struct("AuthSettings")
-            .field("hs256_secret", &self.hs256_secret.as_ref().map(|_| "<set>"))
-            .field("rs256_public_key", &self.rs256_public_key.is_some())
-            .field("es256_public_key", &self.es256_public_key.is_some())
-            .field("api_keys", &self.api_keys.len())
-            .field("digest_keys", &self.digest_keys.len())
-            .field(
-                "url_token_secret",
-                &self.url_token_secret.as_ref().map(|_| "<set>"),
-            )
+            .field("hs256_secret", &set(&self.hs256_secret))
+            .field("rs256_public_key", &set(&self.rs256_public_key))
+            .field("es256_public_key", &set(&self.es256_public_key))
+            .field("api_keys", &self.api_keys.get().map(Vec::len))
+            .field("digest_keys", &self.digest_keys.get().map(Vec::len))
+            .field("url_token_secret", &set(&self.url_token_secret))
             .finish()
     }
 }
@@ -687,48 +693,104 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub const URL_TOKEN_MAX_TTL_S: u64 = 600;
 
 impl AuthSettings {
-    /// Reads the `auth_*` variables and `url_token_secret` (`text`: a
-    /// variable's value, `None` if unset). A malformed value is a deployment
-    /// error (500), never a reason to open up.
-    pub fn from_lookup(
-        text: &impl Fn(&str) -> Result<Option<String>, ConfigError>,
-    ) -> Result<Self, ConfigError> {
-        let secret = |name: &str| match text(name)? {
+    /// Reads the `auth_*` variables and `url_token_secret` through `text`
+    /// (a variable's value, `None` if unset), each when first asked for.
+    fn new(text: Lookup) -> Self {
+        Self {
+            text,
+            hs256_secret: OnceCell::new(),
+            rs256_public_key: OnceCell::new(),
+            es256_public_key: OnceCell::new(),
+            api_keys: OnceCell::new(),
+            digest_keys: OnceCell::new(),
+            url_token_secret: OnceCell::new(),
+        }
+    }
+
+    /// Settings with these variables set and the rest unset: for tests.
+    pub fn with(pairs: &[(&str, &str)]) -> Self {
+        AuthSettings::new(pairs_lookup(pairs))
+    }
+
+    /// A secret: at least [`MIN_SECRET_BYTES`] long.
+    fn secret<'a>(
+        &self,
+        cell: &'a OnceCell<Option<String>>,
+        name: &str,
+    ) -> Result<Option<&'a str>, ConfigError> {
+        let value = cached(cell, || match (self.text)(name)? {
             Some(s) if s.len() < MIN_SECRET_BYTES => Err(ConfigError(format!(
                 "variable {name} is shorter than {MIN_SECRET_BYTES} bytes"
             ))),
             other => Ok(other),
-        };
-        // A PEM on one line (`\n` escapes, as env files often carry it) is unfolded.
-        let pem = |name: &str| {
-            Ok::<_, ConfigError>(text(name)?.map(|v| {
+        })?;
+        Ok(value.as_deref())
+    }
+
+    /// A PEM; on one line (`\n` escapes, as env files often carry it) it is unfolded.
+    fn pem<'a>(
+        &self,
+        cell: &'a OnceCell<Option<String>>,
+        name: &str,
+    ) -> Result<Option<&'a str>, ConfigError> {
+        let value = cached(cell, || {
+            Ok((self.text)(name)?.map(|v| {
                 if v.contains('\n') {
                     v
                 } else {
                     v.replace("\\n", "\n")
                 }
             }))
-        };
-        Ok(Self {
-            hs256_secret: secret("auth_hs256_secret")?,
-            rs256_public_key: pem("auth_rs256_public_key")?,
-            es256_public_key: pem("auth_es256_public_key")?,
-            api_keys: parse_api_keys(&text("auth_api_keys")?.unwrap_or_default())
-                .map_err(ConfigError)?,
-            digest_keys: parse_digest_keys(&text("auth_digest_keys")?.unwrap_or_default())
-                .map_err(ConfigError)?,
-            url_token_secret: secret("url_token_secret")?,
-        })
+        })?;
+        Ok(value.as_deref())
     }
 
-    /// Whether any credential could be accepted at all.
-    pub fn configured(&self) -> bool {
-        self.hs256_secret.is_some()
-            || self.rs256_public_key.is_some()
-            || self.es256_public_key.is_some()
-            || !self.api_keys.is_empty()
-            || !self.digest_keys.is_empty()
-            || self.url_token_secret.is_some()
+    /// `auth_hs256_secret`: HS256 JWTs (and, by derivation, URL tokens).
+    pub fn hs256_secret(&self) -> Result<Option<&str>, ConfigError> {
+        self.secret(&self.hs256_secret, "auth_hs256_secret")
+    }
+
+    /// `auth_rs256_public_key`: PEM, verifies RS256 JWTs.
+    pub fn rs256_public_key(&self) -> Result<Option<&str>, ConfigError> {
+        self.pem(&self.rs256_public_key, "auth_rs256_public_key")
+    }
+
+    /// `auth_es256_public_key`: PEM, verifies ES256 JWTs (P-256).
+    pub fn es256_public_key(&self) -> Result<Option<&str>, ConfigError> {
+        self.pem(&self.es256_public_key, "auth_es256_public_key")
+    }
+
+    /// `auth_api_keys`: hashes of API keys and what each grants.
+    pub fn api_keys(&self) -> Result<&[ApiKey], ConfigError> {
+        let keys = cached(&self.api_keys, || {
+            parse_api_keys(&(self.text)("auth_api_keys")?.unwrap_or_default()).map_err(ConfigError)
+        })?;
+        Ok(keys)
+    }
+
+    /// `auth_digest_keys`: Digest key pairs (public key, HA1s) and what each grants.
+    pub fn digest_keys(&self) -> Result<&[DigestKey], ConfigError> {
+        let keys = cached(&self.digest_keys, || {
+            parse_digest_keys(&(self.text)("auth_digest_keys")?.unwrap_or_default())
+                .map_err(ConfigError)
+        })?;
+        Ok(keys)
+    }
+
+    /// `url_token_secret`: signs URL tokens; derived from the HS256 secret if unset.
+    pub fn url_token_secret(&self) -> Result<Option<&str>, ConfigError> {
+        self.secret(&self.url_token_secret, "url_token_secret")
+    }
+
+    /// Whether any credential could be accepted at all. Stops at the first
+    /// key it finds set, so a configured server reads one variable here.
+    pub fn configured(&self) -> Result<bool, ConfigError> {
+        Ok(self.hs256_secret()?.is_some()
+            || self.rs256_public_key()?.is_some()
+            || self.es256_public_key()?.is_some()
+            || !self.api_keys()?.is_empty()
+            || !self.digest_keys()?.is_empty()
+            || self.url_token_secret()?.is_some())
     }
 }
 

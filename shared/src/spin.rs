@@ -93,7 +93,9 @@ async fn prepare<R>(req: IncomingRequest, api: &'static Api<R>) -> Result<Prepar
     }
     let mut stream = req.into_body_stream();
     let admitted = admit(&mut request, api, &config);
-    let limit = config.max_body_bytes().unwrap_or(0);
+    // Read when the first chunk comes: a request without a body (most
+    // reads) spares the variable read, a host call.
+    let limit = || config.max_body_bytes();
     let (lookup, store, gate) = match admitted {
         Ok(admitted) => admitted,
         Err(problem) => {
@@ -105,7 +107,7 @@ async fn prepare<R>(req: IncomingRequest, api: &'static Api<R>) -> Result<Prepar
             let mut drained = 0u64;
             while let Some(Ok(chunk)) = stream.next().await {
                 drained += chunk.len() as u64;
-                if drained > limit {
+                if drained > limit().unwrap_or(0) {
                     break;
                 }
             }
@@ -115,6 +117,7 @@ async fn prepare<R>(req: IncomingRequest, api: &'static Api<R>) -> Result<Prepar
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Problem::bad_request(format!("reading the body: {e:?}")))?;
+        let limit = limit()?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(Problem::too_large(limit));
         }
@@ -136,13 +139,15 @@ fn admit<R>(
 ) -> Result<Admitted<R>, Problem> {
     crate::web::guard::check(request, config)?;
     let lookup = api.family.find(&request.method, &request.path);
-    let limit = config.max_body_bytes()?;
     if let Some(len) = request
         .header(http::header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<u64>().ok())
-        && len > limit
+        .filter(|&len| len > 0)
     {
-        return Err(Problem::too_large(limit));
+        let limit = config.max_body_bytes()?;
+        if len > limit {
+            return Err(Problem::too_large(limit));
+        }
     }
     let store = std::rc::Rc::new(open_store());
     let subject = match &lookup {

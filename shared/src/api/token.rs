@@ -52,7 +52,7 @@ fn handle(route: Token, req: &Request, env: &Env) -> Result<Response, Problem> {
 }
 
 fn url_key(env: &Env) -> Result<Vec<u8>, Problem> {
-    env.config.auth()?.url_token_key().ok_or_else(|| {
+    env.config.auth().url_token_key()?.ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_IMPLEMENTED,
             "Not Implemented",
@@ -247,7 +247,7 @@ mod tests {
             doc["url"],
             format!("/system/v1/logs/v2/task/web.1?token={token}")
         );
-        let key = env.config.auth().unwrap().url_token_key().unwrap();
+        let key = env.config.auth().url_token_key().unwrap().unwrap();
         let (scope, _) = urltoken::verify(&key, token, 0).unwrap();
         assert_eq!(scope, Scope::Task("web.1".into()));
         let (status, doc) = mint(&env, r#"{"app":"my shop"}"#);

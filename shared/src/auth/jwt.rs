@@ -70,6 +70,11 @@ struct RawClaims {
     nbf: Option<f64>,
 }
 
+/// A key variable that does not read (too short, not given): the server's fault.
+fn bad_key(e: crate::config::ConfigError) -> JwtError {
+    JwtError::BadKey(e.0)
+}
+
 fn invalid(why: impl Into<String>) -> JwtError {
     JwtError::Invalid(why.into())
 }
@@ -100,7 +105,10 @@ pub fn verify(token: &str, settings: &Settings, now: u64) -> Result<Claims, JwtE
     let no_key = || invalid(format!("no key configured for {}", header.alg));
     match header.alg.as_str() {
         "HS256" => {
-            let secret = settings.hs256_secret.as_deref().ok_or_else(no_key)?;
+            let secret = settings
+                .hs256_secret()
+                .map_err(bad_key)?
+                .ok_or_else(no_key)?;
             if !ct_eq(&hmac_sha256(secret.as_bytes(), signed), &sig) {
                 return Err(invalid("bad HS256 signature"));
             }
@@ -109,7 +117,10 @@ pub fn verify(token: &str, settings: &Settings, now: u64) -> Result<Claims, JwtE
             use rsa::pkcs8::DecodePublicKey;
             use rsa::signature::Verifier;
             use rsa::traits::PublicKeyParts;
-            let pem = settings.rs256_public_key.as_deref().ok_or_else(no_key)?;
+            let pem = settings
+                .rs256_public_key()
+                .map_err(bad_key)?
+                .ok_or_else(no_key)?;
             let key = rsa::RsaPublicKey::from_public_key_pem(pem)
                 .or_else(|_| {
                     use rsa::pkcs1::DecodeRsaPublicKey;
@@ -130,7 +141,10 @@ pub fn verify(token: &str, settings: &Settings, now: u64) -> Result<Claims, JwtE
         "ES256" => {
             use p256::ecdsa::signature::Verifier;
             use p256::pkcs8::DecodePublicKey;
-            let pem = settings.es256_public_key.as_deref().ok_or_else(no_key)?;
+            let pem = settings
+                .es256_public_key()
+                .map_err(bad_key)?
+                .ok_or_else(no_key)?;
             let key = p256::ecdsa::VerifyingKey::from_public_key_pem(pem)
                 .map_err(|e| JwtError::BadKey(format!("auth_es256_public_key: {e}")))?;
             // JWS carries R || S, 32 bytes each (RFC 7518, section 3.4).
@@ -204,10 +218,7 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn settings() -> Settings {
-        Settings {
-            hs256_secret: Some(SECRET.into()),
-            ..Settings::default()
-        }
+        Settings::with(&[("auth_hs256_secret", SECRET)])
     }
 
     /// A token with any header, HMAC-signed with `secret`.
@@ -287,10 +298,7 @@ mod tests {
         assert!(bad(&signed(r#"{"alg":"HS384"}"#, claims.clone(), SECRET)));
         // A token signed for HS256 with the public key's text as secret
         // (the classic algorithm confusion) has no HS256 key to match here.
-        let only_es = Settings {
-            es256_public_key: Some("-----BEGIN PUBLIC KEY-----".into()),
-            ..Settings::default()
-        };
+        let only_es = Settings::with(&[("auth_es256_public_key", "-----BEGIN PUBLIC KEY-----")]);
         let t = hs(claims.clone(), "-----BEGIN PUBLIC KEY-----");
         assert!(matches!(
             verify(&t, &only_es, NOW),

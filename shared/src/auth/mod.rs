@@ -20,7 +20,7 @@ pub mod jwt;
 pub mod ratelimit;
 pub mod urltoken;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::model::sandbox::Sandboxes;
 use crate::routes::{Rule, SUPERUSER, Subject};
 use crate::store::Store;
@@ -35,11 +35,11 @@ pub use crate::config::{AuthSettings as Settings, MIN_SECRET_BYTES, URL_TOKEN_MA
 
 impl Settings {
     /// The key URL tokens are signed with, if URL tokens are configured.
-    pub fn url_token_key(&self) -> Option<Vec<u8>> {
-        urltoken::key(
-            self.url_token_secret.as_deref(),
-            self.hs256_secret.as_deref(),
-        )
+    pub fn url_token_key(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        Ok(urltoken::key(
+            self.url_token_secret()?,
+            self.hs256_secret()?,
+        ))
     }
 }
 
@@ -112,11 +112,11 @@ pub fn admit(
         return Ok(Gate::Pass(Vec::new()));
     }
     let now_ms = crate::util::clock::now_micros() / 1_000;
-    let principal = authenticate(req, config.auth()?, now_ms / 1_000)?;
+    let principal = authenticate(req, config.auth(), now_ms / 1_000)?;
     authorize(&principal, rule, subject, req, store)?;
     req.caller = Some(principal.caller.clone());
 
-    let limit = config.rate()?.of(rule.class);
+    let limit = config.rate_limit(rule.class)?;
     if limit == 0 {
         return Ok(Gate::Pass(Vec::new()));
     }
@@ -218,10 +218,12 @@ const HOW: &str = "send Authorization: Bearer <jwt> (or token=<jwt>), Authorizat
 pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Principal, Problem> {
     let result = authenticate_any(req, settings, now);
     match result {
-        Err(mut p) if p.status == StatusCode::UNAUTHORIZED && !settings.digest_keys.is_empty() => {
+        Err(mut p)
+            if p.status == StatusCode::UNAUTHORIZED && !settings.digest_keys()?.is_empty() =>
+        {
             let offered = p.headers.iter().any(|(_, v)| v.starts_with("Digest "));
             if !offered {
-                for c in digest::challenges(&settings.digest_keys, now, false) {
+                for c in digest::challenges(settings.digest_keys()?, now, false) {
                     p = p.with_header(header::WWW_AUTHENTICATE, c);
                 }
             }
@@ -232,7 +234,7 @@ pub fn authenticate(req: &Request, settings: &Settings, now: u64) -> Result<Prin
 }
 
 fn authenticate_any(req: &Request, settings: &Settings, now: u64) -> Result<Principal, Problem> {
-    if !settings.configured() {
+    if !settings.configured()? {
         return Err(missing(
             "authentication is not configured on this server, so every request is refused: \
              set the variable auth_hs256_secret (or auth_rs256_public_key, auth_es256_public_key, \
@@ -259,7 +261,7 @@ fn authenticate_any(req: &Request, settings: &Settings, now: u64) -> Result<Prin
             ("token", "=") => from_jwt(rest, settings, now),
             ("digest", " ") => from_digest(rest, req, settings, now),
             // dotnet-monitor's sample header spells the same key `MonitorApiKey`.
-            ("apikey" | "monitorapikey", " ") => match apikey::find(&settings.api_keys, rest) {
+            ("apikey" | "monitorapikey", " ") => match apikey::find(settings.api_keys()?, rest) {
                 Some(k) => Ok(Principal {
                     caller: format!("user:{}", k.uid),
                     grant: Grant::Permissions(k.permissions.clone()),
@@ -296,7 +298,7 @@ fn from_basic(credentials: &str, settings: &Settings) -> Result<Principal, Probl
             "the Basic credentials are not base64 of user:password",
         ));
     };
-    match apikey::find(&settings.api_keys, key) {
+    match apikey::find(settings.api_keys()?, key) {
         Some(k) if k.uid == user => Ok(Principal {
             caller: format!("user:{}", k.uid),
             grant: Grant::Permissions(k.permissions.clone()),
@@ -320,7 +322,7 @@ fn from_digest(
         uri.push('?');
         uri.push_str(req.query.raw());
     }
-    let keys = &settings.digest_keys;
+    let keys = settings.digest_keys()?;
     match digest::verify(credentials, req.method.as_str(), &uri, keys, now) {
         Ok(k) => Ok(Principal {
             caller: format!("user:{}", k.uid),
@@ -367,7 +369,7 @@ fn from_url_token(
     now: u64,
 ) -> Result<Principal, Problem> {
     let key = settings
-        .url_token_key()
+        .url_token_key()?
         .filter(|_| urltoken::looks_like(token));
     let Some(key) = key else {
         return Err(rejected("the URL token is not valid"));
@@ -608,7 +610,7 @@ mod tests {
     #[test]
     fn url_tokens_read_their_scope_only() {
         let c = config();
-        let key = c.auth().unwrap().url_token_key().unwrap();
+        let key = c.auth().url_token_key().unwrap().unwrap();
         let now = crate::util::clock::now_micros() / 1_000_000;
         let t = urltoken::mint(&key, &Scope::App("shop".into()), now + 60);
         let get = |method: Method, path: &str| status(admit_with(&c, method, path, None));
@@ -699,15 +701,47 @@ mod tests {
         assert!(
             Config::with(&[("auth_hs256_secret", "short")])
                 .auth()
+                .hs256_secret()
                 .is_err()
         );
         let c = Config::with(&[
             ("auth_hs256_secret", SECRET),
             ("auth_rs256_public_key", "  "),
         ]);
-        let s = c.auth().unwrap();
-        assert!(s.configured() && s.rs256_public_key.is_none());
+        let s = c.auth();
+        assert!(s.configured().unwrap() && s.rs256_public_key().unwrap().is_none());
         assert_eq!(c.url_token_max_ttl_s().unwrap(), URL_TOKEN_MAX_TTL_S);
         assert!(!format!("{s:?}").contains(SECRET));
+    }
+
+    /// Every variable read is a host call: the gate reads the key the
+    /// credential needs and the route's rate class, and a 401 the key that
+    /// says auth is configured and the Digest keys its challenge needs.
+    #[test]
+    fn the_gate_reads_only_the_variables_it_needs() {
+        let names = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = names.clone();
+        let c = Config::from_lookup(move |name| {
+            seen.borrow_mut().push(name.to_owned());
+            (name == "auth_hs256_secret").then(|| SECRET.to_owned())
+        });
+        let read = "/system/v1/agent/A/logs/v2/task/frameworks/F/executors/E/runs/R/stdout";
+        let bearer = format!("Bearer {}", jwt(&[SUPERUSER]));
+        admit_with(&c, Method::GET, read, Some(&bearer)).unwrap();
+        assert_eq!(
+            *names.borrow(),
+            ["auth_hs256_secret", "rate_limit_standard"]
+        );
+
+        names.borrow_mut().clear();
+        let c2 = Config::from_lookup({
+            let seen = names.clone();
+            move |name| {
+                seen.borrow_mut().push(name.to_owned());
+                (name == "auth_hs256_secret").then(|| SECRET.to_owned())
+            }
+        });
+        assert_eq!(status(admit_with(&c2, Method::GET, read, None)), 401);
+        assert_eq!(*names.borrow(), ["auth_hs256_secret", "auth_digest_keys"]);
     }
 }
