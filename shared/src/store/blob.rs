@@ -334,7 +334,11 @@ mod tests {
         assert_eq!(s.get_range("small", 5, 99).unwrap().unwrap(), b"67");
         assert_eq!(s.get_range("small", 9, 12).unwrap().unwrap(), b"");
         s.put("full", b"12345678").unwrap();
-        assert_eq!(kv.len(), 3, "a whole chunk is chunked: the value stays under the limit");
+        assert_eq!(
+            kv.len(),
+            3,
+            "a whole chunk is chunked: the value stays under the limit"
+        );
         s.delete("small").unwrap();
         assert_eq!(s.get("small").unwrap(), None);
         assert_eq!(kv.len(), 2);

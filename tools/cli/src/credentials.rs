@@ -111,10 +111,7 @@ mod tests {
     fn mints_what_the_gate_accepts() {
         let secret = random_hex(32).unwrap();
         let token = jwt(&secret, "me", &["dcos:superuser".into()], 60).unwrap();
-        let settings = spin_logs::auth::Settings {
-            hs256_secret: Some(secret),
-            ..Default::default()
-        };
+        let settings = spin_logs::auth::Settings::with(&[("auth_hs256_secret", &secret)]);
         assert_eq!(jwt::verify(&token, &settings, now()).unwrap().uid, "me");
         assert!(jwt("short", "me", &[], 60).is_err());
 
