@@ -97,7 +97,7 @@ const PREFIX: &str = "blob/";
 /// manifest is JSON, so it starts with `{`.
 const INLINE: u8 = 0;
 
-/// The embedded default: an object of up to one chunk as one `blob/<key>`
+/// The embedded default: an object smaller than a chunk as one `blob/<key>`
 /// value ([`INLINE`], then its bytes), a larger one as `blob/<key>#<i>`
 /// chunk keys plus a `blob/<key>` manifest. Inline saves a key-value get
 /// on every read of it and a write on every put: on Spin's SQLite store
@@ -156,7 +156,8 @@ impl KvBlobStore {
 }
 
 impl KvBlobStore {
-    /// The chunk entries and then the manifest entry for one object.
+    /// The entries of one object: its inline value if it is smaller than a
+    /// chunk, else its chunk entries and then its manifest entry.
     fn entries(&self, key: &str, data: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> KvResult<()> {
         if data.len() < self.chunk_size {
             let mut value = Vec::with_capacity(1 + data.len());
@@ -215,9 +216,10 @@ impl BlobStore for KvBlobStore {
         let m = match self.head(key)? {
             None => return Ok(None),
             Some(Head::Inline(bytes)) => {
-                let end = (end.min(bytes.len() as u64)) as usize;
-                let start = (start as usize).min(end);
-                return Ok(Some(bytes[start..end].to_vec()));
+                // In u64 until bounded by the length: usize is 32 bits in wasm.
+                let end = end.min(bytes.len() as u64);
+                let start = start.min(end);
+                return Ok(Some(bytes[start as usize..end as usize].to_vec()));
             }
             Some(Head::Chunked(m)) => m,
         };
@@ -333,6 +335,12 @@ mod tests {
         assert_eq!(s.get_range("small", 2, 5).unwrap().unwrap(), b"345");
         assert_eq!(s.get_range("small", 5, 99).unwrap().unwrap(), b"67");
         assert_eq!(s.get_range("small", 9, 12).unwrap().unwrap(), b"");
+        assert_eq!(
+            s.get_range("small", (1 << 32) + 1, 1 << 33)
+                .unwrap()
+                .unwrap(),
+            b""
+        );
         s.put("full", b"12345678").unwrap();
         assert_eq!(
             kv.len(),
