@@ -57,7 +57,7 @@ pub static FAMILY: Family<Ingest> = Family {
     ],
     aliases: &[],
     variables: &[BASE[0], BASE[1], BASE[2], vars::IDEMPOTENCY],
-    profile: super::Profile::Release,
+    profile: super::Profile::Deflate,
     rows: &[
         Row {
             endpoint: Endpoint::new(

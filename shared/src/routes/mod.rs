@@ -380,15 +380,28 @@ pub struct Family<R: 'static> {
 /// How a component is compiled: for speed where it moves bytes in bulk,
 /// for size where it does not (issue 25: every component at or under 1 MiB;
 /// issue 29: ingest at 50 MB/s or more). Measured on Spin 4.1: at
-/// `opt-level = "s"` ingest fell from 53.6 to 42.4-46.3 MB/s (zlib-rs,
-/// memchr and crc32fast kept at 3), while a small read, a 401, `GET /` and a
-/// 429 cost the same CPU per request within noise; `s` takes ~20% off a
-/// component's size. Cargo.toml defines both profiles.
+/// `opt-level = "s"` ingest fell from 53.6 to 40.8 MB/s, while a small
+/// read, a 401, `GET /` and a 429 cost the same CPU per request within
+/// noise; `s` takes ~20% off a component's size. Most of ingest's loss was
+/// the segment filter's build loop, which `s` compiled through a stack
+/// array (fixed in `store::log::filter::build`), the rest zlib-rs: on the
+/// test host (`BENCH_ONLY=store BENCH_STORE_MIB=64 cargo bench -p
+/// spin-logs-tests --bench perf`) ingest ran 59.0 MB/s at 3, 45.1 at
+/// [`Profile::Deflate`] before the filter fix, 60.9-63.2 after, 48.4-49.7
+/// at plain `s`; on Spin 59.1 MB/s at `deflate`. Cargo.toml defines the
+/// profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// `release` (opt-level 3): the byte paths, ingest, downloads and
-    /// archives, full reads, search.
+    /// `release` (opt-level 3): full reads, archives and search (dump,
+    /// archive, query).
     Release,
+    /// `deflate` (opt-level `s`, zlib-rs and memchr at 3): ingest, which
+    /// compresses every segment it stores. Archives were measured there
+    /// too and stay on `release`: on Spin (`BENCH_ONLY=archive
+    /// BENCH_ARCHIVE_MIB=32`), a streamed archive ran at 1.78x `tar czf`
+    /// at `release` and 1.48x at `deflate` (1.54x with sha2 at 3 as well),
+    /// a collection job 1.26x and 0.81x (1.02x).
+    Deflate,
     /// `small` (opt-level `s`): everything else.
     Small,
 }
@@ -399,6 +412,7 @@ impl Profile {
     pub fn name(self) -> &'static str {
         match self {
             Profile::Release => "release",
+            Profile::Deflate => "deflate",
             Profile::Small => "small",
         }
     }
