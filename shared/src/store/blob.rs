@@ -93,12 +93,14 @@ enum Head {
 /// Namespace of the embedded blobs in the shared key-value store.
 const PREFIX: &str = "blob/";
 
-/// First byte of a `blob/<key>` value that holds the object itself: a
-/// manifest is JSON, so it starts with `{`.
+/// Last byte of a `blob/<key>` value that holds the object itself (a
+/// manifest is JSON, so it ends with `}`). Last, not first: dropping it is
+/// a truncation, where a leading marker cost every read a copy of the
+/// whole object.
 const INLINE: u8 = 0;
 
 /// The embedded default: an object smaller than a chunk as one `blob/<key>`
-/// value ([`INLINE`], then its bytes), a larger one as `blob/<key>#<i>`
+/// value (its bytes, then [`INLINE`]), a larger one as `blob/<key>#<i>`
 /// chunk keys plus a `blob/<key>` manifest. Inline saves a key-value get
 /// on every read of it and a write on every put: on Spin's SQLite store
 /// each operation costs the host about 35 us of CPU (docs/performance.md),
@@ -133,8 +135,8 @@ impl KvBlobStore {
     fn head(&self, key: &str) -> KvResult<Option<Head>> {
         match self.kv.get(&Self::manifest_key(key))? {
             None => Ok(None),
-            Some(mut bytes) if bytes.first() == Some(&INLINE) => {
-                bytes.remove(0);
+            Some(mut bytes) if bytes.last() == Some(&INLINE) => {
+                bytes.pop();
                 Ok(Some(Head::Inline(bytes)))
             }
             Some(bytes) => serde_json::from_slice(&bytes)
@@ -160,9 +162,9 @@ impl KvBlobStore {
     /// chunk, else its chunk entries and then its manifest entry.
     fn entries(&self, key: &str, data: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> KvResult<()> {
         if data.len() < self.chunk_size {
-            let mut value = Vec::with_capacity(1 + data.len());
-            value.push(INLINE);
+            let mut value = Vec::with_capacity(data.len() + 1);
             value.extend_from_slice(data);
+            value.push(INLINE);
             out.push((Self::manifest_key(key), value));
             return Ok(());
         }
