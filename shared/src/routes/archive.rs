@@ -111,7 +111,7 @@ pub static FAMILY: Family<Archive> = Family {
     ],
     aliases: &[(JOBS_ALIAS, JOBS_PREFIX)],
     variables: &[BASE[0], BASE[1], BASE[2], vars::ARCHIVES, vars::TOKENS],
-    profile: super::Profile::Release,
+    profile: super::Profile::Deflate,
     rows: &[
         Row {
             endpoint: Endpoint::new(

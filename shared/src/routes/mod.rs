@@ -392,15 +392,17 @@ pub struct Family<R: 'static> {
 /// profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// `release` (opt-level 3): full reads, archives and search (dump,
-    /// archive, query).
+    /// `release` (opt-level 3): full reads and search (dump, query).
     Release,
-    /// `deflate` (opt-level `s`, zlib-rs and memchr at 3): ingest, which
-    /// compresses every segment it stores. Archives were measured there
-    /// too and stay on `release`: on Spin (`BENCH_ONLY=archive
-    /// BENCH_ARCHIVE_MIB=32`), a streamed archive ran at 1.78x `tar czf`
-    /// at `release` and 1.48x at `deflate` (1.54x with sha2 at 3 as well),
-    /// a collection job 1.26x and 0.81x (1.02x).
+    /// `deflate` (opt-level `s`; zlib-rs, memchr, crc32fast and sha2 at
+    /// 3): ingest, which compresses every segment it stores, and archive,
+    /// which compresses, checksums and hashes every byte it serves. On Spin
+    /// (`SPIN=... BENCH_ONLY=archive BENCH_ARCHIVE_MIB=32 cargo bench -p
+    /// spin-logs-tests --bench perf`, ratios to `tar czf` in the same run) a
+    /// streamed archive ran 1.87x and 1.95x at `release`, 1.90x, 1.91x and
+    /// 1.88x here; a collection job 1.30x and 1.34x at `release`, 1.24x,
+    /// 1.24x and 1.28x here. With zlib-rs and memchr alone at 3 it was
+    /// 1.48x and 0.81x: CRC-32 and SHA-256 at `s` cost that much.
     Deflate,
     /// `small` (opt-level `s`): everything else.
     Small,
