@@ -169,7 +169,7 @@ pub mod vars {
         var(
             "k8s_allowed_hosts",
             "",
-            "The Kubernetes API servers the collect component may reach: its allowed_outbound_hosts entry (scheme://host:port, * allowed, as `https://*:6443`); empty allows none (docs/kubernetes.md).",
+            "The Kubernetes API servers the clusters and collect components may reach: its allowed_outbound_hosts entry (scheme://host:port, * allowed, as `https://*:6443`); empty allows none (docs/kubernetes.md).",
         ),
         secret(
             "k8s_token_key",

@@ -70,7 +70,8 @@ pub async fn serve<R>(req: IncomingRequest, out: ResponseOutparam, api: &'static
     );
 }
 
-/// Outbound HTTP for the collect component's cluster API servers
+/// Outbound HTTP for the cluster API servers the `clusters` and `collect`
+/// components reach
 /// (`crate::collect::http`): the same exchange as S3's.
 pub fn outbound() -> std::rc::Rc<dyn Transport> {
     std::rc::Rc::new(SpinHttp)

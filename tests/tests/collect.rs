@@ -335,8 +335,9 @@ fn the_python_client_reads_the_stand_in() {
 
 // ------------------------------------------------------------ end to end
 
-/// A host whose `collect` component may reach any loopback port over plain
-/// HTTP (`k8s_allowed_hosts`), so `localhost` is a host it may not reach.
+/// A host whose `clusters` and `collect` components may reach any loopback
+/// port over plain HTTP (`k8s_allowed_hosts`), so `localhost` is a host they
+/// may not reach.
 /// Steps are short so a test sees many.
 fn host_for_clusters() -> TestHost {
     host_with(HostOptions {
@@ -1218,7 +1219,7 @@ fn health_is_live_without_dependencies_and_503_only_when_storage_is_down() {
         variables,
         kv_faults: Some(Faults(Arc::new(move |call| {
             if switch.load(Ordering::SeqCst)
-                && call.component == "collect"
+                && call.component == "clusters"
                 && call.op != "increment"
             {
                 Fault::Fail("the store is down".into())

@@ -1,7 +1,7 @@
 //! The `collect` component. Its routes and rules live in [`spin_logs::api::collect`], where
 //! native tests reach them; this file only binds them to Spin, and hands the
-//! collection layer the host's outbound HTTP (the only family that reaches a
-//! cluster's API server).
+//! collection layer the host's outbound HTTP (a job pulls from a cluster's API
+//! server).
 
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 

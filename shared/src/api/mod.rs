@@ -16,12 +16,14 @@
 //! | [`token`] | `routes::token` | |
 //! | [`retention`] | `routes::retention` | |
 //! | [`query`] | `routes::query` | |
+//! | [`clusters`] | `routes::clusters` | |
 //! | [`collect`] | `routes::collect` | |
 //! | [`ui`] | `routes::ui` | |
 //! | [`index`] | `routes::index` | |
 
 pub mod archive;
 pub mod browse;
+pub mod clusters;
 pub mod collect;
 pub mod discovery;
 pub mod dotnet;

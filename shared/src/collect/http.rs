@@ -3,9 +3,9 @@
 //! status and a job's target report.
 //!
 //! The transport is the one the S3 backend uses (`store::s3::Transport`),
-//! installed by the `collect` component before it serves
+//! installed by the `clusters` and `collect` components before they serve
 //! ([`install`]): `Env` is built by the glue for every family alike, and only
-//! this family reaches a cluster, so the component hands it over itself.
+//! these two families reach a cluster, so each component hands it over itself.
 //! Native tests install a fake.
 
 use crate::store::s3::{HttpRequest, HttpResponse, Transport};
@@ -93,7 +93,7 @@ impl Failure {
                 StatusCode::CONFLICT,
                 "Cluster Host Not Allowed",
                 format!(
-                    "this deployment does not let the collect component reach {server}: add its \
+                    "this deployment does not let spin-logs reach {server}: add its \
                      scheme://host:port to allowed_outbound_hosts (the k8s_allowed_hosts variable; \
                      docs/collect.md)"
                 ),

@@ -27,7 +27,8 @@
 //! | [`token`] | `token` | URL tokens |
 //! | [`retention`] | `retention` | archive policies and runs, the archive catalog |
 //! | [`query`] | `query` | Kubernetes search and listings, Loki's read API |
-//! | [`collect`] | `collect` | clusters, collection configuration, pulls, metrics, health |
+//! | [`clusters`] | `clusters` | clusters, collection configuration, metrics, health |
+//! | [`collect`] | `collect` | collection jobs: pulls from clusters' API servers |
 //! | [`ui`] | `ui` | the web viewer's files |
 //! | [`index`] | `index` | `/`, `/openapi.json`, and every path outside the families (404) |
 //!
@@ -40,6 +41,7 @@
 
 pub mod archive;
 pub mod browse;
+pub mod clusters;
 pub mod collect;
 pub mod discovery;
 pub mod dump;
@@ -691,7 +693,7 @@ impl<R> Described for Family<R> {
 }
 
 /// Every family, in spin.toml's order (the catch-all `index` last).
-pub static ALL: [&dyn Described; 12] = [
+pub static ALL: [&dyn Described; 13] = [
     &ingest::FAMILY,
     &discovery::FAMILY,
     &dump::FAMILY,
@@ -699,6 +701,7 @@ pub static ALL: [&dyn Described; 12] = [
     &archive::FAMILY,
     &retention::FAMILY,
     &query::FAMILY,
+    &clusters::FAMILY,
     &collect::FAMILY,
     &tail::FAMILY,
     &token::FAMILY,
@@ -711,7 +714,7 @@ pub static ALL: [&dyn Described; 12] = [
 /// names (the metrics report) then links no family's parser. Through the
 /// trait object it linked all twelve `resolve`s, ~70 KB of the `collect`
 /// component (`twiggy top` on its core module).
-pub static COMPONENTS: [&str; 12] = [
+pub static COMPONENTS: [&str; 13] = [
     ingest::FAMILY.component,
     discovery::FAMILY.component,
     dump::FAMILY.component,
@@ -719,6 +722,7 @@ pub static COMPONENTS: [&str; 12] = [
     archive::FAMILY.component,
     retention::FAMILY.component,
     query::FAMILY.component,
+    clusters::FAMILY.component,
     collect::FAMILY.component,
     tail::FAMILY.component,
     token::FAMILY.component,
