@@ -9,7 +9,9 @@
 //! Anchors: a hello-world spin-sdk 5.2 component on the same test host
 //! (`tests/hello-world`), nginx (Debian's package, `sendfile on`) and
 //! `python3 -m http.server` serving the same bytes, `tar czf` and
-//! `tar -I 'pigz -p 2'` of the same files, GNU `tail -n 100` of the same file.
+//! `tar -I 'pigz -p 2'` of the same files, GNU `tail -n 100` of the same file,
+//! `grep` over the same lines, and the platform's ceiling for a full read (a
+//! component in `tests/hello-world` that streams a static buffer).
 //! Sizes and durations: `BENCH_SECS` (each load run, default 5),
 //! `BENCH_FULL_MIB` (256), `BENCH_BIG_MIB` (1024), `BENCH_ARCHIVE_MIB` (100),
 //! `BENCH_FOLLOWERS` (1000), `BENCH_IDLE_SECS` (30), `BENCH_STORE_MIB` (256). Output: the table on
@@ -79,7 +81,7 @@ fn main() {
     std::fs::create_dir_all(&out_dir).expect("output dir");
     let disk = tempfile::tempdir().expect("temp dir");
     let mut rows: Vec<Row> = Vec::new();
-    // `BENCH_ONLY=request,read,store,archive,follow` runs some sections only.
+    // `BENCH_ONLY=request,read,store,archive,search,follow` runs some sections only.
     let only = std::env::var("BENCH_ONLY").ok();
     let section = |name: &str| {
         only.as_deref()
@@ -91,13 +93,14 @@ fn main() {
     let host = App::start(&app_dir, Vec::new());
     let agent = agent();
     let batch = batch_of_lines();
+    let mut hello = Hello {
+        app: None,
+        rps: None,
+    };
 
     if section("request") {
         // Per-request cost, against a hello-world component on the same host.
-        let hello = App::start(&repo_root().join("tests").join("hello-world"), Vec::new());
-        let hello_rps = load::measure(&hello.url("/"), None, 200, 8, secs).requests_per_s;
-        drop(hello);
-        eprintln!("hello world: {hello_rps:.0} req/s");
+        let hello_rps = hello.get(secs);
 
         // A small task log: 100 lines, what most tasks' stdout holds. The
         // rate limit at its default, as deployed.
@@ -209,8 +212,32 @@ fn main() {
                 target: "",
             },
         );
+        // A small read beside an empty store and beside one that holds the
+        // big file: what a read costs must not grow with the store.
+        let small_read = host.url(&read_path("small", "?cursor=END&skip=-1"));
+        let small_before = load::measure(&small_read, Some(auth()), 200, 8, secs);
         register(&agent, &host, "big");
         ingest(&agent, &host, "big", &batch4, big_mib.div_ceil(4));
+        let small_after = load::measure(&small_read, Some(auth()), 200, 8, secs);
+        let hello_rps = hello.get(secs);
+        push(
+            &mut rows,
+            Row {
+                key: "small-read-big-store",
+                figure: format!(
+                    "small authenticated read once the store holds {} MiB, rate limiting off",
+                    full_mib + big_mib
+                ),
+                unit: "requests/s",
+                better: Better::Higher,
+                ours: small_after.requests_per_s,
+                anchors: vec![
+                    ("hello-world component".into(), hello_rps),
+                    ("the same before".into(), small_before.requests_per_s),
+                ],
+                target: ">= 0.5",
+            },
+        );
 
         // The last 100 lines, against GNU tail on the same bytes on disk.
         let small_ms = ms(last_100(&agent, &host, "small"));
@@ -273,10 +300,12 @@ fn main() {
         let nginx = with_nginx(disk.path(), |url| {
             best_of(3, || curl(&format!("{url}/full.log"), None, full_bytes))
         });
+        let ceiling = hello.static_buffer(full_mib);
         let static_anchors = || {
             vec![
                 ("python3 -m http.server".to_owned(), python),
                 ("nginx (sendfile)".to_owned(), nginx),
+                ("the platform: a static buffer streamed".to_owned(), ceiling),
             ]
         };
         push(
@@ -422,6 +451,10 @@ fn main() {
         );
     }
 
+    if section("search") {
+        search_rows(&mut rows, &agent, &app_dir, big_mib, disk.path());
+    }
+
     if section("follow") {
         // Append-to-delivery latency with one follower.
         register(&agent, &host, "live");
@@ -499,6 +532,167 @@ fn main() {
     }
 
     report(&rows, &out_dir);
+}
+
+/// The anchors in `tests/hello-world`, started once and kept: the hello
+/// world's requests/s, and Spin's ceiling for a full read (a component that
+/// streams a static buffer).
+struct Hello {
+    app: Option<App>,
+    rps: Option<f64>,
+}
+
+impl Hello {
+    fn app(&mut self) -> &App {
+        self.app.get_or_insert_with(|| {
+            App::start_anchor(&repo_root().join("tests").join("hello-world"))
+        })
+    }
+
+    /// The hello world's requests/s (measured once).
+    fn get(&mut self, secs: f64) -> f64 {
+        if let Some(rps) = self.rps {
+            return rps;
+        }
+        let url = self.app().url("/");
+        let rps = load::measure(&url, None, 200, 8, secs).requests_per_s;
+        eprintln!("hello world: {rps:.0} req/s");
+        *self.rps.insert(rps)
+    }
+
+    /// MB/s of `mib` MiB of a static buffer streamed (best of three).
+    fn static_buffer(&mut self, mib: usize) -> f64 {
+        let url = self.app().url(&format!("/static?mib={mib}"));
+        best_of(3, || curl(&url, None, (mib as u64) << 20))
+    }
+}
+
+/// A string in no line over `mib` MiB of labelled streams (the search API,
+/// paged until done) beside `grep -c` of the same lines on disk, and the
+/// first 1,000 hits of a common one beside `grep -m 1000`.
+fn search_rows(rows: &mut Vec<Row>, agent: &ureq::Agent, app_dir: &Path, mib: usize, dir: &Path) {
+    let host = App::start(app_dir, Vec::new());
+    let text = typical_log(mib << 20, 13);
+    let file = dir.join("streams.log");
+    std::fs::write(&file, &text).expect("write");
+    push_streams(agent, &host, &text);
+    drop(text);
+    let search = host.url("/k8s/v1/search");
+    let absent = "needle-7f3a9c";
+    let (found, ours) = search_all(agent, &search, absent);
+    assert_eq!(found, 0, "{absent} is in no line");
+    let grep = best_of_ms(3, || grep_ms(&["-c", absent], &file));
+    push(
+        rows,
+        Row {
+            key: "search-absent",
+            figure: format!("a string in no line, over {mib} MiB (search API, every page)"),
+            unit: "ms",
+            better: Better::Lower,
+            ours,
+            anchors: vec![("grep -c on the same lines on disk".into(), grep)],
+            target: ">= 1.0 (<= 1x grep)",
+        },
+    );
+    let common = "path=/healthz";
+    let first = best_of_ms(5, || {
+        let t = Instant::now();
+        let page = search_page(agent, &search, &json!({"contains": common, "limit": 1000}));
+        assert_eq!(page["count"], 1000, "a full first page");
+        ms(t.elapsed())
+    });
+    let grep = best_of_ms(5, || grep_ms(&["-m", "1000", common], &file));
+    push(
+        rows,
+        Row {
+            key: "search-common",
+            figure: "a common string, the first 1,000 hits (search API)".into(),
+            unit: "ms",
+            better: Better::Lower,
+            ours: first,
+            anchors: vec![("grep -m 1000 on the same lines".into(), grep)],
+            target: "",
+        },
+    );
+    let _ = std::fs::remove_file(&file);
+}
+
+/// Pushes `text`'s lines as eight labelled streams (Loki's JSON push, about
+/// 4 MiB a push), timestamped a millisecond apart ending now.
+fn push_streams(agent: &ureq::Agent, host: &App, text: &[u8]) {
+    let lines: Vec<&str> = std::str::from_utf8(text).expect("text").lines().collect();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let start_ms = now_ms - lines.len() as u64;
+    let per_push = (4 << 20) / (text.len() / lines.len().max(1)).max(1);
+    let url = host.url("/loki/api/v1/push");
+    for (n, chunk) in lines.chunks(per_push).enumerate() {
+        let first = n * per_push;
+        let streams: Vec<Value> = (0..8)
+            .map(|pod| {
+                let values: Vec<Value> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| (first + i) % 8 == pod)
+                    .map(|(i, l)| json!([((start_ms + (first + i) as u64) * 1_000_000).to_string(), l]))
+                    .collect();
+                json!({"stream": {"namespace": "bench", "pod": format!("app-{pod}"), "container": "app"}, "values": values})
+            })
+            .collect();
+        let r = agent
+            .post(&url)
+            .header("authorization", auth())
+            .header("content-type", "application/json")
+            .send(json!({ "streams": streams }).to_string().as_bytes())
+            .expect("push");
+        assert_eq!(r.status(), 204, "push");
+    }
+}
+
+/// Every page of a forward search for `needle`: hits and milliseconds.
+fn search_all(agent: &ureq::Agent, search: &str, needle: &str) -> (u64, f64) {
+    let t = Instant::now();
+    let mut found = 0;
+    let mut body = json!({"contains": needle, "direction": "forward", "limit": 1000});
+    loop {
+        let page = search_page(agent, search, &body);
+        found += page["count"].as_u64().unwrap_or(0);
+        match page["next_cursor"].as_str() {
+            Some(c) if page["has_more"] == true => body["cursor"] = json!(c),
+            _ => break,
+        }
+    }
+    (found, ms(t.elapsed()))
+}
+
+/// One page of `/k8s/v1/search` for `body`, which must answer 200.
+fn search_page(agent: &ureq::Agent, search: &str, body: &Value) -> Value {
+    let r = agent
+        .post(search)
+        .header("authorization", auth())
+        .header("content-type", "application/json")
+        .send(body.to_string().as_bytes())
+        .expect("search");
+    assert_eq!(r.status(), 200, "search");
+    serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json")
+}
+
+/// Milliseconds of `grep <args> <file>`, process start included.
+fn grep_ms(args: &[&str], file: &Path) -> f64 {
+    let t = Instant::now();
+    Command::new("grep")
+        .args(args)
+        .arg(file)
+        .stdout(Stdio::null())
+        .status()
+        .expect("grep runs");
+    ms(t.elapsed())
+}
+
+fn best_of_ms(n: usize, mut f: impl FnMut() -> f64) -> f64 {
+    (0..n).map(|_| f()).fold(f64::INFINITY, f64::min)
 }
 
 /// Adds `row`, saying so on stderr (a run takes minutes).

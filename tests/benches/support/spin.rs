@@ -124,6 +124,21 @@ impl App {
         }
     }
 
+    /// An anchor app in `dir` (the hello world), as it is: none of the
+    /// benchmarks' variables, which its manifest does not declare.
+    pub fn start_anchor(dir: &Path) -> App {
+        match spin_binary() {
+            Some(spin) => App::Spin(SpinUp::start(&spin, dir, &[])),
+            None => App::Test(
+                TestHost::start(HostOptions {
+                    app_dir: Some(dir.to_path_buf()),
+                    ..HostOptions::default()
+                })
+                .expect("host starts"),
+            ),
+        }
+    }
+
     /// Where the host keeps its state (the embedded store's SQLite file).
     pub fn state_dir(&self) -> &Path {
         match self {
