@@ -372,7 +372,7 @@ fn our_manifest_grants_every_component_its_variables_and_stores() {
             .map(String::as_str)
             .collect();
         let want: &[&str] = match id {
-            "collect" => &["{{ s3_endpoint }}", "{{ k8s_allowed_hosts }}"],
+            "clusters" | "collect" => &["{{ s3_endpoint }}", "{{ k8s_allowed_hosts }}"],
             _ if family.variables().contains(&"blob_store") => &["{{ s3_endpoint }}"],
             _ => &[],
         };
