@@ -211,7 +211,22 @@ fn convert_method(m: &spin_sdk::http::Method) -> Result<http::Method, Problem> {
     })
 }
 
-async fn send(response: Response, out: ResponseOutparam) {
+async fn send(mut response: Response, out: ResponseOutparam) {
+    // A body in memory says its length, as a known-length stream already
+    // does (`read::reader`, `read::download`): the host then frames it by
+    // length, not as chunks with a final empty one.
+    let bodiless = matches!(
+        response.status,
+        http::StatusCode::NO_CONTENT | http::StatusCode::NOT_MODIFIED
+    );
+    if let Body::Bytes(bytes) = &response.body
+        && !bodiless
+    {
+        response
+            .headers
+            .entry(http::header::CONTENT_LENGTH)
+            .or_insert_with(|| http::HeaderValue::from(bytes.len()));
+    }
     let headers: Vec<(String, Vec<u8>)> = response
         .headers
         .iter()

@@ -119,7 +119,11 @@ impl<S: Source + 'static> Read<'_, S> {
         if start == end {
             return Ok(self.headers(StatusCode::NO_CONTENT, None));
         }
-        let response = self.headers(StatusCode::OK, next);
+        // Its length is known: the host then needs no chunked framing (see
+        // `spin::send`).
+        let response = self
+            .headers(StatusCode::OK, next)
+            .header(header::CONTENT_LENGTH, &(end - start).to_string());
         Ok(response.stream(Box::new(self.snapshot.clone().read(start, end))))
     }
 
