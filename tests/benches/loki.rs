@@ -358,18 +358,6 @@ fn common_string(agent: &ureq::Agent, search: &str) {
     );
 }
 
-/// One page of `/k8s/v1/search` for `body`, which must answer 200.
-fn search_page(agent: &ureq::Agent, search: &str, body: &Value) -> Value {
-    let r = agent
-        .post(search)
-        .header("authorization", auth())
-        .header("content-type", "application/json")
-        .send(body.to_string().as_bytes())
-        .expect("search");
-    assert_eq!(r.status(), 200);
-    serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json")
-}
-
 /// p50 of 11 calls of `path` (each answer checked by `check`).
 fn p50(agent: &ureq::Agent, url: &str, check: impl Fn(&Value)) -> Duration {
     let mut times: Vec<Duration> = (0..11)

@@ -670,18 +670,6 @@ fn search_all(agent: &ureq::Agent, search: &str, needle: &str) -> (u64, f64) {
     (found, ms(t.elapsed()))
 }
 
-/// One page of `/k8s/v1/search` for `body`, which must answer 200.
-fn search_page(agent: &ureq::Agent, search: &str, body: &Value) -> Value {
-    let r = agent
-        .post(search)
-        .header("authorization", auth())
-        .header("content-type", "application/json")
-        .send(body.to_string().as_bytes())
-        .expect("search");
-    assert_eq!(r.status(), 200, "search");
-    serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json")
-}
-
 /// Milliseconds of `grep <args> <file>`, process start included.
 fn grep_ms(args: &[&str], file: &Path) -> f64 {
     let t = Instant::now();

@@ -216,3 +216,19 @@ pub fn typical_log(bytes: usize, seed: u64) -> Vec<u8> {
     }
     out
 }
+
+/// One page of `/k8s/v1/search` for `body`, which must answer 200.
+pub fn search_page(
+    agent: &ureq::Agent,
+    search: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let r = agent
+        .post(search)
+        .header("authorization", auth())
+        .header("content-type", "application/json")
+        .send(body.to_string().as_bytes())
+        .expect("search");
+    assert_eq!(r.status(), 200);
+    serde_json::from_slice(&r.into_body().read_to_vec().expect("body")).expect("json")
+}
