@@ -11,7 +11,7 @@ use crate::store::Store;
 use crate::store::blob::{BlobStore, KvBlobStore, LazyBlobs};
 use crate::store::kv::{Cas, Kv, KvError, KvResult};
 use crate::store::s3::{HttpRequest, HttpResponse, S3BlobStore, Transport, TransportError};
-use crate::web::message::{Body, Chunk, Request, Response, respond};
+use crate::web::message::{Body, Chunk, ChunkStream, Request, Response, respond};
 use crate::web::problem::Problem;
 use futures::StreamExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
@@ -247,39 +247,55 @@ async fn send(mut response: Response, out: ResponseOutparam) {
         eprintln!("response body not writable");
         return;
     };
+    let mut chunks: ChunkStream = match response.body {
+        Body::Empty => Box::new(std::iter::empty()),
+        Body::Bytes(bytes) => Box::new(std::iter::once(Ok(Chunk::Data(bytes)))),
+        Body::Stream(chunks) => chunks,
+    };
+    // The first bytes go into the body before the response is handed over
+    // (as many as the host takes without waiting), so that the host sends
+    // them in the same write as the headers. Handed over first, the headers
+    // could leave alone, and the body's first bytes then waited for the
+    // client's delayed ACK (Spin sets no TCP_NODELAY): on Spin 4.1 under
+    // `wrk -c1`, `GET /` took 12-17 ms on average, 70-170 req/s.
+    let first = chunks.next();
+    let mut sent = 0;
+    if let Some(Ok(Chunk::Data(bytes))) = &first {
+        sent = sink.write_now(bytes);
+    }
     out.set(outgoing);
-    match response.body {
-        Body::Empty => {}
-        Body::Bytes(bytes) => {
-            if let Err(e) = sink.write(&bytes).await {
-                eprintln!("client went away: {e:?}");
-            }
-        }
-        Body::Stream(chunks) => {
-            for chunk in chunks {
-                match chunk {
-                    Ok(Chunk::Data(bytes)) => {
-                        if let Err(e) = sink.write(&bytes).await {
-                            eprintln!("client went away: {e:?}");
-                            return;
-                        }
-                    }
-                    Ok(Chunk::Wait(d)) => {
-                        sleep(d).await;
-                        // Stop as soon as the client has gone (dropping the
-                        // stream gives its follower slot back), not at the
-                        // next write, which for an idle follow is the next
-                        // keepalive.
-                        if sink.gone() {
-                            eprintln!("client went away");
-                            return;
-                        }
-                    }
-                    Err(problem) => {
-                        eprintln!("stream cut short: {problem}");
-                        return;
-                    }
+    if let Some(Ok(Chunk::Data(bytes))) = &first
+        && let Err(e) = sink.write(&bytes[sent..]).await
+    {
+        eprintln!("client went away: {e:?}");
+        return;
+    }
+    let rest = match first {
+        Some(Ok(Chunk::Data(_))) => None,
+        other => other,
+    };
+    for chunk in rest.into_iter().chain(chunks) {
+        match chunk {
+            Ok(Chunk::Data(bytes)) => {
+                if let Err(e) = sink.write(&bytes).await {
+                    eprintln!("client went away: {e:?}");
+                    return;
                 }
+            }
+            Ok(Chunk::Wait(d)) => {
+                sleep(d).await;
+                // Stop as soon as the client has gone (dropping the
+                // stream gives its follower slot back), not at the
+                // next write, which for an idle follow is the next
+                // keepalive.
+                if sink.gone() {
+                    eprintln!("client went away");
+                    return;
+                }
+            }
+            Err(problem) => {
+                eprintln!("stream cut short: {problem}");
+                return;
             }
         }
     }
@@ -323,6 +339,20 @@ impl BodySink {
         // Hands what was written on now: a live follow's line must not wait
         // in a buffer for the next one.
         stream.flush()
+    }
+
+    /// Writes as much of `bytes` as the host takes at once, without waiting:
+    /// how many.
+    fn write_now(&self, bytes: &[u8]) -> usize {
+        let Some(stream) = &self.stream else {
+            return 0;
+        };
+        let room = stream.check_write().unwrap_or(0);
+        let n = usize::try_from(room).map_or(bytes.len(), |r| r.min(bytes.len()));
+        if n == 0 || stream.write(&bytes[..n]).is_err() {
+            return 0;
+        }
+        n
     }
 
     /// Whether the client has gone (the host closed the stream).

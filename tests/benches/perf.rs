@@ -112,6 +112,10 @@ fn main() {
         let on = load::measure(&small_read, Some(&auth_as("first")), 200, 8, secs);
         let unauthenticated = load::measure(&small_read, None, 401, 8, secs);
         let index = load::measure(&limited.url("/"), None, 200, 8, secs);
+        // One keep-alive connection: a response whose headers leave before
+        // its body waits for the client's delayed ACK on Spin (no
+        // TCP_NODELAY), which only this shows (`spin::send`).
+        let index_one = load::measure(&limited.url("/"), None, 200, 1, secs);
         // Far over its limit: nearly every answer is a 429.
         let refused = load::measure(&small_read, Some(&auth_as("abuser")), 429, 8, secs);
         drop(limited);
@@ -173,6 +177,19 @@ fn main() {
                 ours: index.requests_per_s,
                 anchors: hello_anchor(),
                 target: ">= 0.8",
+            },
+        );
+        let hello_one = hello.one_connection(secs);
+        push(
+            &mut rows,
+            Row {
+                key: "index-one-connection",
+                figure: "public JSON GET /, one keep-alive connection".into(),
+                unit: "requests/s",
+                better: Better::Higher,
+                ours: index_one.requests_per_s,
+                anchors: vec![("hello-world component, one connection".into(), hello_one)],
+                target: ">= 0.5",
             },
         );
         push(
@@ -561,6 +578,12 @@ impl Hello {
         let rps = load::measure(&url, None, 200, 8, secs).requests_per_s;
         eprintln!("hello world: {rps:.0} req/s");
         *self.rps.insert(rps)
+    }
+
+    /// The hello world's requests/s on one keep-alive connection.
+    fn one_connection(&mut self, secs: f64) -> f64 {
+        let url = self.app().url("/");
+        load::measure(&url, None, 200, 1, secs).requests_per_s
     }
 
     /// MB/s of `mib` MiB of a static buffer streamed (best of three).
