@@ -340,3 +340,24 @@ fn bad_input_gets_a_problem_and_stores_nothing() {
     // The seeded file is untouched.
     assert_eq!(get(&host, &file_path(&task, "stdout")).text(), "seed\n");
 }
+
+/// Every component at or under 1 MiB as `spin build` writes it (issue 25;
+/// stripped, the profiles in Cargo.toml), but `query`, the one still over,
+/// which must not grow (docs/performance.md, "Code size", has the sizes).
+/// `archive` had 2 KB to spare when this was written.
+#[test]
+fn every_component_fits_in_a_mebibyte() {
+    use spin_logs_tests::manifest::Manifest;
+    let manifest = Manifest::load(&spin_logs_tests::repo_root()).expect("spin.toml");
+    spin_logs_tests::builder::build_components(&manifest).expect("build");
+    for (name, component) in &manifest.components {
+        let path = manifest.source_path(component);
+        let bytes = std::fs::metadata(&path).expect("built").len();
+        let cap = if name == "query" { 1_900_000 } else { 1 << 20 };
+        assert!(
+            bytes <= cap,
+            "{name}: {bytes} bytes, over {cap} ({})",
+            path.display()
+        );
+    }
+}
