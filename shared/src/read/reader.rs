@@ -119,11 +119,14 @@ impl<S: Source + 'static> Read<'_, S> {
         if start == end {
             return Ok(self.headers(StatusCode::NO_CONTENT, None));
         }
-        // Its length is known: the host then needs no chunked framing (see
-        // `spin::send`).
+        // Its length is known (the read skips what retention expired, as
+        // `Snapshot::read` clamps): the host then needs no chunked framing.
+        let length = end
+            .min(snap.size())
+            .saturating_sub(start.max(snap.retained()));
         let response = self
             .headers(StatusCode::OK, next)
-            .header(header::CONTENT_LENGTH, &(end - start).to_string());
+            .header(header::CONTENT_LENGTH, &length.to_string());
         Ok(response.stream(Box::new(self.snapshot.clone().read(start, end))))
     }
 
