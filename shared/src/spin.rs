@@ -211,10 +211,42 @@ fn convert_method(m: &spin_sdk::http::Method) -> Result<http::Method, Problem> {
     })
 }
 
-async fn send(mut response: Response, out: ResponseOutparam) {
-    // A body in memory says its length, as a known-length stream already
-    // does (`read::reader`, `read::download`): the host then frames it by
-    // length, not as chunks with a final empty one.
+async fn send(response: Response, out: ResponseOutparam) {
+    let (outgoing, mut chunks) = outgoing(response);
+    let Some(sink) = BodySink::of(&outgoing) else {
+        eprintln!("response body not writable");
+        return;
+    };
+    // The first bytes go into the body before the response is handed over
+    // (as many as the host takes without waiting), so that the host sends
+    // them in the same write as the headers. Handed over first, the headers
+    // could leave alone, and the body's first bytes then waited for the
+    // client's delayed ACK (Spin sets no TCP_NODELAY): on Spin 4.1 under
+    // `wrk -c1`, `GET /` took 12-17 ms on average, 70-170 req/s.
+    let first = chunks.next();
+    let mut sent = 0;
+    if let Some(Ok(Chunk::Data(bytes))) = &first {
+        sent = sink.write_now(bytes);
+    }
+    out.set(outgoing);
+    if let Some(Ok(Chunk::Data(bytes))) = &first
+        && let Err(e) = sink.write(&bytes[sent..]).await
+    {
+        eprintln!("client went away: {e:?}");
+        return;
+    }
+    let rest = match first {
+        Some(Ok(Chunk::Data(_))) => None,
+        other => other,
+    };
+    pump(&sink, rest.into_iter().chain(chunks)).await;
+}
+
+/// The WASI response for `response`'s status and headers, and its body as
+/// chunks. A body in memory says its length, as a known-length stream
+/// already does (`read::reader`, `read::download`): the host then frames it
+/// by length, not as chunks with a final empty one.
+fn outgoing(mut response: Response) -> (OutgoingResponse, ChunkStream) {
     let bodiless = matches!(
         response.status,
         http::StatusCode::NO_CONTENT | http::StatusCode::NOT_MODIFIED
@@ -243,38 +275,19 @@ async fn send(mut response: Response, out: ResponseOutparam) {
     if outgoing.set_status_code(response.status.as_u16()).is_err() {
         eprintln!("invalid status {}", response.status);
     }
-    let Some(sink) = BodySink::of(&outgoing) else {
-        eprintln!("response body not writable");
-        return;
-    };
-    let mut chunks: ChunkStream = match response.body {
+    let chunks: ChunkStream = match response.body {
         Body::Empty => Box::new(std::iter::empty()),
         Body::Bytes(bytes) => Box::new(std::iter::once(Ok(Chunk::Data(bytes)))),
         Body::Stream(chunks) => chunks,
     };
-    // The first bytes go into the body before the response is handed over
-    // (as many as the host takes without waiting), so that the host sends
-    // them in the same write as the headers. Handed over first, the headers
-    // could leave alone, and the body's first bytes then waited for the
-    // client's delayed ACK (Spin sets no TCP_NODELAY): on Spin 4.1 under
-    // `wrk -c1`, `GET /` took 12-17 ms on average, 70-170 req/s.
-    let first = chunks.next();
-    let mut sent = 0;
-    if let Some(Ok(Chunk::Data(bytes))) = &first {
-        sent = sink.write_now(bytes);
-    }
-    out.set(outgoing);
-    if let Some(Ok(Chunk::Data(bytes))) = &first
-        && let Err(e) = sink.write(&bytes[sent..]).await
-    {
-        eprintln!("client went away: {e:?}");
-        return;
-    }
-    let rest = match first {
-        Some(Ok(Chunk::Data(_))) => None,
-        other => other,
-    };
-    for chunk in rest.into_iter().chain(chunks) {
+    (outgoing, chunks)
+}
+
+/// Writes `chunks` to the body as they come, waiting where they say; stops
+/// when the client has gone or the stream fails (the headers are gone by
+/// then, so the body is cut short).
+async fn pump(sink: &BodySink, chunks: impl Iterator<Item = Result<Chunk, Problem>>) {
+    for chunk in chunks {
         match chunk {
             Ok(Chunk::Data(bytes)) => {
                 if let Err(e) = sink.write(&bytes).await {
@@ -284,10 +297,9 @@ async fn send(mut response: Response, out: ResponseOutparam) {
             }
             Ok(Chunk::Wait(d)) => {
                 sleep(d).await;
-                // Stop as soon as the client has gone (dropping the
-                // stream gives its follower slot back), not at the
-                // next write, which for an idle follow is the next
-                // keepalive.
+                // Stop as soon as the client has gone (dropping the stream
+                // gives its follower slot back), not at the next write,
+                // which for an idle follow is the next keepalive.
                 if sink.gone() {
                     eprintln!("client went away");
                     return;
