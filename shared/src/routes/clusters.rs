@@ -65,8 +65,10 @@ pub enum Clusters {
     Health,
 }
 
-const READ: Rule = Rule::needs(&[CLUSTERS, SYSTEM_LOGS], Class::Standard);
-const WRITE: Rule = Rule::needs(&[CLUSTERS], Class::Standard);
+/// Reads of cluster records and jobs (the `collect` family's too).
+pub(super) const READ: Rule = Rule::needs(&[CLUSTERS, SYSTEM_LOGS], Class::Standard);
+/// Edits of cluster records and jobs (the `collect` family's too).
+pub(super) const WRITE: Rule = Rule::needs(&[CLUSTERS], Class::Standard);
 /// A refresh probes every cluster's API server.
 const PROBE: Rule = Rule::needs(&[CLUSTERS], Class::Heavy);
 const SCRAPE: Rule = Rule::needs(&[METRICS, CLUSTERS, SYSTEM_LOGS], Class::Standard);

@@ -3,8 +3,8 @@
 //! server into the store, stepped by their readers or a cron. The clusters
 //! they pull from and what is collected are [`super::clusters`]'.
 
-use super::clusters::CLUSTERS;
-use super::{BASE, Body, Class, Endpoint, Family, JSON, Kind, Param, Row, Rule, SYSTEM_LOGS, Verb};
+use super::clusters::{CLUSTERS, READ, WRITE};
+use super::{BASE, Body, Class, Endpoint, Family, JSON, Kind, Param, Row, Rule, Verb};
 use crate::config::vars;
 
 /// A `collect` route. A job is named in the path.
@@ -39,8 +39,6 @@ pub enum JobKind {
     Continuous,
 }
 
-const READ: Rule = Rule::needs(&[CLUSTERS, SYSTEM_LOGS], Class::Standard);
-const WRITE: Rule = Rule::needs(&[CLUSTERS], Class::Standard);
 const PULL: Rule = Rule::needs(&[CLUSTERS], Class::Heavy);
 
 /// The family.
