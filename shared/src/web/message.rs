@@ -10,7 +10,14 @@
 use super::problem::Problem;
 use super::query::Query;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use itertools::Itertools;
 use std::time::Duration;
+
+/// The smallest write a streamed body ends on (unless it is the whole
+/// body): two segments of loopback's 65,483-byte MSS, so that a full
+/// segment always follows the previous write's partial one and its ACK
+/// comes at once (see [`Response::stream`]).
+pub const MIN_WRITE: usize = 128 << 10;
 
 /// An incoming request, body already read (and bounded) by the adapter.
 #[derive(Debug, Clone)]
@@ -218,13 +225,30 @@ impl Response {
         self
     }
 
-    /// A body of bytes produced lazily (a storage read, a compressor).
+    /// A body of bytes produced lazily (a storage read, a compressor), to
+    /// be sent as fast as the client takes it: a chunk under
+    /// [`MIN_WRITE`] goes out with the one before it, not alone.
+    ///
+    /// Why: every chunk becomes one write on the connection, and Spin sets
+    /// no `TCP_NODELAY`. A body that ended with a small write (a log's
+    /// pages end on the 700-byte remainder of an append, after 524,200-byte
+    /// segments) had its last bytes held by Nagle's algorithm until the
+    /// client's delayed ACK of the write before, 40 ms later: on Spin 4.1 a
+    /// third of the 8 MiB pages of one keep-alive connection took 50 ms
+    /// instead of 9 (`strace -e writev` of `spin trigger http`).
     pub fn stream<E>(self, chunks: impl Iterator<Item = Result<Vec<u8>, E>> + 'static) -> Self
     where
         Problem: From<E>,
     {
+        let joined = chunks.coalesce(|before, next| match (before, next) {
+            (Ok(mut a), Ok(b)) if b.len() < MIN_WRITE => {
+                a.extend_from_slice(&b);
+                Ok(Ok(a))
+            }
+            pair => Err(pair),
+        });
         self.chunks(Box::new(
-            chunks.map(|c| c.map(Chunk::Data).map_err(Problem::from)),
+            joined.map(|c| c.map(Chunk::Data).map_err(Problem::from)),
         ))
     }
 
@@ -302,4 +326,56 @@ pub fn allow_any_origin(mut response: Response) -> Response {
 /// Lets handlers use `?` on `Result<Response, Problem>` and still return a `Response`.
 pub fn respond(result: Result<Response, Problem>) -> Response {
     result.unwrap_or_else(Response::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunks a streamed body hands the glue, errors as their status.
+    fn sent(chunks: Vec<Result<Vec<u8>, Problem>>) -> Vec<Result<usize, StatusCode>> {
+        let Body::Stream(out) = Response::new(StatusCode::OK)
+            .stream(chunks.into_iter())
+            .body
+        else {
+            panic!("a stream");
+        };
+        out.map(|c| match c {
+            Ok(Chunk::Data(bytes)) => Ok(bytes.len()),
+            Ok(Chunk::Wait(_)) => panic!("a bounded body never waits"),
+            Err(p) => Err(p.status),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_small_chunk_goes_out_with_the_one_before_it() {
+        let segment = 524_200;
+        let chunks = vec![
+            Ok(vec![b'a'; segment]),
+            Ok(vec![b'b'; segment]),
+            Ok(vec![b'c'; 700]),
+            Ok(vec![b'd'; 100]),
+        ];
+        assert_eq!(sent(chunks), [Ok(segment), Ok(segment + 800)]);
+    }
+
+    #[test]
+    fn a_small_first_chunk_and_an_error_go_out_as_they_are() {
+        let chunks = vec![
+            Ok(vec![b'a'; 10]),
+            Ok(vec![b'b'; MIN_WRITE]),
+            Err(Problem::internal("storage")),
+            Ok(vec![b'c'; 10]),
+        ];
+        assert_eq!(
+            sent(chunks),
+            [
+                Ok(10),
+                Ok(MIN_WRITE),
+                Err(StatusCode::INTERNAL_SERVER_ERROR),
+                Ok(10)
+            ]
+        );
+    }
 }
