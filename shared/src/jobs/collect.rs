@@ -19,6 +19,7 @@ use crate::model::sandbox::Sandboxes;
 use crate::read::reader::{JournalSource, Selection, boundary_at_or_after};
 use crate::read::redact::Redactor;
 use crate::read::targz::{self, Piece};
+use crate::store::kv::{Update, update};
 use crate::store::log::{Line, Snapshot};
 use crate::util::clock::now_micros;
 use crate::util::ids::random_id;
@@ -66,35 +67,45 @@ struct Step<'a> {
 impl<'a> Step<'a> {
     fn begin(env: &'a Env, key: &str, budget: Duration) -> Result<Option<Self>, Problem> {
         let now = now_micros();
-        let cas = env.store.meta.cas(key)?;
-        let Some(current) = cas.current() else {
-            return Ok(None);
-        };
-        let mut job = Job::parse(current)?;
-        if job.status != Status::InProgress || now >= job.expiration_date {
-            return Ok(None);
-        }
-        let mut garbage = Vec::new();
-        if let Some(old) = &job.lease {
-            if old.until > now {
-                return Ok(None); // someone is on it
-            }
-            // Its holder died: whatever it stored but never listed goes.
-            garbage.push(part_key(&job.id, job.archive.parts.len(), &old.id));
-            garbage.push(last_key(&job.id, &old.id));
-        }
         let lease = random_id()?;
         // A step overrunning its lease is safe (its commit fails and it drops
         // its part), so the lease only needs to cover a normal overrun: one
         // chunk and one part commit past the budget.
         let hold = budget.as_micros() as u64 + 2_000_000;
-        job.lease = Some(Lease {
-            id: lease.clone(),
-            until: now + hold,
-        });
-        if !cas.swap(&job.to_bytes()?)? {
+        let mut garbage = Vec::new();
+        // Through `update`, which reads the record back: Spin's Redis
+        // backend reports a swap that wrote as lost, and a step that
+        // believed it lost its lease left a job that no step ever advanced.
+        let taken =
+            update::<_, Problem>(env.store.meta.as_ref(), key, None, COMMIT_ATTEMPTS, |cur| {
+                let Some(cur) = cur else {
+                    return Ok(Update::Keep(None));
+                };
+                let mut job = Job::parse(cur)?;
+                if job.status != Status::InProgress || now >= job.expiration_date {
+                    return Ok(Update::Keep(None));
+                }
+                garbage.clear();
+                if let Some(old) = &job.lease {
+                    if old.id == lease {
+                        return Ok(Update::Keep(Some(job))); // ours, read back late
+                    }
+                    if old.until > now {
+                        return Ok(Update::Keep(None)); // someone is on it
+                    }
+                    // Its holder died: whatever it stored but never listed goes.
+                    garbage.push(part_key(&job.id, job.archive.parts.len(), &old.id));
+                    garbage.push(last_key(&job.id, &old.id));
+                }
+                job.lease = Some(Lease {
+                    id: lease.clone(),
+                    until: now + hold,
+                });
+                Ok(Update::Write(job.to_bytes()?, Some(job)))
+            })?;
+        let Some(job) = taken else {
             return Ok(None);
-        }
+        };
         let redactor = job.request.redacted.then(Redactor::default);
         let mut step = Self {
             env,
@@ -520,23 +531,27 @@ impl<'a> Step<'a> {
     /// stored record is still ours. Others may only have changed
     /// `expirationDate` meanwhile; that change is kept.
     fn commit(&mut self) -> Result<bool, Problem> {
-        for attempt in 0..COMMIT_ATTEMPTS {
-            let cas = self.env.store.meta.cas(&self.key)?;
-            let Some(current) = cas.current() else {
-                return Ok(false);
+        let (meta, key, lease, job) = (
+            self.env.store.meta.as_ref(),
+            &self.key,
+            &self.lease,
+            &mut self.job,
+        );
+        update::<_, Problem>(meta, key, None, COMMIT_ATTEMPTS, |cur| {
+            let Some(cur) = cur else {
+                return Ok(Update::Keep(false));
             };
-            let fresh = Job::parse(current)?;
-            let ours = fresh.lease.as_ref().is_some_and(|l| l.id == self.lease);
+            let fresh = Job::parse(cur)?;
+            job.expiration_date = fresh.expiration_date;
+            if fresh == *job {
+                return Ok(Update::Keep(true)); // our write, read back late
+            }
+            let ours = fresh.lease.as_ref().is_some_and(|l| l.id == *lease);
             if !ours || fresh.status != Status::InProgress {
-                return Ok(false);
+                return Ok(Update::Keep(false));
             }
-            self.job.expiration_date = fresh.expiration_date;
-            if cas.swap(&self.job.to_bytes()?)? {
-                return Ok(true);
-            }
-            crate::util::clock::backoff(attempt);
-        }
-        Err(Problem::unavailable("the job record is contended", 1))
+            Ok(Update::Write(job.to_bytes()?, true))
+        })
     }
 
     /// Out of time: commit and let the next request take over at once.
