@@ -229,6 +229,7 @@ fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
     assert_eq!(run["stats"]["pages_expired"], 2, "{run}");
     let kept = get(host, &stdout).text();
     assert!(!kept.is_empty() && all.ends_with(&kept) && kept.len() < all.len() / 2);
+    downloads_are_of_what_is_kept(host, &task, &kept);
     assert_eq!(
         get(host, &format!("{stdout}?cursor=BEG&skip=1100&limit=1")).text(),
         line_1100,
@@ -257,6 +258,59 @@ fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
         .text(),
         "untouched\n"
     );
+}
+
+/// After expiry a file is what retention kept, for everything that
+/// downloads it: the file (whole and a range), the sandbox's `.tar.gz` and a
+/// log collection job's archive, whose entries' sizes are the kept lengths.
+fn downloads_are_of_what_is_kept(host: &TestHost, task: &Value, kept: &str) {
+    let file = file_path(task, "stdout/download");
+    let whole = get(host, &file);
+    assert_eq!((whole.status, whole.text()), (200, kept.to_owned()));
+    let part = get_with(host, &file, &[("range", "bytes=0-9")]);
+    assert_eq!((part.status, part.text()), (206, kept[..10].to_owned()));
+
+    let sandbox = get(host, &file_path(task, "files/archive"));
+    assert_eq!(sandbox.status, 200, "{}", sandbox.text());
+    assert_eq!(entry(&sandbox.body, "shop.1/stdout"), kept);
+
+    let jobs = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
+    let body = json!({"tasks": ["shop.1"]}).to_string();
+    let created = send(
+        host,
+        "POST",
+        jobs,
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let job = format!("{jobs}/{}", created.json()["id"].as_str().expect("job id"));
+    let mut done = get(host, &job).json();
+    for _ in 0..1_000 {
+        if done["status"] != "IN_PROGRESS" {
+            break;
+        }
+        done = get(host, &job).json();
+    }
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    let archive = get(host, &format!("{job}/download"));
+    assert_eq!(archive.status, 200, "{}", archive.text());
+    assert_eq!(entry(&archive.body, "/shop.1/stdout"), kept);
+}
+
+/// The text of the `.tar.gz` entry whose path ends with `suffix`.
+fn entry(gz: &[u8], suffix: &str) -> String {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+    for e in tar.entries().expect("a .tar.gz") {
+        let mut e = e.expect("an entry");
+        let path = e.path().expect("a path").to_string_lossy().into_owned();
+        if path.ends_with(suffix) {
+            let mut text = String::new();
+            e.read_to_string(&mut text).expect("text");
+            return text;
+        }
+    }
+    panic!("no entry ends with {suffix}");
 }
 
 /// Every object key in the S3 server's bucket.

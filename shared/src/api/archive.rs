@@ -61,11 +61,15 @@ fn download(
         .ok_or_else(|| {
             Problem::not_found(format!("task {:?} has no file {filename:?}", task.id))
         })?;
-    let size = snapshot.size();
-    let etag = format!(
-        "\"{}-{size:x}\"",
-        &digest(format!("{}\0{filename}", task.id).as_bytes())[..16]
-    );
+    // After retention expired its first pages, the file is what is kept:
+    // its length, its ranges and its ETag are those of `kept..size`.
+    let (kept, end_of_log) = (snapshot.retained(), snapshot.size());
+    let size = end_of_log - kept;
+    let id = &digest(format!("{}\0{filename}", task.id).as_bytes())[..16];
+    let etag = match kept {
+        0 => format!("\"{id}-{size:x}\""),
+        _ => format!("\"{id}-{kept:x}-{size:x}\""),
+    };
 
     let download = Download {
         size,
@@ -77,7 +81,7 @@ fn download(
         Ranged::Body(response, start, end) => (response, start, end),
         Ranged::Done(response) => return Ok(response),
     };
-    Ok(response.stream(Box::new(Rc::new(snapshot).read(start, end))))
+    Ok(response.stream(Box::new(Rc::new(snapshot).read(kept + start, kept + end))))
 }
 
 /// `task_id/<file>` for every file of the task, as one `.tar.gz` stream.
@@ -125,13 +129,15 @@ fn sandbox_archive(
                 Err(e) => Box::new(std::iter::once(Err(e.into()))),
                 Ok(None) => Box::new(std::iter::empty()),
                 Ok(Some(snap)) => {
-                    let size = snap.size();
+                    // What retention kept: the entry's size is its length.
+                    let (kept, end) = (snap.retained(), snap.size());
+                    let size = end - kept;
                     let head = targz::header(&path, size, snap.head().mtime / 1_000_000);
                     Box::new(
                         std::iter::once(head)
                             .chain(
                                 Rc::new(snap)
-                                    .read(0, size)
+                                    .read(kept, end)
                                     .map(|c| c.map_err(Problem::from)),
                             )
                             .chain(std::iter::once(Ok(targz::padding(size).to_vec()))),

@@ -362,7 +362,7 @@ impl Snapshot {
         until: Option<u64>,
     ) -> Result<(u64, u64), StoreError> {
         if since.is_none() && until.is_none() {
-            return Ok((0, self.head.size));
+            return Ok((self.retained(), self.head.size));
         }
         let (mut from, mut to) = (None, 0);
         let retained = self.retained();
