@@ -73,7 +73,17 @@ pub fn run(
 /// the load generator the figures were taken with: its threads are
 /// C and cheap, so on a small machine it leaves more of the CPU to the
 /// server than [`run`] does. `None` if it cannot be had.
-pub fn wrk(url: &str, authorization: Option<&str>, connections: usize, secs: f64) -> Option<Load> {
+/// `wrk` against `url`; panics unless (nearly) every answer had the status
+/// class of `expect`: `wrk` counts every answer, so a row meant for reads
+/// that got 429s would otherwise measure refusals (as one did: a small read
+/// under a 100-a-minute limit).
+pub fn wrk(
+    url: &str,
+    authorization: Option<&str>,
+    expect: u16,
+    connections: usize,
+    secs: f64,
+) -> Option<Load> {
     let wrk = spin_logs_tests::services::debian_binary("wrk", "wrk").ok()?;
     let mut cmd = std::process::Command::new(wrk);
     cmd.args(["-t", "2", "-c", &connections.to_string()]).args([
@@ -101,6 +111,19 @@ pub fn wrk(url: &str, authorization: Option<&str>, connections: usize, secs: f64
             _ => return None,
         })
     };
+    let total: u64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let other: u64 = field("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?;
+    let as_expected = if expect < 400 { total - other } else { other };
+    assert!(
+        as_expected as f64 >= 0.99 * total as f64,
+        "{url}: {other} of {total} answers were not 2xx or 3xx, {expect} expected"
+    );
     Some(Load {
         requests_per_s: field("Requests/sec:")?.parse().ok()?,
         p50_ms: ms(field("50%")?)?,
@@ -116,6 +139,6 @@ pub fn measure(
     connections: usize,
     secs: f64,
 ) -> Load {
-    wrk(url, authorization, connections, secs)
+    wrk(url, authorization, expect, connections, secs)
         .unwrap_or_else(|| run(url, authorization, expect, connections, secs))
 }

@@ -59,6 +59,16 @@ impl SpinUp {
     /// Builds the app in `dir` (its `spin.toml`'s build commands) and serves
     /// it with `spin` on a free port, `variables` set.
     pub fn start(spin: &Path, dir: &Path, variables: &[(String, String)]) -> SpinUp {
+        Self::start_with_env(spin, dir, variables, &[])
+    }
+
+    /// The same, with `env` also set for Spin itself (its pool's size, say).
+    pub fn start_with_env(
+        spin: &Path,
+        dir: &Path,
+        variables: &[(String, String)],
+        env: &[(&str, String)],
+    ) -> SpinUp {
         let manifest = spin_logs_tests::manifest::Manifest::load(dir).expect("spin.toml");
         spin_logs_tests::builder::build_components(&manifest).expect("spin build");
         let port = spin_logs_tests::services::free_port().expect("port");
@@ -79,6 +89,7 @@ impl SpinUp {
                 value,
             );
         }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let child = cmd.spawn().expect("spin up");
         // Spin compiles every component before it listens: ~10 s on an idle
         // 2-core machine, several times that on a busy one.
@@ -88,6 +99,27 @@ impl SpinUp {
             port,
             _state: state,
         }
+    }
+}
+
+impl SpinUp {
+    /// The processes serving: `spin up` and the `spin trigger http` it runs
+    /// (its process group), for their memory and CPU.
+    pub fn pids(&self) -> Vec<u32> {
+        let group = self.child.id().to_string();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // After the command's closing parenthesis: state, ppid, pgrp.
+                stat.rsplit(')')
+                    .next()
+                    .and_then(|f| f.split_whitespace().nth(2))
+                    == Some(&group)
+            })
+            .collect()
     }
 }
 
