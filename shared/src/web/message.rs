@@ -18,6 +18,10 @@ use std::time::Duration;
 /// segment always follows the previous write's partial one and its ACK
 /// comes at once (see [`Response::stream`]).
 pub const MIN_WRITE: usize = 128 << 10;
+/// Small chunks are joined until they reach this much (a stream of small
+/// chunks, such as a compressor's output, then goes out in writes of about
+/// this size, and memory holds one of them, not the whole body).
+pub const MAX_JOIN: usize = 1 << 20;
 
 /// An incoming request, body already read (and bounded) by the adapter.
 #[derive(Debug, Clone)]
@@ -227,7 +231,8 @@ impl Response {
 
     /// A body of bytes produced lazily (a storage read, a compressor), to
     /// be sent as fast as the client takes it: a chunk under
-    /// [`MIN_WRITE`] goes out with the one before it, not alone.
+    /// [`MIN_WRITE`] goes out with the one before it, not alone (up to
+    /// [`MAX_JOIN`]).
     ///
     /// Why: every chunk becomes one write on the connection, and Spin sets
     /// no `TCP_NODELAY`. A body that ended with a small write (a log's
@@ -241,7 +246,7 @@ impl Response {
         Problem: From<E>,
     {
         let joined = chunks.coalesce(|before, next| match (before, next) {
-            (Ok(mut a), Ok(b)) if b.len() < MIN_WRITE => {
+            (Ok(mut a), Ok(b)) if b.len() < MIN_WRITE && a.len() < MAX_JOIN => {
                 a.extend_from_slice(&b);
                 Ok(Ok(a))
             }
@@ -358,6 +363,15 @@ mod tests {
             Ok(vec![b'd'; 100]),
         ];
         assert_eq!(sent(chunks), [Ok(segment), Ok(segment + 800)]);
+    }
+
+    #[test]
+    fn small_chunks_are_joined_up_to_a_bound() {
+        let chunks = (0..100).map(|_| Ok(vec![b'z'; 50_000])).collect();
+        let sent: Vec<usize> = sent(chunks).into_iter().map(|c| c.unwrap_or(0)).collect();
+        assert_eq!(sent.iter().sum::<usize>(), 5_000_000);
+        assert!(sent.iter().all(|&n| n <= MAX_JOIN + MIN_WRITE), "{sent:?}");
+        assert_eq!(sent.len(), 5, "{sent:?}");
     }
 
     #[test]
