@@ -10,7 +10,6 @@
 use super::problem::Problem;
 use super::query::Query;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use itertools::Itertools;
 use std::time::Duration;
 
 /// The smallest write a streamed body ends on (unless it is the whole
@@ -18,9 +17,7 @@ use std::time::Duration;
 /// segment always follows the previous write's partial one and its ACK
 /// comes at once (see [`Response::stream`]).
 pub const MIN_WRITE: usize = 128 << 10;
-/// Small chunks are joined until they reach this much (a stream of small
-/// chunks, such as a compressor's output, then goes out in writes of about
-/// this size, and memory holds one of them, not the whole body).
+/// A big chunk takes the small ones after it until it holds this much.
 pub const MAX_JOIN: usize = 1 << 20;
 
 /// An incoming request, body already read (and bounded) by the adapter.
@@ -231,7 +228,7 @@ impl Response {
 
     /// A body of bytes produced lazily (a storage read, a compressor), to
     /// be sent as fast as the client takes it: a chunk under
-    /// [`MIN_WRITE`] goes out with the one before it, not alone (up to
+    /// [`MIN_WRITE`] after a bigger one goes out with it, not alone (up to
     /// [`MAX_JOIN`]).
     ///
     /// Why: every chunk becomes one write on the connection, and Spin sets
@@ -245,12 +242,24 @@ impl Response {
     where
         Problem: From<E>,
     {
-        let joined = chunks.coalesce(|before, next| match (before, next) {
-            (Ok(mut a), Ok(b)) if b.len() < MIN_WRITE && a.len() < MAX_JOIN => {
-                a.extend_from_slice(&b);
-                Ok(Ok(a))
+        let mut chunks = chunks.peekable();
+        let joined = std::iter::from_fn(move || {
+            let mut chunk = chunks.next()?;
+            if let Ok(bytes) = &mut chunk
+                && bytes.len() >= MIN_WRITE
+            {
+                // Only after a big chunk: a stream of small ones (a
+                // compressor's) goes out as it comes, each as soon as it is
+                // made (joining them cost the streamed archive a fifth).
+                while let Some(Ok(next)) = chunks.peek()
+                    && next.len() < MIN_WRITE
+                    && bytes.len() < MAX_JOIN
+                {
+                    bytes.extend_from_slice(next);
+                    chunks.next();
+                }
             }
-            pair => Err(pair),
+            Some(chunk)
         });
         self.chunks(Box::new(
             joined.map(|c| c.map(Chunk::Data).map_err(Problem::from)),
@@ -366,12 +375,17 @@ mod tests {
     }
 
     #[test]
-    fn small_chunks_are_joined_up_to_a_bound() {
-        let chunks = (0..100).map(|_| Ok(vec![b'z'; 50_000])).collect();
+    fn small_chunks_go_out_as_they_come_and_a_big_one_takes_them_up_to_a_bound() {
+        let small = || Ok(vec![b'z'; 50_000]);
+        let chunks = vec![small(), small(), Ok(vec![b'a'; MIN_WRITE])];
+        assert_eq!(sent(chunks), [Ok(50_000), Ok(50_000), Ok(MIN_WRITE)]);
+        let chunks = std::iter::once(Ok(vec![b'a'; MIN_WRITE]))
+            .chain((0..100).map(|_| small()))
+            .collect();
         let sent: Vec<usize> = sent(chunks).into_iter().map(|c| c.unwrap_or(0)).collect();
-        assert_eq!(sent.iter().sum::<usize>(), 5_000_000);
-        assert!(sent.iter().all(|&n| n <= MAX_JOIN + MIN_WRITE), "{sent:?}");
-        assert_eq!(sent.len(), 5, "{sent:?}");
+        assert_eq!(sent.iter().sum::<usize>(), MIN_WRITE + 5_000_000);
+        assert_eq!(sent[0], MIN_WRITE + 19 * 50_000, "{sent:?}");
+        assert!(sent[1..].iter().all(|&n| n == 50_000), "{sent:?}");
     }
 
     #[test]
