@@ -120,27 +120,17 @@ fn main() {
         drop(limited);
         // A small task log: 100 lines, what most tasks' stdout holds, read
         // by a caller the limit counts but never reaches (the bench's
-        // limits are 10^8 a minute)...
-        register(&agent, &host, "tiny");
-        ingest(&agent, &host, "tiny", hundred, 1);
-        let on = load::measure(
-            &host.url(&read_path("tiny", "?cursor=END&skip=-1")),
-            Some(auth()),
-            200,
-            8,
-            secs,
-        );
-        // ... and with no limit at all (nothing counted).
+        // limits are 10^8 a minute), and with no limit at all (nothing
+        // counted).
+        let read_small = |app: &App| {
+            register(&agent, app, "tiny");
+            ingest(&agent, app, "tiny", hundred, 1);
+            let url = app.url(&read_path("tiny", "?cursor=END&skip=-1"));
+            load::measure(&url, Some(auth()), 200, 8, secs)
+        };
+        let on = read_small(&host);
         let unlimited = App::start(&app_dir, vec![("rate_limit_standard".into(), "0".into())]);
-        register(&agent, &unlimited, "tiny");
-        ingest(&agent, &unlimited, "tiny", hundred, 1);
-        let off = load::measure(
-            &unlimited.url(&read_path("tiny", "?cursor=END&skip=-1")),
-            Some(auth()),
-            200,
-            8,
-            secs,
-        );
+        let off = read_small(&unlimited);
         drop(unlimited);
         let hello_anchor = || vec![("hello-world component".to_owned(), hello_rps)];
         push(
