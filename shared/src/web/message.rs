@@ -12,10 +12,10 @@ use super::query::Query;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use std::time::Duration;
 
-/// The smallest write a streamed body ends on (unless it is the whole
-/// body): two segments of loopback's 65,483-byte MSS, so that a full
-/// segment always follows the previous write's partial one and its ACK
-/// comes at once (see [`Response::stream`]).
+/// A chunk under this size that follows a bigger one is sent with it: two
+/// segments of loopback's 65,483-byte MSS, so that a read's last write
+/// always carries a full segment after the previous write's partial one,
+/// whose ACK then comes at once (see [`Response::stream`]).
 pub const MIN_WRITE: usize = 128 << 10;
 /// A big chunk takes the small ones after it until it holds this much.
 pub const MAX_JOIN: usize = 1 << 20;
