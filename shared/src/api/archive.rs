@@ -92,7 +92,7 @@ fn sandbox_archive(
     task: &Task,
 ) -> Result<Response, Problem> {
     let files = sandboxes.files(&task.id)?;
-    let total: u64 = files.iter().map(|f| f.size).sum();
+    let total: u64 = files.iter().map(|f| f.size - f.retained).sum();
     let max = env.config.max_archive_bytes()?;
     if total > max {
         return Err(Problem::new(

@@ -19,13 +19,27 @@ use crate::model::sandbox::Sandboxes;
 use crate::read::reader::{JournalSource, Selection, boundary_at_or_after};
 use crate::read::redact::Redactor;
 use crate::read::targz::{self, Piece};
-use crate::store::kv::{Update, update};
+use crate::store::kv::{Cas, Kv};
 use crate::store::log::{Line, Snapshot};
 use crate::util::clock::now_micros;
 use crate::util::ids::random_id;
 use crate::web::problem::Problem;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// Swaps `value` in and says whether `key` now holds it. What the swap
+/// itself says is not trusted: Spin's Redis backend reports a swap that
+/// wrote as lost (see [`crate::store::kv::update`]), and a step that took
+/// that for a lost lease left a job that no step ever advanced.
+fn swapped(
+    meta: &dyn Kv,
+    key: &str,
+    cas: Box<dyn Cas + '_>,
+    value: &[u8],
+) -> Result<bool, Problem> {
+    let _hint = cas.swap(value)?;
+    Ok(meta.get(key)?.as_deref() == Some(value))
+}
 
 /// Uncompressed bytes per part: a few MiB keeps parts (and the memory a step
 /// holds) small while a 100 MiB job commits only a few dozen times.
@@ -67,45 +81,38 @@ struct Step<'a> {
 impl<'a> Step<'a> {
     fn begin(env: &'a Env, key: &str, budget: Duration) -> Result<Option<Self>, Problem> {
         let now = now_micros();
+        let meta = env.store.meta.as_ref();
+        let cas = meta.cas(key)?;
+        let Some(current) = cas.current() else {
+            return Ok(None);
+        };
+        let mut job = Job::parse(current)?;
+        if job.status != Status::InProgress || now >= job.expiration_date {
+            return Ok(None);
+        }
+        let mut garbage = Vec::new();
+        if let Some(old) = &job.lease {
+            if old.until > now {
+                return Ok(None); // someone is on it
+            }
+            // Its holder died: whatever it stored but never listed goes.
+            garbage.push(part_key(&job.id, job.archive.parts.len(), &old.id));
+            garbage.push(last_key(&job.id, &old.id));
+        }
         let lease = random_id()?;
         // A step overrunning its lease is safe (its commit fails and it drops
         // its part), so the lease only needs to cover a normal overrun: one
         // chunk and one part commit past the budget.
         let hold = budget.as_micros() as u64 + 2_000_000;
-        let mut garbage = Vec::new();
-        // Through `update`, which reads the record back: Spin's Redis
-        // backend reports a swap that wrote as lost, and a step that
-        // believed it lost its lease left a job that no step ever advanced.
-        let taken =
-            update::<_, Problem>(env.store.meta.as_ref(), key, None, COMMIT_ATTEMPTS, |cur| {
-                let Some(cur) = cur else {
-                    return Ok(Update::Keep(None));
-                };
-                let mut job = Job::parse(cur)?;
-                if job.status != Status::InProgress || now >= job.expiration_date {
-                    return Ok(Update::Keep(None));
-                }
-                garbage.clear();
-                if let Some(old) = &job.lease {
-                    if old.id == lease {
-                        return Ok(Update::Keep(Some(job))); // ours, read back late
-                    }
-                    if old.until > now {
-                        return Ok(Update::Keep(None)); // someone is on it
-                    }
-                    // Its holder died: whatever it stored but never listed goes.
-                    garbage.push(part_key(&job.id, job.archive.parts.len(), &old.id));
-                    garbage.push(last_key(&job.id, &old.id));
-                }
-                job.lease = Some(Lease {
-                    id: lease.clone(),
-                    until: now + hold,
-                });
-                Ok(Update::Write(job.to_bytes()?, Some(job)))
-            })?;
-        let Some(job) = taken else {
+        job.lease = Some(Lease {
+            id: lease.clone(),
+            until: now + hold,
+        });
+        if !swapped(meta, key, cas, &job.to_bytes()?)? {
+            // Lost, or overwritten before the read-back (an `expirationDate`
+            // edit): then the lease stands unheld until it runs out.
             return Ok(None);
-        };
+        }
         let redactor = job.request.redacted.then(Redactor::default);
         let mut step = Self {
             env,
@@ -517,7 +524,7 @@ impl<'a> Step<'a> {
         if !self.commit()? {
             // The stored record may still list what this step meant to drop:
             // only the part it never got to list may go.
-            self.garbage = written.into_iter().collect();
+            self.garbage = self.unlisted(written);
             self.collect_garbage();
             return Err(Problem::conflict(
                 "the job changed while this step ran (deleted or expired)",
@@ -527,31 +534,49 @@ impl<'a> Step<'a> {
         Ok(())
     }
 
+    /// `written` unless the stored record lists it. A commit can land and
+    /// still be reported lost: its lease ran out, another step took over
+    /// before the read-back, and that step's record lists the part. Deleting
+    /// it then would break the archive; when the record cannot be read, a
+    /// blob left behind is the lesser harm.
+    fn unlisted(&self, written: Option<String>) -> Vec<String> {
+        let listed = |key: &str| -> Option<bool> {
+            let job = Job::parse(&self.env.store.meta.get(&self.key).ok()??).ok()?;
+            let a = &job.archive;
+            Some(a.parts.iter().chain(&a.last).any(|p| p.key == key))
+        };
+        written
+            .into_iter()
+            .filter(|k| listed(k) == Some(false))
+            .collect()
+    }
+
     /// Writes our view of the job (which may give the lease up), if the
     /// stored record is still ours. Others may only have changed
     /// `expirationDate` meanwhile; that change is kept.
     fn commit(&mut self) -> Result<bool, Problem> {
-        let (meta, key, lease, job) = (
-            self.env.store.meta.as_ref(),
-            &self.key,
-            &self.lease,
-            &mut self.job,
-        );
-        update::<_, Problem>(meta, key, None, COMMIT_ATTEMPTS, |cur| {
-            let Some(cur) = cur else {
-                return Ok(Update::Keep(false));
+        let meta = self.env.store.meta.as_ref();
+        for attempt in 0..COMMIT_ATTEMPTS {
+            let cas = meta.cas(&self.key)?;
+            let Some(current) = cas.current() else {
+                return Ok(false);
             };
-            let fresh = Job::parse(cur)?;
-            job.expiration_date = fresh.expiration_date;
-            if fresh == *job {
-                return Ok(Update::Keep(true)); // our write, read back late
+            let fresh = Job::parse(current)?;
+            self.job.expiration_date = fresh.expiration_date;
+            let ours_now = self.job.to_bytes()?;
+            if current == ours_now.as_slice() {
+                return Ok(true); // an earlier attempt's write, read back late
             }
-            let ours = fresh.lease.as_ref().is_some_and(|l| l.id == *lease);
+            let ours = fresh.lease.as_ref().is_some_and(|l| l.id == self.lease);
             if !ours || fresh.status != Status::InProgress {
-                return Ok(Update::Keep(false));
+                return Ok(false);
             }
-            Ok(Update::Write(job.to_bytes()?, true))
-        })
+            if swapped(meta, &self.key, cas, &ours_now)? {
+                return Ok(true);
+            }
+            crate::util::clock::backoff(attempt);
+        }
+        Err(Problem::unavailable("the job record is contended", 1))
     }
 
     /// Out of time: commit and let the next request take over at once.
@@ -598,7 +623,7 @@ impl<'a> Step<'a> {
         self.job.finish_date = Some(now);
         self.job.lease = None;
         if !self.commit()? {
-            self.garbage = vec![key];
+            self.garbage = self.unlisted(Some(key));
             self.collect_garbage();
         }
         Ok(())

@@ -173,6 +173,10 @@ pub struct FileInfo {
     pub size: u64,
     /// Microseconds since the epoch of the last append.
     pub mtime: u64,
+    /// Where the bytes still kept start (0 until retention expires some):
+    /// a download is `size - retained` bytes.
+    #[serde(skip)]
+    pub retained: u64,
 }
 
 impl TaskSpec {
@@ -432,6 +436,7 @@ impl Sandboxes {
                 name,
                 size: head.size,
                 mtime: head.mtime,
+                retained: head.retained.map_or(0, |r| r.offset),
             });
         }
         Ok(out)

@@ -242,28 +242,8 @@ impl Response {
     where
         Problem: From<E>,
     {
-        let mut chunks = chunks.peekable();
-        let joined = std::iter::from_fn(move || {
-            let mut chunk = chunks.next()?;
-            if let Ok(bytes) = &mut chunk
-                && bytes.len() >= MIN_WRITE
-            {
-                // Only after a big chunk: a stream of small ones (a
-                // compressor's) goes out as it comes, each as soon as it is
-                // made (joining them cost the streamed archive a fifth).
-                while let Some(Ok(next)) = chunks.peek()
-                    && next.len() < MIN_WRITE
-                    && bytes.len() < MAX_JOIN
-                {
-                    bytes.extend_from_slice(next);
-                    chunks.next();
-                }
-            }
-            Some(chunk)
-        });
-        self.chunks(Box::new(
-            joined.map(|c| c.map(Chunk::Data).map_err(Problem::from)),
-        ))
+        let chunks = chunks.map(|c| c.map_err(Problem::from));
+        self.chunks(join_small_chunks(Box::new(chunks)))
     }
 
     /// A body that may also wait between chunks (a follow).
@@ -340,6 +320,31 @@ pub fn allow_any_origin(mut response: Response) -> Response {
 /// Lets handlers use `?` on `Result<Response, Problem>` and still return a `Response`.
 pub fn respond(result: Result<Response, Problem>) -> Response {
     result.unwrap_or_else(Response::from)
+}
+
+/// [`Response::stream`]'s chunks with each small one after a big one
+/// joined to it. Not generic: one copy of it in a component, however many
+/// kinds of stream it sends (the generic form cost `archive` ~4 KB).
+fn join_small_chunks(chunks: Box<dyn Iterator<Item = Result<Vec<u8>, Problem>>>) -> ChunkStream {
+    let mut chunks = chunks.peekable();
+    Box::new(std::iter::from_fn(move || {
+        let mut chunk = chunks.next()?;
+        if let Ok(bytes) = &mut chunk
+            && bytes.len() >= MIN_WRITE
+        {
+            // Only after a big chunk: a stream of small ones (a
+            // compressor's) goes out as it comes, each as soon as it is
+            // made (joining them cost the streamed archive a fifth).
+            while let Some(Ok(next)) = chunks.peek()
+                && next.len() < MIN_WRITE
+                && bytes.len() < MAX_JOIN
+            {
+                bytes.extend_from_slice(next);
+                chunks.next();
+            }
+        }
+        Some(chunk.map(Chunk::Data))
+    }))
 }
 
 #[cfg(test)]
