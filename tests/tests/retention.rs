@@ -11,6 +11,7 @@ use spin_logs_tests::{HostOptions, TestHost};
 use std::io::Read;
 
 const K8S: &str = "/k8s/v1";
+const ARCHIVE_LIMIT: &str = "30000";
 
 fn retention_host(variables: Vec<(String, String)>) -> TestHost {
     retention_host_with(variables, None)
@@ -20,10 +21,17 @@ fn retention_host_with(
     mut variables: Vec<(String, String)>,
     runtime_config: Option<std::path::PathBuf>,
 ) -> TestHost {
+    // `max_archive_bytes` between what `fill` appends (~54 KB) and what
+    // expiry keeps (its tail): a sandbox archive is refused before, served
+    // after (it counts kept bytes).
     variables.extend(
-        [("archive_grace_ms", "0"), ("job_step_ms", "200")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
+        [
+            ("archive_grace_ms", "0"),
+            ("job_step_ms", "200"),
+            ("max_archive_bytes", ARCHIVE_LIMIT),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     host_with(HostOptions {
         variables,
@@ -89,6 +97,9 @@ fn run_to_done(host: &TestHost, policy: &str) -> (Value, usize) {
 fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
     let (task, all) = fill(host);
     let stdout = file_path(&task, "stdout");
+    assert!(all.len() > ARCHIVE_LIMIT.parse().unwrap_or(usize::MAX));
+    let too_big = get(host, &file_path(&task, "files/archive"));
+    assert_eq!(too_big.status, 413, "{}", too_big.text());
     let hot_before = stored().iter().filter(|k| k.contains("/s/")).count();
 
     // Only the archive permission edits policies; a reader may look.
@@ -270,6 +281,7 @@ fn downloads_are_of_what_is_kept(host: &TestHost, task: &Value, kept: &str) {
     let part = get_with(host, &file, &[("range", "bytes=0-9")]);
     assert_eq!((part.status, part.text()), (206, kept[..10].to_owned()));
 
+    // Under `max_archive_bytes` now: it counts what is kept.
     let sandbox = get(host, &file_path(task, "files/archive"));
     assert_eq!(sandbox.status, 200, "{}", sandbox.text());
     assert_eq!(entry(&sandbox.body, "shop.1/stdout"), kept);
