@@ -1177,25 +1177,8 @@ fn idle_followers(n: usize, secs: f64) -> Idle {
     let agent = agent();
     // `idle` is the log the followers hold; `active` one beside it.
     for task in ["idle", "active"] {
-        let r = agent
-            .put(format!("{base}{INGEST}/tasks/{task}"))
-            .header("authorization", auth())
-            .header("content-type", "application/json")
-            .send(
-                json!({"name": task, "agent_id": "A", "framework_id": "F",
-                "container_id": format!("{task}-c")})
-                .to_string()
-                .as_bytes(),
-            )
-            .expect("register");
-        assert!(r.status().is_success());
-        let r = agent
-            .post(format!("{base}{INGEST}/tasks/{task}/files/stdout"))
-            .header("authorization", auth())
-            .header("content-type", "text/plain")
-            .send(b"start\n".as_slice())
-            .expect("append");
-        assert_eq!(r.status(), 200);
+        register(&agent, &server, task);
+        ingest(&agent, &server, task, b"start\n", 1);
     }
     let rss_before = server.usage().0;
 
@@ -1229,6 +1212,12 @@ fn idle_followers(n: usize, secs: f64) -> Idle {
         p99_ms: p99,
         p99_herd_ms: p99_herd,
         reconnects,
+    }
+}
+
+impl Url for IdleHost {
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
     }
 }
 
@@ -1269,19 +1258,10 @@ impl IdleHost {
         }
     }
 
-    fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port())
-    }
-
     fn port(&self) -> u16 {
         match self {
             IdleHost::Test { port, .. } => *port,
-            IdleHost::Spin(s) => s
-                .base_url()
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("a port"),
+            IdleHost::Spin(s) => s.port(),
         }
     }
 

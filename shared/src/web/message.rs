@@ -324,7 +324,7 @@ pub fn respond(result: Result<Response, Problem>) -> Response {
 
 /// [`Response::stream`]'s chunks with each small one after a big one
 /// joined to it. Not generic: one copy of it in a component, however many
-/// kinds of stream it sends (the generic form cost `archive` ~4 KB).
+/// kinds of stream it sends (the generic form cost `archive` ~500 B).
 fn join_small_chunks(chunks: Box<dyn Iterator<Item = Result<Vec<u8>, Problem>>>) -> ChunkStream {
     let mut chunks = chunks.peekable();
     Box::new(std::iter::from_fn(move || {

@@ -72,11 +72,10 @@ pub fn run(
 /// The same measure with `wrk` (Debian's package, installed on first use),
 /// the load generator the figures were taken with: its threads are
 /// C and cheap, so on a small machine it leaves more of the CPU to the
-/// server than [`run`] does. `None` if it cannot be had.
-/// `wrk` against `url`; panics unless (nearly) every answer had the status
-/// class of `expect`: `wrk` counts every answer, so a row meant for reads
-/// that got 429s would otherwise measure refusals (as one did: a small read
-/// under a 100-a-minute limit).
+/// server than [`run`] does. `None` if it cannot be had. Panics unless
+/// (nearly) every answer had the status class of `expect`: `wrk` counts
+/// every answer, so a row meant for reads that got 429s would otherwise
+/// measure refusals (as one did: a small read under a 100-a-minute limit).
 pub fn wrk(
     url: &str,
     authorization: Option<&str>,

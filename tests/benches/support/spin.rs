@@ -41,6 +41,13 @@ impl Url for SpinUp {
     }
 }
 
+impl SpinUp {
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
 impl Drop for SpinUp {
     fn drop(&mut self) {
         // The process group: `spin up` and the trigger it runs.
