@@ -9,8 +9,6 @@ use crate::env::Env;
 use crate::routes::index::{FAMILY, Index};
 use crate::web::message::{Request, Response};
 use crate::web::problem::Problem;
-use http::{StatusCode, header};
-use serde_json::json;
 
 /// The `index` component.
 pub const API: super::Api<Index> = super::Api {
@@ -20,7 +18,7 @@ pub const API: super::Api<Index> = super::Api {
 
 fn handle(route: Index, req: &Request, _env: &Env) -> Result<Response, Problem> {
     Ok(match route {
-        Index::Index => index(),
+        Index::Index => super::ui::serve(&INDEX, req),
         Index::OpenApi => super::ui::serve(&OPENAPI, req),
     })
 }
@@ -38,38 +36,21 @@ static OPENAPI: Asset = Asset {
     gzip: include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.gz")),
 };
 
-/// Every family and its routes, from the route tables.
-fn index() -> Response {
-    let families: Vec<_> = crate::routes::ALL
-        .iter()
-        .map(|f| {
-            let routes: Vec<String> = f
-                .endpoints()
-                .iter()
-                .map(|e| format!("{} {}", e.verb.as_str(), e.path))
-                .collect();
-            json!({"family": f.component(), "summary": f.summary(), "routes": routes})
-        })
-        .collect();
-    let body = json!({
-        "name": "spin-logs",
-        "version": env!("CARGO_PKG_VERSION"),
-        "description": "A Logging API (DC/OS Logging API v2 and friends) on Spin",
-        "documentation": "README.md, docs/routes.md and docs/auth.md; GET /openapi.json",
-        "authentication": "every route but this one needs credentials: Authorization: Bearer <jwt>, \
-                           token=<jwt>, ApiKey <key>, Digest, or a ?token= URL token",
-        "families": families,
-    });
-    Response::new(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "public, max-age=300")
-        .bytes(body.to_string().into_bytes())
-}
+/// `GET /`: every family and its routes (`docs/index.json`, written from
+/// the route tables by `tools/gen`). Its raw bytes are compiled in too, as
+/// the clients that read it seldom take gzip.
+static INDEX: Asset = Asset {
+    name: "index.json",
+    content_type: "application/json",
+    hash: include_str!(concat!(env!("OUT_DIR"), "/index.json.sha")),
+    body: include_bytes!("../../../docs/index.json"),
+    gzip: include_bytes!(concat!(env!("OUT_DIR"), "/index.json.gz")),
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::Method;
+    use http::{Method, StatusCode};
 
     fn get(path: &str) -> Response {
         API.call(Request::new(Method::GET, path), &Env::memory())
@@ -94,6 +75,11 @@ mod tests {
         ] {
             assert!(all.contains(route), "{route}");
         }
+        // Compiled in, so it has a tag, and a client holding it gets a 304.
+        let held = Request::new(Method::GET, "/")
+            .with_header("if-none-match", r.headers["etag"].to_str().unwrap());
+        let again = API.call(held, &Env::memory());
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
         for path in ["/nothing/here", "/system/v1/logs/v2/", "/favicon.ico"] {
             assert_eq!(get(path).status, StatusCode::NOT_FOUND, "{path}");
         }

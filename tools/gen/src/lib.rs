@@ -4,6 +4,7 @@
 //! | file | what of the tables |
 //! |---|---|
 //! | `spin.toml` | the variables, each family's trigger routes, and its component with exactly its variables |
+//! | `docs/index.json` | what `GET /` answers: each family, its summary and its routes |
 //! | `docs/openapi.json` | every row: path, method, parameters, bodies (schemas from `JsonSchema`), answers, security |
 //! | `docs/routes.md` | every row, by family, with its permission and rate class |
 //! | `deploy/spinapps.yaml` | one SpinApp per family, given the deployment variables it reads |
@@ -14,6 +15,7 @@
 //! the files cannot drift apart.
 
 mod deploy;
+mod index_json;
 mod openapi;
 mod routes_md;
 mod spin_toml;
@@ -33,6 +35,10 @@ pub fn files() -> Vec<File> {
         File {
             path: "spin.toml",
             text: spin_toml::render(),
+        },
+        File {
+            path: "docs/index.json",
+            text: index_json::render(),
         },
         File {
             path: "docs/openapi.json",
