@@ -61,12 +61,12 @@ pub mod vars {
         var(
             "max_header_bytes",
             "16384",
-            "Largest total of request header bytes; more is a 431.",
+            "Largest total of request header bytes; more is a 431. At least 4096.",
         ),
         var(
             "max_uri_bytes",
             "8192",
-            "Longest path and query; longer is a 414.",
+            "Longest path and query; longer is a 414. At least 1024.",
         ),
         secret(
             "auth_hs256_secret",
@@ -233,6 +233,13 @@ pub mod vars {
     /// Appends with an `Idempotency-Key`.
     pub const IDEMPOTENCY: &[&str] = &["idempotency_ttl_s", "idempotency_in_flight_ms"];
 }
+
+/// The smallest `max_uri_bytes` honoured (a smaller value is taken as
+/// this): a request within both floors passes the guard whatever the
+/// variables say, so it need not read them (`web::guard`).
+pub const MIN_URI_BYTES: u64 = 1024;
+/// The smallest `max_header_bytes` honoured, as [`MIN_URI_BYTES`].
+pub const MIN_HEADER_BYTES: u64 = 4096;
 
 /// A deployment error: a variable is set to something unusable, or a
 /// component reads a variable spin.toml does not give it. Never a reason to
@@ -418,12 +425,13 @@ impl Config {
 
     /// Largest total of request header bytes the client sent; more is a 431.
     pub fn max_header_bytes(&self) -> Result<u64, ConfigError> {
-        self.number("max_header_bytes", 16 * 1024)
+        Ok(self.number("max_header_bytes", 16 * 1024)?.max(MIN_HEADER_BYTES))
     }
 
-    /// Longest path and query; longer is a 414.
+    /// Longest path and query; longer is a 414. Never under
+    /// [`MIN_URI_BYTES`].
     pub fn max_uri_bytes(&self) -> Result<u64, ConfigError> {
-        self.number("max_uri_bytes", 8 * 1024)
+        Ok(self.number("max_uri_bytes", 8 * 1024)?.max(MIN_URI_BYTES))
     }
 
     /// How long an `Idempotency-Key` is remembered, in seconds.
