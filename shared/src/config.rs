@@ -425,7 +425,9 @@ impl Config {
 
     /// Largest total of request header bytes the client sent; more is a 431.
     pub fn max_header_bytes(&self) -> Result<u64, ConfigError> {
-        Ok(self.number("max_header_bytes", 16 * 1024)?.max(MIN_HEADER_BYTES))
+        Ok(self
+            .number("max_header_bytes", 16 * 1024)?
+            .max(MIN_HEADER_BYTES))
     }
 
     /// Longest path and query; longer is a 414. Never under
