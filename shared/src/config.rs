@@ -424,6 +424,7 @@ impl Config {
     }
 
     /// Largest total of request header bytes the client sent; more is a 431.
+    /// Never under [`MIN_HEADER_BYTES`].
     pub fn max_header_bytes(&self) -> Result<u64, ConfigError> {
         Ok(self
             .number("max_header_bytes", 16 * 1024)?
