@@ -28,6 +28,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use support::load::Load;
 use support::plot::{Bar, svg};
 use support::servers::{Killed, wait_for_port, with_nginx};
 use support::*;
@@ -109,14 +110,19 @@ fn main() {
         register(&agent, &limited, "tiny");
         ingest(&agent, &limited, "tiny", hundred, 1);
         let small_read = limited.url(&read_path("tiny", "?cursor=END&skip=-1"));
-        let unauthenticated = load::measure(&small_read, None, 401, 8, secs);
-        let index = load::measure(&limited.url("/"), None, 200, 8, secs);
+        let (unauthenticated, unauthenticated_cpu) =
+            costed(&limited, || load::measure(&small_read, None, 401, 8, secs));
+        let (index, index_cpu) = costed(&limited, || {
+            load::measure(&limited.url("/"), None, 200, 8, secs)
+        });
         // One keep-alive connection: a response whose headers leave before
         // its body waits for the client's delayed ACK on Spin (no
         // TCP_NODELAY), which only this shows (`spin::send`).
         let index_one = load::measure(&limited.url("/"), None, 200, 1, secs);
         // Far over its limit: nearly every answer is a 429.
-        let refused = load::measure(&small_read, Some(&auth_as("abuser")), 429, 8, secs);
+        let (refused, refused_cpu) = costed(&limited, || {
+            load::measure(&small_read, Some(&auth_as("abuser")), 429, 8, secs)
+        });
         drop(limited);
         // A small task log: 100 lines, what most tasks' stdout holds, read
         // by a caller the limit counts but never reaches (the bench's
@@ -126,11 +132,11 @@ fn main() {
             register(&agent, app, "tiny");
             ingest(&agent, app, "tiny", hundred, 1);
             let url = app.url(&read_path("tiny", "?cursor=END&skip=-1"));
-            load::measure(&url, Some(auth()), 200, 8, secs)
+            costed(app, || load::measure(&url, Some(auth()), 200, 8, secs))
         };
-        let on = read_small(&host);
+        let (on, on_cpu) = read_small(&host);
         let unlimited = App::start(&app_dir, vec![("rate_limit_standard".into(), "0".into())]);
-        let off = read_small(&unlimited);
+        let (off, _) = read_small(&unlimited);
         drop(unlimited);
         let hello_anchor = || vec![("hello-world component".to_owned(), hello_rps)];
         push(
@@ -208,6 +214,44 @@ fn main() {
                 target: ">= 0.8",
             },
         );
+        // The same answers by what they cost the host: CPU per request
+        // moves far less with the machine's other load than requests per
+        // second (the hello world's rate moved 4,269 to 6,366 between runs).
+        let hello_cpu = hello.cpu();
+        for (key, figure, micros, target) in [
+            (
+                "small-read-cpu",
+                "host CPU per small read (counted)",
+                on_cpu,
+                ">= 0.5",
+            ),
+            (
+                "unauthenticated-cpu",
+                "host CPU per 401",
+                unauthenticated_cpu,
+                ">= 0.8",
+            ),
+            ("index-cpu", "host CPU per GET /", index_cpu, ">= 0.8"),
+            (
+                "rate-limited-cpu",
+                "host CPU per 429",
+                refused_cpu,
+                ">= 0.8",
+            ),
+        ] {
+            push(
+                &mut rows,
+                Row {
+                    key,
+                    figure: figure.into(),
+                    unit: "µs",
+                    better: Better::Lower,
+                    ours: micros,
+                    anchors: vec![("hello-world component".into(), hello_cpu)],
+                    target,
+                },
+            );
+        }
     }
 
     if section("read") {
@@ -574,12 +618,21 @@ fn main() {
     report(&rows, &out_dir);
 }
 
+/// `load` run against `app`, and the host CPU it cost per answer, in µs.
+fn costed(app: &App, load: impl FnOnce() -> Load) -> (Load, f64) {
+    let before = app.cpu_seconds();
+    let done = load();
+    let micros = (app.cpu_seconds() - before) * 1e6 / done.requests.max(1) as f64;
+    (done, micros)
+}
+
 /// The anchors in `tests/hello-world`, started once and kept: the hello
 /// world's requests/s, and Spin's ceiling for a full read (a component that
 /// streams a static buffer).
 struct Hello {
     app: Option<App>,
-    rps: Option<f64>,
+    /// Requests/s and host CPU µs per request, measured once.
+    rps: Option<(f64, f64)>,
 }
 
 impl Hello {
@@ -591,13 +644,20 @@ impl Hello {
 
     /// The hello world's requests/s (measured once).
     fn get(&mut self, secs: f64) -> f64 {
-        if let Some(rps) = self.rps {
+        if let Some((rps, _)) = self.rps {
             return rps;
         }
         let url = self.app().url("/");
-        let rps = load::measure(&url, None, 200, 8, secs).requests_per_s;
-        eprintln!("hello world: {rps:.0} req/s");
-        *self.rps.insert(rps)
+        let app = self.app.as_ref().expect("started");
+        let (load, cpu) = costed(app, || load::measure(&url, None, 200, 8, secs));
+        let rps = load.requests_per_s;
+        eprintln!("hello world: {rps:.0} req/s, {cpu:.0} µs of host CPU each");
+        self.rps.insert((rps, cpu)).0
+    }
+
+    /// The host CPU per request of that [`Hello::get`] run.
+    fn cpu(&self) -> f64 {
+        self.rps.map_or(f64::NAN, |(_, cpu)| cpu)
     }
 
     /// The hello world's requests/s on one keep-alive connection.
@@ -1272,7 +1332,7 @@ impl IdleHost {
             IdleHost::Spin(s) => s.pids(),
         };
         pids.into_iter()
-            .map(proc_usage)
+            .map(support::spin::proc_usage)
             .fold((0, 0.0), |(r, c), (rss, cpu)| (r + rss, c + cpu))
     }
 }
@@ -1334,28 +1394,4 @@ fn hold(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Resident bytes and user+system CPU seconds of process `pid`.
-fn proc_usage(pid: u32) -> (u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (rss_kb * 1024, (ticks(11) + ticks(12)) / 100.0)
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 /// What one run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
+    /// Answers counted.
+    pub requests: u64,
     pub requests_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -63,6 +65,7 @@ pub fn run(
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     Load {
+        requests: count.load(Ordering::Relaxed),
         requests_per_s: count.load(Ordering::Relaxed) as f64 / took,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
@@ -124,6 +127,7 @@ pub fn wrk(
         "{url}: {other} of {total} answers were not 2xx or 3xx, {expect} expected"
     );
     Some(Load {
+        requests: total,
         requests_per_s: field("Requests/sec:")?.parse().ok()?,
         p50_ms: ms(field("50%")?)?,
         p99_ms: ms(field("99%")?)?,

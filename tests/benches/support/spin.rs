@@ -178,6 +178,17 @@ impl App {
         }
     }
 
+    /// User and system CPU seconds the host has used: `spin up`'s process
+    /// group, or this process for the test host (which runs in it; the load
+    /// generator is `wrk`, a process of its own, when it can be had).
+    pub fn cpu_seconds(&self) -> f64 {
+        let pids = match self {
+            App::Test(_) => vec![std::process::id()],
+            App::Spin(s) => s.pids(),
+        };
+        pids.into_iter().map(|pid| proc_usage(pid).1).sum()
+    }
+
     /// Where the host keeps its state (the embedded store's SQLite file).
     pub fn state_dir(&self) -> &Path {
         match self {
@@ -193,6 +204,30 @@ impl App {
             None => "the test host (tests/src)".to_owned(),
         }
     }
+}
+
+/// Resident bytes and user+system CPU seconds of process `pid`.
+pub fn proc_usage(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (rss_kb * 1024, (ticks(11) + ticks(12)) / 100.0)
 }
 
 fn spin_version(spin: &Path) -> String {
