@@ -1,5 +1,5 @@
 //! The files written from the route tables (`tools/gen`: spin.toml, the
-//! OpenAPI document, docs/routes.md, deploy/) are what the tables say now: a
+//! OpenAPI document, docs/index.json, docs/routes.md, deploy/) are what the tables say now: a
 //! route, a permission or a variable changed in a table and not written out
 //! fails here, naming the file and the command that writes it.
 

@@ -1,7 +1,7 @@
 //! `docs/index.json`, what `GET /` answers: every family and its routes.
 //! Written here rather than per request because building it with
-//! `serde_json` on each `GET /` cost ~175 µs of the host's CPU on Spin 4.1
-//! (524 against 349 µs a request served from the compiled-in bytes,
+//! `serde_json` on each `GET /` cost ~160 µs of the host's CPU on Spin 4.1
+//! (524 against 361 µs a request served from the compiled-in bytes,
 //! `tools/spin-cost/run.sh`), and it changes only with the tables.
 
 use super::families;
