@@ -96,7 +96,7 @@ fn main() {
     let batch = batch_of_lines();
     let mut hello = Hello {
         app: None,
-        rps: None,
+        measured: None,
     };
 
     if section("request") {
@@ -632,7 +632,7 @@ fn costed(app: &App, load: impl FnOnce() -> Load) -> (Load, f64) {
 struct Hello {
     app: Option<App>,
     /// Requests/s and host CPU µs per request, measured once.
-    rps: Option<(f64, f64)>,
+    measured: Option<(f64, f64)>,
 }
 
 impl Hello {
@@ -644,20 +644,20 @@ impl Hello {
 
     /// The hello world's requests/s (measured once).
     fn get(&mut self, secs: f64) -> f64 {
-        if let Some((rps, _)) = self.rps {
+        if let Some((rps, _)) = self.measured {
             return rps;
         }
-        let url = self.app().url("/");
-        let app = self.app.as_ref().expect("started");
+        let app = self.app();
+        let url = app.url("/");
         let (load, cpu) = costed(app, || load::measure(&url, None, 200, 8, secs));
         let rps = load.requests_per_s;
         eprintln!("hello world: {rps:.0} req/s, {cpu:.0} µs of host CPU each");
-        self.rps.insert((rps, cpu)).0
+        self.measured.insert((rps, cpu)).0
     }
 
     /// The host CPU per request of that [`Hello::get`] run.
     fn cpu(&self) -> f64 {
-        self.rps.map_or(f64::NAN, |(_, cpu)| cpu)
+        self.measured.map_or(f64::NAN, |(_, cpu)| cpu)
     }
 
     /// The hello world's requests/s on one keep-alive connection.
@@ -1331,9 +1331,7 @@ impl IdleHost {
             IdleHost::Test { child, .. } => vec![child.0.id()],
             IdleHost::Spin(s) => s.pids(),
         };
-        pids.into_iter()
-            .map(support::spin::proc_usage)
-            .fold((0, 0.0), |(r, c), (rss, cpu)| (r + rss, c + cpu))
+        support::spin::usage(pids)
     }
 }
 

@@ -182,11 +182,11 @@ impl App {
     /// group, or this process for the test host (which runs in it; the load
     /// generator is `wrk`, a process of its own, when it can be had).
     pub fn cpu_seconds(&self) -> f64 {
-        let pids = match self {
+        usage(match self {
             App::Test(_) => vec![std::process::id()],
             App::Spin(s) => s.pids(),
-        };
-        pids.into_iter().map(|pid| proc_usage(pid).1).sum()
+        })
+        .1
     }
 
     /// Where the host keeps its state (the embedded store's SQLite file).
@@ -206,8 +206,15 @@ impl App {
     }
 }
 
+/// Resident bytes and user+system CPU seconds of processes `pids`, summed.
+pub fn usage(pids: Vec<u32>) -> (u64, f64) {
+    pids.into_iter()
+        .map(proc_usage)
+        .fold((0, 0.0), |(r, c), (rss, cpu)| (r + rss, c + cpu))
+}
+
 /// Resident bytes and user+system CPU seconds of process `pid`.
-pub fn proc_usage(pid: u32) -> (u64, f64) {
+fn proc_usage(pid: u32) -> (u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss_kb: u64 = status
         .lines()
