@@ -11,7 +11,9 @@
 //! `python3 -m http.server` serving the same bytes, `tar czf` and
 //! `tar -I 'pigz -p 2'` of the same files, GNU `tail -n 100` of the same file,
 //! `grep` over the same lines, and the platform's ceiling for a full read (a
-//! component in `tests/hello-world` that streams a static buffer).
+//! component in `tests/hello-world` that streams a static buffer), and the
+//! floors under a refusal (`tests/host-floor`: the hello world plus one
+//! variable read, or plus one variable read and one key-value get).
 //! Sizes and durations: `BENCH_SECS` (each load run, default 5),
 //! `BENCH_FULL_MIB` (256), `BENCH_BIG_MIB` (1024), `BENCH_ARCHIVE_MIB` (100),
 //! `BENCH_FOLLOWERS` (1000), `BENCH_IDLE_SECS` (30), `BENCH_STORE_MIB` (256). Output: the table on
@@ -214,6 +216,47 @@ fn main() {
                 target: ">= 0.8",
             },
         );
+        // Floors: the hello world plus the host calls no implementation of
+        // a refusal can skip (tests/host-floor). Each answer's CPU against
+        // its floor says how much of the gap to the hello world is ours.
+        let (_, floor_variable) = hello.floor("variable", secs);
+        let (_, floor_get) = hello.floor("get", secs);
+        for (key, figure, micros, floor, what) in [
+            (
+                "unauthenticated-floor",
+                "host CPU per 401, against its floor",
+                unauthenticated_cpu,
+                floor_variable,
+                "hello world + one variable read",
+            ),
+            (
+                "rate-limited-floor",
+                "host CPU per 429, against its floor",
+                refused_cpu,
+                floor_get,
+                "hello world + one variable read + one key-value get",
+            ),
+            (
+                "small-read-floor",
+                "host CPU per small read (counted), against a floor",
+                on_cpu,
+                floor_get,
+                "hello world + one variable read + one key-value get",
+            ),
+        ] {
+            push(
+                &mut rows,
+                Row {
+                    key,
+                    figure: figure.into(),
+                    unit: "µs",
+                    better: Better::Lower,
+                    ours: micros,
+                    anchors: vec![(what.into(), floor)],
+                    target: "",
+                },
+            );
+        }
         // The same answers by what they cost the host: CPU per request
         // moves far less with the machine's other load than requests per
         // second (the hello world's rate moved 4,269 to 6,366 between runs).
@@ -585,6 +628,22 @@ fn main() {
                 target: ">= 1.0 (<= 10%)",
             },
         );
+        let floor = idle_floor(followers, idle_secs);
+        push(
+            &mut rows,
+            Row {
+                key: "idle-cpu-floor",
+                figure: format!("the same against its floor: {followers} follows that only poll"),
+                unit: "% of one core",
+                better: Better::Lower,
+                ours: idle.cpu_percent,
+                anchors: vec![(
+                    "one key-value get per 400 ms and nothing else (tests/host-floor)".into(),
+                    floor,
+                )],
+                target: "",
+            },
+        );
         push(
             &mut rows,
             Row {
@@ -658,6 +717,18 @@ impl Hello {
     /// The host CPU per request of that [`Hello::get`] run.
     fn cpu(&self) -> f64 {
         self.measured.map_or(f64::NAN, |(_, cpu)| cpu)
+    }
+
+    /// Requests/s and host CPU µs per request of one of the floors in
+    /// `tests/host-floor` (`variable`: one variable read; `get`: one read
+    /// and one key-value get).
+    fn floor(&mut self, which: &str, secs: f64) -> (f64, f64) {
+        let app = self.app();
+        let url = app.url(&format!("/floor/{which}"));
+        let (load, cpu) = costed(app, || load::measure(&url, None, 200, 8, secs));
+        let rps = load.requests_per_s;
+        eprintln!("floor {which}: {rps:.0} req/s, {cpu:.0} µs of host CPU each");
+        (rps, cpu)
     }
 
     /// The hello world's requests/s on one keep-alive connection.
@@ -1221,18 +1292,7 @@ struct Idle {
 /// and CPU over `secs`, then append-to-delivery beside them.
 fn idle_followers(n: usize, secs: f64) -> Idle {
     let variables = vec![("max_followers".to_owned(), "1000000".to_owned())];
-    // Spin's pool holds 1,000 instances by default; the writer and the
-    // measuring follower need a few more.
-    let pool = ("SPIN_MAX_INSTANCE_COUNT", (n + 64).to_string());
-    let server = match support::spin::spin_binary() {
-        Some(spin) => IdleHost::Spin(support::spin::SpinUp::start_with_env(
-            &spin,
-            &repo_root(),
-            &with_bench_defaults(variables),
-            &[pool],
-        )),
-        None => IdleHost::test(variables, pool),
-    };
+    let server = IdleHost::start(&repo_root(), with_bench_defaults(variables), n);
     let base = server.base_url();
     let agent = agent();
     // `idle` is the log the followers hold; `active` one beside it.
@@ -1241,12 +1301,56 @@ fn idle_followers(n: usize, secs: f64) -> Idle {
         ingest(&agent, &server, task, b"start\n", 1);
     }
     let rss_before = server.usage().0;
+    let held = hold_idle(&server, &follow_path("idle"), n, secs, || {
+        // Appends to another log: the idle followers stay idle. Then to
+        // theirs: each line is delivered a thousand times over.
+        let (_, p99) = follow_latency(&base, "active", 200);
+        let (_, p99_herd) = follow_latency(&base, "idle", 200);
+        (p99, p99_herd)
+    });
+    drop(server);
+    Idle {
+        rss_before_mib: rss_before as f64 / 1048576.0,
+        rss_mib: held.rss as f64 / 1048576.0,
+        cpu_percent: held.cpu_percent,
+        p99_ms: held.then.0,
+        p99_herd_ms: held.then.1,
+        reconnects: held.reconnects,
+    }
+}
 
+/// The same `n` idle follows held on the floor in `tests/host-floor`
+/// (`/floor/poll`: an event stream that does nothing but one key-value get
+/// per spin-logs' idle poll interval): the host's CPU, in % of one core.
+fn idle_floor(n: usize, secs: f64) -> f64 {
+    let anchor = repo_root().join("tests").join("hello-world");
+    let server = IdleHost::start(&anchor, Vec::new(), n);
+    hold_idle(&server, "/floor/poll", n, secs, || ()).cpu_percent
+}
+
+/// What [`hold_idle`] measured.
+struct Held<T> {
+    rss: u64,
+    cpu_percent: f64,
+    reconnects: usize,
+    /// What `then` returned, run while the follows were still held.
+    then: T,
+}
+
+/// Holds `n` follows of `path` on `server`, lets them reach a steady state,
+/// measures the server's memory and CPU over `secs`, then runs `then`
+/// beside them.
+fn hold_idle<T>(
+    server: &IdleHost,
+    path: &str,
+    n: usize,
+    secs: f64,
+    then: impl FnOnce() -> T,
+) -> Held<T> {
     let stop = AtomicBool::new(false);
-    let path = follow_path("idle");
     let reconnected = AtomicUsize::new(0);
-    let (rss, cpu, reconnects, p99, p99_herd) = std::thread::scope(|s| {
-        let holder = s.spawn(|| hold(server.port(), &path, n, RAMP, &stop, &reconnected));
+    std::thread::scope(|s| {
+        let holder = s.spawn(|| hold(server.port(), path, n, RAMP, &stop, &reconnected));
         // All connected, each reconnecting at its own moment: steady state.
         std::thread::sleep(RAMP + Duration::from_secs(2));
         let (_, cpu_a) = server.usage();
@@ -1254,25 +1358,18 @@ fn idle_followers(n: usize, secs: f64) -> Idle {
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs_f64(secs));
         let (rss, cpu_b) = server.usage();
-        let cpu = 100.0 * (cpu_b - cpu_a) / t.elapsed().as_secs_f64();
+        let cpu_percent = 100.0 * (cpu_b - cpu_a) / t.elapsed().as_secs_f64();
         let reconnects = reconnected.load(Ordering::Relaxed) - before;
-        // Appends to another log: the idle followers stay idle. Then to
-        // theirs: each line is delivered a thousand times over.
-        let (_, p99) = follow_latency(&base, "active", 200);
-        let (_, p99_herd) = follow_latency(&base, "idle", 200);
+        let then = then();
         stop.store(true, Ordering::Relaxed);
         holder.join().expect("holder");
-        (rss, cpu, reconnects, p99, p99_herd)
-    });
-    drop(server);
-    Idle {
-        rss_before_mib: rss_before as f64 / 1048576.0,
-        rss_mib: rss as f64 / 1048576.0,
-        cpu_percent: cpu,
-        p99_ms: p99,
-        p99_herd_ms: p99_herd,
-        reconnects,
-    }
+        Held {
+            rss,
+            cpu_percent,
+            reconnects,
+            then,
+        }
+    })
 }
 
 impl Url for IdleHost {
@@ -1294,19 +1391,40 @@ enum IdleHost {
 }
 
 impl IdleHost {
-    fn test(variables: Vec<(String, String)>, pool: (&str, String)) -> Self {
+    /// The app in `app_dir` with `variables`, its instance pool sized for
+    /// `n` follows: on real Spin when `SPIN` names one, else the test host.
+    fn start(app_dir: &Path, variables: Vec<(String, String)>, n: usize) -> Self {
+        // Spin's pool holds 1,000 instances by default; the writer and the
+        // measuring follower need a few more.
+        let pool = ("SPIN_MAX_INSTANCE_COUNT", (n + 64).to_string());
+        match support::spin::spin_binary() {
+            Some(spin) => IdleHost::Spin(support::spin::SpinUp::start_with_env(
+                &spin,
+                app_dir,
+                &variables,
+                &[pool],
+            )),
+            None => IdleHost::test(app_dir, variables, pool),
+        }
+    }
+
+    fn test(app_dir: &Path, variables: Vec<(String, String)>, pool: (&str, String)) -> Self {
         let port = spin_logs_tests::services::free_port().expect("port");
         let state = tempfile::tempdir().expect("state dir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_spin-logs-host"));
         cmd.arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .arg("--app-dir")
+            .arg(app_dir)
             .arg("--state-dir")
             .arg(state.path())
-            // The in-process hosts built the app already.
-            .env("SPIN_LOGS_HOST_SKIP_BUILD", "1")
             .env(pool.0, pool.1)
             .stdout(Stdio::null());
-        for (name, value) in with_bench_defaults(variables) {
+        if app_dir == repo_root() {
+            // The in-process hosts built spin-logs already.
+            cmd.env("SPIN_LOGS_HOST_SKIP_BUILD", "1");
+        }
+        for (name, value) in variables {
             cmd.arg("--variable").arg(format!("{name}={value}"));
         }
         let child = Killed(cmd.spawn().expect("spin-logs-host"));

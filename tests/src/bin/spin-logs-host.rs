@@ -1,9 +1,9 @@
 //! `spin up` for machines without the `spin` CLI: builds the components and
-//! serves the app until killed.
+//! serves the app (spin-logs, or the Spin app in `--app-dir`) until killed.
 //!
 //! ```text
 //! cargo run -p spin-logs-tests --release --bin spin-logs-host -- \
-//!     --listen 127.0.0.1:3000 --state-dir .spin [--variable name=value]...
+//!     --listen 127.0.0.1:3000 --state-dir .spin [--app-dir DIR] [--variable name=value]...
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -22,6 +22,7 @@ fn main() -> Result<()> {
         match arg.as_str() {
             "--listen" => opts.listen = Some(value()?.parse().context("--listen")?),
             "--state-dir" => opts.state_dir = Some(value()?.into()),
+            "--app-dir" => opts.app_dir = Some(value()?.into()),
             "--variable" => {
                 let v = value()?;
                 let (name, val) = v.split_once('=').context("--variable expects name=value")?;
@@ -32,8 +33,8 @@ fn main() -> Result<()> {
             }
             "-h" | "--help" => {
                 println!(
-                    "spin-logs-host [--listen ADDR] [--state-dir DIR] [--variable NAME=VALUE]... \
-                     [--request-timeout-ms MS]"
+                    "spin-logs-host [--listen ADDR] [--state-dir DIR] [--app-dir DIR] \
+                     [--variable NAME=VALUE]... [--request-timeout-ms MS]"
                 );
                 return Ok(());
             }

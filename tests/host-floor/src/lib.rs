@@ -1,0 +1,88 @@
+//! The floors under spin-logs' refusals and idle follows, measured beside
+//! the hello world (`tests/benches/perf.rs`): what the host charges for the
+//! host calls no implementation of those answers can skip.
+//!
+//! - `GET /floor/variable` reads one Spin variable, then answers. A 401
+//!   cannot cost less: whether and how credentials are checked is
+//!   configuration, and Spin's variables are where it lives.
+//! - `GET /floor/get` reads one variable and gets one key from the
+//!   `default` store (through WASI key-value, as spin-logs reaches it). A
+//!   429 cannot cost less: the caller's count lives in
+//!   the store, the limit in a variable.
+//! - `GET /floor/poll` is an idle follow with nothing else: an event stream
+//!   that gets one key every [`POLL`] and sends a `: ping` comment every
+//!   [`KEEPALIVE`], for [`BUDGET`] (spin-logs' idle poll interval and its
+//!   defaults for `keepalive_ms` and `tail_budget_ms`).
+//!
+//! On Spin every variable read and key-value call runs in
+//! `tokio::task::block_in_place` (docs/performance.md): these floors show
+//! what that costs alone.
+
+use futures::SinkExt;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use spin_sdk::variables;
+use spin_sdk::wit::wasi::keyvalue::store::{Bucket, open};
+use std::time::Duration;
+
+/// spin-logs' poll interval for a follow whose log has been quiet.
+const POLL: Duration = Duration::from_millis(400);
+/// spin-logs' default `keepalive_ms`.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// spin-logs' default `tail_budget_ms`.
+const BUDGET: Duration = Duration::from_secs(25);
+
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    let path = req.path_with_query().unwrap_or_default();
+    let (status, kind, body) = match answer(&path) {
+        Ok(Answer::Text(text)) => (200, "text/plain", text),
+        Ok(Answer::Poll) => return poll(out).await,
+        Err(e) => (500, "text/plain", format!("{e}\n")),
+    };
+    let headers = Fields::from_list(&[("content-type".to_owned(), kind.as_bytes().to_vec())])
+        .unwrap_or_else(|_| Fields::new());
+    let response = OutgoingResponse::new(headers);
+    let _ = response.set_status_code(status);
+    let mut sink = response.take_body();
+    out.set(response);
+    let _ = sink.send(body.into_bytes()).await;
+}
+
+enum Answer {
+    Text(String),
+    Poll,
+}
+
+fn answer(path: &str) -> anyhow::Result<Answer> {
+    if path.starts_with("/floor/poll") {
+        return Ok(Answer::Poll);
+    }
+    let setting = variables::get("floor")?;
+    let found = match path.starts_with("/floor/get") {
+        true => open("default")?.get("floor")?.is_some(),
+        false => false,
+    };
+    Ok(Answer::Text(format!("{} {found}\n", setting.len())))
+}
+
+/// Holds an event stream open for [`BUDGET`], one key-value get per [`POLL`].
+async fn poll(out: ResponseOutparam) {
+    let headers = Fields::from_list(&[("content-type".to_owned(), b"text/event-stream".to_vec())])
+        .unwrap_or_else(|_| Fields::new());
+    let response = OutgoingResponse::new(headers);
+    let mut sink = response.take_body();
+    out.set(response);
+    let Ok(store): Result<Bucket, _> = open("default") else {
+        return;
+    };
+    let polls = BUDGET.as_millis() / POLL.as_millis();
+    let every = KEEPALIVE.as_millis() / POLL.as_millis();
+    for i in 1..=polls {
+        let nanos = u64::try_from(POLL.as_nanos()).unwrap_or(u64::MAX);
+        wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+        let _ = store.get("floor");
+        if i % every == 0 && sink.send(b": ping\n\n".to_vec()).await.is_err() {
+            return;
+        }
+    }
+}
