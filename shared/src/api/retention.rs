@@ -490,7 +490,7 @@ fn stats(env: &Env) -> Result<Response, Problem> {
         })
     };
     let namespaces: BTreeMap<String, Value> =
-        by_ns.iter().map(|(k, s)| (k.clone(), view(s))).collect();
+        crate::util::sort::collect(by_ns.iter().map(|(k, s)| (k.clone(), view(s))));
     Ok(Response::json(
         StatusCode::OK,
         &json!({"total": view(&total), "namespaces": namespaces, "deleted_objects": deleted}),

@@ -404,7 +404,7 @@ pub fn stats(env: &Env, cluster: Option<&str>) -> Result<Value, Problem> {
         "lines_received": received,
         "lines_refused": refused,
         "followers_active": scene.followers,
-        "jobs": Status::ALL.iter().map(|s| (s.name(), scene.jobs.iter().filter(|j| j.status == *s).count())).collect::<BTreeMap<_, _>>(),
+        "jobs": crate::util::sort::collect::<BTreeMap<_, _>, _>(Status::ALL.iter().map(|s| (s.name(), scene.jobs.iter().filter(|j| j.status == *s).count()))),
         "clusters": scene.clusters,
         "streams": totals(env, None)?,
     }))

@@ -5,6 +5,7 @@
 use super::Labels;
 use super::metric::{BinModifier, BinOp, Card, Grouping, MetricExpr, VectorOp};
 use super::range::{RangeEvaluator, Series, Steps};
+use crate::util::sort;
 use std::collections::{BTreeMap, HashMap};
 
 /// A query that parsed but cannot be answered: Loki's words.
@@ -365,16 +366,11 @@ fn with_scalar(
 fn signature(l: &Labels, m: &BinModifier) -> Labels {
     match &m.on {
         None => l.clone(),
-        Some((true, names)) => l
-            .iter()
-            .filter(|(k, _)| names.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        Some((false, names)) => l
-            .iter()
-            .filter(|(k, _)| !names.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        Some((on, names)) => sort::collect(
+            l.iter()
+                .filter(|(k, _)| names.contains(k) == *on)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        ),
     }
 }
 
@@ -423,7 +419,7 @@ fn vectors(
     let sig_a: Vec<Labels> = a.iter().map(|s| signature(&s.labels, m)).collect();
     let sig_b: Vec<Labels> = b.iter().map(|s| signature(&s.labels, m)).collect();
     let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    let steps: std::collections::BTreeSet<i64> = la.keys().chain(lb.keys()).copied().collect();
+    let steps: std::collections::BTreeSet<i64> = sort::collect(la.keys().chain(lb.keys()).copied());
     let empty = Vec::new();
     for t in steps {
         let (sa, sb) = (la.get(&t).unwrap_or(&empty), lb.get(&t).unwrap_or(&empty));

@@ -292,11 +292,12 @@ pub struct Grouping {
 impl Grouping {
     /// The labels of the group a series with `labels` falls into.
     pub(crate) fn key(&self, labels: &Labels) -> Labels {
-        labels
-            .iter()
-            .filter(|(k, _)| self.labels.iter().any(|l| l == *k) != self.without)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        crate::util::sort::collect(
+            labels
+                .iter()
+                .filter(|(k, _)| self.labels.iter().any(|l| l == *k) != self.without)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        )
     }
 }
 

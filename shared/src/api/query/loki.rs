@@ -195,7 +195,7 @@ fn labels(p: &Params, env: &Env) -> Result<Response, Problem> {
         Some(sel) => {
             let streams = matching_streams(env, &[sel], p)?;
             let names: BTreeSet<&String> =
-                streams.iter().flat_map(|s| s.meta.labels.keys()).collect();
+                crate::util::sort::collect(streams.iter().flat_map(|s| s.meta.labels.keys()));
             Ok(loki_ok(json!(names)))
         }
     }
@@ -210,10 +210,8 @@ fn label_values(p: &Params, env: &Env, name: &str) -> Result<Response, Problem> 
         )?))),
         Some(sel) => {
             let streams = matching_streams(env, &[sel], p)?;
-            let values: BTreeSet<&String> = streams
-                .iter()
-                .filter_map(|s| s.meta.labels.get(name))
-                .collect();
+            let values: BTreeSet<&String> =
+                crate::util::sort::collect(streams.iter().filter_map(|s| s.meta.labels.get(name)));
             Ok(loki_ok(json!(values)))
         }
     }

@@ -49,11 +49,8 @@ fn hit_json(h: &Hit, context: bool) -> Value {
     o.insert("line".into(), json!(h.line));
     o.insert("level".into(), json!(h.level));
     if !h.metadata.is_empty() {
-        let m: Map<String, Value> = h
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let m: Map<String, Value> =
+            crate::util::sort::collect(h.metadata.iter().map(|(k, v)| (k.clone(), json!(v))));
         o.insert("metadata".into(), Value::Object(m));
     }
     if context {

@@ -24,6 +24,7 @@ use crate::read::search::{self, Selected};
 use crate::store::Store;
 use crate::store::error::StoreResult;
 use crate::store::log::{PAGE_SEGMENTS, Segment};
+use crate::util::sort;
 use crate::web::message::Response;
 use crate::web::problem::Problem;
 use crate::web::query::Query as Params;
@@ -253,8 +254,8 @@ pub(super) fn volume(p: &Params, env: &Env, ranged: bool) -> Result<Response, Pr
         }
     }
     let names: BTreeSet<String> = match ask.targets.is_empty() {
-        true => ask.sel.matchers.iter().map(|m| m.name.clone()).collect(),
-        false => ask.targets.iter().cloned().collect(),
+        true => sort::collect(ask.sel.matchers.iter().map(|m| m.name.clone())),
+        false => sort::collect(ask.targets.iter().cloned()),
     };
     let mut volumes: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
     for s in search::select(&env.store, &sel)? {
@@ -278,11 +279,12 @@ pub(super) fn volume(p: &Params, env: &Env, ranged: bool) -> Result<Response, Pr
 /// series), or each of its label names.
 fn volume_keys(labels: &Labels, names: &BTreeSet<String>, ask: &VolumeAsk) -> Vec<String> {
     if !ask.by_labels {
-        let series: Labels = labels
-            .iter()
-            .filter(|(k, _)| names.contains(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let series: Labels = sort::collect(
+            labels
+                .iter()
+                .filter(|(k, _)| names.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         return vec![crate::model::stream::canonical(&series)];
     }
     labels
@@ -330,6 +332,6 @@ fn volume_json(
 /// The labels of a canonical `{a="b"}` key back as a JSON object.
 fn series_labels(name: &str) -> Value {
     crate::logql::parse_labels(name)
-        .map(|pairs| json!(pairs.into_iter().collect::<BTreeMap<_, _>>()))
+        .map(|pairs| json!(sort::collect::<BTreeMap<_, _>, _>(pairs)))
         .unwrap_or_else(|_| json!({}))
 }

@@ -229,13 +229,12 @@ impl State<'_, '_> {
 
     fn dot_value(&self, dot: &Dot) -> Value {
         match dot {
-            Dot::Root => Value::Map(
+            Dot::Root => Value::Map(crate::util::sort::collect(
                 self.entry
                     .labels
                     .iter()
-                    .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
-                    .collect(),
-            ),
+                    .map(|(k, v)| (k.clone(), Value::Str(v.clone()))),
+            )),
             Dot::Val(v) => v.clone(),
         }
     }

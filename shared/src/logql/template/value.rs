@@ -132,11 +132,9 @@ impl Value {
             J::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
             J::String(s) => Value::Str(s),
             J::Array(a) => Value::List(a.into_iter().map(Value::from_json).collect()),
-            J::Object(o) => Value::Map(
-                o.into_iter()
-                    .map(|(k, v)| (k, Value::from_json(v)))
-                    .collect(),
-            ),
+            J::Object(o) => Value::Map(crate::util::sort::collect(
+                o.into_iter().map(|(k, v)| (k, Value::from_json(v))),
+            )),
         }
     }
 }
