@@ -1460,7 +1460,8 @@ const RAMP: Duration = Duration::from_secs(25);
 
 /// Holds `n` follows of `path` open from one thread (non-blocking sockets,
 /// drained every 50 ms), opened evenly over `ramp` and each reconnected when
-/// its server closes it (counted in `reconnected`), until `stop`.
+/// its server closes it (counted in `reconnected`) with the last event id it
+/// read as `Last-Event-ID`, as `EventSource` reconnects, until `stop`.
 fn hold(
     port: u16,
     path: &str,
@@ -1471,43 +1472,76 @@ fn hold(
 ) {
     // One user each (a follower slot is per caller), as a thousand people
     // following their own tasks would be.
-    let requests: Vec<String> = (0..n)
-        .map(|i| {
-            format!(
-                "GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: {}\r\n\
-                 accept: text/event-stream\r\nconnection: close\r\n\r\n",
-                support::auth_as(&format!("follower-{i}"))
-            )
-        })
+    let auths: Vec<String> = (0..n)
+        .map(|i| support::auth_as(&format!("follower-{i}")))
         .collect();
-    let open = |i: usize| {
+    let open = |i: usize, last_id: Option<&str>| {
+        let resume = last_id.map_or(String::new(), |id| format!("last-event-id: {id}\r\n"));
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: {}\r\n\
+             accept: text/event-stream\r\n{resume}connection: close\r\n\r\n",
+            auths[i]
+        );
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.write_all(requests[i].as_bytes()).expect("send");
+        s.write_all(request.as_bytes()).expect("send");
         s.set_nonblocking(true).expect("non-blocking");
         s
     };
-    let mut socks: Vec<TcpStream> = Vec::with_capacity(n);
+    let mut follows: Vec<Follower> = Vec::with_capacity(n);
     let started = Instant::now();
     let mut buf = vec![0u8; 16 * 1024];
     while !stop.load(Ordering::Relaxed) {
         let due = (n as f64 * started.elapsed().as_secs_f64() / ramp.as_secs_f64()) as usize;
-        while socks.len() < due.min(n) {
-            socks.push(open(socks.len()));
+        while follows.len() < due.min(n) {
+            follows.push(Follower::new(open(follows.len(), None)));
         }
-        for (i, sock) in socks.iter_mut().enumerate() {
+        for (i, held) in follows.iter_mut().enumerate() {
             let closed = loop {
-                match sock.read(&mut buf) {
+                match held.sock.read(&mut buf) {
                     Ok(0) => break true,
-                    Ok(_) => continue,
+                    Ok(k) => held.read(&buf[..k]),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
                     Err(_) => break true,
                 }
             };
             if closed {
-                *sock = open(i);
+                let last_id = held.last_id.take();
+                *held = Follower::new(open(i, last_id.as_deref()));
                 reconnected.fetch_add(1, Ordering::Relaxed);
             }
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One follow [`hold`] keeps open, and the last event id it has read.
+struct Follower {
+    sock: TcpStream,
+    /// The bytes after the last newline read so far.
+    partial: Vec<u8>,
+    last_id: Option<String>,
+}
+
+impl Follower {
+    fn new(sock: TcpStream) -> Self {
+        Follower {
+            sock,
+            partial: Vec::new(),
+            last_id: None,
+        }
+    }
+
+    /// Takes in `bytes` read, noting each complete `id:` line.
+    fn read(&mut self, bytes: &[u8]) {
+        self.partial.extend_from_slice(bytes);
+        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {
+            return;
+        };
+        for line in self.partial[..end].split(|b| *b == b'\n') {
+            if let Some(id) = line.strip_prefix(b"id: ") {
+                self.last_id = Some(String::from_utf8_lossy(id).trim_end().to_owned());
+            }
+        }
+        self.partial.drain(..=end);
     }
 }

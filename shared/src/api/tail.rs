@@ -66,17 +66,18 @@ fn follow<S: Source + 'static>(
     format: Format,
 ) -> Result<Response, Problem> {
     let resume = last_event_id(req, Format::Sse);
+    let mut opts = FollowOptions::from_config(&env.config)?;
+    if let (Some(_), Some(snap)) = (&resume, &snapshot) {
+        // An EventSource reconnecting after its last invocation's budget.
+        let since = crate::util::clock::now_micros().saturating_sub(snap.head().mtime);
+        opts.quiet = std::time::Duration::from_micros(since);
+    }
     let pos = match snapshot {
         Some(snap) => start_position(&Rc::new(snap), &source, params, resume.as_deref())?,
         None => start_position_empty(&source, params, resume.as_deref())?,
     };
     let lease = take_slot(req, env)?;
     let feed = LogFeed::new(log, source, format, pos);
-    let follow = Follow::new(
-        feed,
-        format,
-        FollowOptions::from_config(&env.config)?,
-        Some(lease),
-    );
+    let follow = Follow::new(feed, format, opts, Some(lease));
     Ok(stream_response(format, follow))
 }

@@ -115,6 +115,9 @@ mod tests {
         assert_eq!(set.into_iter().collect::<Vec<_>>(), ["a", "c"]);
         let json: serde_json::Map<String, serde_json::Value> =
             collect([("z".to_owned(), 1.into()), ("y".to_owned(), 2.into())]);
-        assert_eq!(serde_json::Value::Object(json).to_string(), r#"{"y":2,"z":1}"#);
+        assert_eq!(
+            serde_json::Value::Object(json).to_string(),
+            r#"{"y":2,"z":1}"#
+        );
     }
 }

@@ -11,8 +11,9 @@
 //!   the store, the limit in a variable.
 //! - `GET /floor/poll` is an idle follow with nothing else: an event stream
 //!   that gets one key every [`POLL`] and sends a `: ping` comment every
-//!   [`KEEPALIVE`], for [`BUDGET`] (spin-logs' idle poll interval and its
-//!   defaults for `keepalive_ms` and `tail_budget_ms`).
+//!   [`KEEPALIVE`], for [`BUDGET`] (spin-logs' idle poll interval, on the
+//!   same 100 ms grid, and its defaults for `keepalive_ms` and
+//!   `tail_budget_ms`).
 //!
 //! On Spin every variable read and key-value call runs in
 //! `tokio::task::block_in_place` (docs/performance.md): these floors show
@@ -78,11 +79,22 @@ async fn poll(out: ResponseOutparam) {
     let polls = BUDGET.as_millis() / POLL.as_millis();
     let every = KEEPALIVE.as_millis() / POLL.as_millis();
     for i in 1..=polls {
-        let nanos = u64::try_from(POLL.as_nanos()).unwrap_or(u64::MAX);
-        wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+        wasi::clocks::monotonic_clock::subscribe_duration(on_grid(POLL)).block();
         let _ = store.get("floor");
         if i % every == 0 && sink.send(b": ping\n\n".to_vec()).await.is_err() {
             return;
         }
     }
+}
+
+/// `wait` in ns, lengthened to end on a multiple of 100 ms of the wall
+/// clock, as spin-logs' idle polls do (`read::follow::on_grid`): the host
+/// then wakes its idle instances in batches.
+fn on_grid(wait: Duration) -> u64 {
+    const GRID_NS: u64 = 100_000_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(0));
+    let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+    now.saturating_add(wait).next_multiple_of(GRID_NS) - now
 }

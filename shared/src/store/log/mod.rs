@@ -76,7 +76,7 @@ mod snapshot;
 pub use head::{Appended, Head, IN_FLIGHT_US, IdempotencyKey, Keys, Outcome, PageRef, Segment};
 pub use pack::{Expired, Location, Packed, Packing};
 pub use receipt::{AppendError, Receipt};
-pub use snapshot::{Body, Changed, Line, Piece, Snapshot};
+pub use snapshot::{Body, Line, Piece, Snapshot};
 
 use super::Store;
 use super::error::StoreResult;

@@ -76,14 +76,12 @@ impl Log {
 
     /// [`Log::lines_since`] for a poller that keeps the head's bytes in
     /// `seen`: when they have not changed (the common case for an idle
-    /// follower) the poll costs one key-value read and a comparison, no parse,
-    /// and finds `None`.
+    /// follower) the poll costs one key-value read and a comparison, no parse.
     pub fn lines_since_changed(
         &self,
         pos: u64,
         seen: &mut Vec<u8>,
-    ) -> Result<Option<Changed<impl Iterator<Item = Result<Line, StoreError>> + use<>>>, StoreError>
-    {
+    ) -> Result<Option<impl Iterator<Item = Result<Line, StoreError>> + use<>>, StoreError> {
         let Some(bytes) = self.store.meta.get(&self.head_key())? else {
             return Ok(None);
         };
@@ -92,11 +90,8 @@ impl Log {
         }
         let snapshot = self.snapshot_of(super::head::parse(&bytes)?);
         *seen = bytes;
-        let (size, mtime) = (snapshot.size(), snapshot.head.mtime);
-        Ok(Some(Changed {
-            mtime,
-            lines: (size > pos).then(|| Rc::new(snapshot).lines_in(pos, size)),
-        }))
+        let size = snapshot.size();
+        Ok((size > pos).then(|| Rc::new(snapshot).lines_in(pos, size)))
     }
 
     /// A consistent view for reading: the head as of now, pages loaded on demand.
@@ -113,14 +108,6 @@ impl Log {
             last_segment: RefCell::new(None),
         }
     }
-}
-
-/// What [`Log::lines_since_changed`] found in a head that had changed.
-pub struct Changed<I> {
-    /// The last append, microseconds since the epoch (the head's `mtime`).
-    pub mtime: u64,
-    /// The lines at or after the position asked for; `None` if there are none.
-    pub lines: Option<I>,
 }
 
 /// A read-only view of one log as of one head.
