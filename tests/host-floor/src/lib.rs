@@ -50,7 +50,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 fn reply(out: ResponseOutparam, status: u16, body: &[u8]) {
     let headers = Fields::from_list(&[
         ("content-type".to_owned(), b"text/plain".to_vec()),
-        ("content-length".to_owned(), body.len().to_string().into_bytes()),
+        (
+            "content-length".to_owned(),
+            body.len().to_string().into_bytes(),
+        ),
     ])
     .unwrap_or_else(|_| Fields::new());
     let response = OutgoingResponse::new(headers);
