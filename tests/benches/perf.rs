@@ -1503,8 +1503,11 @@ fn hold(
                 }
             };
             if closed {
+                // EventSource keeps its last id over a reconnect that
+                // brought none (a refusal, an error).
                 let last_id = held.last_id.take();
                 *held = Follower::new(open(i, last_id.as_deref()));
+                held.last_id = last_id;
                 reconnected.fetch_add(1, Ordering::Relaxed);
             }
         }

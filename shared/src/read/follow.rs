@@ -11,7 +11,7 @@
 //! exactly.
 //!
 //! New entries are found by polling the log's head (one key-value read) with
-//! an interval that starts short and backs off while the log is idle, so an
+//! an interval that starts short and backs off while the log is quiet, so an
 //! appended line reaches a follower within a poll interval. Between polls the
 //! engine yields [`Chunk::Wait`] rather than sleeping, so the host glue does
 //! the waiting and can end a follow whose client has gone.
@@ -59,11 +59,14 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
 }
 
 /// Poll intervals: the first after activity, the cap while the log was
-/// active in the last [`QUIET`], and the cap after. Each poll of each
-/// follower is a wake-up and a key-value read on the host, so a host holding
-/// a thousand idle followers pays for every one: the long idle interval
-/// halves that, and still bounds how late the first line after a quiet
-/// spell arrives (the next ones come at `POLL_MIN` pace).
+/// active in the last [`QUIET`], and the interval once it has been quiet
+/// that long. Each poll of each follower is a wake-up and a key-value read
+/// on the host, so a host holding a thousand idle followers pays for every
+/// one: the long idle interval halves that, and still bounds how late the
+/// first line after a quiet spell arrives (the next ones come at `POLL_MIN`
+/// pace). Waits of [`GRID`] or more end on the grid ([`on_grid`]): a
+/// follower that woke just after a grid point waits ~300 ms at the cap and
+/// ~500 ms idle.
 const POLL_MIN: Duration = Duration::from_millis(20);
 const POLL_MAX: Duration = Duration::from_millis(200);
 const POLL_IDLE: Duration = Duration::from_millis(400);
@@ -82,11 +85,11 @@ pub struct FollowOptions {
     /// (Scalingo's `{"name":"ping",...}`), sent with the `: ping` comment.
     pub ping_event: Option<fn(u64) -> String>,
     /// How long the log had been quiet when this follow began, if it
-    /// resumes one (`Last-Event-ID`): zero for a new follow, which starts
-    /// polling at [`POLL_MIN`]. A reconnect to a log quiet for [`QUIET`]
-    /// polls at [`POLL_IDLE`] from its first empty poll, as the invocation
-    /// before it did, instead of backing off from `POLL_MIN` again every
-    /// budget (~77 polls an invocation where 62 do).
+    /// resumes one (`Last-Event-ID` on the DC/OS follow route): zero for a
+    /// new follow, which starts polling at [`POLL_MIN`]. A reconnect to a
+    /// log quiet for [`QUIET`] polls at [`POLL_IDLE`] from its first empty
+    /// poll, as the invocation before it did, instead of backing off through
+    /// [`POLL_MAX`] for `QUIET` again every budget.
     pub quiet: Duration,
 }
 

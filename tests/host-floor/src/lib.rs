@@ -11,9 +11,9 @@
 //!   the store, the limit in a variable.
 //! - `GET /floor/poll` is an idle follow with nothing else: an event stream
 //!   that gets one key every [`POLL`] and sends a `: ping` comment every
-//!   [`KEEPALIVE`], for [`BUDGET`] (spin-logs' idle poll interval, on the
-//!   same 100 ms grid, and its defaults for `keepalive_ms` and
-//!   `tail_budget_ms`).
+//!   [`KEEPALIVE`], for [`BUDGET`] (spin-logs' idle poll interval, ending on
+//!   the same 100 ms grid, so ~500 ms apart as spin-logs' are, and its
+//!   defaults for `keepalive_ms` and `tail_budget_ms`).
 //!
 //! On Spin every variable read and key-value call runs in
 //! `tokio::task::block_in_place` (docs/performance.md): these floors show
@@ -23,7 +23,7 @@ use futures::SinkExt;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use spin_sdk::variables;
 use spin_sdk::wit::wasi::keyvalue::store::{Bucket, open};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// spin-logs' poll interval for a follow whose log has been quiet.
 const POLL: Duration = Duration::from_millis(400);
@@ -85,10 +85,21 @@ fn answer(path: &str) -> anyhow::Result<Answer> {
     }
     let setting = variables::get("floor")?;
     let found = match path.starts_with("/floor/get") {
-        true => open("default")?.get("floor")?.is_some(),
+        true => get_or_set()?,
         false => false,
     };
     Ok(Answer::Text(format!("{} {found}\n", setting.len())))
+}
+
+/// Gets the key `floor`, and sets it if missing (the first request only):
+/// a 429 reads a counter that exists, so the floor reads a key that does.
+fn get_or_set() -> anyhow::Result<bool> {
+    let store = open("default")?;
+    let found = store.get("floor")?.is_some();
+    if !found {
+        store.set("floor", b"1")?;
+    }
+    Ok(found)
 }
 
 /// Holds an event stream open for [`BUDGET`], one key-value get per [`POLL`].
@@ -101,13 +112,18 @@ async fn poll(out: ResponseOutparam) {
     let Ok(store): Result<Bucket, _> = open("default") else {
         return;
     };
-    let polls = BUDGET.as_millis() / POLL.as_millis();
-    let every = KEEPALIVE.as_millis() / POLL.as_millis();
-    for i in 1..=polls {
+    // Ended by time, as spin-logs' follows are: the grid makes each wait a
+    // little longer than POLL (about 500 ms apart, as spin-logs' idle polls).
+    let started = Instant::now();
+    let mut pinged = started;
+    while started.elapsed() < BUDGET {
         wasi::clocks::monotonic_clock::subscribe_duration(on_grid(POLL)).block();
         let _ = store.get("floor");
-        if i % every == 0 && sink.send(b": ping\n\n".to_vec()).await.is_err() {
-            return;
+        if pinged.elapsed() >= KEEPALIVE {
+            pinged = Instant::now();
+            if sink.send(b": ping\n\n".to_vec()).await.is_err() {
+                return;
+            }
         }
     }
 }
