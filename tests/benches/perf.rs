@@ -636,7 +636,8 @@ fn main() {
                 better: Better::Lower,
                 ours: idle.cpu_percent,
                 anchors: vec![(
-                    "one key-value get per 400 ms and nothing else (tests/host-floor)".into(),
+                    "one key-value get per idle poll (~500 ms) and nothing else (tests/host-floor)"
+                        .into(),
                     floor,
                 )],
                 target: "",
