@@ -175,6 +175,9 @@ pub struct Follow<F: Feed> {
     last_sent: Instant,
     /// When the feed last had something new.
     last_data: Instant,
+    /// How long the log had been quiet before this follow began
+    /// ([`FollowOptions::quiet`]), until the follow sends data.
+    quiet_before: Duration,
     interval: Duration,
     state: State,
     /// Given back as soon as the follow ends; if the client goes away first,
@@ -193,6 +196,7 @@ impl<F: Feed> Follow<F> {
     /// Follows `feed` in `format` (SSE, or NDJSON for plain stream readers).
     pub fn new(feed: F, format: Format, opts: FollowOptions, lease: Option<Lease>) -> Self {
         let now = Instant::now();
+        let quiet_before = opts.quiet;
         Self {
             feed,
             format,
@@ -200,6 +204,7 @@ impl<F: Feed> Follow<F> {
             started: now,
             last_sent: now,
             last_data: now,
+            quiet_before,
             interval: POLL_MIN,
             state: State::Start,
             lease,
@@ -286,7 +291,7 @@ impl<F: Feed> Iterator for Follow<F> {
         if !out.is_empty() {
             self.last_sent = now;
             self.last_data = now;
-            self.opts.quiet = Duration::ZERO;
+            self.quiet_before = Duration::ZERO;
             self.interval = POLL_MIN;
             return Some(Ok(Chunk::Data(out)));
         }
@@ -302,7 +307,7 @@ impl<F: Feed> Iterator for Follow<F> {
                 .max(Duration::from_millis(1)),
             crate::util::clock::now_micros(),
         );
-        let quiet = now - self.last_data + self.opts.quiet;
+        let quiet = now - self.last_data + self.quiet_before;
         self.interval = next_interval(self.interval, quiet);
         Some(Ok(Chunk::Wait(wait)))
     }
