@@ -140,6 +140,25 @@ fn main() {
         let unlimited = App::start(&app_dir, vec![("rate_limit_standard".into(), "0".into())]);
         let (off, _) = read_small(&unlimited);
         drop(unlimited);
+        // What an idle follower pays each time its budget ends and it
+        // reconnects (40 times a second for 1,000 followers): one follow
+        // invocation with nothing to send, its budget cut to 1 ms, so the
+        // request is its setup and its end (auth, the follower slot's write,
+        // the resume event).
+        let short = App::start(
+            &app_dir,
+            vec![
+                ("tail_budget_ms".into(), "1".into()),
+                ("max_followers".into(), "1000000000".into()),
+            ],
+        );
+        register(&agent, &short, "tiny");
+        ingest(&agent, &short, "tiny", hundred, 1);
+        let follow = short.url(&follow_path("tiny"));
+        let (_, reconnect_cpu) = costed(&short, || {
+            load::measure(&follow, Some(auth()), 200, 8, secs)
+        });
+        drop(short);
         let floor = (hello.floor("variable", secs), hello.floor("get", secs));
         let hello_anchor = || vec![("hello-world component".to_owned(), hello_rps)];
         push(
@@ -257,6 +276,13 @@ fn main() {
                 refused_cpu,
                 hello,
                 ">= 0.8",
+            ),
+            (
+                "follow-reconnect-cpu",
+                "host CPU per follow invocation that only starts and ends (an idle follower's reconnect)",
+                reconnect_cpu,
+                ("small read (counted)", on_cpu),
+                "",
             ),
             (
                 "unauthenticated-floor",

@@ -9,8 +9,10 @@
 # Builds nothing: run `spin build` (and the same in tests/hello-world)
 # first. Extra arguments are environment for `spin up`, e.g.
 # `SPIN_VARIABLE_METRICS_REQUEST_SAMPLE=1`; `LIMIT=1` sets the standard rate
-# limit to 1 a minute so the "429" row is refused. RUST_BACKTRACE is
-# unset for Spin: with it, every host error captures a backtrace.
+# limit to 1 a minute so the "429" row is refused. Follows get a 1 ms
+# budget, so the "follow" row is one invocation's start and end.
+# RUST_BACKTRACE is unset for Spin: with it, every host error captures a
+# backtrace.
 # Figures on Spin 4.1: docs/performance.md.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +44,8 @@ measure() { # name pid url [header]
 hp=$(free_port); up "$root/tests/hello-world" "$hp" </dev/null >/dev/null 2>&1; hpid=$(trigger "$hp")
 port=$(free_port)
 up "$root" "$port" SPIN_VARIABLE_AUTH_HS256_SECRET="$secret" \
-  SPIN_VARIABLE_RATE_LIMIT_STANDARD="${LIMIT:-100000000}" SPIN_VARIABLE_RATE_LIMIT_INGEST=100000000 "$@" \
+  SPIN_VARIABLE_RATE_LIMIT_STANDARD="${LIMIT:-100000000}" SPIN_VARIABLE_RATE_LIMIT_INGEST=100000000 \
+  SPIN_VARIABLE_TAIL_BUDGET_MS=1 SPIN_VARIABLE_MAX_FOLLOWERS=1000000000 "$@" \
   </dev/null >/dev/null 2>&1
 pid=$(trigger "$port")
 trap 'down $port; down $hp' EXIT
@@ -53,10 +56,14 @@ curl -sf -o /dev/null -X PUT -H "$(token ingester)" -H 'content-type: applicatio
 python3 -c "print('\n'.join('x' * 99 for _ in range(100)))" |
   curl -sf -o /dev/null -X POST -H "$(token ingester)" -H 'content-type: text/plain' --data-binary @- \
   "$base/system/v1/logs/v2/ingest/tasks/tiny/files/stdout"
-read="$base/system/v1/agent/A/logs/v2/task/frameworks/F/executors/tiny/runs/tiny-c/stdout?cursor=END&skip=-1"
+file=/system/v1/agent/A/logs/v2/task/frameworks/F/executors/tiny/runs/tiny-c/stdout
+read="$base$file?cursor=END&skip=-1"
 measure "hello" "$hpid" "http://127.0.0.1:$hp/"
 measure "small read" "$pid" "$read" "$(token first)"
 measure "401" "$pid" "$read"
 measure "GET /" "$pid" "$base/"
 measure "429" "$pid" "$read" "$(token abuser)"
+# A follow whose budget (1 ms here) ends at once: what an idle follower's
+# reconnect costs (auth, its follower slot's write, the resume event).
+measure "follow" "$pid" "$base/system/v1/logs/v2/follow$file?cursor=END" "$(token first)"
 measure "hello" "$hpid" "http://127.0.0.1:$hp/"
