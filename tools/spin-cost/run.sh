@@ -31,10 +31,10 @@ up() { # dir port [env...]
 }
 trigger() { pgrep -f "trigger http --listen 127.0.0.1:$1"; }
 down() { pkill -9 -f "listen 127.0.0.1:$1" || true; }
-measure() { # name pid url [header]; C connections (4)
-  local t0 t1 out reqs rps hz c=${C:-4}
+measure() { # name pid url [header]
+  local t0 t1 out reqs rps hz
   t0=$(ticks "$2")
-  if [ -n "${4:-}" ]; then out=$(wrk -t1 -c"$c" -d"${secs}s" -H "$4" "$3"); else out=$(wrk -t1 -c"$c" -d"${secs}s" "$3"); fi
+  if [ -n "${4:-}" ]; then out=$(wrk -t1 -c4 -d"${secs}s" -H "$4" "$3"); else out=$(wrk -t1 -c4 -d"${secs}s" "$3"); fi
   if echo "$out" | grep -q "Non-2xx"; then echo "$1: $(echo "$out" | grep Non-2xx)"; fi
   t1=$(ticks "$2"); hz=$(getconf CLK_TCK)
   reqs=$(echo "$out" | awk '/requests in/{print $1}')
@@ -65,7 +65,6 @@ measure "401" "$pid" "$read"
 measure "GET /" "$pid" "$base/"
 measure "429" "$pid" "$read" "$(token abuser)"
 # A follow whose budget (1 ms here) ends at once: what an idle follower's
-# reconnect costs (auth, its follower slot, one poll, the resume event). One
-# connection: concurrent follows of one caller race for one slot record.
-C=1 measure "follow" "$pid" "$base/system/v1/logs/v2/follow$file?cursor=END" "$(token first)"
+# reconnect costs (auth, its follower slot, one poll, the resume event).
+measure "follow" "$pid" "$base/system/v1/logs/v2/follow$file?cursor=END" "$(token first)"
 measure "hello" "$hpid" "http://127.0.0.1:$hp/"
