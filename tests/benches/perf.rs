@@ -147,7 +147,8 @@ fn main() {
         // end (the resume event). One caller on 8 connections: its follows
         // race for one slot record, but on one connection (no race) Spin
         // 4.1 measured the same, 2,554 µs with ~175 µs of that its idle
-        // CPU spread over 22.8 requests a second (`tools/spin-cost/run.sh`).
+        // CPU spread over 22.8 requests a second (`tools/spin-cost/run.sh`'s
+        // follow row, run once with `wrk -c1`).
         let short = App::start(
             &app_dir,
             vec![
@@ -245,7 +246,7 @@ fn main() {
         // Then against their floors: the hello world plus the host calls no
         // implementation of the answer can skip (tests/host-floor), which
         // says how much of the gap to the hello world is ours.
-        let hello = ("hello-world component", hello.cpu());
+        let hello_cpu = ("hello-world component", hello.cpu());
         let floor_variable = ("hello world + one variable read", floor.0);
         let floor_get = (
             "hello world + one variable read + one key-value get",
@@ -256,28 +257,28 @@ fn main() {
                 "small-read-cpu",
                 "host CPU per small read (counted)",
                 on_cpu,
-                hello,
+                hello_cpu,
                 ">= 0.5",
             ),
             (
                 "unauthenticated-cpu",
                 "host CPU per 401",
                 unauthenticated_cpu,
-                hello,
+                hello_cpu,
                 ">= 0.8",
             ),
             (
                 "index-cpu",
                 "host CPU per GET /",
                 index_cpu,
-                hello,
+                hello_cpu,
                 ">= 0.8",
             ),
             (
                 "rate-limited-cpu",
                 "host CPU per 429",
                 refused_cpu,
-                hello,
+                hello_cpu,
                 ">= 0.8",
             ),
             (
