@@ -268,6 +268,41 @@ mod tests {
         assert_eq!(read_all(&log, 0, u64::MAX), data);
     }
 
+    #[test]
+    fn segment_starts_that_are_line_boundaries_come_from_the_index() {
+        let log = log();
+        let data = lines(0..200_000); // ~2.2 MB: three segments
+        log.append(&data, None).unwrap();
+        let mut long = vec![b'L'; SEGMENT_MAX * 2 + 3];
+        long.push(b'\n');
+        log.append(&long, None).unwrap();
+        log.append(b"short\n", None).unwrap();
+        let snap = log.snapshot().unwrap().unwrap();
+        let starts: Vec<u64> = snap.head().tail.iter().map(|s| s.offset).collect();
+        let (second, long_at) = (starts[1], data.len() as u64);
+        let boundary = |start, limit| snap.segment_line_boundary(start, limit).unwrap();
+        // The last segment start inside the limit, a line boundary.
+        assert_eq!(boundary(0, second + 10), Some(second));
+        assert_eq!(boundary(0, second), Some(second));
+        assert_eq!(
+            snap.line_start(snap.line_at(second).unwrap()).unwrap(),
+            second
+        );
+        assert_eq!(boundary(0, long_at + 1), Some(long_at));
+        // None inside the segment the read starts in.
+        assert_eq!(boundary(second, second + 10), None);
+        assert_eq!(boundary(0, second - 1), None);
+        // Segments of one long line end inside it: no boundary there.
+        assert_eq!(boundary(long_at, long_at + SEGMENT_MAX as u64 + 5), None);
+        assert_eq!(
+            boundary(long_at, long_at + 2 * SEGMENT_MAX as u64 + 1),
+            None
+        );
+        let short_at = long_at + long.len() as u64;
+        assert_eq!(boundary(long_at, short_at + 1), Some(short_at));
+        assert_eq!(boundary(long_at, u64::MAX), Some(snap.size()));
+    }
+
     const DAY: u64 = 86_400;
 
     #[test]

@@ -404,6 +404,27 @@ impl Snapshot {
         Ok(seg.offset + at as u64 + 1)
     }
 
+    /// The greatest line boundary in `(start, limit]` that is also where a
+    /// segment starts, found from the index alone: where a page of a read
+    /// can end without fetching or inflating a byte. `None` when the segment
+    /// holding `limit` starts at or before `start`, or when the segment
+    /// before it ends inside a line (then a line lookup finds the end).
+    ///
+    /// A segment ends on a line boundary exactly when it holds a newline:
+    /// appends end on one, and `append::split` cuts a segment early only
+    /// where a line is longer than a whole segment, which then holds none.
+    pub fn segment_line_boundary(&self, start: u64, limit: u64) -> Result<Option<u64>, StoreError> {
+        if limit >= self.head.size {
+            return Ok((self.head.size > start).then_some(self.head.size));
+        }
+        let i = self.segment_at(limit)?;
+        let seg = self.segment(i)?;
+        if seg.offset <= start || i == 0 {
+            return Ok(None);
+        }
+        Ok((self.segment(i - 1)?.newlines > 0).then_some(seg.offset))
+    }
+
     /// The line (0-based) that byte `offset` belongs to.
     pub fn line_at(&self, offset: u64) -> Result<u64, StoreError> {
         if offset >= self.head.size {
