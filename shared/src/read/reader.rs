@@ -122,7 +122,7 @@ impl<S: Source + 'static> Read<'_, S> {
                 // The last segment start inside the budget, from the index:
                 // a page of a full read then inflates only the segments it
                 // sends (the lookup below fetches and inflates the segment
-                // at the limit, ~1 MiB, once more per page).
+                // at the limit, up to 512 KiB, once more per page).
                 Some(boundary) => boundary,
                 // The last line boundary inside the budget; at least one line.
                 None => match snap.line_start(snap.line_at(limit)?)? {

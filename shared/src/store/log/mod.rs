@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn segment_starts_that_are_line_boundaries_come_from_the_index() {
         let log = log();
-        let data = lines(0..200_000); // ~2.2 MB: three segments
+        let data = lines(0..200_000); // ~2.2 MB: five segments
         log.append(&data, None).unwrap();
         let mut long = vec![b'L'; SEGMENT_MAX * 2 + 3];
         long.push(b'\n');

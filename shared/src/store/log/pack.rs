@@ -481,6 +481,13 @@ mod tests {
         assert_eq!(snap.line_start(0).unwrap(), mark.offset);
         assert_eq!(snap.line_start(300).unwrap(), line_300);
         assert_eq!(snap.line_at(0).unwrap(), mark.line);
+        // A page read from the start ends where the log is kept or later,
+        // never on an expired segment's start.
+        let kept = |limit| snap.segment_line_boundary(0, limit).unwrap();
+        assert_eq!(kept(mark.offset - 1), None);
+        assert_eq!(kept(mark.offset), None);
+        let second = log.page(2).unwrap()[1].offset;
+        assert_eq!(kept(second + 1), Some(second));
         let back: Vec<_> = snap
             .clone()
             .lines_before(snap.size())

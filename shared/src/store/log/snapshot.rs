@@ -404,11 +404,12 @@ impl Snapshot {
         Ok(seg.offset + at as u64 + 1)
     }
 
-    /// The greatest line boundary in `(start, limit]` that is also where a
-    /// segment starts, found from the index alone: where a page of a read
-    /// can end without fetching or inflating a byte. `None` when the segment
-    /// holding `limit` starts at or before `start`, or when the segment
-    /// before it ends inside a line (then a line lookup finds the end).
+    /// The start of the segment holding `limit`, when the index alone shows
+    /// it is a line boundary after `start` (and after what retention
+    /// expired): where a page of a read can end without fetching or
+    /// inflating a byte. `None` when that segment starts at or before
+    /// either, or when the segment before it ends inside a line (then a
+    /// line lookup finds the end); the log's size when `limit` is past it.
     ///
     /// A segment ends on a line boundary exactly when it holds a newline:
     /// appends end on one, and `append::split` cuts a segment early only
@@ -419,7 +420,7 @@ impl Snapshot {
         }
         let i = self.segment_at(limit)?;
         let seg = self.segment(i)?;
-        if seg.offset <= start || i == 0 {
+        if seg.offset <= start.max(self.retained()) || i == 0 {
             return Ok(None);
         }
         Ok((self.segment(i - 1)?.newlines > 0).then_some(seg.offset))
