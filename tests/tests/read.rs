@@ -356,6 +356,57 @@ fn paging_past_the_response_budget_loses_and_repeats_nothing() {
     }
 }
 
+/// Pages bigger than a stored segment (512 KiB) end where a segment starts
+/// when the index shows that is a line boundary, and by a line lookup where
+/// it is not (a line longer than a segment is stored across segments with
+/// no newline): either way every page ends on a line and the pages add up
+/// to the file.
+#[test]
+fn text_pages_over_many_segments_end_on_lines_and_add_up_to_the_file() {
+    const BUDGET: usize = 1 << 20;
+    let host = host_with(HostOptions {
+        variables: vec![("max_response_bytes".into(), BUDGET.to_string())],
+        ..Default::default()
+    });
+    let task = register(&host, "big.1", "agent-a", false);
+    let long = format!("{}\n", "L".repeat(1_300_000));
+    let mut file = Vec::new();
+    for part in [numbered(0, 200_000), long, numbered(200_000, 260_000)] {
+        assert_eq!(
+            append(&host, "big.1", "stdout", part.as_bytes()).status,
+            200
+        );
+        file.extend_from_slice(part.as_bytes());
+    }
+    let mut url = file_path(&task, "stdout");
+    let mut read = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = get(&host, &url);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.body.ends_with(b"\n"), "page {pages} ends inside a line");
+        let one_line = r.body.iter().filter(|b| **b == b'\n').count() == 1;
+        assert!(
+            r.body.len() <= BUDGET || one_line,
+            "page {pages}: {}",
+            r.body.len()
+        );
+        read.extend_from_slice(&r.body);
+        pages += 1;
+        let Some(next) = r.header("x-next-cursor") else {
+            break;
+        };
+        assert_eq!(
+            next,
+            read.len().to_string(),
+            "the cursor is the bytes so far"
+        );
+        url = format!("{}?cursor={next}", file_path(&task, "stdout"));
+    }
+    assert!(read == file, "{} bytes read of {}", read.len(), file.len());
+    assert!(pages >= 5, "{pages} pages");
+}
+
 #[test]
 fn bad_read_parameters_are_problems_naming_the_parameter() {
     let (host, standalone, _) = seeded(HostOptions::default());
