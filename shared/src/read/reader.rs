@@ -117,18 +117,10 @@ impl<S: Source + 'static> Read<'_, S> {
         let mut next = None;
         let start = start.offset;
         if end - start > self.budget.max(1) {
-            let limit = start + self.budget.max(1);
-            end = match snap.segment_line_boundary(start, limit)? {
-                // The last segment start inside the budget, from the index:
-                // a page of a full read then inflates only the segments it
-                // sends (the lookup below fetches and inflates the segment
-                // at the limit, up to 512 KiB, once more per page).
-                Some(boundary) => boundary,
-                // The last line boundary inside the budget; at least one line.
-                None => match snap.line_start(snap.line_at(limit)?)? {
-                    end if end > start => end,
-                    _ => snap.line_start(first()? + 1)?,
-                },
+            // A line boundary inside the budget; at least one line.
+            end = match snap.page_end(start, start + self.budget.max(1))? {
+                Some(end) => end,
+                None => snap.line_start(first()? + 1)?,
             };
             next = Some(end);
         }

@@ -404,17 +404,35 @@ impl Snapshot {
         Ok(seg.offset + at as u64 + 1)
     }
 
+    /// A line boundary in `(start, limit]` (`start` a line boundary), where
+    /// a page of a read that starts at `start` and may send up to `limit`
+    /// ends; `None` when the line at `start` runs past `limit`. The start
+    /// of the segment holding `limit` when the index shows it qualifies
+    /// (`segment_line_boundary`), which costs no byte read and
+    /// makes pages whole segments; otherwise the last line start up to
+    /// `limit`, found by fetching and inflating the segment holding it.
+    pub fn page_end(&self, start: u64, limit: u64) -> Result<Option<u64>, StoreError> {
+        if let Some(end) = self.segment_line_boundary(start, limit)? {
+            return Ok(Some(end));
+        }
+        let end = self.line_start(self.line_at(limit)?)?;
+        Ok((end > start).then_some(end))
+    }
+
     /// The start of the segment holding `limit`, when the index alone shows
     /// it is a line boundary after `start` (and after what retention
-    /// expired): where a page of a read can end without fetching or
-    /// inflating a byte. `None` when that segment starts at or before
-    /// either, or when the segment before it ends inside a line (then a
-    /// line lookup finds the end); the log's size when `limit` is past it.
+    /// expired). `None` when that segment starts at or before either, or
+    /// when the segment before it ends inside a line; the log's size when
+    /// `limit` is past it.
     ///
     /// A segment ends on a line boundary exactly when it holds a newline:
     /// appends end on one, and `append::split` cuts a segment early only
     /// where a line is longer than a whole segment, which then holds none.
-    pub fn segment_line_boundary(&self, start: u64, limit: u64) -> Result<Option<u64>, StoreError> {
+    pub(super) fn segment_line_boundary(
+        &self,
+        start: u64,
+        limit: u64,
+    ) -> Result<Option<u64>, StoreError> {
         if limit >= self.head.size {
             return Ok((self.head.size > start).then_some(self.head.size));
         }
