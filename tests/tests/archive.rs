@@ -282,6 +282,14 @@ fn a_job_lifecycle_with_retry_extend_and_delete() {
             .as_str()
             .is_some_and(|e| e.contains("no task"))
     );
+    let mut listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, names[1..], "the manifest lists every other file");
     for f in manifest["files"].as_array().expect("files") {
         let data = &files[f["path"].as_str().expect("path")];
         assert_eq!(f["size"], data.len());

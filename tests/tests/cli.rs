@@ -201,11 +201,15 @@ fn tail_follows_across_handoffs_with_no_line_lost_or_repeated() {
         variables: vec![
             ("tail_budget_ms".into(), "1000".into()),
             ("keepalive_ms".into(), "300".into()),
+            // Every request counted, so that /metrics says how many follow
+            // invocations the CLI made.
+            ("metrics_request_sample".into(), "1".into()),
         ],
         ..Default::default()
     });
     register(&host, "t", "agent-a", false);
     append(&host, "t", "stdout", lines(0..5).as_bytes());
+    let follows_before = answered(&host, "tail");
     let mut child = command(&host, &["tail", "-f", "-n", "2", "t"])
         .stdout(Stdio::piped())
         .spawn()
@@ -222,7 +226,6 @@ fn tail_follows_across_handoffs_with_no_line_lost_or_repeated() {
     const TOTAL: usize = 600;
     // The history first (the last two lines), then the writers start.
     let mut got: Vec<String> = rx.iter().take(2).collect();
-    let started = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| {
             // Four seconds of appends: at least three handoffs.
@@ -241,12 +244,23 @@ fn tail_follows_across_handoffs_with_no_line_lost_or_repeated() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        started.elapsed() > Duration::from_secs(3),
-        "spanned handoffs"
-    );
     let want: Vec<String> = (3..5 + TOTAL).map(|i| format!("line {i}")).collect();
     assert_eq!(got, want);
+    // Four seconds of appends with a one-second budget: the lines above
+    // came through at least three handoffs, each a new follow invocation.
+    let follows = answered(&host, "tail") - follows_before;
+    assert!(follows >= 4, "{follows} follow invocations");
+}
+
+/// Requests of route family `family` answered with a 2xx, from /metrics.
+fn answered(host: &TestHost, family: &str) -> u64 {
+    let r = get_as(host, "/k8s/v1/metrics", Some(&bearer(&[SUPERUSER])));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sample = format!("spin_logs_requests_total{{family=\"{family}\",code=\"2xx\"}} ");
+    let text = r.text();
+    let line = text.lines().find_map(|l| l.strip_prefix(sample.as_str()));
+    line.and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{sample} in:\n{text}"))
 }
 
 /// A download cut by the host is resumed by the same command, with `Range`,

@@ -683,7 +683,7 @@ fn while_redis_is_down_requests_hang_and_after_it_nothing_is_lost() {
 /// finding where a request's time goes (`cargo test --test faults -- --ignored
 /// --nocapture calls_per_request`).
 #[test]
-#[ignore]
+#[ignore = "a diagnostic that prints, not a check"]
 fn calls_per_request() {
     let calls: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = calls.clone();

@@ -376,6 +376,20 @@ fn archives_with_metadata_on_redis_and_bytes_in_s3() {
     let host = retention_host_with(server.variables(), Some(config));
     let stored = || bucket_keys(&server);
     archive_then_expire(&host, &stored);
+    // The run and catalog records are on the Redis server.
+    let mut conn = redis.connection(0).expect("connection");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("archive/*")
+        .query(&mut conn)
+        .expect("keys");
+    assert!(
+        keys.iter().any(|k| k.starts_with("archive/run/")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with("archive/catalog/")),
+        "{keys:?}"
+    );
 }
 
 #[test]

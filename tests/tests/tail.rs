@@ -100,6 +100,13 @@ fn follow_while_writing(host: TestHost) {
     );
 }
 
+/// Whether a follow's events end the way a budget ends them: a resume event.
+fn ends_with_resume(events: &[Event]) -> bool {
+    events
+        .last()
+        .is_some_and(|e| e.event.as_deref() == Some("resume"))
+}
+
 #[test]
 fn last_event_id_from_any_point_resumes_exactly() {
     let host = tail_host(300, 1_000, 8);
@@ -112,21 +119,28 @@ fn last_event_id_from_any_point_resumes_exactly() {
     assert_eq!(data.len(), 200);
     for k in [0usize, 1, 57, 123, 198, 199] {
         let id = data[k].id.clone().unwrap();
-        let (_, after, _) = sse_once(&host, &follow, Some(&id));
+        let (status, after, _) = sse_once(&host, &follow, Some(&id));
+        assert_eq!(status, 200, "resume after event {k}");
+        assert!(ends_with_resume(&after), "resume after event {k}");
         let first = after.iter().find_map(message);
         let want = (k + 1 < 200).then(|| format!("l{}", k + 1));
         assert_eq!(first, want, "resume after event {k}");
         // EventSource reconnects with its first URL: a `skip` there placed
         // the first start only, and must not move the resume.
-        let (_, after, _) = sse_once(&host, &format!("{follow}?skip=-10"), Some(&id));
+        let (status, after, _) = sse_once(&host, &format!("{follow}?skip=-10"), Some(&id));
+        assert_eq!(status, 200, "skip=-10, event {k}");
+        assert!(ends_with_resume(&after), "skip=-10, event {k}");
         assert_eq!(after.iter().find_map(message), want, "skip=-10, event {k}");
     }
-    // The final resume event resumes at the end.
+    // The final resume event resumes at the end: the stream that follows
+    // it has no line, and ends on a resume event of its own.
     let resume = events
         .iter()
         .find(|e| e.event.as_deref() == Some("resume"))
         .unwrap();
-    let (_, after, _) = sse_once(&host, &follow, resume.id.as_deref());
+    let (status, after, _) = sse_once(&host, &follow, resume.id.as_deref());
+    assert_eq!(status, 200);
+    assert!(ends_with_resume(&after), "{after:?}");
     assert!(after.iter().all(|e| message(e).is_none()));
     // The DC/OS read route hands SSE to the tail with a 307.
     let r = get_with(
@@ -226,6 +240,9 @@ fn an_idle_follow_gives_its_slot_back_soon_after_the_client_goes_away() {
     append(&host, "t", "stdout", b"x\n");
     let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
     let reader = live_follow(&host, &follow);
+    // The one slot is held while the client is there.
+    let busy = get_with(&host, &follow, &[("accept", "text/event-stream")]);
+    busy.problem(429);
     drop(reader);
     // Well under the 15 s keepalive (the first write that would fail), with
     // room for a loaded machine.

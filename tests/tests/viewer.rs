@@ -180,7 +180,8 @@ fn the_viewer_in_chromium_signs_in_tails_across_handoffs_searches_and_downloads(
     assert!(
         report["marks"]
             .as_array()
-            .is_some_and(|m| m.iter().all(|x| x == "line 4"))
+            .is_some_and(|m| !m.is_empty() && m.iter().all(|x| x == "line 4")),
+        "{report}"
     );
     assert!(s("search_title").contains(": 1"), "{report}");
     let hit = &report["search_results"][0];
