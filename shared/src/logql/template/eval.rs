@@ -2,8 +2,7 @@
 //! line and time are `__line__` and `__timestamp__`; a missing label is
 //! the empty string (Loki's `missingkey=zero`).
 
-use super::funcs;
-use super::{Arg, Node, Pipe, Value};
+use super::{Arg, MAX_OUTPUT, Node, Pipe, Value, funcs, too_long};
 use crate::logql::Labels;
 
 /// What a template reads: one entry.
@@ -14,9 +13,10 @@ pub(crate) struct Entry<'a> {
     pub ts: i64,
 }
 
-/// The most a template may write for one entry: a runaway `range` or
-/// `repeat` stops here with an error rather than eating the component.
-const MAX_OUTPUT: usize = 1 << 20;
+/// The most actions and loop turns one run may take: a template of nested
+/// `range`s over large counts would otherwise spin for as long as the host
+/// lets it, writing nothing. Far more than a line's template needs.
+const MAX_STEPS: u32 = 100_000;
 
 /// What `.` is: the entry's labels, or a value a `range`/`with` set.
 #[derive(Clone)]
@@ -28,28 +28,41 @@ enum Dot {
 struct State<'a, 'e> {
     entry: &'a Entry<'e>,
     vars: Vec<(String, Value)>,
+    /// Actions and loop turns taken so far (see [`MAX_STEPS`]).
+    steps: u32,
 }
 
 pub(super) fn run(nodes: &[Node], entry: &Entry, out: &mut String) -> Result<(), String> {
     let mut s = State {
         entry,
         vars: Vec::new(),
+        steps: 0,
     };
     s.nodes(nodes, &Dot::Root, out)
 }
 
 impl State<'_, '_> {
+    /// Counts one step, or errs once a run has taken [`MAX_STEPS`].
+    fn step(&mut self) -> Result<(), String> {
+        self.steps += 1;
+        match self.steps > MAX_STEPS {
+            true => Err(format!("template takes more than {MAX_STEPS} steps")),
+            false => Ok(()),
+        }
+    }
+
     fn nodes(&mut self, nodes: &[Node], dot: &Dot, out: &mut String) -> Result<(), String> {
         for n in nodes {
             self.node(n, dot, out)?;
             if out.len() > MAX_OUTPUT {
-                return Err("template output exceeds 1 MiB".into());
+                return Err(too_long("template output"));
             }
         }
         Ok(())
     }
 
     fn node(&mut self, node: &Node, dot: &Dot, out: &mut String) -> Result<(), String> {
+        self.step()?;
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Action(p) => {
@@ -115,6 +128,9 @@ impl State<'_, '_> {
                 .map(|(i, v)| (Value::Int(i as i64), v))
                 .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
+            Value::Int(n) if n > i64::from(MAX_STEPS) => {
+                return Err(format!("template takes more than {MAX_STEPS} steps"));
+            }
             Value::Int(n) => (0..n.max(0))
                 .map(|i| (Value::Int(i), Value::Int(i)))
                 .collect(),
@@ -125,6 +141,7 @@ impl State<'_, '_> {
             return self.nodes(otherwise, dot, out);
         }
         for (k, v) in items {
+            self.step()?;
             let mark = self.vars.len();
             match pipe.vars.as_slice() {
                 [] => {}
@@ -137,7 +154,7 @@ impl State<'_, '_> {
             self.nodes(body, &Dot::Val(v), out)?;
             self.vars.truncate(mark);
             if out.len() > MAX_OUTPUT {
-                return Err("template output exceeds 1 MiB".into());
+                return Err(too_long("template output"));
             }
         }
         Ok(())
@@ -185,7 +202,10 @@ impl State<'_, '_> {
         match name {
             "__line__" => Ok(Value::Str(self.entry.line.to_owned())),
             "__timestamp__" => Ok(Value::Time(self.entry.ts)),
-            _ => funcs::call(name, args),
+            _ => match funcs::call(name, args)? {
+                Value::Str(s) if s.len() > MAX_OUTPUT => Err(too_long(name)),
+                v => Ok(v),
+            },
         }
     }
 

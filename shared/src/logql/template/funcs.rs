@@ -3,10 +3,11 @@
 //! registers, with their argument order (a piped value is the last
 //! argument: `{{ .path | replace " " "_" }}` is `replace " " "_" .path`).
 
-use super::Value;
 use super::gotime;
 use super::value::go_float;
+use super::{MAX_OUTPUT, Value, too_long};
 use crate::logql::selector::compile_regex;
+use regex_lite::Regex;
 
 type Args = Vec<Value>;
 
@@ -63,13 +64,18 @@ fn strings(name: &str, a: &Args) -> Result<Option<Value>, String> {
                 s(a, 2, name)?,
                 n(a, 3, name)?,
             );
-            str_v(if count < 0 {
-                src.replace(&old, &new)
-            } else {
-                src.replacen(&old, &new, count as usize)
+            let count = usize::try_from(count).ok();
+            fits(replaced_len(&src, &old, &new, count), name)?;
+            str_v(match count {
+                None => src.replace(&old, &new),
+                Some(n) => src.replacen(&old, &new, n),
             })
         }
-        "replace" => str_v(s(a, 2, name)?.replace(&s(a, 0, name)?, &s(a, 1, name)?)),
+        "replace" => {
+            let (old, new, src) = (s(a, 0, name)?, s(a, 1, name)?, s(a, 2, name)?);
+            fits(replaced_len(&src, &old, &new, None), name)?;
+            str_v(src.replace(&old, &new))
+        }
         "Trim" => str_v(
             s(a, 0, name)?
                 .trim_matches(|c| s(a, 1, name).unwrap_or_default().contains(c))
@@ -102,21 +108,18 @@ fn strings(name: &str, a: &Args) -> Result<Option<Value>, String> {
         "substr" => str_v(substr(n(a, 0, name)?, n(a, 1, name)?, &s(a, 2, name)?)),
         "repeat" => {
             let count = n(a, 0, name)?.clamp(0, 1 << 16) as usize;
-            str_v(s(a, 1, name)?.repeat(count))
+            let src = s(a, 1, name)?;
+            fits(src.len().saturating_mul(count), name)?;
+            str_v(src.repeat(count))
         }
-        "indent" => str_v(indent(n(a, 0, name)?, &s(a, 1, name)?)),
-        "nindent" => str_v(format!("\n{}", indent(n(a, 0, name)?, &s(a, 1, name)?))),
-        "alignLeft" => str_v(align(n(a, 0, name)?, &s(a, 1, name)?, true)),
-        "alignRight" => str_v(align(n(a, 0, name)?, &s(a, 1, name)?, false)),
+        "indent" => str_v(indent(n(a, 0, name)?, &s(a, 1, name)?)?),
+        "nindent" => str_v(format!("\n{}", indent(n(a, 0, name)?, &s(a, 1, name)?)?)),
+        "alignLeft" => str_v(align(n(a, 0, name)?, &s(a, 1, name)?, true)?),
+        "alignRight" => str_v(align(n(a, 0, name)?, &s(a, 1, name)?, false)?),
         "regexReplaceAll" | "regexReplaceAllLiteral" => {
             let re = compile_regex(&s(a, 0, name)?)?;
             let (src, repl) = (s(a, 1, name)?, s(a, 2, name)?);
-            str_v(if name == "regexReplaceAll" {
-                re.replace_all(&src, repl.as_str()).into_owned()
-            } else {
-                re.replace_all(&src, regex_lite::NoExpand(&repl))
-                    .into_owned()
-            })
+            str_v(regex_replace(&re, &src, &repl, name == "regexReplaceAll")?)
         }
         "count" => {
             let re = compile_regex(&s(a, 0, name)?)?;
@@ -195,32 +198,77 @@ fn substr(start: i64, end: i64, s: &str) -> String {
     String::from_utf8_lossy(&bytes[start..end]).into_owned()
 }
 
-fn indent(spaces: i64, s: &str) -> String {
-    let pad = " ".repeat(spaces.clamp(0, 1024) as usize);
-    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+/// Ok when a result of `len` bytes is within [`MAX_OUTPUT`]; checked before
+/// a function that multiplies its input builds it.
+fn fits(len: usize, name: &str) -> Result<(), String> {
+    match len > MAX_OUTPUT {
+        true => Err(too_long(name)),
+        false => Ok(()),
+    }
 }
 
-fn align(count: i64, src: &str, left: bool) -> String {
+/// The length of `src` with `old` replaced by `new` (the first `count`
+/// times, or every time): an empty `old` matches before every character
+/// and at the end, as Go's `strings.Replace` does.
+fn replaced_len(src: &str, old: &str, new: &str, count: Option<usize>) -> usize {
+    let found = match old.is_empty() {
+        true => src.chars().count() + 1,
+        false => src.matches(old).count(),
+    };
+    let n = count.map_or(found, |c| c.min(found));
+    (src.len() - n * old.len()).saturating_add(n.saturating_mul(new.len()))
+}
+
+/// Every match of `re` in `src` replaced by `repl` (with `$1`-style groups
+/// expanded, or literally), stopping with an error once the result passes
+/// [`MAX_OUTPUT`]: a replacement that names the whole match many times
+/// could otherwise build gigabytes.
+fn regex_replace(re: &Regex, src: &str, repl: &str, expand: bool) -> Result<String, String> {
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(src) {
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(&src[last..m.start()]);
+        match expand {
+            true => caps.expand(repl, &mut out),
+            false => out.push_str(repl),
+        }
+        last = m.end();
+        fits(out.len(), "regexReplaceAll")?;
+    }
+    out.push_str(&src[last..]);
+    Ok(out)
+}
+
+fn indent(spaces: i64, s: &str) -> Result<String, String> {
+    let pad = " ".repeat(spaces.clamp(0, 1024) as usize);
+    let lines = s.bytes().filter(|b| *b == b'\n').count() + 1;
+    fits(s.len().saturating_add(lines * pad.len()), "indent")?;
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+}
+
+fn align(count: i64, src: &str, left: bool) -> Result<String, String> {
     let runes: Vec<char> = src.chars().collect();
     let l = runes.len() as i64;
     if count < 0 || count == l {
-        return src.to_owned();
+        return Ok(src.to_owned());
     }
     let pad = count - l;
     if pad > 0 {
+        fits(usize::try_from(pad).unwrap_or(usize::MAX), "align")?;
         let p = " ".repeat(pad as usize);
-        return if left {
+        return Ok(if left {
             format!("{src}{p}")
         } else {
             format!("{p}{src}")
-        };
+        });
     }
     let c = count as usize;
-    if left {
+    Ok(if left {
         runes[..c].iter().collect()
     } else {
         runes[runes.len() - c..].iter().collect()
-    }
+    })
 }
 
 fn b64dec(v: &str) -> String {

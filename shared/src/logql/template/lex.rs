@@ -137,10 +137,12 @@ fn action(src: &str, mut i: usize, open: usize) -> Result<(Vec<Tok>, usize, bool
                 (Tok::Ident(src[i..i + n].to_owned()), n)
             }
             _ => {
-                return Err(err(
-                    i,
-                    &format!("unexpected {:?} in command", &src[i..i + 1]),
-                ));
+                // A whole character, which may be more than this byte.
+                let ch = src[i..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                return Err(err(i, &format!("unexpected {ch:?} in command")));
             }
         };
         toks.push(tok);

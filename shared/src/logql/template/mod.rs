@@ -30,6 +30,16 @@ mod value;
 pub(crate) use eval::Entry;
 pub(crate) use value::Value;
 
+/// The longest string a template may build, and the most it may write for
+/// one entry: a runaway `range`, `repeat` or `replace` stops here with an
+/// error rather than asking the component for more memory than it has.
+const MAX_OUTPUT: usize = 1 << 20;
+
+/// The error for a value that would pass [`MAX_OUTPUT`].
+fn too_long(what: &str) -> String {
+    format!("{what}: the result would exceed 1 MiB")
+}
+
 /// A parsed template.
 #[derive(Debug, Clone)]
 pub(crate) struct Template {

@@ -4,9 +4,23 @@
 use super::lex::{Item, Tok, lex};
 use super::{Arg, Node, Pipe, TemplateError, Value};
 
+/// The deepest a template may nest blocks, or parentheses in one action: the
+/// parser and the evaluator recurse once a level, and a request's template
+/// must not overflow the stack (the LogQL parser has its own such bound).
+const MAX_DEPTH: usize = 64;
+
 pub(super) fn parse(src: &str) -> Result<Vec<Node>, TemplateError> {
     let items = lex(src)?;
-    let mut p = Parser { items, i: 0 };
+    for item in &items {
+        if let Item::Action(toks, at) = item {
+            check_parens(toks, *at)?;
+        }
+    }
+    let mut p = Parser {
+        items,
+        i: 0,
+        depth: 0,
+    };
     let (nodes, end) = p.list()?;
     match end {
         Stop::Eof => Ok(nodes),
@@ -25,6 +39,24 @@ enum Stop {
 struct Parser {
     items: Vec<Item>,
     i: usize,
+    /// Blocks open around the current item.
+    depth: usize,
+}
+
+/// Errs when an action nests parentheses deeper than [`MAX_DEPTH`].
+fn check_parens(toks: &[Tok], at: usize) -> Result<(), TemplateError> {
+    let mut depth = 0usize;
+    for t in toks {
+        match t {
+            Tok::LParen => depth += 1,
+            Tok::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err((at, format!("parentheses nested deeper than {MAX_DEPTH}")));
+        }
+    }
+    Ok(())
 }
 
 impl Parser {
@@ -45,9 +77,15 @@ impl Parser {
                 Some(Tok::Ident(w)) if w == "else" => {
                     return Ok((nodes, Stop::Else(toks[1..].to_vec(), at)));
                 }
-                Some(Tok::Ident(w)) if w == "if" => nodes.push(self.if_block(&toks[1..], at)?),
+                Some(Tok::Ident(w)) if w == "if" => {
+                    self.enter(at)?;
+                    nodes.push(self.if_block(&toks[1..], at)?);
+                    self.depth -= 1;
+                }
                 Some(Tok::Ident(w)) if w == "range" || w == "with" => {
-                    nodes.push(self.block(w == "range", &toks[1..], at)?)
+                    self.enter(at)?;
+                    nodes.push(self.block(w == "range", &toks[1..], at)?);
+                    self.depth -= 1;
                 }
                 Some(Tok::Ident(w))
                     if matches!(
@@ -64,6 +102,15 @@ impl Parser {
             }
         }
         Ok((nodes, Stop::Eof))
+    }
+
+    /// One block deeper, or an error past [`MAX_DEPTH`].
+    fn enter(&mut self, at: usize) -> Result<(), TemplateError> {
+        self.depth += 1;
+        match self.depth > MAX_DEPTH {
+            true => Err((at, format!("blocks nested deeper than {MAX_DEPTH}"))),
+            false => Ok(()),
+        }
     }
 
     fn if_block(&mut self, cond: &[Tok], at: usize) -> Result<Node, TemplateError> {

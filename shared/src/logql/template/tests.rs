@@ -228,3 +228,57 @@ fn runaway_output_is_an_error() {
     let t = r#"{{ range $i := fromJson .l }}{{ repeat 65536 "xxxxxxxxxxxxxxxx" }}{{ end }}"#;
     assert!(render(t, &[("l", "[1,2,3]")]).is_err());
 }
+
+/// A request's template bounds what it may cost: each of these used to
+/// panic (a sliced character), trap (an allocation of gigabytes) or
+/// overflow the stack; each is now an error the pipeline reports.
+#[test]
+fn hostile_templates_are_errors_not_traps() {
+    let parse_err = |t: &str| {
+        let e = Template::parse(t).err();
+        assert!(e.is_some(), "{t} parsed");
+    };
+    parse_err("{{ é }}");
+    parse_err("{{ .a | 日本 }}");
+    parse_err(&"{{if 1}}".repeat(100_000));
+    parse_err(&format!(
+        "{{{{ {}1{} }}}}",
+        "(".repeat(100),
+        ")".repeat(100)
+    ));
+    let nested = format!("{}x{}", "{{if 1}}".repeat(60), "{{end}}".repeat(60));
+    assert_eq!(ok(&nested, &[]), "x", "60 levels are fine");
+
+    let render_err = |t: &str, want: &str| {
+        let e = render(t, &[("app", "a")]).expect_err(t);
+        assert!(e.contains(want), "{t}: {e}");
+    };
+    render_err("{{ range 100000000 }}{{ end }}", "steps");
+    render_err(
+        "{{ range 1000 }}{{ range 1000 }}{{ end }}{{ end }}",
+        "steps",
+    );
+    render_err("{{ alignLeft 3000000000 .app }}", "1 MiB");
+    render_err(r#"{{ repeat 65536 (repeat 65536 "x") }}"#, "1 MiB");
+    render_err(
+        r#"{{ replace "x" (repeat 4096 "y") (repeat 4096 "x") }}"#,
+        "1 MiB",
+    );
+    render_err(
+        r#"{{ regexReplaceAll "x" (repeat 4096 "x") (repeat 512 "$0") }}"#,
+        "1 MiB",
+    );
+    render_err(r#"{{ indent 1024 (repeat 4096 "\n") }}"#, "1 MiB");
+    // Under the bounds, the same functions answer as before.
+    assert_eq!(
+        ok(r#"{{ regexReplaceAll "(b)" "abc" "[$1]" }}"#, &[]),
+        "a[b]c"
+    );
+    assert_eq!(
+        ok(r#"{{ regexReplaceAllLiteral "b" "abc" "$1" }}"#, &[]),
+        "a$1c"
+    );
+    assert_eq!(ok(r#"{{ replace "" "-" "ab" }}"#, &[]), "-a-b-");
+    assert_eq!(ok(r#"{{ Replace "aaa" "a" "b" 2 }}"#, &[]), "bba");
+    assert_eq!(ok("{{ range 3 }}.{{ end }}", &[]), "...");
+}
