@@ -170,7 +170,15 @@ pub fn decode(
             check_entry(&shown, i, e, now_ns)?;
         }
         derive::add_service_name(&mut labels);
-        streams.extend(unwrap_cri(labels, entries));
+        // A CRI line's own time and joined partial lines replace what was
+        // checked above: they are checked as they will be stored.
+        for (labels, entries) in unwrap_cri(labels, entries) {
+            let shown = canonical(&labels);
+            for (i, e) in entries.iter().enumerate() {
+                check_entry(&shown, i, e, now_ns)?;
+            }
+            streams.push((labels, entries));
+        }
     }
     batches(streams)
 }
@@ -684,6 +692,27 @@ mod tests {
         let out = b.iter().find(|s| s.labels["stream"] == "stdout").unwrap();
         assert_eq!(out.entries.len(), 1);
         assert_eq!(out.entries[0].line, "hello");
+    }
+
+    /// What a CRI line carries is checked as stored: its own time, and a
+    /// line joined from partials, not the outer entry's.
+    #[test]
+    fn cri_times_and_joined_lines_are_checked_too() {
+        let ahead = json(
+            r#"{"streams":[{"stream":{"pod":"p"},"values":[
+            ["1800000000000000000","2100-01-01T00:00:00Z stdout F hi"]]}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(ahead.status, StatusCode::BAD_REQUEST);
+        assert_eq!(ahead.extra["field"], "timestamp", "{}", ahead.detail);
+        let half = "x".repeat(MAX_LINE_BYTES / 2 + 1);
+        let joined = format!(
+            r#"{{"streams":[{{"stream":{{"pod":"p"}},"values":[
+            ["1800000000000000000","2027-01-15T08:00:00Z stdout P {half}"],
+            ["1800000000000000001","2027-01-15T08:00:00Z stdout F {half}"]]}}]}}"#
+        );
+        let long = json(&joined).unwrap_err();
+        assert_eq!(long.extra["field"], "line", "{}", long.detail);
     }
 
     #[test]
