@@ -228,14 +228,11 @@ fn store_batches(
         }
         logs.push((id, log));
     }
+    let keyed = idem.map(|k| (k, &remember));
+    let encoded = encode_checked(&batches, &logs, keyed)?;
     stream::register_many(&env.store, &new)?;
     let mut behind = Vec::new();
-    for ((b, cluster), (id, log)) in batches.iter().zip(logs) {
-        let mut bytes = Vec::new();
-        for e in &b.entries {
-            stream::encode(e, &mut bytes);
-        }
-        let key = idem.map(|k| remember.key(&format!("{k}/{id}"), &bytes));
+    for (((b, cluster), (_, log)), (bytes, key)) in batches.iter().zip(logs).zip(encoded) {
         let outcome = log
             .append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
             .map_err(append_problem)?;
@@ -351,6 +348,34 @@ impl Remember {
     fn key(&self, key: &str, body: &[u8]) -> IdempotencyKey {
         IdempotencyKey::new(key, body, self.ttl_s).in_flight(self.in_flight_us)
     }
+}
+
+/// One stream's bytes as a push stores them, and its idempotency key.
+type Encoded = (Vec<u8>, Option<IdempotencyKey>);
+
+/// Each stream's bytes as stored, with its idempotency key (the request's
+/// key, per stream). A key used before with another body is a 422 for the
+/// whole push, found before any stream is registered or stored.
+fn encode_checked(
+    batches: &[(&push::StreamBatch, &str)],
+    logs: &[(String, crate::store::log::Log)],
+    idem: Option<(&str, &Remember)>,
+) -> Result<Vec<Encoded>, Problem> {
+    let mut encoded = Vec::with_capacity(batches.len());
+    for ((b, _), (id, log)) in batches.iter().zip(logs) {
+        let mut bytes = Vec::new();
+        for e in &b.entries {
+            stream::encode(e, &mut bytes);
+        }
+        let key = idem.map(|(k, remember)| remember.key(&format!("{k}/{id}"), &bytes));
+        if let Some(key) = &key
+            && log.key_reused(key)?
+        {
+            return Err(append_problem(AppendError::KeyReused));
+        }
+        encoded.push((bytes, key));
+    }
+    Ok(encoded)
 }
 
 /// A reused idempotency key is the client's mistake (422); the rest is storage.

@@ -80,6 +80,21 @@ impl Log {
         format!("{}/rs/{n}", self.prefix)
     }
 
+    /// Whether `idem` was used within its time with another body: what
+    /// [`Log::claim`] would refuse as [`AppendError::KeyReused`], read
+    /// without writing, so that a push of many streams refuses before it
+    /// stores any of them.
+    pub fn key_reused(&self, idem: &IdempotencyKey) -> StoreResult<bool> {
+        let stored = self.store.meta.get(&self.receipt_key(&idem.key))?;
+        let Some(bytes) = stored.filter(|b| *b != PLACEHOLDER) else {
+            return Ok(false);
+        };
+        let prior: Receipt = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::internal(format!("receipt: {e}")))?;
+        let live = prior.time == 0 || now_micros() < prior.time.saturating_add(idem.ttl_us);
+        Ok(live && prior.body != idem.body)
+    }
+
     /// Claims `idem` for this request, or says what happened to it before:
     /// the rules in the module docs. `head` is the log's head as read now.
     pub(super) fn claim(
