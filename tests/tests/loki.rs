@@ -637,6 +637,14 @@ fn bad_pushes_are_refused_whole_and_name_the_stream_and_field() {
             "labels",
         ),
         (
+            "a CRI line whose own time is far ahead",
+            stream(
+                json!({"namespace": "bad", "pod": "cri"}),
+                vec![(now, "2100-01-01T00:00:00Z stdout F hi".into())],
+            ),
+            "timestamp",
+        ),
+        (
             "a line over 256 KB",
             stream(
                 json!({"namespace": "bad"}),
@@ -757,6 +765,30 @@ fn bad_pushes_are_refused_whole_and_name_the_stream_and_field() {
         ["still in", "late", "fine", "fine"]
     );
     assert_eq!(forward("{pod=\"other\"}"), ["other"]);
+
+    // A key reused with another body refuses the whole push before any of
+    // its streams is stored (pod "a" sorts, and is stored, first).
+    let key = [("idempotency-key", "push-1")];
+    let pod = |name: &str, line: &str| {
+        stream(
+            json!({"namespace": "bad", "pod": name}),
+            vec![(now, line.into())],
+        )
+    };
+    let body = |streams: Vec<Value>| json!({ "streams": streams }).to_string();
+    let once = push_raw(
+        &host,
+        "application/json",
+        &key,
+        body(vec![pod("b", "one")]).as_bytes(),
+    );
+    assert_eq!(once.status, 204, "{}", once.text());
+    let reused = body(vec![pod("a", "a"), pod("b", "two")]);
+    push_raw(&host, "application/json", &key, reused.as_bytes()).problem(422);
+    assert_eq!(forward("{pod=\"a\"}"), Vec::<String>::new());
+    assert_eq!(forward("{pod=\"b\"}"), ["one"]);
+    let pods = get_json(&host, &format!("{LOKI}/label/pod/values"));
+    assert!(!pods["data"].to_string().contains("\"a\""), "{pods}");
 }
 
 #[test]
@@ -765,6 +797,15 @@ fn bad_queries_are_400s_that_say_where() {
     let cases = [
         (
             format!("{LOKI}/query_range?query={}", enc("{app=\"a\"} |= ")),
+            "query",
+        ),
+        (
+            // A character of more than one byte where the template wants a
+            // command (this one used to trap the component).
+            format!(
+                "{LOKI}/query_range?query={}",
+                enc("{app=\"a\"} | line_format \"{{ é }}\"")
+            ),
             "query",
         ),
         (
@@ -788,6 +829,14 @@ fn bad_queries_are_400s_that_say_where() {
         ),
         (
             format!("{LOKI}/query_range?query={}&limit=5001", enc("{app=\"a\"}")),
+            "limit",
+        ),
+        (
+            // 2^32: zero once cut to the component's 32-bit usize.
+            format!(
+                "{LOKI}/query_range?query={}&limit=4294967296",
+                enc("{app=\"a\"}")
+            ),
             "limit",
         ),
         (
@@ -1085,7 +1134,7 @@ fn a_selector_tail_follows_across_invocations_with_no_line_lost_or_repeated() {
         .filter(|i| i % 7 != 3)
         .map(|i| format!("line {i}"))
         .collect();
-    let (got, connections) = std::thread::scope(|scope| {
+    let (got, connections, last_id) = std::thread::scope(|scope| {
         scope.spawn(|| {
             for i in 0..60 {
                 let line = if i % 7 == 3 {
@@ -1120,7 +1169,7 @@ fn a_selector_tail_follows_across_invocations_with_no_line_lost_or_repeated() {
                 }
             }
         }
-        (got, connections)
+        (got, connections, last_id)
     });
     let unique: BTreeSet<String> = got.iter().cloned().collect();
     assert_eq!(got.len(), unique.len(), "nothing repeated: {got:?}");
@@ -1146,4 +1195,27 @@ fn a_selector_tail_follows_across_invocations_with_no_line_lost_or_repeated() {
         b"",
     );
     assert_eq!(r.problem(400)["parameter"], "cursor");
+    // A well-formed cursor whose offset is not a line start in its stream
+    // (one byte on, or past the end) is a 400 too, before any event.
+    use spin_logs::read::format::{from_opaque, opaque};
+    let cursor: Value = from_opaque(last_id.as_deref().expect("an id")).expect("a cursor");
+    let (stream_id, at) = cursor["at"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .map(|(k, v)| (k.clone(), v.as_u64().expect("an offset")))
+        .expect("a stream read");
+    for forged_at in [at + 1, at + 1_000_000] {
+        let mut forged = cursor.clone();
+        forged["at"][&stream_id] = json!(forged_at);
+        let r = send_as(
+            &host,
+            "GET",
+            &format!("{K8S}/tail?query={}", enc("{namespace=\"live\"}")),
+            Some(&reader()),
+            &[("last-event-id", &opaque(&forged))],
+            None,
+            b"",
+        );
+        assert_eq!(r.problem(400)["parameter"], "cursor", "at {forged_at}");
+    }
 }

@@ -86,11 +86,15 @@ pub(super) fn limit_param(value: Option<u64>) -> Result<usize, Problem> {
     match value {
         None => Ok(DEFAULT_LIMIT),
         Some(0) => Err(Problem::bad_param("limit", "limit must be at least 1")),
-        Some(n) if n as usize > MAX_LIMIT => Err(Problem::bad_param(
-            "limit",
-            format!("limit is at most {MAX_LIMIT} (max_entries_limit_per_query)"),
-        )),
-        Some(n) => Ok(n as usize),
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= MAX_LIMIT)
+            .ok_or_else(|| {
+                Problem::bad_param(
+                    "limit",
+                    format!("limit is at most {MAX_LIMIT} (max_entries_limit_per_query)"),
+                )
+            }),
     }
 }
 
