@@ -117,6 +117,20 @@ fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
     );
     assert_eq!(denied.status, 403, "{}", denied.text());
     let archivist = bearer(&["spin-logs:archive"]);
+    // An age past a hundred years is refused (as microseconds it wrapped
+    // to under a second, and the run expired everything).
+    let mut forever = policy.clone();
+    forever["delete_after"] = json!(18_446_744_073_710u64);
+    let refused = send_as(
+        host,
+        "POST",
+        &format!("{K8S}/archive/policies"),
+        Some(&archivist),
+        &[],
+        Some("application/json"),
+        forever.to_string().as_bytes(),
+    );
+    assert_eq!(refused.problem(400)["parameter"], "delete_after");
     let created = send_as(
         host,
         "POST",

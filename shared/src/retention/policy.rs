@@ -145,19 +145,25 @@ pub enum Age {
     Text(String),
 }
 
+/// The longest age a policy may name: a hundred years. Longer means
+/// "never" in practice, and would overflow as microseconds (an age of
+/// 2^64 / 10^6 seconds wrapped to under a second and expired everything).
+pub const MAX_AGE_S: u64 = 100 * 366 * 86_400;
+
 impl Age {
     fn seconds(&self, field: &str) -> Result<u64, Problem> {
-        match self {
-            Age::Seconds(s) => Ok(*s),
-            Age::Text(t) => parse_age(t).ok_or_else(|| {
-                Problem::bad_param(
-                    field,
-                    format!(
-                        "{field} {t:?} is not an age: seconds, or a number with s, m, h, d or w"
-                    ),
-                )
-            }),
-        }
+        let seconds = match self {
+            Age::Seconds(s) => Some(*s),
+            Age::Text(t) => parse_age(t),
+        };
+        seconds.filter(|s| *s <= MAX_AGE_S).ok_or_else(|| {
+            Problem::bad_param(
+                field,
+                format!(
+                    "{field} is not an age of at most 100 years: seconds, or a number with s, m, h, d or w"
+                ),
+            )
+        })
     }
 }
 
@@ -301,6 +307,9 @@ mod tests {
             r#"{"name":"x","archive_after":1,"selector":{"tasks":false}}"#,
             r#"{"name":"x","archive_after":1,"colour":"red"}"#,
             r#"{"name":"x","archive_after":1,"compression":"zstd"}"#,
+            // Past a hundred years (this one wrapped to under a second as µs).
+            r#"{"name":"x","archive_after":"1d","delete_after":18446744073710}"#,
+            r#"{"name":"x","archive_after":"5300w"}"#,
         ] {
             let e = spec(bad).unwrap_err();
             assert_eq!(e.status, http::StatusCode::BAD_REQUEST, "{bad}");

@@ -321,7 +321,7 @@ impl Step<'_> {
     }
 
     fn grace(&self) -> Result<u64, Problem> {
-        Ok(self.env.config.archive_grace_ms()? * 1000)
+        Ok(self.env.config.archive_grace_ms()?.saturating_mul(1000))
     }
 
     /// Stores the record if this step still holds the lease.
@@ -419,7 +419,7 @@ impl Step<'_> {
         let policy = self.run.policy.clone();
         let mut first = head.expired_pages;
         if let Some(keep) = policy.delete_after_s {
-            let cutoff = now.saturating_sub(keep * SECOND);
+            let cutoff = now.saturating_sub(keep.saturating_mul(SECOND));
             let mut upto = first;
             while upto < head.pages.len() && log.page(upto)?.last().is_some_and(|s| s.time < cutoff)
             {
@@ -443,7 +443,7 @@ impl Step<'_> {
                 self.checkpoint()?;
             }
         }
-        let cutoff = now.saturating_sub(policy.archive_after_s * SECOND);
+        let cutoff = now.saturating_sub(policy.archive_after_s.saturating_mul(SECOND));
         let sealed_cutoff = now.saturating_sub(self.grace()?);
         let mut p = self.run.page.max(first);
         while p < head.pages.len() {
