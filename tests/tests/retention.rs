@@ -254,6 +254,25 @@ fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
     assert_eq!(run["stats"]["pages_expired"], 2, "{run}");
     let kept = get(host, &stdout).text();
     assert!(!kept.is_empty() && all.ends_with(&kept) && kept.len() < all.len() / 2);
+    // Read as JSON from the start, lines carry their own offsets: the first
+    // kept line's, then where the one before it ended.
+    let r = get_with(
+        host,
+        &format!("{stdout}?cursor=BEG&limit=2"),
+        &[("accept", "application/json")],
+    );
+    let offsets: Vec<u64> = r
+        .text()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON")["offset"]
+                .as_u64()
+                .expect("offset")
+        })
+        .collect();
+    let first = (all.len() - kept.len()) as u64;
+    let first_line = kept.lines().next().expect("a line").len() as u64 + 1;
+    assert_eq!(offsets, [first, first + first_line]);
     downloads_are_of_what_is_kept(host, &task, &kept);
     assert_eq!(
         get(host, &format!("{stdout}?cursor=BEG&skip=1100&limit=1")).text(),

@@ -495,6 +495,17 @@ mod tests {
             .collect();
         assert_eq!(back.len() as u64, snap.lines() - mark.line);
         assert_eq!(back.last().unwrap().offset, mark.offset);
+        // Forward from an expired position: the first kept line, at its
+        // own offset (each line's cursor is where the next one starts).
+        let forward: Vec<_> = snap
+            .clone()
+            .lines_in(0, snap.size())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(forward.len(), back.len());
+        assert_eq!(forward[0].offset, mark.offset);
+        assert_eq!(forward[1].offset, forward[0].end());
+        assert_eq!(forward.last().unwrap().end(), snap.size());
         assert_eq!(snap.time_range(Some(0), None).unwrap().0, mark.offset);
         assert_eq!(log.expire_pages(1).unwrap(), Expired::default());
         // Appends go on as before.

@@ -655,12 +655,16 @@ impl Line {
 }
 
 impl Snapshot {
-    /// The whole lines in `start..end`; both must be line boundaries.
+    /// The whole lines in `start..end`; both must be line boundaries. A
+    /// start that retention expired reads from the first kept line (a line
+    /// boundary, see [`Snapshot::retained`]), and the lines' offsets count
+    /// from there.
     pub fn lines_in(
         self: Rc<Self>,
         start: u64,
         end: u64,
     ) -> impl Iterator<Item = Result<Line, StoreError>> {
+        let start = start.max(self.retained());
         let mut chunks = self.read_timed(start, end);
         let mut pending: Vec<u8> = Vec::new();
         let mut pending_at = start;
