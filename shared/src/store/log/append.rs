@@ -144,11 +144,17 @@ impl Log {
         Ok(page.iter().any(is))
     }
 
-    /// Moves full pages out of the head. Page `n` always holds segments
-    /// `n*P..(n+1)*P`, which never change once committed, so a writer that loses
-    /// the race after writing a page wrote exactly what the winner wrote.
+    /// Moves full pages out of `head`, as read and before this append adds
+    /// to it. Page `n` always holds segments `n*P..(n+1)*P`, which never
+    /// change once committed, so a writer that loses the race after writing
+    /// a page wrote exactly what the winner wrote. That holds only because
+    /// a page is sealed from committed segments: sealed after an append of
+    /// several segments added its own, a page could hold them, and a loser's
+    /// page written after the winner's swap would replace the winner's
+    /// segments in the index with its own, never committed. (So the tail
+    /// may hold up to `P - 1` entries plus one append's segments.)
     fn seal_pages(&self, head: &mut Head) -> Result<(), StoreError> {
-        while head.tail.len() > PAGE_SEGMENTS {
+        while head.tail.len() >= PAGE_SEGMENTS {
             let page: Vec<Segment> = head.tail.drain(..PAGE_SEGMENTS).collect();
             let bytes = serde_json::to_vec(&page).map_err(StoreError::internal)?;
             self.store
@@ -384,9 +390,11 @@ impl Commit<'_, '_> {
         Ok(None)
     }
 
-    /// Adds the staged segments to `head` (and this append's receipt, and
-    /// seals full pages): where they land.
+    /// Seals full pages, then adds the staged segments to `head` (and this
+    /// append's receipt): where they land. Pages are sealed first so that a
+    /// page holds committed segments only (see [`Log::seal_pages`]).
     fn add(&self, head: &mut Head, now: u64) -> Result<Appended, AppendError> {
+        self.log.seal_pages(head)?;
         // Commit times never go back within a log (a writer that read the
         // clock before a racing one committed keeps the later time), so a
         // time seeks like a key.
@@ -429,7 +437,6 @@ impl Commit<'_, '_> {
             head.segments += 1;
         }
         head.mtime = time;
-        self.log.seal_pages(head)?;
         if let Some((idem, began)) = self.idem {
             head.recent.push(Receipt {
                 key: idem.key.clone(),

@@ -238,6 +238,31 @@ mod tests {
         assert_eq!(read_all(&log, 0, u64::MAX), whole);
     }
 
+    /// A commit seals only segments committed before it: were its own in a
+    /// page it writes before its swap, a writer that lost the race could
+    /// overwrite the winner's page with segments never committed.
+    #[test]
+    fn a_page_is_sealed_from_committed_segments_only() {
+        let log = log();
+        let mut whole = Vec::new();
+        for i in 0..PAGE_SEGMENTS - 1 {
+            let line = format!("line {i}\n");
+            log.append(line.as_bytes(), None).unwrap();
+            whole.extend_from_slice(line.as_bytes());
+        }
+        let big = lines(0..200_000); // several segments
+        log.append(&big, None).unwrap();
+        whole.extend_from_slice(&big);
+        let snap = log.snapshot().unwrap().unwrap();
+        assert!(snap.head().tail.len() > PAGE_SEGMENTS, "all in the tail");
+        assert!(snap.head().pages.is_empty());
+        log.append(b"next\n", None).unwrap();
+        whole.extend_from_slice(b"next\n");
+        let snap = log.snapshot().unwrap().unwrap();
+        assert_eq!(snap.head().pages.len(), 1, "sealed by the next commit");
+        assert_eq!(read_all(&log, 0, u64::MAX), whole);
+    }
+
     #[test]
     fn big_appends_split_into_segments_on_line_boundaries() {
         let log = log();
