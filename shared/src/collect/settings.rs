@@ -256,16 +256,33 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), Problem> {
 }
 
 /// `*` any run, `?` one character; nothing else is special.
+///
+/// The classic matcher with one backtrack point, the last `*`: a later `*`
+/// can cover anything an earlier one would have, so O(pattern × name). (A
+/// recursive try of every split per `*` took exponential time on a pattern
+/// of many stars that fails late, and a request may set one.)
 pub fn glob(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
-            Some((b'?', rest)) => !n.is_empty() && go(rest, &n[1..]),
-            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    // The last `*` seen, and where in the name its run would next end.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == n[ni] => (pi, ni) = (pi + 1, ni + 1),
+            _ => match star {
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    (pi, ni) = (sp + 1, sn + 1);
+                }
+                None => return false,
+            },
         }
     }
-    go(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|c| *c == b'*')
 }
 
 /// Included (no include list, or a match) and not excluded: exclude wins.
@@ -401,6 +418,25 @@ mod tests {
     #[test]
     fn globs_and_exclusion_wins() {
         assert!(glob("web-*", "web-1") && glob("w?b", "web") && !glob("web-*", "api-1"));
+        for (p, n, want) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*a", "baa", true),
+            ("*?", "", false),
+            ("a**", "a", true),
+            ("*b*", "abc", true),
+            ("?*?", "a", false),
+        ] {
+            assert_eq!(glob(p, n), want, "{p} on {n:?}");
+        }
+        // Many stars that fail at the end: linear, not exponential.
+        let many = format!("{}!", "*".repeat(252));
+        let start = std::time::Instant::now();
+        assert!(!glob(&many, "a-pod-name-of-twenty"));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
         assert!(admitted(&[], &[], "x"));
         assert!(!admitted(&["web-*".into()], &["web-2".into()], "web-2"));
         assert!(!admitted(&["web-*".into()], &[], "api"));
