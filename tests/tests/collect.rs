@@ -1448,6 +1448,38 @@ fn the_cronjob_steps_continuous_jobs_with_a_defined_credential() {
     );
 }
 
+/// The cluster list (100) and the configurations (1000) are bounded, and a
+/// create refused at the bound leaves nothing behind: not in the settings
+/// record that every push reads either.
+#[test]
+fn full_lists_refuse_more_and_keep_no_trace_of_it() {
+    let host = host_for_clusters();
+    for i in 0..100 {
+        add_cluster(&host, &format!("c{i}"), "http://127.0.0.1:1", "t");
+    }
+    let over = json!({"id": "one-too-many", "server": "http://127.0.0.1:1"});
+    refused(
+        &host,
+        "POST",
+        "/k8s/v1/clusters/configs",
+        &over.to_string(),
+        409,
+    );
+    assert!(!store_dump(&host).contains("one-too-many"));
+    for i in 0..1000 {
+        let cfg = json!({"cluster_id": "c0", "namespace": format!("ns-{i}")});
+        assert_eq!(post(&host, "/k8s/v1/config", &cfg).status, 201);
+    }
+    for (path, ns) in [
+        ("/k8s/v1/config", "made"),
+        ("/k8s/v1/config/disable", "off"),
+    ] {
+        let body = json!({"cluster_id": "c0", "namespace": ns}).to_string();
+        refused(&host, "POST", path, &body, 409);
+        assert!(!store_dump(&host).contains(&format!("\"{ns}\"")), "{path}");
+    }
+}
+
 #[test]
 fn configurations_are_versioned_bulk_updated_and_disabled() {
     let host = host_for_clusters();

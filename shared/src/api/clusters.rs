@@ -364,6 +364,14 @@ fn disable(req: &Request, env: &Env, whole: bool) -> Result<Response, Problem> {
             .iter()
             .any(|c| c.cluster_id == d.cluster_id && c.namespace == namespace)
         {
+            // The same bound as a created configuration's: every push
+            // reads this record.
+            if s.configs.len() >= settings::MAX_CONFIGS {
+                return Err(Problem::conflict(format!(
+                    "at most {} configurations",
+                    settings::MAX_CONFIGS
+                )));
+            }
             s.configs.push(fresh.clone());
         }
         let mut out = Vec::new();

@@ -299,23 +299,30 @@ pub fn create(env: &Env, spec: ClusterSpec) -> Result<Cluster, Problem> {
         None => format!("c-{}", &crate::util::ids::random_id()?[..10]).to_ascii_lowercase(),
     };
     let cluster = spec.into_cluster(env, id, None)?;
+    // Refused before the id is noted in the settings (which every push
+    // reads): a refused create must leave nothing behind. The edit below
+    // checks again, against a create racing this one.
+    room_for(&all(env)?, &cluster.id)?;
     settings::note_cluster(env, &cluster.id, true)?;
     edit(env, |list| {
-        if list.iter().any(|c| c.id == cluster.id) {
-            return Err(Problem::conflict(format!(
-                "a cluster {:?} exists",
-                cluster.id
-            )));
-        }
-        if list.len() >= MAX_CLUSTERS {
-            return Err(Problem::conflict(format!(
-                "at most {MAX_CLUSTERS} clusters"
-            )));
-        }
+        room_for(list, &cluster.id)?;
         list.push(cluster.clone());
         Ok(())
     })?;
     Ok(cluster)
+}
+
+/// A 409 when `id` is taken or the list is full.
+fn room_for(list: &[Cluster], id: &str) -> Result<(), Problem> {
+    if list.iter().any(|c| c.id == id) {
+        return Err(Problem::conflict(format!("a cluster {id:?} exists")));
+    }
+    if list.len() >= MAX_CLUSTERS {
+        return Err(Problem::conflict(format!(
+            "at most {MAX_CLUSTERS} clusters"
+        )));
+    }
+    Ok(())
 }
 
 /// Replaces cluster `id` (its token kept unless a new one is sent).
