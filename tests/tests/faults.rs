@@ -565,6 +565,59 @@ fn a_job_step_killed_mid_way_completes_afterwards() {
     assert_eq!(found, 1, "the task's stdout is in the archive once");
 }
 
+/// (e) A job deleted while the lease of its killed step is still live: the
+/// part that step stored under its lease goes with the job (no later step
+/// would ever delete it, once the record is gone).
+#[test]
+fn a_job_deleted_after_a_killed_step_leaves_no_part_behind() {
+    let kills = Arc::new(AtomicUsize::new(0));
+    let host = faulty_host(kill_once("archive", "jobpart/", kills.clone()));
+    register(&host, "t1", "agent-1", false);
+    let text: String = (0..20_000).map(|i| format!("job line {i:05}\n")).collect();
+    assert_eq!(append(&host, "t1", "stdout", text.as_bytes()).status, 200);
+    let jobs = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
+    let created = try_send(
+        &host,
+        "POST",
+        jobs,
+        &[("content-type", "application/json")],
+        br#"{"tasks":["t1"]}"#,
+    );
+    let id = get(&host, jobs).json()["results"][0]["id"]
+        .as_str()
+        .expect("a job")
+        .to_owned();
+    if created.is_some_and(|c| c.0 == 201) {
+        // The create's own step finished nothing: the next poll's is cut.
+        try_send(&host, "GET", &format!("{jobs}/{id}"), &[], b"");
+    }
+    assert_eq!(kills.load(Ordering::SeqCst), 1, "a step was killed");
+    let parts = || stored_keys(&host, &format!("jobpart/{id}/"));
+    assert!(!parts().is_empty(), "the killed step stored a part");
+    let deleted = send(&host, "DELETE", &format!("{jobs}/{id}"), None, b"");
+    assert!(deleted.status < 300, "{}", deleted.text());
+    assert_eq!(parts(), Vec::<String>::new());
+}
+
+/// Keys in the host's embedded stores that contain `part`.
+fn stored_keys(host: &TestHost, part: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for entry in std::fs::read_dir(host.state_dir()).expect("state dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "db") {
+            let db = rusqlite::Connection::open(&path).expect("open db");
+            let mut q = db
+                .prepare("SELECT key FROM spin_key_value WHERE instr(key, ?1) > 0")
+                .expect("query");
+            let rows = q
+                .query_map([part], |r| r.get::<_, String>(0))
+                .expect("rows");
+            keys.extend(rows.map(|k| k.expect("key")));
+        }
+    }
+    keys
+}
+
 /// (e) An archive run killed mid-step (just after it stored an archive
 /// object) resumes at the next start and finishes; every line still reads
 /// back once, through the archive.

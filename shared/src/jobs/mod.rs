@@ -240,9 +240,11 @@ impl Jobs<'_> {
 
     /// Removes the job, its archive and its place in the index.
     pub fn delete(&self, id: &str) -> Result<(), Problem> {
+        // The lease stays in the record until the record goes: the parts a
+        // step holding it may have written are deleted with the rest (no
+        // later step would, once the record is gone).
         let job = self.modify(id, |job| {
             job.status = Status::MarkedForExpiry;
-            job.lease = None;
             Ok(())
         })?;
         self.delete_archive(&job)?;
