@@ -45,7 +45,7 @@ pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {
     // A follow holds its slot for its budget: it ends then (see
     // `Follow::budget_spent`), and an instance that dies earlier frees it
     // at the same moment.
-    let ttl = env.config.tail_budget_ms()? * 1_000;
+    let ttl = env.config.tail_budget_ms()?.saturating_mul(1_000);
     let max = env.config.max_followers()?;
     let now = crate::util::clock::now_micros();
     lease::acquire(env.store.clone(), &caller, max, ttl, now)?.map_err(|secs| {

@@ -71,7 +71,7 @@ pub fn acquire(
             }
             slots.push(Slot {
                 id: id.clone(),
-                expires: now + ttl_micros,
+                expires: now.saturating_add(ttl_micros),
             });
             let bytes = serde_json::to_vec(&slots).map_err(StoreError::internal)?;
             Ok(Update::Write(bytes, Ok(())))
