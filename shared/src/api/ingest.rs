@@ -228,11 +228,14 @@ fn store_batches(
         }
         logs.push((id, log));
     }
-    let keyed = idem.map(|k| (k, &remember));
-    let encoded = encode_checked(&batches, &logs, keyed)?;
+    let keys = match idem {
+        Some(k) => checked_keys(&batches, &logs, k, &remember)?,
+        None => batches.iter().map(|_| None).collect(),
+    };
     stream::register_many(&env.store, &new)?;
     let mut behind = Vec::new();
-    for (((b, cluster), (_, log)), (bytes, key)) in batches.iter().zip(logs).zip(encoded) {
+    for (((b, cluster), (_, log)), key) in batches.iter().zip(logs).zip(keys) {
+        let bytes = encode(b);
         let outcome = log
             .append_keyed(&bytes, key.as_ref(), stream::keys(&b.entries))
             .map_err(append_problem)?;
@@ -350,32 +353,36 @@ impl Remember {
     }
 }
 
-/// One stream's bytes as a push stores them, and its idempotency key.
-type Encoded = (Vec<u8>, Option<IdempotencyKey>);
+/// A stream's entries as a push stores them.
+fn encode(b: &push::StreamBatch) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for e in &b.entries {
+        stream::encode(e, &mut bytes);
+    }
+    bytes
+}
 
-/// Each stream's bytes as stored, with its idempotency key (the request's
-/// key, per stream). A key used before with another body is a 422 for the
-/// whole push, found before any stream is registered or stored.
-fn encode_checked(
+/// Each stream's idempotency key (the request's `key`, per stream, over its
+/// bytes). A key used before with another body is a 422 for the whole
+/// push, found before any stream is registered or stored. (Best effort
+/// against a concurrent push with the same key: one that takes a stream's
+/// key between this check and that stream's append still gets its 422
+/// there, after the streams before it were stored.)
+fn checked_keys(
     batches: &[(&push::StreamBatch, &str)],
     logs: &[(String, crate::store::log::Log)],
-    idem: Option<(&str, &Remember)>,
-) -> Result<Vec<Encoded>, Problem> {
-    let mut encoded = Vec::with_capacity(batches.len());
+    key: &str,
+    remember: &Remember,
+) -> Result<Vec<Option<IdempotencyKey>>, Problem> {
+    let mut keys = Vec::with_capacity(batches.len());
     for ((b, _), (id, log)) in batches.iter().zip(logs) {
-        let mut bytes = Vec::new();
-        for e in &b.entries {
-            stream::encode(e, &mut bytes);
-        }
-        let key = idem.map(|(k, remember)| remember.key(&format!("{k}/{id}"), &bytes));
-        if let Some(key) = &key
-            && log.key_reused(key)?
-        {
+        let idem = remember.key(&format!("{key}/{id}"), &encode(b));
+        if log.key_reused(&idem)? {
             return Err(append_problem(AppendError::KeyReused));
         }
-        encoded.push((bytes, key));
+        keys.push(Some(idem));
     }
-    Ok(encoded)
+    Ok(keys)
 }
 
 /// A reused idempotency key is the client's mistake (422); the rest is storage.

@@ -170,9 +170,14 @@ pub fn decode(
             check_entry(&shown, i, e, now_ns)?;
         }
         derive::add_service_name(&mut labels);
+        let Some(unwrapped) = unwrap_cri(&labels, &entries) else {
+            streams.push((labels, entries));
+            continue;
+        };
         // A CRI line's own time and joined partial lines replace what was
-        // checked above: they are checked as they will be stored.
-        for (labels, entries) in unwrap_cri(labels, entries) {
+        // checked above: they are checked as they will be stored (an error
+        // names the entry's place in its CRI stream).
+        for (labels, entries) in unwrapped {
             let shown = canonical(&labels);
             for (i, e) in entries.iter().enumerate() {
                 check_entry(&shown, i, e, now_ns)?;
@@ -584,14 +589,12 @@ fn cri(line: &str) -> Option<(u64, &str, bool, &str)> {
 /// A stream whose every line is CRI-formatted (what a shipper tailing
 /// `/var/log/pods` sends unparsed) becomes one stream per CRI `stream`,
 /// partial (`P`) lines joined to the line that finishes them, the CRI time
-/// as the entry's. Any other stream passes unchanged.
-fn unwrap_cri(labels: Labels, entries: Vec<Entry>) -> Vec<(Labels, Vec<Entry>)> {
+/// as the entry's; `None` for any other stream, which passes unchanged.
+fn unwrap_cri(labels: &Labels, entries: &[Entry]) -> Option<Vec<(Labels, Vec<Entry>)>> {
     let parsed: Option<Vec<_>> = entries.iter().map(|e| cri(&e.line)).collect();
-    let Some(parsed) = parsed.filter(|p| !p.is_empty()) else {
-        return vec![(labels, entries)];
-    };
+    let parsed = parsed.filter(|p| !p.is_empty())?;
     let mut by_stream: BTreeMap<&str, (Vec<Entry>, Option<Entry>)> = BTreeMap::new();
-    for ((ts, stream, full, msg), original) in parsed.into_iter().zip(&entries) {
+    for ((ts, stream, full, msg), original) in parsed.into_iter().zip(entries) {
         let (done, partial) = by_stream.entry(stream).or_default();
         let entry = partial.get_or_insert_with(|| Entry {
             ts,
@@ -603,7 +606,7 @@ fn unwrap_cri(labels: Labels, entries: Vec<Entry>) -> Vec<(Labels, Vec<Entry>)> 
             done.extend(partial.take());
         }
     }
-    by_stream
+    let streams = by_stream
         .into_iter()
         .map(|(stream, (mut done, partial))| {
             done.extend(partial);
@@ -612,7 +615,8 @@ fn unwrap_cri(labels: Labels, entries: Vec<Entry>) -> Vec<(Labels, Vec<Entry>)> 
                 .or_insert_with(|| stream.to_owned());
             (l, done)
         })
-        .collect()
+        .collect();
+    Some(streams)
 }
 
 #[cfg(test)]

@@ -13,9 +13,10 @@ pub(crate) struct Entry<'a> {
     pub ts: i64,
 }
 
-/// The most actions and loop turns one run may take: a template of nested
-/// `range`s over large counts would otherwise spin for as long as the host
-/// lets it, writing nothing. Far more than a line's template needs.
+/// The most steps one run may take, a step being a node run (text, action
+/// or block) or a loop turn: a template of nested `range`s over large
+/// counts would otherwise spin for as long as the host lets it, writing
+/// nothing. Far more than a line's template needs.
 const MAX_STEPS: u32 = 100_000;
 
 /// What `.` is: the entry's labels, or a value a `range`/`with` set.
@@ -28,7 +29,7 @@ enum Dot {
 struct State<'a, 'e> {
     entry: &'a Entry<'e>,
     vars: Vec<(String, Value)>,
-    /// Actions and loop turns taken so far (see [`MAX_STEPS`]).
+    /// Steps taken so far (see [`MAX_STEPS`]).
     steps: u32,
 }
 
@@ -128,7 +129,8 @@ impl State<'_, '_> {
                 .map(|(i, v)| (Value::Int(i as i64), v))
                 .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
-            Value::Int(n) if n > i64::from(MAX_STEPS) => {
+            // More turns than steps left: refused before the list is built.
+            Value::Int(n) if n > i64::from(MAX_STEPS.saturating_sub(self.steps)) => {
                 return Err(format!("template takes more than {MAX_STEPS} steps"));
             }
             Value::Int(n) => (0..n.max(0))

@@ -119,7 +119,7 @@ fn strings(name: &str, a: &Args) -> Result<Option<Value>, String> {
         "regexReplaceAll" | "regexReplaceAllLiteral" => {
             let re = compile_regex(&s(a, 0, name)?)?;
             let (src, repl) = (s(a, 1, name)?, s(a, 2, name)?);
-            str_v(regex_replace(&re, &src, &repl, name == "regexReplaceAll")?)
+            str_v(regex_replace(&re, &src, &repl, name)?)
         }
         "count" => {
             let re = compile_regex(&s(a, 0, name)?)?;
@@ -208,9 +208,13 @@ fn fits(len: usize, name: &str) -> Result<(), String> {
 }
 
 /// The length of `src` with `old` replaced by `new` (the first `count`
-/// times, or every time): an empty `old` matches before every character
-/// and at the end, as Go's `strings.Replace` does.
+/// times, or every time), or an upper bound when it cannot grow: an
+/// empty `old` matches before every character and at the end, as Go's
+/// `strings.Replace` does.
 fn replaced_len(src: &str, old: &str, new: &str, count: Option<usize>) -> usize {
+    if !old.is_empty() && new.len() <= old.len() {
+        return src.len(); // cannot grow: no need to count
+    }
     let found = match old.is_empty() {
         true => src.chars().count() + 1,
         false => src.matches(old).count(),
@@ -219,22 +223,37 @@ fn replaced_len(src: &str, old: &str, new: &str, count: Option<usize>) -> usize 
     (src.len() - n * old.len()).saturating_add(n.saturating_mul(new.len()))
 }
 
-/// Every match of `re` in `src` replaced by `repl` (with `$1`-style groups
-/// expanded, or literally), stopping with an error once the result passes
-/// [`MAX_OUTPUT`]: a replacement that names the whole match many times
-/// could otherwise build gigabytes.
-fn regex_replace(re: &Regex, src: &str, repl: &str, expand: bool) -> Result<String, String> {
+/// Every match of `re` in `src` replaced by `repl`: with `$1`-style groups
+/// expanded for `regexReplaceAll`, literally for `regexReplaceAllLiteral`.
+/// Each replacement is bounded before it is written: a group lies inside
+/// its match, so it expands to at most `repl` plus the match once per `$`.
+/// A replacement that names the whole match many times could otherwise
+/// build gigabytes from one match.
+fn regex_replace(re: &Regex, src: &str, repl: &str, name: &str) -> Result<String, String> {
+    let refs = match name == "regexReplaceAll" {
+        true => repl.matches('$').count(),
+        false => 0,
+    };
     let mut out = String::new();
     let mut last = 0;
-    for caps in re.captures_iter(src) {
-        let Some(m) = caps.get(0) else { continue };
-        out.push_str(&src[last..m.start()]);
-        match expand {
-            true => caps.expand(repl, &mut out),
-            false => out.push_str(repl),
+    let mut put = |out: &mut String, start: usize, end: usize| {
+        let most = repl.len().saturating_add(refs.saturating_mul(end - start));
+        fits(out.len() + (start - last) + most, name)?;
+        out.push_str(&src[last..start]);
+        last = end;
+        Ok::<(), String>(())
+    };
+    if refs == 0 {
+        for m in re.find_iter(src) {
+            put(&mut out, m.start(), m.end())?;
+            out.push_str(repl);
         }
-        last = m.end();
-        fits(out.len(), "regexReplaceAll")?;
+    } else {
+        for caps in re.captures_iter(src) {
+            let Some(m) = caps.get(0) else { continue };
+            put(&mut out, m.start(), m.end())?;
+            caps.expand(repl, &mut out);
+        }
     }
     out.push_str(&src[last..]);
     Ok(out)

@@ -258,17 +258,28 @@ fn hostile_templates_are_errors_not_traps() {
         "{{ range 1000 }}{{ range 1000 }}{{ end }}{{ end }}",
         "steps",
     );
-    render_err("{{ alignLeft 3000000000 .app }}", "1 MiB");
-    render_err(r#"{{ repeat 65536 (repeat 65536 "x") }}"#, "1 MiB");
+    // Each refused by the function, before it allocates (the output check
+    // after it would be too late: the allocation is the trap).
+    let over = |name: &str| format!("{name}: the result would exceed 1 MiB");
+    render_err("{{ alignLeft 3000000000 .app }}", &over("align"));
+    render_err(r#"{{ repeat 65536 (repeat 65536 "x") }}"#, &over("repeat"));
     render_err(
         r#"{{ replace "x" (repeat 4096 "y") (repeat 4096 "x") }}"#,
-        "1 MiB",
+        &over("replace"),
     );
     render_err(
         r#"{{ regexReplaceAll "x" (repeat 4096 "x") (repeat 512 "$0") }}"#,
-        "1 MiB",
+        &over("regexReplaceAll"),
     );
-    render_err(r#"{{ indent 1024 (repeat 4096 "\n") }}"#, "1 MiB");
+    render_err(
+        r#"{{ regexReplaceAll ".+" (repeat 65536 "x") (repeat 65536 "$0") }}"#,
+        &over("regexReplaceAll"),
+    );
+    render_err(
+        r#"{{ regexReplaceAllLiteral "x" (repeat 4096 "x") (repeat 512 "y") }}"#,
+        &over("regexReplaceAllLiteral"),
+    );
+    render_err(r#"{{ indent 1024 (repeat 4096 "\n") }}"#, &over("indent"));
     // Under the bounds, the same functions answer as before.
     assert_eq!(
         ok(r#"{{ regexReplaceAll "(b)" "abc" "[$1]" }}"#, &[]),
