@@ -791,6 +791,52 @@ fn bad_pushes_are_refused_whole_and_name_the_stream_and_field() {
     assert!(!pods["data"].to_string().contains("\"a\""), "{pods}");
 }
 
+/// `since` counts back from the first page's now: a later page searches
+/// the same range, not one that moved on with the clock and dropped the
+/// lines at its start. (Before cursors kept their range, page 2 here, five
+/// seconds later, lost entries 1 and 2.)
+#[test]
+fn a_cursor_pages_the_range_its_first_page_searched() {
+    let host = host();
+    let sec = 1_000_000_000;
+    for route in ["filters", "logql"] {
+        // Entries 50, 49 and 48 s old, pushed just before the first page.
+        let t = now_ns();
+        let values = (0..3)
+            .map(|i| (t - (50 - i) * sec, format!("entry {i}")))
+            .collect();
+        let s = stream(json!({"namespace": route}), values);
+        assert_eq!(push_json(&host, &json!({"streams": [s]})).status, 204);
+        let page = |cursor: Option<&str>| match route {
+            "filters" => {
+                let c = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let q = format!("?namespace={route}&since=52s&direction=forward&limit=1{c}");
+                get_json(&host, &format!("{K8S}/{q}"))
+            }
+            _ => {
+                let mut body = json!({"query": format!("{{namespace=\"{route}\"}}"),
+                    "since": "52s", "direction": "forward", "limit": 1});
+                if let Some(c) = cursor {
+                    body["cursor"] = json!(c);
+                }
+                let r = post_json(&host, &format!("{K8S}/search/logql"), &body);
+                assert_eq!(r.status, 200, "{}", r.text());
+                r.json()
+            }
+        };
+        let first = page(None);
+        let mut got = lines(&first);
+        let mut next = first["next_cursor"].as_str().map(str::to_owned);
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        while let Some(cursor) = next {
+            let p = page(Some(&cursor));
+            got.extend(lines(&p));
+            next = p["next_cursor"].as_str().map(str::to_owned);
+        }
+        assert_eq!(got, ["entry 0", "entry 1", "entry 2"], "{route}");
+    }
+}
+
 #[test]
 fn bad_queries_are_400s_that_say_where() {
     let host = host();

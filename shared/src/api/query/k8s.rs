@@ -4,7 +4,7 @@
 
 use super::filters::{Filters, SearchBody};
 use super::page::page_json;
-use super::params::{budget, direction_param, limit_param, resume, time_range};
+use super::params::{budget, direction_param, limit_param, page_range, resume, time_range};
 use crate::env::Env;
 use crate::logql::{LineOp, Pipeline, Selector};
 use crate::read::search::{self, Plan};
@@ -28,9 +28,11 @@ fn run(f: Filters, env: &Env) -> Result<Response, Problem> {
     let dir = direction_param(f.direction.as_deref())?;
     let limit = limit_param(f.limit)?;
     let pipeline = line_filters(&f)?;
-    let (from, to) = time_range(f.start, f.end, f.since, None)?;
     let fingerprint = f.fingerprint(dir);
-    let resume = resume(f.cursor.as_deref(), &fingerprint)?;
+    let resumed = resume(f.cursor.as_deref(), &fingerprint)?;
+    let (from, to) = page_range(resumed.as_ref(), || {
+        time_range(f.start, f.end, f.since, None)
+    })?;
     let selector = Selector {
         matchers: f.selector,
     };
@@ -42,14 +44,20 @@ fn run(f: Filters, env: &Env) -> Result<Response, Problem> {
         to,
         direction: dir,
         limit,
-        resume,
+        resume: resumed.map(|r| r.0),
         budget: budget(env, f.budget_ms)?,
         context: f.context,
     };
     let page = search::search(&streams, &plan)?;
     Ok(Response::json(
         StatusCode::OK,
-        &page_json(&page, &fingerprint, plan.context != (0, 0), None),
+        &page_json(
+            &page,
+            &fingerprint,
+            (from, to),
+            plan.context != (0, 0),
+            None,
+        ),
     ))
 }
 

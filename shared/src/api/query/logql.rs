@@ -4,7 +4,7 @@
 
 use super::page::page_json;
 use super::params::{HOUR_NS, body_duration, body_time, budget, direction_param, limit_param};
-use super::params::{logql_problem, resume, time_range};
+use super::params::{logql_problem, page_range, resume, time_range};
 use crate::env::Env;
 use crate::logql::{self, MetricExpr, Query, Series};
 use crate::read::search::{self, Direction, Page, Plan, Resume, Stats};
@@ -72,11 +72,13 @@ pub(super) fn search(req: &Request, env: &Env) -> Result<Response, Problem> {
 fn log_page(body: &LogqlBody, run: &Ranged) -> Result<Response, Problem> {
     let dir = direction_param(body.direction.as_deref())?;
     let fingerprint = digest(format!("logql|{}|{dir:?}", body.query).as_bytes());
-    let resume = resume(body.cursor.as_deref(), &fingerprint)?;
-    let page = run.page(dir, limit_param(body.limit)?, resume)?;
+    let resumed = resume(body.cursor.as_deref(), &fingerprint)?;
+    let (from, to) = page_range(resumed.as_ref(), || Ok((run.from, run.to)))?;
+    let run = Ranged { from, to, ..*run };
+    let page = run.page(dir, limit_param(body.limit)?, resumed.map(|r| r.0))?;
     Ok(Response::json(
         StatusCode::OK,
-        &page_json(&page, &fingerprint, false, Some(&body.query)),
+        &page_json(&page, &fingerprint, (from, to), false, Some(&body.query)),
     ))
 }
 
@@ -96,6 +98,7 @@ fn matrix(body: &LogqlBody, run: &Ranged, expr: &MetricExpr) -> Result<Response,
 }
 
 /// A parsed LogQL query over `from..=to` (ns), and the time it may take.
+#[derive(Clone, Copy)]
 pub(super) struct Ranged<'a> {
     pub env: &'a Env,
     pub query: &'a Query,

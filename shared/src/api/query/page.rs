@@ -13,11 +13,13 @@ pub(super) fn ts_json(ts: u64) -> Value {
 }
 
 /// `page` as JSON; its cursor carries `fingerprint`, so it resumes only the
-/// same query. `context`: each entry says its context lines; `query`: the
-/// page repeats the query it answers.
+/// same query, and `range`, the one the page searched, so the next page
+/// searches it too. `context`: each entry says its context lines; `query`:
+/// the page repeats the query it answers.
 pub(super) fn page_json(
     page: &Page,
     fingerprint: &str,
+    range: (u64, u64),
     context: bool,
     query: Option<&str>,
 ) -> Value {
@@ -28,7 +30,7 @@ pub(super) fn page_json(
         "stats": json!(page.stats),
     });
     if let Some(r) = &page.resume {
-        o["next_cursor"] = json!(encode_cursor(r, fingerprint));
+        o["next_cursor"] = json!(encode_cursor(r, fingerprint, range));
     }
     if let Some(q) = query {
         o["query"] = json!(q);

@@ -138,23 +138,34 @@ pub(super) fn eq(name: &str, value: &str) -> Result<Matcher, Problem> {
     Matcher::new(name, MatchOp::Eq, value).map_err(logql_problem)
 }
 
-/// The opaque cursor: where to resume, and a digest of the query it belongs
-/// to, so a cursor is never applied to another query.
+/// The opaque cursor: where to resume, a digest of the query it belongs
+/// to, so a cursor is never applied to another query, and the range its
+/// first page searched.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     r: Resume,
     q: String,
+    /// `from` and `to` (ns) as the first page resolved them: `since`, a
+    /// missing `end` and LogQL's default hour count back from that page's
+    /// now, and a later page must search the same range or lose the lines
+    /// between its start and the first page's (none in older cursors).
+    #[serde(default)]
+    w: Option<(u64, u64)>,
 }
 
-pub(super) fn encode_cursor(resume: &Resume, query: &str) -> String {
+pub(super) fn encode_cursor(resume: &Resume, query: &str, range: (u64, u64)) -> String {
     let c = Cursor {
         r: resume.clone(),
         q: query.to_owned(),
+        w: Some(range),
     };
     crate::read::format::opaque(&c)
 }
 
-fn decode_cursor(text: &str, query: &str) -> Result<Resume, Problem> {
+/// Where a cursor resumes, and the range it was given for, if it says.
+pub(super) type Resumed = (Resume, Option<(u64, u64)>);
+
+fn decode_cursor(text: &str, query: &str) -> Result<Resumed, Problem> {
     let bad = |why: &str| Problem::bad_param("cursor", format!("the cursor {why}"));
     let c: Cursor =
         crate::read::format::from_opaque(text).ok_or_else(|| bad("is not one this API gave"))?;
@@ -163,12 +174,24 @@ fn decode_cursor(text: &str, query: &str) -> Result<Resume, Problem> {
             "belongs to another query: send the same filters with it",
         ));
     }
-    Ok(c.r)
+    Ok((c.r, c.w))
 }
 
 /// The cursor a request sent, if any, checked against its query's digest.
-pub(super) fn resume(cursor: Option<&str>, query: &str) -> Result<Option<Resume>, Problem> {
+pub(super) fn resume(cursor: Option<&str>, query: &str) -> Result<Option<Resumed>, Problem> {
     cursor.map(|c| decode_cursor(c, query)).transpose()
+}
+
+/// The range a page searches: its cursor's, when it resumes one that says,
+/// else `fresh` (the request's own, resolved now).
+pub(super) fn page_range(
+    resumed: Option<&Resumed>,
+    fresh: impl FnOnce() -> Result<(u64, u64), Problem>,
+) -> Result<(u64, u64), Problem> {
+    match resumed.and_then(|r| r.1) {
+        Some(range) => Ok(range),
+        None => fresh(),
+    }
 }
 
 #[cfg(test)]
