@@ -153,7 +153,9 @@ impl Log {
     /// page written after the winner's swap would replace the winner's
     /// segments in the index with its own, never committed. (So the tail
     /// may hold up to `P - 1` entries plus one append's segments.)
-    fn seal_pages(&self, head: &mut Head) -> Result<(), StoreError> {
+    /// Each page records `time`, the sealing commit's, for packing's grace
+    /// period ([`Log::sealed_at`]).
+    fn seal_pages(&self, head: &mut Head, time: u64) -> Result<(), StoreError> {
         while head.tail.len() >= PAGE_SEGMENTS {
             let page: Vec<Segment> = head.tail.drain(..PAGE_SEGMENTS).collect();
             let bytes = serde_json::to_vec(&page).map_err(StoreError::internal)?;
@@ -167,6 +169,7 @@ impl Log {
                 line: page[0].line,
                 key,
                 min: least.filter(|m| key.is_some_and(|k| *m < k)),
+                sealed: Some(time),
             });
         }
         Ok(())
@@ -394,11 +397,11 @@ impl Commit<'_, '_> {
     /// append's receipt): where they land. Pages are sealed first so that a
     /// page holds committed segments only (see [`Log::seal_pages`]).
     fn add(&self, head: &mut Head, now: u64) -> Result<Appended, AppendError> {
-        self.log.seal_pages(head)?;
         // Commit times never go back within a log (a writer that read the
         // clock before a racing one committed keeps the later time), so a
         // time seeks like a key.
         let time = now.max(head.mtime);
+        self.log.seal_pages(head, time)?;
         let done = Appended {
             offset: head.size,
             bytes: self.data.len() as u64,

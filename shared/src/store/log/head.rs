@@ -90,6 +90,10 @@ pub struct PageRef {
     /// The smallest [`Segment::min`] of the page, when below `key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<u64>,
+    /// The commit time of the append that sealed it, µs (pages sealed
+    /// before this was recorded: see [`Log::sealed_at`](super::Log::sealed_at)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<u64>,
 }
 
 impl PageRef {

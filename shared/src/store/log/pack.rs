@@ -151,8 +151,15 @@ impl Log {
             .map_err(|e| StoreError::internal(format!("index page {key}: {e}")))
     }
 
-    /// When page `n` was sealed: the commit time of the first segment after it.
+    /// When page `n` was sealed: the time its page reference records, or,
+    /// for a page sealed before references recorded it, the commit time of
+    /// the first segment after it (exact then: the commit that added that
+    /// segment sealed the page; since pages are sealed before a commit adds
+    /// its own segments, a later commit may seal it, so the time is kept).
     pub fn sealed_at(&self, head: &Head, n: usize) -> StoreResult<Option<u64>> {
+        if let Some(time) = head.pages.get(n).and_then(|p| p.sealed) {
+            return Ok(Some(time));
+        }
         if n + 1 < head.pages.len() {
             return Ok(self.page(n + 1)?.first().map(|s| s.time));
         }
@@ -229,7 +236,13 @@ impl Log {
             last_time: last.time,
             bytes: page.iter().map(|s| s.len).sum(),
             stored_bytes: out.len() as u64,
-            replaced: page.into_iter().map(|s| s.blob).collect(),
+            // The blobs, not the references: a compressed segment's
+            // reference is tagged (`@z/...`), and deleting the tag deletes
+            // nothing.
+            replaced: page
+                .iter()
+                .map(|s| Location::of(&s.blob).object().to_owned())
+                .collect(),
         }))
     }
 
@@ -258,6 +271,7 @@ impl Log {
                     line: s.line,
                     key: s.key,
                     min: None,
+                    sealed: None,
                 })
             })
             .unwrap_or(PageRef {
@@ -265,6 +279,7 @@ impl Log {
                 line: head.lines,
                 key: None,
                 min: None,
+                sealed: None,
             });
         let boundary = snapshot.line_start(start.line)?;
         let mark = if boundary == start.offset {
@@ -276,6 +291,7 @@ impl Log {
                 line,
                 key: start.key,
                 min: None,
+                sealed: None,
             }
         };
         let mut objects = Vec::new();
@@ -384,6 +400,10 @@ mod tests {
             let line_200 = before.line_start(200).unwrap();
             let p = log.pack_page(1, "archive/o1", packing).unwrap().unwrap();
             assert_eq!(p.replaced.len(), PAGE_SEGMENTS);
+            // Every one a blob that is there to delete (compressed ones too).
+            for key in &p.replaced {
+                assert!(log.store.blobs.get(key).unwrap().is_some(), "{key}");
+            }
             assert_eq!(log.pack_page(1, "archive/o2", packing).unwrap(), None);
             assert_eq!(read(&log, 0), all);
             let snap = Rc::new(log.snapshot().unwrap().unwrap());
