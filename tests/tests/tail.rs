@@ -100,6 +100,42 @@ fn follow_while_writing(host: TestHost) {
     );
 }
 
+/// A follow says where it starts (`X-Next-Cursor`): a client cut off before
+/// its first entry or event id resumes from there and misses nothing; an
+/// NDJSON follow that ends with no entry has no other position.
+#[test]
+fn a_follow_says_where_it_starts() {
+    let host = tail_host(300, 1_000, 8);
+    let task = register(&host, "t", "agent-a", false);
+    append(&host, "t", "stdout", b"a\n");
+    let follow = format!("{FOLLOW}{}", file_path(&task, "stdout"));
+    let ndjson = [("accept", "application/x-ndjson")];
+    let quiet = get_with(&host, &format!("{follow}?cursor=END"), &ndjson);
+    assert_eq!(quiet.status, 200);
+    assert_eq!(quiet.text().trim(), "", "nothing new in its budget");
+    let start = quiet.header("x-next-cursor").expect("a start").to_owned();
+    append(&host, "t", "stdout", b"b\n");
+    let resumed = get_with(&host, &format!("{follow}?cursor={start}"), &ndjson);
+    let entries: Vec<Value> = resumed
+        .text()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("an entry"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{}", resumed.text());
+    assert_eq!(entries[0]["fields"]["MESSAGE"], "b");
+    // The same place as an SSE follow's start: its end, when nothing came.
+    let (status, events, _) = sse_once(&host, &format!("{follow}?cursor=END"), None);
+    assert_eq!(status, 200);
+    let end = events.last().and_then(|e| e.id.clone());
+    let sse = get_with(
+        &host,
+        &format!("{follow}?cursor=END"),
+        &[("accept", "text/event-stream")],
+    );
+    assert_eq!(sse.header("x-next-cursor").map(str::to_owned), end);
+}
+
 /// Whether a follow's events end the way a budget ends them: a resume event.
 fn ends_with_resume(events: &[Event]) -> bool {
     events

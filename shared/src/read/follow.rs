@@ -26,9 +26,15 @@ use crate::web::problem::Problem;
 use http::{HeaderName, StatusCode, header};
 use std::time::{Duration, Instant};
 
-/// The response that carries a follow.
+/// The response that carries a follow. `X-Next-Cursor` says where it
+/// starts: a client cut off before the first entry or event id (a network
+/// failure, a host that killed the instance) resumes there, as a cursor or
+/// `Last-Event-ID`, and misses nothing; an NDJSON follow that ends with no
+/// entry has no other position to give.
 pub fn stream_response<F: Feed + 'static>(format: Format, follow: Follow<F>) -> Response {
+    let start = follow.feed.position();
     Response::new(StatusCode::OK)
+        .header(HeaderName::from_static("x-next-cursor"), &start)
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::CACHE_CONTROL, "no-cache")
         .header(HeaderName::from_static("x-accel-buffering"), "no")

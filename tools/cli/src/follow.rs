@@ -48,6 +48,11 @@ pub fn follow(client: &Client, first: &str, json: bool, out: &mut dyn Write) -> 
             continue;
         }
         resume_url = Some(without_start(&answer.url));
+        // Where this invocation starts: if it is cut before its first event
+        // id, the reconnect resumes here instead of at a new end.
+        if last_id.is_none() {
+            last_id = answer.header("x-next-cursor").map(str::to_owned);
+        }
         match read_stream(answer, json, out, &mut last_id)? {
             End::Resume => {}
             End::Cut => std::thread::sleep(Duration::from_millis(200)),
