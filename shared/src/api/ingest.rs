@@ -319,18 +319,7 @@ fn go_time(ns: u64) -> String {
 
 /// A time as Go's `time.RFC3339` writes it in UTC: whole seconds.
 fn rfc3339_s(ns: u64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) else {
-        return ns.to_string();
-    };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    crate::read::format::date_time(ns, 'T').map_or_else(|| ns.to_string(), |(s, _)| s + "Z")
 }
 
 /// How long this deployment remembers idempotency keys, and how long an

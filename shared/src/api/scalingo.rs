@@ -235,12 +235,8 @@ fn last_lines(sources: &[ContainerFile], n: u64) -> Result<Vec<(usize, Line)>, P
 
 /// `2015-02-16 02:02:43.930163178 +0000 UTC [web-1] message`
 fn render(container: &str, line: &Line) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:9] +0000 UTC"
-    );
-    let ts = time::OffsetDateTime::from_unix_timestamp_nanos(line.time as i128 * 1000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
+    let ts = crate::read::format::date_time(line.time.saturating_mul(1000), ' ')
+        .map(|(s, ns)| format!("{s}.{ns:09} +0000 UTC"))
         .unwrap_or_default();
     format!("{ts} [{container}] {}", String::from_utf8_lossy(&line.text))
 }

@@ -52,12 +52,7 @@ impl Cursor {
 
 /// `2024-01-02T03:04:05Z`: the second `ns` falls in, as `sinceTime` takes it.
 pub fn whole_second(ns: u64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp((ns / 1_000_000_000) as i64)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    crate::read::format::date_time(ns, 'T').map_or_else(String::new, |(s, _)| s + "Z")
 }
 
 /// What one response gave.
