@@ -77,7 +77,11 @@ fn download(
         content_type: "text/plain; charset=utf-8",
         filename,
     };
-    let (response, start, end) = match download.respond(req) {
+    let answer = match kept {
+        0 => download.respond(req),
+        _ => download.respond_moved(req),
+    };
+    let (response, start, end) = match answer {
         Ranged::Body(response, start, end) => (response, start, end),
         Ranged::Done(response) => return Ok(response),
     };

@@ -37,6 +37,20 @@ impl Download<'_> {
     /// still holds), 416 for an unsatisfiable one, else 200; the caller then
     /// streams the range a [`Ranged::Body`] names.
     pub fn respond(&self, req: &Request) -> Ranged {
+        self.answer(req, false)
+    }
+
+    /// As [`Download::respond`], for an object whose first bytes may have
+    /// gone since a client began it (a file that retention cut): offsets
+    /// then count from a later start, so a `Range` is honoured only with an
+    /// `If-Range` naming this very object. Without one the answer is the
+    /// whole object, a 200, which `curl -C -` refuses and `wget -c` starts
+    /// over, instead of a 206 that splices two different starts.
+    pub fn respond_moved(&self, req: &Request) -> Ranged {
+        self.answer(req, true)
+    }
+
+    fn answer(&self, req: &Request, moved: bool) -> Ranged {
         let size = self.size;
         // A client holding this very object (by its strong ETag) needs nothing.
         if req.none_match(&[self.etag]) {
@@ -46,8 +60,9 @@ impl Download<'_> {
                     .header(header::CACHE_CONTROL, "no-cache"),
             );
         }
+        let pinned = !moved || req.header(header::IF_RANGE).is_some();
         let range = match req.header(header::RANGE) {
-            Some(r) if if_range_holds(req, self.etag) => parse_range(r, size),
+            Some(r) if pinned && if_range_holds(req, self.etag) => parse_range(r, size),
             _ => RangeSpec::Whole,
         };
         let (status, start, end) = match range {
