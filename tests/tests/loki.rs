@@ -791,12 +791,13 @@ fn bad_pushes_are_refused_whole_and_name_the_stream_and_field() {
     assert!(!pods["data"].to_string().contains("\"a\""), "{pods}");
 }
 
-/// `since` counts back from the first page's now: a later page searches
-/// the same range, not one that moved on with the clock and dropped the
-/// lines at its start. (Before cursors kept their range, page 2 here, five
-/// seconds later, lost entries 1 and 2.)
+/// `since` counts back from the first page's now: a later page starts
+/// where the first did, not later with the clock, which dropped the lines
+/// at its start. (Before cursors kept their start, page 2 here, five
+/// seconds later, lost entries 1 and 2.) Its end stays open: see
+/// `one_search_covers_task_files_and_pushed_streams`.
 #[test]
-fn a_cursor_pages_the_range_its_first_page_searched() {
+fn a_cursor_pages_from_where_its_first_page_started() {
     let host = host();
     let sec = 1_000_000_000;
     for route in ["filters", "logql"] {

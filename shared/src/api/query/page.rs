@@ -13,8 +13,8 @@ pub(super) fn ts_json(ts: u64) -> Value {
 }
 
 /// `page` as JSON; its cursor carries `fingerprint`, so it resumes only the
-/// same query, and `range`, the one the page searched, so the next page
-/// searches it too. `context`: each entry says its context lines; `query`:
+/// same query, and the start of `range`, the one the page searched, so the
+/// next page starts there too. `context`: each entry says its context lines; `query`:
 /// the page repeats the query it answers.
 pub(super) fn page_json(
     page: &Page,

@@ -139,31 +139,32 @@ pub(super) fn eq(name: &str, value: &str) -> Result<Matcher, Problem> {
 }
 
 /// The opaque cursor: where to resume, a digest of the query it belongs
-/// to, so a cursor is never applied to another query, and the range its
-/// first page searched.
+/// to, so a cursor is never applied to another query, and where its first
+/// page's range began.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     r: Resume,
     q: String,
-    /// `from` and `to` (ns) as the first page resolved them: `since`, a
-    /// missing `end` and LogQL's default hour count back from that page's
-    /// now, and a later page must search the same range or lose the lines
-    /// between its start and the first page's (none in older cursors).
+    /// `from` (ns) as the first page resolved it: `since` and LogQL's
+    /// default hour count back from that page's now, and a later page that
+    /// counted back from its own would start later and lose the lines in
+    /// between (none in older cursors). The end stays open: with no `end`,
+    /// lines appended since the first page are found on later ones.
     #[serde(default)]
-    w: Option<(u64, u64)>,
+    w: Option<u64>,
 }
 
 pub(super) fn encode_cursor(resume: &Resume, query: &str, range: (u64, u64)) -> String {
     let c = Cursor {
         r: resume.clone(),
         q: query.to_owned(),
-        w: Some(range),
+        w: Some(range.0),
     };
     crate::read::format::opaque(&c)
 }
 
-/// Where a cursor resumes, and the range it was given for, if it says.
-pub(super) type Resumed = (Resume, Option<(u64, u64)>);
+/// Where a cursor resumes, and where its first page's range began, if it says.
+pub(super) type Resumed = (Resume, Option<u64>);
 
 fn decode_cursor(text: &str, query: &str) -> Result<Resumed, Problem> {
     let bad = |why: &str| Problem::bad_param("cursor", format!("the cursor {why}"));
@@ -182,16 +183,15 @@ pub(super) fn resume(cursor: Option<&str>, query: &str) -> Result<Option<Resumed
     cursor.map(|c| decode_cursor(c, query)).transpose()
 }
 
-/// The range a page searches: its cursor's, when it resumes one that says,
-/// else `fresh` (the request's own, resolved now).
+/// The range a page searches: `fresh` (the request's own, resolved now),
+/// but starting where the first page's did when it resumes a cursor that
+/// says.
 pub(super) fn page_range(
     resumed: Option<&Resumed>,
     fresh: impl FnOnce() -> Result<(u64, u64), Problem>,
 ) -> Result<(u64, u64), Problem> {
-    match resumed.and_then(|r| r.1) {
-        Some(range) => Ok(range),
-        None => fresh(),
-    }
+    let (from, to) = fresh()?;
+    Ok((resumed.and_then(|r| r.1).unwrap_or(from).min(to), to))
 }
 
 #[cfg(test)]
