@@ -374,24 +374,11 @@ fn a_job_lifecycle_with_retry_extend_and_delete() {
 /// Keys of job records and (with the embedded blob store's `blob/` prefix
 /// taken off) of job parts.
 fn job_keys(host: &TestHost) -> Vec<String> {
-    let mut keys = Vec::new();
-    for entry in std::fs::read_dir(host.state_dir()).expect("state dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "db") {
-            let db = rusqlite::Connection::open(&path).expect("open db");
-            let mut q = db
-                .prepare(
-                    "SELECT key FROM spin_key_value \
-                     WHERE key LIKE 'job%' OR key LIKE 'blob/job%' ORDER BY key",
-                )
-                .expect("query");
-            let rows = q.query_map([], |r| r.get::<_, String>(0)).expect("rows");
-            keys.extend(rows.map(|k| {
-                let k = k.expect("key");
-                k.strip_prefix("blob/").map(str::to_owned).unwrap_or(k)
-            }));
-        }
-    }
+    let mut keys: Vec<String> = stored_keys(host, "job")
+        .into_iter()
+        .map(|k| k.strip_prefix("blob/").map(str::to_owned).unwrap_or(k))
+        .filter(|k| k.starts_with("job"))
+        .collect();
     keys.sort();
     keys
 }

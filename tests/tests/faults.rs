@@ -499,45 +499,47 @@ fn kill_once(
     }
 }
 
+/// MongoDB's log-collection jobs of the test group.
+const JOBS: &str = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
+
+/// A host whose first write of an archive part hangs its step until the
+/// host kills it, a task file of 20,000 lines, and a job created to
+/// collect it: the host, the file's text and the job's id (found by
+/// listing: the create's own step may be the one killed).
+fn job_with_a_killed_step(kills: &Arc<AtomicUsize>) -> (TestHost, String, String) {
+    let host = faulty_host(kill_once("archive", "jobpart/", kills.clone()));
+    register(&host, "t1", "agent-1", false);
+    let text: String = (0..20_000).map(|i| format!("job line {i:05}\n")).collect();
+    assert_eq!(append(&host, "t1", "stdout", text.as_bytes()).status, 200);
+    let created = try_send(
+        &host,
+        "POST",
+        JOBS,
+        &[("content-type", "application/json")],
+        br#"{"tasks":["t1"]}"#,
+    );
+    eprintln!("the create answered {:?}", created.map(|c| c.0));
+    let id = get(&host, JOBS).json()["results"][0]["id"]
+        .as_str()
+        .expect("a job")
+        .to_owned();
+    (host, text, id)
+}
+
 /// (e) A log collection job whose step is killed mid-way (just after it
 /// stored a part of the archive) is picked up by the next poll and
 /// completes, and its archive holds the file whole, once.
 #[test]
 fn a_job_step_killed_mid_way_completes_afterwards() {
     let kills = Arc::new(AtomicUsize::new(0));
-    let host = faulty_host(kill_once("archive", "jobpart/", kills.clone()));
-    register(&host, "t1", "agent-1", false);
-    let text: String = (0..20_000).map(|i| format!("job line {i:05}\n")).collect();
-    assert_eq!(append(&host, "t1", "stdout", text.as_bytes()).status, 200);
-    let jobs = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
-    let created = try_send(
-        &host,
-        "POST",
-        jobs,
-        &[("content-type", "application/json")],
-        br#"{"tasks":["t1"]}"#,
-    );
-    // The create's own step may be the one killed: find the job by listing.
-    let id = match created {
-        Some((201, _, body)) => serde_json::from_slice::<serde_json::Value>(&body).unwrap()["id"]
-            .as_str()
-            .expect("an id")
-            .to_owned(),
-        other => {
-            eprintln!("the create was killed: {:?}", other.map(|o| o.0));
-            get(&host, jobs).json()["results"][0]["id"]
-                .as_str()
-                .expect("a job")
-                .to_owned()
-        }
-    };
+    let (host, text, id) = job_with_a_killed_step(&kills);
     let started = Instant::now();
     let status = loop {
         assert!(
             started.elapsed() < Duration::from_secs(90),
             "the job never finished"
         );
-        if let Some((200, _, body)) = try_send(&host, "GET", &format!("{jobs}/{id}"), &[], b"") {
+        if let Some((200, _, body)) = try_send(&host, "GET", &format!("{JOBS}/{id}"), &[], b"") {
             let job: serde_json::Value = serde_json::from_slice(&body).unwrap();
             let s = job["status"].as_str().unwrap_or_default().to_owned();
             if s != "IN_PROGRESS" {
@@ -548,7 +550,7 @@ fn a_job_step_killed_mid_way_completes_afterwards() {
     };
     assert_eq!(status, "SUCCESS");
     assert!(kills.load(Ordering::SeqCst) > 0, "a step was killed");
-    let archive = get(&host, &format!("{jobs}/{id}/download"));
+    let archive = get(&host, &format!("{JOBS}/{id}/download"));
     assert_eq!(archive.status, 200);
     let mut files = tar::Archive::new(flate2::read::GzDecoder::new(&archive.body[..]));
     let mut found = 0;
@@ -571,51 +573,17 @@ fn a_job_step_killed_mid_way_completes_afterwards() {
 #[test]
 fn a_job_deleted_after_a_killed_step_leaves_no_part_behind() {
     let kills = Arc::new(AtomicUsize::new(0));
-    let host = faulty_host(kill_once("archive", "jobpart/", kills.clone()));
-    register(&host, "t1", "agent-1", false);
-    let text: String = (0..20_000).map(|i| format!("job line {i:05}\n")).collect();
-    assert_eq!(append(&host, "t1", "stdout", text.as_bytes()).status, 200);
-    let jobs = "/api/public/v1.0/groups/5f0c8a2be4b0a1d2c3e4f5a6/logCollectionJobs";
-    let created = try_send(
-        &host,
-        "POST",
-        jobs,
-        &[("content-type", "application/json")],
-        br#"{"tasks":["t1"]}"#,
-    );
-    let id = get(&host, jobs).json()["results"][0]["id"]
-        .as_str()
-        .expect("a job")
-        .to_owned();
-    if created.is_some_and(|c| c.0 == 201) {
+    let (host, _, id) = job_with_a_killed_step(&kills);
+    if kills.load(Ordering::SeqCst) == 0 {
         // The create's own step finished nothing: the next poll's is cut.
-        try_send(&host, "GET", &format!("{jobs}/{id}"), &[], b"");
+        try_send(&host, "GET", &format!("{JOBS}/{id}"), &[], b"");
     }
     assert_eq!(kills.load(Ordering::SeqCst), 1, "a step was killed");
     let parts = || stored_keys(&host, &format!("jobpart/{id}/"));
     assert!(!parts().is_empty(), "the killed step stored a part");
-    let deleted = send(&host, "DELETE", &format!("{jobs}/{id}"), None, b"");
+    let deleted = send(&host, "DELETE", &format!("{JOBS}/{id}"), None, b"");
     assert!(deleted.status < 300, "{}", deleted.text());
     assert_eq!(parts(), Vec::<String>::new());
-}
-
-/// Keys in the host's embedded stores that contain `part`.
-fn stored_keys(host: &TestHost, part: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    for entry in std::fs::read_dir(host.state_dir()).expect("state dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "db") {
-            let db = rusqlite::Connection::open(&path).expect("open db");
-            let mut q = db
-                .prepare("SELECT key FROM spin_key_value WHERE instr(key, ?1) > 0")
-                .expect("query");
-            let rows = q
-                .query_map([part], |r| r.get::<_, String>(0))
-                .expect("rows");
-            keys.extend(rows.map(|k| k.expect("key")));
-        }
-    }
-    keys
 }
 
 /// (e) An archive run killed mid-step (just after it stored an archive

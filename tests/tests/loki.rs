@@ -442,16 +442,10 @@ fn protobuf_and_gzip_json_pushes_store_the_same_entries() {
 }
 
 fn rfc3339_now_minus(secs: u64) -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::seconds(secs as i64);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let ns = now_ns() - secs * 1_000_000_000;
+    spin_logs::read::format::date_time(ns, 'T')
+        .expect("a time")
+        .0
 }
 
 #[test]

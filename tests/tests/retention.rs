@@ -106,40 +106,27 @@ fn archive_then_expire(host: &TestHost, stored: &dyn Fn() -> Vec<String>) {
     let reader = bearer(&["dcos:adminrouter:ops:system-logs"]);
     let policy = json!({"name": "shop", "selector": {"labels": {"app": "shop"}},
         "archive_after": "0s", "compression": "gzip", "compression_level": 6});
-    let denied = send_as(
-        host,
-        "POST",
-        &format!("{K8S}/archive/policies"),
-        Some(&reader),
-        &[],
-        Some("application/json"),
-        policy.to_string().as_bytes(),
-    );
+    let post_policy = |auth: &str, body: &Value| {
+        send_as(
+            host,
+            "POST",
+            &format!("{K8S}/archive/policies"),
+            Some(auth),
+            &[],
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+    };
+    let denied = post_policy(&reader, &policy);
     assert_eq!(denied.status, 403, "{}", denied.text());
     let archivist = bearer(&["spin-logs:archive"]);
     // An age past a hundred years is refused (as microseconds it wrapped
     // to under a second, and the run expired everything).
     let mut forever = policy.clone();
     forever["delete_after"] = json!(18_446_744_073_710u64);
-    let refused = send_as(
-        host,
-        "POST",
-        &format!("{K8S}/archive/policies"),
-        Some(&archivist),
-        &[],
-        Some("application/json"),
-        forever.to_string().as_bytes(),
-    );
+    let refused = post_policy(&archivist, &forever);
     assert_eq!(refused.problem(400)["parameter"], "delete_after");
-    let created = send_as(
-        host,
-        "POST",
-        &format!("{K8S}/archive/policies"),
-        Some(&archivist),
-        &[],
-        Some("application/json"),
-        policy.to_string().as_bytes(),
-    );
+    let created = post_policy(&archivist, &policy);
     assert_eq!(created.status, 201, "{}", created.text());
     let id = created.json()["id"].as_str().expect("policy id").to_owned();
     assert_eq!(

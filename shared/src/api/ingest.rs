@@ -299,22 +299,14 @@ fn too_far_behind(streams: &[TooFarBehind]) -> Problem {
 /// A time as Go's `time.Time.String` writes it in UTC (what Loki's messages
 /// show): `2024-05-01 09:00:00.5 +0000 UTC`.
 fn go_time(ns: u64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) else {
+    let Some((s, fraction)) = crate::read::format::date_time(ns, ' ') else {
         return ns.to_string();
     };
-    let frac = match t.nanosecond() {
+    let frac = match fraction {
         0 => String::new(),
         n => format!(".{n:09}").trim_end_matches('0').to_owned(),
     };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{frac} +0000 UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format!("{s}{frac} +0000 UTC")
 }
 
 /// A time as Go's `time.RFC3339` writes it in UTC: whole seconds.

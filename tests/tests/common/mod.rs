@@ -539,3 +539,22 @@ pub fn follow_from_start<'a>(
     }
     (got, connections)
 }
+
+/// Keys in the host's embedded stores that contain `part`.
+pub fn stored_keys(host: &TestHost, part: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for entry in std::fs::read_dir(host.state_dir()).expect("state dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "db") {
+            let db = rusqlite::Connection::open(&path).expect("open db");
+            let mut q = db
+                .prepare("SELECT key FROM spin_key_value WHERE instr(key, ?1) > 0")
+                .expect("query");
+            let rows = q
+                .query_map([part], |r| r.get::<_, String>(0))
+                .expect("rows");
+            keys.extend(rows.map(|k| k.expect("key")));
+        }
+    }
+    keys
+}
