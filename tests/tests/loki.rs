@@ -443,7 +443,7 @@ fn protobuf_and_gzip_json_pushes_store_the_same_entries() {
 
 fn rfc3339_now_minus(secs: u64) -> String {
     let ns = now_ns() - secs * 1_000_000_000;
-    spin_logs::read::format::date_time(ns, 'T')
+    spin_logs::read::format::date_time(i128::from(ns), 'T')
         .expect("a time")
         .0
 }

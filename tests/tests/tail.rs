@@ -100,7 +100,7 @@ fn follow_while_writing(host: TestHost) {
     );
 }
 
-/// A follow says where it starts (`X-Next-Cursor`): a client cut off before
+/// A follow says where it starts (`X-Start-Cursor`): a client cut off before
 /// its first entry or event id resumes from there and misses nothing; an
 /// NDJSON follow that ends with no entry has no other position.
 #[test]
@@ -113,7 +113,7 @@ fn a_follow_says_where_it_starts() {
     let quiet = get_with(&host, &format!("{follow}?cursor=END"), &ndjson);
     assert_eq!(quiet.status, 200);
     assert_eq!(quiet.text().trim(), "", "nothing new in its budget");
-    let start = quiet.header("x-next-cursor").expect("a start").to_owned();
+    let start = quiet.header("x-start-cursor").expect("a start").to_owned();
     append(&host, "t", "stdout", b"b\n");
     let resumed = get_with(&host, &format!("{follow}?cursor={start}"), &ndjson);
     let entries: Vec<Value> = resumed
@@ -133,7 +133,7 @@ fn a_follow_says_where_it_starts() {
         &format!("{follow}?cursor=END"),
         &[("accept", "text/event-stream")],
     );
-    assert_eq!(sse.header("x-next-cursor").map(str::to_owned), end);
+    assert_eq!(sse.header("x-start-cursor").map(str::to_owned), end);
 }
 
 /// Whether a follow's events end the way a budget ends them: a resume event.

@@ -299,7 +299,7 @@ fn too_far_behind(streams: &[TooFarBehind]) -> Problem {
 /// A time as Go's `time.Time.String` writes it in UTC (what Loki's messages
 /// show): `2024-05-01 09:00:00.5 +0000 UTC`.
 fn go_time(ns: u64) -> String {
-    let Some((s, fraction)) = crate::read::format::date_time(ns, ' ') else {
+    let Some((s, fraction)) = crate::read::format::date_time(i128::from(ns), ' ') else {
         return ns.to_string();
     };
     let frac = match fraction {
@@ -311,7 +311,8 @@ fn go_time(ns: u64) -> String {
 
 /// A time as Go's `time.RFC3339` writes it in UTC: whole seconds.
 fn rfc3339_s(ns: u64) -> String {
-    crate::read::format::date_time(ns, 'T').map_or_else(|| ns.to_string(), |(s, _)| s + "Z")
+    crate::read::format::date_time(i128::from(ns), 'T')
+        .map_or_else(|| ns.to_string(), |(s, _)| s + "Z")
 }
 
 /// How long this deployment remembers idempotency keys, and how long an

@@ -235,7 +235,7 @@ fn last_lines(sources: &[ContainerFile], n: u64) -> Result<Vec<(usize, Line)>, P
 
 /// `2015-02-16 02:02:43.930163178 +0000 UTC [web-1] message`
 fn render(container: &str, line: &Line) -> String {
-    let ts = crate::read::format::date_time(line.time.saturating_mul(1000), ' ')
+    let ts = crate::read::format::date_time(i128::from(line.time) * 1000, ' ')
         .map(|(s, ns)| format!("{s}.{ns:09} +0000 UTC"))
         .unwrap_or_default();
     format!("{ts} [{container}] {}", String::from_utf8_lossy(&line.text))

@@ -52,7 +52,7 @@ impl Cursor {
 
 /// `2024-01-02T03:04:05Z`: the second `ns` falls in, as `sinceTime` takes it.
 pub fn whole_second(ns: u64) -> String {
-    crate::read::format::date_time(ns, 'T').map_or_else(String::new, |(s, _)| s + "Z")
+    crate::read::format::date_time(i128::from(ns), 'T').map_or_else(String::new, |(s, _)| s + "Z")
 }
 
 /// What one response gave.

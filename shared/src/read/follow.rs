@@ -26,20 +26,30 @@ use crate::web::problem::Problem;
 use http::{HeaderName, StatusCode, header};
 use std::time::{Duration, Instant};
 
-/// The response that carries a follow. `X-Next-Cursor` says where it
+/// The response that carries a follow. `X-Start-Cursor` says where it
 /// starts: a client cut off before the first entry or event id (a network
 /// failure, a host that killed the instance) resumes there, as a cursor or
 /// `Last-Event-ID`, and misses nothing; an NDJSON follow that ends with no
-/// entry has no other position to give.
+/// entry has no other position to give. (Not `X-Next-Cursor`: on a read
+/// that names where to go on after the response.) A position longer than
+/// [`MAX_START_HEADER`] is left out.
 pub fn stream_response<F: Feed + 'static>(format: Format, follow: Follow<F>) -> Response {
     let start = follow.feed.position();
-    Response::new(StatusCode::OK)
-        .header(HeaderName::from_static("x-next-cursor"), &start)
+    let mut response = Response::new(StatusCode::OK);
+    if start.len() <= MAX_START_HEADER {
+        response = response.header(HeaderName::from_static("x-start-cursor"), &start);
+    }
+    response
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::CACHE_CONTROL, "no-cache")
         .header(HeaderName::from_static("x-accel-buffering"), "no")
         .chunks(Box::new(follow))
 }
+
+/// The longest start position sent as a header: a selector tail's cursor
+/// over many streams runs to kilobytes, past the 4 KiB of response head a
+/// default nginx proxy buffers.
+const MAX_START_HEADER: usize = 1024;
 
 /// One of the caller's follower slots, or 429 with `Retry-After`.
 pub fn take_slot(req: &Request, env: &Env) -> Result<Lease, Problem> {

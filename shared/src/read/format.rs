@@ -131,7 +131,7 @@ pub fn rfc3339(micros: u64) -> String {
 /// `Rfc3339` writes it: a fraction only when there is one, without its
 /// trailing zeros.
 pub fn rfc3339_ns(nanos: u64) -> String {
-    let Some((mut s, fraction)) = date_time(nanos, 'T') else {
+    let Some((mut s, fraction)) = date_time(i128::from(nanos), 'T') else {
         return String::new();
     };
     if fraction != 0 {
@@ -148,8 +148,8 @@ pub fn rfc3339_ns(nanos: u64) -> String {
 /// `time`'s formatter: its RFC 3339 and format-description paths took
 /// ~17 KB of each component that wrote a time (`twiggy top` of `archive`,
 /// December 7), more than `archive` had left under 1 MiB.
-pub fn date_time(nanos: u64, sep: char) -> Option<(String, u32)> {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()?;
+pub fn date_time(nanos: i128, sep: char) -> Option<(String, u32)> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
     let s = format!(
         "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
         t.year(),
@@ -180,7 +180,7 @@ pub fn from_opaque<T: serde::de::DeserializeOwned>(token: &str) -> Option<T> {
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for microseconds since the epoch.
 pub fn utc_seconds(micros: u64) -> String {
-    date_time(micros.saturating_mul(1000), ' ')
+    date_time(i128::from(micros) * 1000, ' ')
         .map_or_else(|| "0000-00-00 00:00:00".to_owned(), |(s, _)| s)
 }
 
@@ -229,6 +229,8 @@ mod tests {
             "id: 1\nevent: log\ndata: a\ndata: id: 666\ndata: b\ndata: \ndata: event: x\n\n"
         );
         assert_eq!(utc_seconds(1_500_000_000_123_456), "2017-07-14 02:40:00");
+        // Past year 9999 (a client's __REALTIME_TIMESTAMP): the placeholder.
+        assert_eq!(utc_seconds(u64::MAX), "0000-00-00 00:00:00");
         // As `time`'s Rfc3339 wrote them (the formatter it replaced).
         for ns in [
             0,

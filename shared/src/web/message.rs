@@ -310,7 +310,7 @@ pub fn allow_any_origin(mut response: Response) -> Response {
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-next-cursor, link, location, etag, content-range, content-disposition, retry-after, idempotent-replayed, \
+            "x-next-cursor, x-start-cursor, link, location, etag, content-range, content-disposition, retry-after, idempotent-replayed, \
              www-authenticate, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy",
         ),
     );

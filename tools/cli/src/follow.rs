@@ -51,7 +51,7 @@ pub fn follow(client: &Client, first: &str, json: bool, out: &mut dyn Write) -> 
         // Where this invocation starts: if it is cut before its first event
         // id, the reconnect resumes here instead of at a new end.
         if last_id.is_none() {
-            last_id = answer.header("x-next-cursor").map(str::to_owned);
+            last_id = answer.header("x-start-cursor").map(str::to_owned);
         }
         match read_stream(answer, json, out, &mut last_id)? {
             End::Resume => {}
