@@ -299,14 +299,11 @@ fn too_far_behind(streams: &[TooFarBehind]) -> Problem {
 /// A time as Go's `time.Time.String` writes it in UTC (what Loki's messages
 /// show): `2024-05-01 09:00:00.5 +0000 UTC`.
 fn go_time(ns: u64) -> String {
-    let Some((s, fraction)) = crate::read::format::date_time(i128::from(ns), ' ') else {
-        return ns.to_string();
-    };
-    let frac = match fraction {
-        0 => String::new(),
-        n => format!(".{n:09}").trim_end_matches('0').to_owned(),
-    };
-    format!("{s}{frac} +0000 UTC")
+    use crate::read::format::{date_time, fraction};
+    date_time(i128::from(ns), ' ').map_or_else(
+        || ns.to_string(),
+        |(s, n)| format!("{s}{} +0000 UTC", fraction(n)),
+    )
 }
 
 /// A time as Go's `time.RFC3339` writes it in UTC: whole seconds.

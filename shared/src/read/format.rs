@@ -131,15 +131,17 @@ pub fn rfc3339(micros: u64) -> String {
 /// `Rfc3339` writes it: a fraction only when there is one, without its
 /// trailing zeros.
 pub fn rfc3339_ns(nanos: u64) -> String {
-    let Some((mut s, fraction)) = date_time(i128::from(nanos), 'T') else {
-        return String::new();
-    };
-    if fraction != 0 {
-        s.push('.');
-        s.push_str(format!("{fraction:09}").trim_end_matches('0'));
+    date_time(i128::from(nanos), 'T')
+        .map_or_else(String::new, |(s, ns)| format!("{s}{}Z", fraction(ns)))
+}
+
+/// `.5`, `.000000001`: nanoseconds as a decimal fraction without trailing
+/// zeros, as `time` and Go write them; nothing for none.
+pub fn fraction(nanos: u32) -> String {
+    match nanos {
+        0 => String::new(),
+        n => format!(".{n:09}").trim_end_matches('0').to_owned(),
     }
-    s.push('Z');
-    s
 }
 
 /// `YYYY-MM-DD`, `sep`, `HH:MM:SS` in UTC for nanoseconds since the epoch,

@@ -19,6 +19,11 @@ pub(crate) struct Entry<'a> {
 /// nothing. Far more than a line's template needs.
 const MAX_STEPS: u32 = 100_000;
 
+/// The error for a run past [`MAX_STEPS`].
+fn too_many_steps() -> String {
+    format!("template takes more than {MAX_STEPS} steps")
+}
+
 /// What `.` is: the entry's labels, or a value a `range`/`with` set.
 #[derive(Clone)]
 enum Dot {
@@ -47,7 +52,7 @@ impl State<'_, '_> {
     fn step(&mut self) -> Result<(), String> {
         self.steps += 1;
         match self.steps > MAX_STEPS {
-            true => Err(format!("template takes more than {MAX_STEPS} steps")),
+            true => Err(too_many_steps()),
             false => Ok(()),
         }
     }
@@ -131,7 +136,7 @@ impl State<'_, '_> {
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
             // More turns than steps left: refused before the list is built.
             Value::Int(n) if n > i64::from(MAX_STEPS.saturating_sub(self.steps)) => {
-                return Err(format!("template takes more than {MAX_STEPS} steps"));
+                return Err(too_many_steps());
             }
             Value::Int(n) => (0..n.max(0))
                 .map(|i| (Value::Int(i), Value::Int(i)))

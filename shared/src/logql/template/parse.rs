@@ -78,14 +78,11 @@ impl Parser {
                     return Ok((nodes, Stop::Else(toks[1..].to_vec(), at)));
                 }
                 Some(Tok::Ident(w)) if w == "if" => {
-                    self.enter(at)?;
-                    nodes.push(self.if_block(&toks[1..], at)?);
-                    self.depth -= 1;
+                    nodes.push(self.nested(at, |p| p.if_block(&toks[1..], at))?)
                 }
                 Some(Tok::Ident(w)) if w == "range" || w == "with" => {
-                    self.enter(at)?;
-                    nodes.push(self.block(w == "range", &toks[1..], at)?);
-                    self.depth -= 1;
+                    let range = w == "range";
+                    nodes.push(self.nested(at, |p| p.block(range, &toks[1..], at))?)
                 }
                 Some(Tok::Ident(w))
                     if matches!(
@@ -104,13 +101,19 @@ impl Parser {
         Ok((nodes, Stop::Eof))
     }
 
-    /// One block deeper, or an error past [`MAX_DEPTH`].
-    fn enter(&mut self, at: usize) -> Result<(), TemplateError> {
-        self.depth += 1;
-        match self.depth > MAX_DEPTH {
-            true => Err((at, format!("blocks nested deeper than {MAX_DEPTH}"))),
-            false => Ok(()),
+    /// `block` parsed one block deeper, or an error past [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        at: usize,
+        block: impl FnOnce(&mut Self) -> Result<Node, TemplateError>,
+    ) -> Result<Node, TemplateError> {
+        if self.depth >= MAX_DEPTH {
+            return Err((at, format!("blocks nested deeper than {MAX_DEPTH}")));
         }
+        self.depth += 1;
+        let node = block(self);
+        self.depth -= 1;
+        node
     }
 
     fn if_block(&mut self, cond: &[Tok], at: usize) -> Result<Node, TemplateError> {
